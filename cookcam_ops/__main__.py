@@ -1,0 +1,3 @@
+from cookcam_ops.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The command-line layer: thin commands that parse options, call one service, render."""

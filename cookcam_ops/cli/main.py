@@ -1,0 +1,66 @@
+"""cookcam-ops: the top-level command and its global options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cookcam_ops import __version__
+from cookcam_ops.cli import checklist_cmd, env_cmd, sandbox_cmd
+from cookcam_ops.cli.boundary import OpsGroup
+
+app = typer.Typer(
+    name="cookcam-ops",
+    cls=OpsGroup,
+    help="Deploy and verify the CookCam API over SSH (PM2, Socket.IO, Supabase auth).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class State:
+    """Global options, handed to every command through the Typer context."""
+
+    config: Path | None = None
+    debug: bool = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cookcam-ops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", envvar="COOKCAM_OPS_CONFIG",
+        help="ops.yaml to use [default: $COOKCAM_OPS_CONFIG, else ./ops.yaml]")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Deploy and verify the CookCam API over SSH."""
+    from cookcam_ops import ui
+
+    ui.reset()
+    ctx.obj = State(config=config, debug=debug)
+
+
+app.add_typer(env_cmd.app, name="env")
+app.command("checklist")(checklist_cmd.checklist)
+app.add_typer(sandbox_cmd.app, name="sandbox")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,256 @@
+"""ops.yaml: what cookcam-ops deploys, where, and how it reaches the hosts.
+
+Defaults live here, on the models. Relative paths are resolved against the directory that holds
+ops.yaml. ops.yaml holds no secrets: only the names of the variables that do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cookcam_ops.errors import ConfigError
+from cookcam_ops.yamlfile import load_model
+
+CONFIG_ENV = "COOKCAM_OPS_CONFIG"
+DEFAULT_CONFIG = Path("ops.yaml")
+CONFIG_HINT = "see ops.yaml.example for every key"
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HOST_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)@)?"
+                     r"(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?$")
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_name(value: str, what: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(f"{what} must be letters, digits, '.', '_' or '-' (at most 63)")
+    return value
+
+
+class AppConfig(Model):
+    """The app as PM2 and git know it on every host."""
+
+    name: str = "cookcam-api"
+    path: str = "/var/www/cookcam/backend/api"
+    repo: str | None = None
+    remote: str = "origin"
+    branch: str = "main"
+    env_file: str = ".env"
+    health_path: str = "/health"
+    port: Port = 3000
+
+    @field_validator("name", "remote")
+    @classmethod
+    def _names(cls, v: str) -> str:
+        return _check_name(v, "a name")
+
+    @field_validator("path")
+    @classmethod
+    def _abs_path(cls, v: str) -> str:
+        if not v.startswith("/") or "\x00" in v or "\n" in v:
+            raise ValueError("must be an absolute path on the host")
+        return v
+
+    @field_validator("health_path")
+    @classmethod
+    def _http_path(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError("must start with '/'")
+        return v
+
+
+class SSHConfig(Model):
+    """How to reach an environment's hosts: strict host keys against known_hosts."""
+
+    identity_file: str | None = None
+    known_hosts: str | None = None
+    connect_timeout: float = Field(default=10.0, gt=0, le=300)
+
+
+class HostConfig(Model):
+    """One host: `user@host[:port]`, with optional per-host overrides."""
+
+    ssh: str
+    name: str | None = None
+    app_path: str | None = None
+    port: Port | None = None
+    base_url: str | None = None
+
+    @field_validator("ssh")
+    @classmethod
+    def _ssh_target(cls, v: str) -> str:
+        m = HOST_RE.match(v)
+        if not m or (m.group("port") and not 1 <= int(m.group("port")) <= 65535):
+            raise ValueError("must be user@host or user@host:port")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _host_name(cls, v: str | None) -> str | None:
+        return None if v is None else _check_name(v, "a host name")
+
+    @property
+    def user(self) -> str | None:
+        m = HOST_RE.match(self.ssh)
+        assert m
+        return m.group("user")
+
+    @property
+    def hostname(self) -> str:
+        m = HOST_RE.match(self.ssh)
+        assert m
+        return m.group("host").strip("[]")
+
+    @property
+    def ssh_port(self) -> int:
+        m = HOST_RE.match(self.ssh)
+        assert m
+        return int(m.group("port") or 22)
+
+    @property
+    def label(self) -> str:
+        """The name reports use: the configured name, else host[:port]."""
+        if self.name:
+            return self.name
+        return self.hostname if self.ssh_port == 22 else f"{self.hostname}:{self.ssh_port}"
+
+
+def _host_from_str(v: object) -> object:
+    return {"ssh": v} if isinstance(v, str) else v
+
+
+class EnvironmentConfig(Model):
+    """One deploy target: its hosts and how to reach and check them."""
+
+    hosts: list[Annotated[HostConfig, Field()]] = Field(min_length=1)
+    ssh: SSHConfig = SSHConfig()
+    base_url: str | None = None
+    sentry_project_id: str | None = None
+    batch_size: int = Field(default=1, ge=1)
+    strategy: Literal["in-place", "releases"] = "in-place"
+    keep_releases: int = Field(default=5, ge=2)
+
+    @field_validator("hosts", mode="before")
+    @classmethod
+    def _hosts(cls, v: object) -> object:
+        return [_host_from_str(h) for h in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> EnvironmentConfig:
+        labels = [h.label for h in self.hosts]
+        dupes = sorted({n for n in labels if labels.count(n) > 1})
+        if dupes:
+            raise ValueError(f"host names must be unique (repeated: {', '.join(dupes)})")
+        return self
+
+
+class ProbeConfig(Model):
+    """A request that must fail with the duplicate-entry envelope when sent twice."""
+
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    path: str
+    json_body: dict[str, object] = Field(alias="json")
+
+
+class SmokeConfig(Model):
+    """Where smoke tests find credentials: names of variables, never their values."""
+
+    token_env: str = "COOKCAM_SMOKE_TOKEN"
+    email_env: str = "COOKCAM_SMOKE_EMAIL"
+    password_env: str = "COOKCAM_SMOKE_PASSWORD"
+    supabase_url_env: str = "SUPABASE_URL"
+    anon_key_env: str = "SUPABASE_ANON_KEY"
+    env_file: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+    connections: int = Field(default=100, ge=1, le=2000)
+    duplicate_probe: ProbeConfig | None = None
+
+    @field_validator("token_env", "email_env", "password_env", "supabase_url_env", "anon_key_env")
+    @classmethod
+    def _var_name(cls, v: str) -> str:
+        if not ENV_VAR_RE.match(v):
+            raise ValueError("must be an environment variable name, not a value")
+        return v
+
+
+class PlaybooksConfig(Model):
+    deploy: str | None = None
+    rollback: str | None = None
+
+
+class OpsConfig(Model):
+    """The whole of ops.yaml."""
+
+    app: AppConfig = AppConfig()
+    env_schema: str | None = None
+    playbooks: PlaybooksConfig = PlaybooksConfig()
+    environments: dict[str, EnvironmentConfig] = Field(min_length=1)
+    smoke: SmokeConfig = SmokeConfig()
+
+    @field_validator("environments")
+    @classmethod
+    def _env_names(cls, v: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+        for name in v:
+            _check_name(name, "an environment name")
+        return v
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """ops.yaml as loaded, with the directory its relative paths are resolved against."""
+
+    config: OpsConfig
+    path: Path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, value: str) -> Path:
+        """A path from ops.yaml: `~` expanded, relative to ops.yaml's directory."""
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else self.base_dir / p
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        try:
+            return self.config.environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.environments))
+            raise ConfigError(f"unknown environment '{name}' in {self.path}",
+                              hint=f"known environments: {known}") from None
+
+    def schema_path(self) -> Path:
+        from cookcam_ops.resources import default_playbook
+
+        if self.config.env_schema:
+            return self.resolve(self.config.env_schema)
+        return default_playbook("env.schema.yaml")
+
+
+def config_path(explicit: Path | None) -> Path:
+    """--config, else $COOKCAM_OPS_CONFIG, else ./ops.yaml."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Load and validate ops.yaml."""
+    if not path.exists():
+        raise ConfigError(f"{path}: ops.yaml not found",
+                          hint=f"pass --config PATH, set {CONFIG_ENV}, or copy ops.yaml.example")
+    config, _ = load_model(path, OpsConfig, "ops.yaml", hint=CONFIG_HINT)
+    return LoadedConfig(config=config, path=path.resolve())
