@@ -1,0 +1,21 @@
+# The two commands (see README): `make demo` rehearses on the sandbox, `make test` runs every test.
+PY ?= python3
+
+.PHONY: install demo test lint
+
+install:
+	bash scripts/ensure-deps.sh
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+demo: install
+	bash scripts/demo.sh
+
+lint:
+	$(PY) -m ruff check cookcam_ops tests bench
+	$(PY) -m mypy
+
+test: install lint
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/startup.py

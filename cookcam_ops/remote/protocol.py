@@ -1,0 +1,52 @@
+"""The transport protocol services depend on (connect / run / read / write), and shell quoting."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Protocol
+
+TIMEOUT_EXIT = 124  # what coreutils `timeout` uses; RunResult.exit_code when a command timed out
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one remote command did."""
+
+    command: str
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_code == TIMEOUT_EXIT
+
+    def tail(self, lines: int = 5) -> str:
+        """The last lines of stderr (else stdout), for a one-line failure detail."""
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return " | ".join(text[-lines:])
+
+
+class Transport(Protocol):
+    """One connected host. run() never raises for a non-zero exit, only for a lost connection."""
+
+    label: str
+
+    def run(self, command: str, *, timeout: float | None = None) -> RunResult: ...
+
+    def read_file(self, path: str) -> bytes | None: ...
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def q(*args: str | int) -> str:
+    """Join arguments into one shell word list, each quoted: the only way values reach a shell."""
+    return " ".join(shlex.quote(str(a)) for a in args)

@@ -1,0 +1,177 @@
+"""SSH transport over Fabric/paramiko: strict host keys, errors translated at this boundary.
+
+Fabric's Connection accepts unknown host keys by default (AutoAddPolicy) and does not read
+known_hosts; here the known_hosts file from ops.yaml (else ~/.ssh/known_hosts) is loaded and an
+unknown key is refused unless accept-new is asked for, as OpenSSH's StrictHostKeyChecking=yes.
+~/.ssh/config and ssh-agent are honoured through Fabric and paramiko.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cookcam_ops.errors import HostError
+from cookcam_ops.remote.protocol import TIMEOUT_EXIT, RunResult
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from cookcam_ops.config import EnvironmentConfig, HostConfig
+
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+_known_hosts_lock = threading.Lock()
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's SHA256 fingerprint of a public key."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def _host_key_name(hostname: str, port: int) -> str:
+    return hostname if port == 22 else f"[{hostname}]:{port}"
+
+
+def _policy(known_hosts: Path, accept_new: bool, label: str) -> Any:
+    import paramiko
+
+    class StrictPolicy(paramiko.MissingHostKeyPolicy):
+        """Refuse unknown keys (naming the fingerprint), or record them with accept-new."""
+
+        def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
+                             key: paramiko.PKey) -> None:
+            kind = key.get_name()
+            if not accept_new:
+                raise HostError(
+                    f"{label}: unknown host key {kind} {fingerprint(key)} ({hostname} is not in "
+                    f"{known_hosts})",
+                    hint="verify the fingerprint, then pass --accept-new-host-keys or add it")
+            with _known_hosts_lock:
+                known_hosts.parent.mkdir(parents=True, exist_ok=True)
+                with known_hosts.open("a", encoding="utf-8") as f:
+                    f.write(f"{hostname} {kind} {key.get_base64()}\n")
+            client.get_host_keys().add(hostname, kind, key)
+
+    return StrictPolicy()
+
+
+class SSHTransport:
+    """A Transport over one Fabric connection."""
+
+    def __init__(self, label: str, connection: Any) -> None:
+        self.label = label
+        self._conn = connection
+        self._sftp: Any = None
+
+    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+        from invoke.exceptions import CommandTimedOut
+
+        start = time.monotonic()
+        try:
+            result = self._conn.run(command, hide=True, warn=True, in_stream=False,
+                                    timeout=timeout)
+        except CommandTimedOut as e:
+            return RunResult(command, TIMEOUT_EXIT, e.result.stdout, f"timed out after {timeout}s",
+                             time.monotonic() - start)
+        except (OSError, EOFError, _ssh_exception()) as e:
+            raise HostError(f"{self.label}: connection lost ({type(e).__name__})",
+                            hint="check the host and rerun; status shows where it stands") from e
+        return RunResult(command, result.exited, result.stdout, result.stderr,
+                         time.monotonic() - start)
+
+    def _sftp_client(self) -> Any:
+        if self._sftp is None:
+            self._sftp = self._conn.sftp()
+        return self._sftp
+
+    def read_file(self, path: str) -> bytes | None:
+        """Read a remote file into memory over SFTP (never to local disk)."""
+        try:
+            with self._sftp_client().open(path, "rb") as f:
+                data: bytes = f.read()
+                return data
+        except FileNotFoundError:
+            return None
+        except (OSError, EOFError, _ssh_exception()) as e:
+            raise HostError(f"{self.label}: cannot read {path} ({type(e).__name__})") from e
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        """Write a remote file atomically: a temp file with the mode set, renamed into place."""
+        tmp = f"{path}.cookcam-ops.{os.getpid()}.tmp"
+        try:
+            sftp = self._sftp_client()
+            with sftp.open(tmp, "wb") as f:
+                sftp.chmod(tmp, mode)
+                f.write(data)
+            sftp.posix_rename(tmp, path)
+        except (OSError, EOFError, _ssh_exception()) as e:
+            raise HostError(f"{self.label}: cannot write {path} ({type(e).__name__})") from e
+
+    def close(self) -> None:
+        try:
+            if self._sftp is not None:
+                self._sftp.close()
+            self._conn.close()
+        except Exception:  # noqa: S110 - closing a dead connection must not mask the real error
+            pass
+
+
+def _ssh_exception() -> type[Exception]:
+    import paramiko
+
+    return paramiko.SSHException
+
+
+def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: bool = False,
+            base_dir: Path | None = None) -> SSHTransport:
+    """Open an SSH connection to one host, with strict host-key checking by default."""
+    import paramiko
+    from fabric import Connection
+
+    known_hosts = _expand(env.ssh.known_hosts or DEFAULT_KNOWN_HOSTS, base_dir)
+    connect_kwargs: dict[str, Any] = {"banner_timeout": env.ssh.connect_timeout,
+                                      "auth_timeout": env.ssh.connect_timeout}
+    if env.ssh.identity_file:
+        connect_kwargs["key_filename"] = [str(_expand(env.ssh.identity_file, base_dir))]
+    conn = Connection(host.hostname, user=host.user, port=host.ssh_port,
+                      connect_timeout=int(max(1, env.ssh.connect_timeout)),
+                      connect_kwargs=connect_kwargs)
+    client = conn.client
+    if known_hosts.exists():
+        client.load_host_keys(str(known_hosts))
+    client.set_missing_host_key_policy(_policy(known_hosts, accept_new_host_keys, host.label))
+    where = f"{host.label} ({host.ssh})"
+    try:
+        conn.open()
+    except HostError:
+        raise
+    except paramiko.BadHostKeyException as e:
+        name = _host_key_name(host.hostname, host.ssh_port)
+        raise HostError(
+            f"{where}: HOST KEY CHANGED: it offered {e.key.get_name()} {fingerprint(e.key)}, "
+            f"{known_hosts} has {fingerprint(e.expected_key)}",
+            hint=f"if the change is expected, remove the old key: ssh-keygen -R '{name}' "
+                 f"-f {known_hosts}") from e
+    except paramiko.AuthenticationException as e:
+        raise HostError(f"{where}: authentication failed as {host.user or 'the current user'}",
+                        hint="check ssh.identity_file in ops.yaml or your ssh-agent") from e
+    except (TimeoutError, socket.timeout) as e:
+        raise HostError(f"{where}: could not connect (timed out after "
+                        f"{env.ssh.connect_timeout:g}s)", hint="check the host and port") from e
+    except (OSError, EOFError, paramiko.SSHException) as e:
+        reason = getattr(e, "strerror", None) or type(e).__name__
+        raise HostError(f"{where}: could not connect ({reason})",
+                        hint="check the host, port and that sshd is running") from e
+    return SSHTransport(host.label, conn)
+
+
+def _expand(value: str, base_dir: Path | None) -> Path:
+    p = Path(os.path.expanduser(value))
+    return p if p.is_absolute() or base_dir is None else base_dir / p
