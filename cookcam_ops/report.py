@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from cookcam_ops.errors import ConfigError
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """The outcome of one check."""
 
     PASS = "pass"
@@ -35,7 +35,8 @@ class Check:
     duration_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"name": self.name, "status": self.status.value, "detail": self.detail}
+        doc: dict[str, Any] = {"name": self.name, "status": self.status.value,
+                               "detail": self.detail}
         if self.host is not None:
             doc["host"] = self.host
         if self.duration_s is not None:
@@ -96,7 +97,8 @@ def junit_xml(report: Report, suite_name: str) -> str:
             out = ET.SubElement(case, "system-out")
             out.text = f"warning: {check.detail}"
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    body = ET.tostring(suites, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
 
 
 def write_junit(report: Report, suite_name: str, path: Path) -> None:

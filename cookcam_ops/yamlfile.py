@@ -51,12 +51,12 @@ def _index_lines(node: Any, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
     lines.setdefault(prefix, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = (prefix + (str(key_node.value),))
+            key = (*prefix, str(key_node.value))
             lines[key] = key_node.start_mark.line + 1
             _index_lines(value_node, key, lines)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, prefix + (i,), lines)
+            _index_lines(item, (*prefix, i), lines)
 
 
 def load_yaml(path: Path, what: str) -> YamlDoc:
@@ -70,15 +70,17 @@ def load_yaml(path: Path, what: str) -> YamlDoc:
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
         raise ConfigError(f"{path}: cannot read {what} ({reason})") from e
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        node = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:  # one parse: the node tree gives line numbers, the same tree gives the data
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(e, "problem", None) or "invalid YAML"
         raise ConfigError(f"{where}: {what} is not valid YAML ({problem})") from e
+    finally:
+        loader.dispose()
     lines: dict[KeyPath, int] = {}
     if node is not None:
         _index_lines(node, (), lines)

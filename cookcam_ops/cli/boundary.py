@@ -6,7 +6,6 @@ import sys
 import traceback
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,7 +15,7 @@ from cookcam_ops.errors import ExitCode, OpsError
 class OpsGroup(TyperGroup):
     """A Typer group whose invoke() turns our errors into one line and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except OpsError as e:
@@ -31,9 +30,9 @@ class OpsGroup(TyperGroup):
 
             ui.error_line("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
-            raise
         except Exception as e:
+            if _is_cli_control(e):
+                raise
             from cookcam_ops import ui
 
             if _debug(ctx):
@@ -43,6 +42,11 @@ class OpsGroup(TyperGroup):
             raise typer.Exit(70) from None
 
 
-def _debug(ctx: click.Context) -> bool:
+def _is_cli_control(e: Exception) -> bool:
+    """Typer's (vendored click) exits, aborts and usage errors: Typer renders those itself."""
+    return type(e).__module__.split(".")[0] in ("typer", "click")
+
+
+def _debug(ctx: Any) -> bool:
     root = ctx.find_root()
     return bool(getattr(root.obj, "debug", False))

@@ -57,7 +57,7 @@ def _judge_bounds(rule: VarRule, value: str) -> str | None:
     if rule.pattern is not None and not re.search(rule.pattern, value):
         return f"is not {rule.pattern_hint}" if rule.pattern_hint else \
             f"does not match {rule.pattern}"
-    if rule.type == "number" or rule.type == "integer":
+    if rule.type in {"number", "integer"}:
         n = float(value)
         if rule.min is not None and n < rule.min:
             return f"{_show(rule, value)} is below the minimum {rule.min:g}"
@@ -72,7 +72,8 @@ def judge(rule: VarRule, value: str | None) -> Check:
     """One variable's check: pass, warn or fail, with a reason that never shows a secret."""
     if value is None:
         if rule.default is not None:
-            return Check(rule.name, Status.PASS, f"not set; the API uses the default {rule.default}")
+            return Check(rule.name, Status.PASS,
+                         f"not set; the API uses the default {rule.default}")
         if not rule.required:
             return Check(rule.name, Status.PASS, "not set (optional)")
         return Check(rule.name, Status.FAIL, "required but not set")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import socket
 import threading
 import time
 from pathlib import Path
@@ -162,7 +161,7 @@ def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: b
     except paramiko.AuthenticationException as e:
         raise HostError(f"{where}: authentication failed as {host.user or 'the current user'}",
                         hint="check ssh.identity_file in ops.yaml or your ssh-agent") from e
-    except (TimeoutError, socket.timeout) as e:
+    except TimeoutError as e:
         raise HostError(f"{where}: could not connect (timed out after "
                         f"{env.ssh.connect_timeout:g}s)", hint="check the host and port") from e
     except (OSError, EOFError, paramiko.SSHException) as e:

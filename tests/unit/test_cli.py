@@ -1,4 +1,4 @@
-"""The CLI contract: exit codes, stdout holds only data, stderr one-line errors, JSON/JUnit shape."""
+"""The CLI contract: exit codes, data on stdout, one-line errors on stderr, JSON/JUnit."""
 
 from __future__ import annotations
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make demo`: a full rehearsal on the built-in sandbox — real sshd, git, npm and PM2 on loopback.
+# Brings a 2-host sandbox up, checks it, deploys a release, verifies it (smoke, graceful drain
+# under load), deploys a broken release and watches it roll back by itself, rolls back by hand,
+# shows the history, and takes the sandbox down again (KEEP=1 leaves it running).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+DIR=${SANDBOX_DIR:-.sandbox}
+OPS=(python3 -m cookcam_ops --config "$DIR/ops.yaml")
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+expect() {  # expect CODE command...: run it and check its exit code
+  local want=$1; shift
+  "$@"; local got=$?
+  if [[ $got -ne $want ]]; then
+    echo "demo: '$*' exited $got, expected $want" >&2
+    exit 1
+  fi
+}
+
+if [[ ${KEEP:-0} != 1 ]]; then
+  trap 'step "sandbox down"; python3 -m cookcam_ops sandbox down --dir "$DIR"' EXIT
+fi
+
+step "sandbox up: 2 hosts (sshd + PM2 cluster each), a git origin, a Supabase auth stand-in"
+expect 0 python3 -m cookcam_ops sandbox up --dir "$DIR" --hosts 2
+expect 0 python3 -m cookcam_ops sandbox status --dir "$DIR"
+
+step "pre-deploy checklist (local .env and every host over SSH)"
+expect 0 "${OPS[@]}" checklist sandbox
+
+step "smoke: health, Socket.IO auth (valid, invalid, missing), error envelope, auth rate"
+expect 0 "${OPS[@]}" smoke sandbox --connections 50
+
+step "deploy a new release to both hosts"
+python3 -m cookcam_ops sandbox change release --dir "$DIR" >/dev/null
+expect 0 "${OPS[@]}" deploy sandbox --yes
+expect 0 "${OPS[@]}" status sandbox
+
+step "graceful drain: pm2 reload under keep-alive load and open Socket.IO clients"
+expect 0 "${OPS[@]}" drain sandbox --host host1 --via reload --duration 8
+
+step "deploy a release whose /health answers 503: it must roll back by itself (exit 1)"
+python3 -m cookcam_ops sandbox change broken-health --dir "$DIR" >/dev/null
+expect 1 "${OPS[@]}" deploy sandbox --yes
+
+step "roll back by hand to the release before the current one"
+expect 0 "${OPS[@]}" rollback sandbox --yes
+expect 0 "${OPS[@]}" smoke sandbox --connections 20
+
+step "history: every deploy and rollback, per host"
+expect 0 "${OPS[@]}" history sandbox
+
+step "rehearsal complete"
