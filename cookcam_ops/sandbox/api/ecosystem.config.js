@@ -1,0 +1,20 @@
+// PM2 process file. Secrets come from .env in the app's cwd (read by dotenv), never from here.
+module.exports = {
+  apps: [
+    {
+      name: 'cookcam-api',
+      script: 'dist/index.js',
+      cwd: __dirname,
+      exec_mode: 'cluster',
+      instances: 2,
+      // The app calls process.send('ready') once listening; PM2 waits for it this long.
+      wait_ready: true,
+      listen_timeout: 10000,
+      // Longer than the app's own 8 s drain deadline, so PM2's SIGKILL never cuts a drain short.
+      kill_timeout: 10000,
+      env: {
+        NODE_ENV: 'production',
+      },
+    },
+  ],
+};
