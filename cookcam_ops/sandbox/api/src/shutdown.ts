@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { Server as IoServer } from 'socket.io';
 
 import type { HttpDrain } from './middleware/drain';
@@ -47,10 +47,18 @@ export function gracefulShutdown({
         resolve();
       }),
     );
-    // Stop accepting. Node >= 19 also drops idle keep-alive sockets here; the call below makes
-    // that explicit. Requests still running finish, and their responses carry Connection: close.
-    server.close();
+    // Stop accepting, but keep open keep-alive sockets: http.Server.close() would drop idle ones
+    // at once (Node >= 19), racing clients that send on them (resets). From now on every response
+    // carries Connection: close, so each keep-alive client gets one more answer and hangs up.
+    NetServer.prototype.close.call(server);
     drain.start();
+    // The linger also lets connections the cluster primary already handed to this worker
+    // arrive and be sent back to it, instead of dying with this process (a hung client).
+    await delay(300);
+    const until = Date.now() + 1000;
+    while (sockets.size > 0 && Date.now() < until) {
+      await delay(20);
+    }
     server.closeIdleConnections();
     await drain.idle();
     console.log('HTTP server closed - no longer accepting connections');
@@ -82,7 +90,8 @@ export function gracefulShutdown({
       () => {
         clearTimeout(deadline);
         console.log('✅ Graceful shutdown complete');
-        process.exit(0);
+        // PM2 writes logs through async streams; exit once the lines above are written.
+        process.stdout.write('', () => process.exit(0));
       },
       (err: unknown) => {
         console.log(`❌ Graceful shutdown failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -36,7 +36,7 @@ function describe(item: ValidationErrorItem): string {
 }
 
 /** Validate process.env against the schema; print every problem and exit 1 on failure. */
-export function validateEnv(source: NodeJS.ProcessEnv = process.env): Env {
+export function validateEnv(source: NodeJS.ProcessEnv = process.env): Env | undefined {
   const { error, value } = envSchema.validate(source, { abortEarly: false, convert: true });
   if (error) {
     console.error('❌ Environment validation failed:');
@@ -44,7 +44,10 @@ export function validateEnv(source: NodeJS.ProcessEnv = process.env): Env {
       console.error(`  - ${item.path.join('.')} ${describe(item)}`);
     }
     console.error('Set the variables above in .env (see README.md) and start again.');
-    process.exit(1);
+    // PM2 writes a worker's output to its log files through async streams, and process.exit()
+    // drops what is not written yet: exit once everything above has been written.
+    process.stderr.write('', () => process.exit(1));
+    return undefined;
   }
   console.log('✅ Environment validation successful');
   return value as Env;
