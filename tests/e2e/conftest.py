@@ -1,0 +1,132 @@
+"""The e2e sandbox: one 2-host sandbox (real sshd, git, npm, PM2) for the whole test session.
+
+Brought up through the service API in a short /tmp directory (PM2's unix sockets live under
+it), and always taken down at the end — on failure, Ctrl-C or SIGTERM too. Set
+COOKCAM_KEEP_SANDBOX=1 to keep its files (its processes are stopped either way).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import pytest
+
+from cookcam_ops.config import LoadedConfig, load_config
+from cookcam_ops.sandbox.layout import HostState, Layout, SandboxState, read_state
+from cookcam_ops.sandbox.manager import start_sandbox, stop_sandbox
+from cookcam_ops.sandbox.sshd import SshClient
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: its directory, ops.yaml as loaded, its state, and ssh helpers."""
+
+    dir: Path
+    config: LoadedConfig
+    state: SandboxState
+    progress: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # short in tracebacks
+        return f"Sandbox({self.dir})"
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.dir)
+
+    @property
+    def client(self) -> SshClient:
+        return SshClient(self.state.user, self.layout.client_key, self.layout.known_hosts)
+
+    def host(self, name: str) -> HostState:
+        """The state of one host by name (host1, host2, ...)."""
+        return next(h for h in self.state.hosts if h.name == name)
+
+    def ssh(self, host: str, command: str, timeout: float = 300.0
+            ) -> subprocess.CompletedProcess[str]:
+        """Run command on a host through its sshd (stock ssh client, strict host keys)."""
+        return self.client.run(self.host(host).ssh_port, command, timeout=timeout)
+
+    def refresh(self) -> SandboxState:
+        """Re-read state.json (e.g. after `sandbox change` bumped the release)."""
+        state = read_state(self.layout)
+        assert state is not None
+        self.state = state
+        return state
+
+    def pm2_apps(self, host: str) -> list[dict[str, object]]:
+        """`pm2 jlist` on a host over ssh, reduced to fields without secrets (`pm2_env.env`
+        holds the app's environment: never let it reach an assertion message)."""
+        done = self.ssh(host, "pm2 jlist")
+        assert done.returncode == 0, f"pm2 jlist failed on {host} (exit {done.returncode})"
+        apps = json.loads(done.stdout.strip().splitlines()[-1])
+        return [{"name": a["name"], "pid": a["pid"], "pm_id": a["pm_id"],
+                 "status": a["pm2_env"]["status"], "exec_mode": a["pm2_env"]["exec_mode"],
+                 "restart_time": a["pm2_env"]["restart_time"],
+                 "pm_cwd": a["pm2_env"].get("pm_cwd")} for a in apps]
+
+    def smoke_env(self) -> dict[str, str]:
+        """smoke.env's variables (the smoke user's credentials and the stub's URL and key)."""
+        text = self.layout.smoke_env.read_text(encoding="utf-8")
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+    def secret_values(self) -> list[str]:
+        """Every generated secret (each host's .env values and smoke.env's): for leak checks."""
+        values = set()
+        for h in self.state.hosts:
+            for line in (Path(h.app_path) / ".env").read_text(encoding="utf-8").splitlines():
+                key, _, value = line.partition("=")
+                if key not in {"NODE_ENV", "PORT", "SUPABASE_URL", "SENTRY_ENVIRONMENT",
+                               "LOG_LEVEL"}:
+                    values.add(value)
+        smoke = self.smoke_env()
+        values |= {smoke["COOKCAM_SMOKE_PASSWORD"], smoke["SUPABASE_ANON_KEY"]}
+        return sorted(v for v in values if v)
+
+
+def _down(directory: Path) -> None:
+    stop_sandbox(directory)
+    if os.environ.get("COOKCAM_KEEP_SANDBOX") != "1":
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """A 2-host sandbox for the session, always brought down at the end."""
+    directory = Path(tempfile.mkdtemp(prefix="cc-sb-", dir="/tmp"))
+    done = False
+
+    def teardown() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            _down(directory)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    atexit.register(teardown)
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    progress: list[str] = []
+    try:
+        state = start_sandbox(directory, 2, progress=progress.append)
+        yield Sandbox(dir=directory, config=load_config(directory / "ops.yaml"), state=state,
+                      progress=progress)
+    finally:
+        teardown()
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
