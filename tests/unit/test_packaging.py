@@ -1,0 +1,26 @@
+"""The wheel carries the default playbooks, schema and the reference API (without build output)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_wheel_carries_playbooks_and_api(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True)
+    wheel = next(tmp_path.glob("cookcam_ops-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for playbook in sorted(p.name for p in (ROOT / "playbooks").glob("*.yaml")):
+        assert f"cookcam_ops/_playbooks/{playbook}" in names
+    assert "cookcam_ops/sandbox/api/package-lock.json" in names
+    assert "cookcam_ops/sandbox/api/src/index.ts" in names
+    assert not [n for n in names if "node_modules" in n or "/api/dist/" in n]
+    assert not [n for n in names if n.endswith("/.env")]
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "cookcam-ops = cookcam_ops.cli.main:run" in text
