@@ -1,4 +1,4 @@
-"""`cookcam-ops checklist`: the seed's pre-deploy checklist."""
+"""`cookcam-ops checklist`: the seed's pre-deploy checklist, on the servers or locally."""
 
 from __future__ import annotations
 
@@ -18,19 +18,38 @@ def checklist(
         "--local", help="Only the items that need no server (the .env file given).")] = False,
     env_file: Annotated[Path | None, typer.Option(
         "--env-file", metavar="PATH", help="The .env file to check (with --local).")] = None,
+    ref: Annotated[str | None, typer.Option(
+        "--ref", metavar="REF",
+        help="The ref you are about to deploy [default: app.branch from ops.yaml].")] = None,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
 ) -> None:
-    """Run the pre-deploy checklist: env vars, JWT secrets, Stripe webhook, Sentry project."""
-    from cookcam_ops.checklist import local_checklist
+    """Run the pre-deploy checklist on every host over SSH (or --local on a .env file).
+
+    On each host: the .env against the schema (read into memory, never printed), JWT, Stripe
+    and Sentry items, the PM2 ecosystem file, git state, the target ref, node/npm against
+    package.json engines, free disk, the deploy lock, health, and PM2's kill signal against
+    the app's signal handlers. Exit 0 when nothing failed (warnings allowed), 1 otherwise,
+    2 for a bad config or ref.
+    """
     from cookcam_ops.envfile.schema import load_schema
 
     loaded = load(ctx)
-    if not local:
-        raise UsageError("checklist: the server half (over SSH) is not available yet",
-                         hint="run with --local --env-file PATH")
-    if env_file is None:
-        raise UsageError("checklist --local needs --env-file PATH",
-                         hint="point it at the .env file you are about to deploy")
-    report = local_checklist(loaded, environment, env_file, load_schema(loaded.schema_path()))
+    schema = load_schema(loaded.schema_path())
+    if local:
+        from cookcam_ops.checklist import local_checklist
+
+        if env_file is None:
+            raise UsageError("checklist --local needs --env-file PATH",
+                             hint="point it at the .env file you are about to deploy")
+        report = local_checklist(loaded, environment, env_file, schema)
+    else:
+        from cookcam_ops.checklist_remote import ChecklistOptions, check_ref, remote_checklist
+        from cookcam_ops.fanout import ssh_connector, target
+
+        env = loaded.environment(environment)
+        opts = ChecklistOptions(environment, check_ref(ref or loaded.config.app.branch),
+                                schema, env.sentry_project_id)
+        targets = [target(h, loaded.config.app) for h in env.hosts]
+        report = remote_checklist(targets, ssh_connector(loaded, env), opts)
     finish(report, as_json=as_json, junit=junit, suite=f"checklist-{environment}")

@@ -46,3 +46,25 @@ def validate(
 
     report = validate_env_file(path, load_schema(schema_for(ctx, schema)), environment)
     finish(report, as_json=as_json, junit=junit, suite="env-validate")
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    as_json: JsonOpt = False,
+    junit: JunitOpt = None,
+) -> None:
+    """Check each host's .env over SSH (read into memory, never printed): exit 0 valid, 1 not."""
+    from cookcam_ops.checklist_remote import ChecklistOptions, remote_env_check
+    from cookcam_ops.cli.common import load
+    from cookcam_ops.envfile.schema import load_schema
+    from cookcam_ops.fanout import ssh_connector, target
+
+    loaded = load(ctx)
+    env = loaded.environment(environment)
+    opts = ChecklistOptions(environment, loaded.config.app.branch,
+                            load_schema(loaded.schema_path()), env.sentry_project_id)
+    targets = [target(h, loaded.config.app) for h in env.hosts]
+    report = remote_env_check(targets, ssh_connector(loaded, env), opts)
+    finish(report, as_json=as_json, junit=junit, suite=f"env-check-{environment}")

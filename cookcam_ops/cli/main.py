@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 
 from cookcam_ops import __version__
-from cookcam_ops.cli import checklist_cmd, env_cmd, sandbox_cmd
+from cookcam_ops.cli import (
+    checklist_cmd,
+    deploy_cmd,
+    drain_cmd,
+    env_cmd,
+    logs_cmd,
+    rollback_cmd,
+    sandbox_cmd,
+    smoke_cmd,
+    status_cmd,
+    unlock_cmd,
+)
 from cookcam_ops.cli.boundary import OpsGroup
 
 app = typer.Typer(
@@ -58,9 +69,17 @@ def main(
 
 app.add_typer(env_cmd.app, name="env")
 app.command("checklist")(checklist_cmd.checklist)
+app.command("smoke")(smoke_cmd.smoke)
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.command("deploy")(deploy_cmd.deploy)
+app.command("rollback")(rollback_cmd.rollback)
+app.command("unlock")(unlock_cmd.unlock)
+app.command("status")(status_cmd.status)
+app.command("logs")(logs_cmd.logs)
+app.command("history")(logs_cmd.history)
+app.command("drain")(drain_cmd.drain)
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also `python -m cookcam_ops`)."""
+    app(prog_name="cookcam-ops")

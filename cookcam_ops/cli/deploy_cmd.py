@@ -1,0 +1,101 @@
+"""`cookcam-ops deploy`: build aside, switch, reload, check; put everything back on failure."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from cookcam_ops.cli.common import JsonOpt, load
+from cookcam_ops.errors import UsageError
+
+if TYPE_CHECKING:
+    from cookcam_ops.deploy.result import RunResult
+    from cookcam_ops.deploy.service import Preview
+
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+AcceptKeysOpt = Annotated[bool, typer.Option(
+    "--accept-new-host-keys", help="Trust and record host keys not yet in known_hosts.")]
+
+
+def command_line() -> str:
+    """What the lock's info.json says this run is."""
+    return " ".join(["cookcam-ops", *sys.argv[1:]])[:200]
+
+
+def refuse_without_tty(action: str) -> None:
+    """A prompt needs a terminal: without one, --yes must say the user means it."""
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {action} without --yes when not on a terminal",
+                         hint="pass --yes to confirm (e.g. in CI)")
+
+
+def confirmer(yes: bool, action: str) -> Callable[[Preview], bool]:
+    """The confirm callback: show the preview, then ask unless --yes."""
+    from cookcam_ops import render_deploy
+
+    def confirm(preview: Preview) -> bool:
+        render_deploy.render_preview(preview)
+        if yes:
+            return True
+        try:
+            return typer.confirm(f"{action} {preview.environment}?", default=False, err=True)
+        except typer.Abort:
+            raise KeyboardInterrupt from None
+
+    return confirm
+
+
+def finish_run(result: RunResult, as_json: bool) -> NoReturn:
+    """Print the result (JSON, plan or summary) and exit with its code."""
+    from cookcam_ops import render_deploy, ui
+
+    if as_json:
+        ui.emit_json(result.to_dict())
+    elif result.outcome == "dry_run":
+        render_deploy.render_plan(result)
+    else:
+        render_deploy.render_result(result)
+    raise typer.Exit(int(result.exit_code))
+
+
+def deploy(
+    ctx: typer.Context,
+    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    ref: Annotated[str | None, typer.Option(
+        "--ref", metavar="REF",
+        help="Branch, tag or commit to deploy [default: the remote's branch from ops.yaml].")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Connect, gather facts and print the exact commands; change nothing.")
+    ] = False,
+    yes: YesOpt = False,
+    batch: Annotated[int | None, typer.Option(
+        "--batch", min=1, metavar="N", help="Hosts deployed at a time [default: batch_size].")
+    ] = None,
+    no_auto_rollback: Annotated[bool, typer.Option(
+        "--no-auto-rollback", help="On failure after the switch, leave hosts as they are.")
+    ] = False,
+    accept_new_host_keys: AcceptKeysOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy a ref to every host; a failure after the switch rolls the fleet back by itself.
+
+    Exit 0 deployed (or nothing to do), 1 failed and rolled back healthy, 2 bad input, 3 host
+    unreachable, 4 the rollback failed too, 5 another run holds the lock, 130 interrupted.
+    """
+    from cookcam_ops import render_deploy
+    from cookcam_ops.deploy.service import DeployRequest, deploy_environment
+
+    loaded = load(ctx)
+    if not (yes or dry_run):
+        refuse_without_tty("deploy")
+    req = DeployRequest(environment=environment, ref=ref, dry_run=dry_run, batch=batch,
+                        auto_rollback=not no_auto_rollback,
+                        accept_new_host_keys=accept_new_host_keys, command_line=command_line())
+    with render_deploy.Progress() as progress:
+        result = deploy_environment(loaded, req, observer=progress,
+                                    confirm=confirmer(yes, "deploy"))
+    finish_run(result, as_json)

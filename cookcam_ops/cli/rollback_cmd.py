@@ -1,0 +1,47 @@
+"""`cookcam-ops rollback`: every host back to the previous release (or --to SHA)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cookcam_ops.cli.common import JsonOpt, load
+from cookcam_ops.cli.deploy_cmd import (
+    AcceptKeysOpt,
+    YesOpt,
+    command_line,
+    confirmer,
+    finish_run,
+    refuse_without_tty,
+)
+
+
+def rollback(
+    ctx: typer.Context,
+    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    to: Annotated[str | None, typer.Option(
+        "--to", metavar="SHA",
+        help="Roll back to this commit [default: the release before the current one, from "
+             "the hosts' audit logs].")] = None,
+    yes: YesOpt = False,
+    accept_new_host_keys: AcceptKeysOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Roll every host back to the release before the current one, and check its health.
+
+    Shows each host's from -> to with who deployed each and when, and asks unless --yes.
+    Exit 0 rolled back, 1 failed (hosts left as they were), 4 a host could not be put back.
+    """
+    from cookcam_ops import render_deploy
+    from cookcam_ops.deploy.rollback import RollbackRequest, rollback_environment
+
+    loaded = load(ctx)
+    if not yes:
+        refuse_without_tty("roll back")
+    req = RollbackRequest(environment=environment, to=to,
+                          accept_new_host_keys=accept_new_host_keys, command_line=command_line())
+    with render_deploy.Progress() as progress:
+        result = rollback_environment(loaded, req, observer=progress,
+                                      confirm=confirmer(yes, "roll back"))
+    finish_run(result, as_json)

@@ -1,0 +1,141 @@
+"""Composite remote scripts: many read-only probes in one SSH round trip, as delimited sections.
+
+Each section runs in its own subshell; its stdout lands between a begin and an end marker, and
+the end marker carries its exit code. Values reach the script only through `q()`.
+
+The node snippets here run on the host and print only whitelisted fields: `pm2 jlist` carries
+the app's environment (secrets) in `pm2_env`, so that object never leaves the host.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cookcam_ops.remote.protocol import q
+
+_MARK = "@@cookcam-ops"
+_END_RE = re.compile(rf"^{_MARK} end (?P<name>[\w.-]+) (?P<rc>-?\d+)@@$")
+_BEGIN_RE = re.compile(rf"^{_MARK} begin (?P<name>[\w.-]+)@@$")
+
+# The PM2 daemon's home, as pm2 itself resolves it.
+PM2_HOME = '"${PM2_HOME:-$HOME/.pm2}"'
+
+# `pm2 jlist` on stdin -> {"now": ms, "processes": [whitelisted fields]} on stdout.
+PM2_FILTER_JS = r"""
+let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{let a;
+try{a=JSON.parse(s.slice(s.indexOf('[')))}catch(e){
+console.log(JSON.stringify({now:Date.now(),error:'pm2 jlist printed no JSON'}));return}
+const w=p=>{const e=p.pm2_env||{},m=p.monit||{};return {name:p.name,pm_id:p.pm_id,pid:p.pid,
+cpu:m.cpu,memory:m.memory,status:e.status,exec_mode:e.exec_mode,instances:e.instances,
+restart_time:e.restart_time,unstable_restarts:e.unstable_restarts,pm_uptime:e.pm_uptime,
+pm_cwd:e.pm_cwd,pm_exec_path:e.pm_exec_path,kill_timeout:e.kill_timeout,
+wait_ready:e.wait_ready,pm_out_log_path:e.pm_out_log_path,pm_err_log_path:e.pm_err_log_path}};
+console.log(JSON.stringify({now:Date.now(),processes:a.map(w)}))})
+""".strip()
+
+# GET argv[1] from the host itself -> {"status", "ms", "body"} or {"error"}. node:http, not
+# fetch: fetch refuses "bad ports" an app may well use.
+HEALTH_JS = r"""
+const t0=Date.now();const u=new URL(process.argv[1]);
+const c=(u.protocol==='https:'?require('https'):require('http'));
+const r=c.get(u,{timeout:5000,rejectUnauthorized:false},res=>{let b='';res.setEncoding('utf8');
+res.on('data',d=>{if(b.length<300)b+=d}).on('end',()=>console.log(JSON.stringify(
+{status:res.statusCode,ms:Date.now()-t0,body:b.slice(0,300)})))});
+r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'ETIMEDOUT'})));
+r.on('error',e=>console.log(JSON.stringify({error:String(e.code||e.message)})))
+""".strip()
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section's output and exit code (None when its end marker never came)."""
+
+    name: str
+    text: str
+    exit_code: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+def section(name: str, command: str) -> str:
+    """A shell fragment that runs command in a subshell between markers."""
+    begin = f"{_MARK} begin {name}@@"
+    return (f"printf '\\n%s\\n' {q(begin)}; ( {command} ); "
+            f"printf '\\n{_MARK} end %s %s@@\\n' {q(name)} \"$?\"")
+
+
+def script(sections: list[tuple[str, str]]) -> str:
+    """The whole composite script: each (name, command) as one section, in order."""
+    return "; ".join(section(name, command) for name, command in sections)
+
+
+def parse(stdout: str) -> dict[str, Section]:
+    """Split a composite script's stdout into its sections."""
+    found: dict[str, Section] = {}
+    current: str | None = None
+    lines: list[str] = []
+    for line in stdout.split("\n"):
+        begin = _BEGIN_RE.match(line)
+        end = _END_RE.match(line)
+        if begin:
+            current, lines = begin.group("name"), []
+        elif end and current is not None and current == end.group("name"):
+            found[current] = Section(current, _body(lines), int(end.group("rc")))
+            current = None
+        elif current is not None:
+            lines.append(line)
+    if current is not None:
+        found[current] = Section(current, _body(lines), None)
+    return found
+
+
+def _body(lines: list[str]) -> str:
+    return "\n".join(lines).strip("\n")
+
+
+def json_section(sections: dict[str, Section], name: str) -> Any:
+    """The last JSON line a section printed, or None."""
+    sec = sections.get(name)
+    if sec is None:
+        return None
+    for raw in reversed(sec.text.splitlines()):
+        line = raw.strip()
+        if line.startswith(("{", "[")):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+def if_pm2_daemon(then: str, otherwise: str) -> str:
+    """Run `then` only when the PM2 daemon runs: any pm2 command would start one otherwise."""
+    alive = (f'H={PM2_HOME}; P=$(cat "$H/pm2.pid" 2>/dev/null); '
+             '[ -n "$P" ] && kill -0 "$P" 2>/dev/null')
+    return f"if {{ {alive}; }}; then {then}; else {otherwise}; fi"
+
+
+def pm2_jlist() -> str:
+    """Whitelisted `pm2 jlist`, without starting a daemon where none runs."""
+    return if_pm2_daemon(f"pm2 jlist 2>/dev/null | node -e {q(PM2_FILTER_JS)}",
+                         "echo '{\"error\":\"the PM2 daemon is not running\"}'")
+
+
+def health(url: str) -> str:
+    """GET url from the host (node's fetch, so nothing but node is needed)."""
+    return f"node -e {q(HEALTH_JS)} {q(url)}"
+
+
+def cat_if_exists(path: str) -> str:
+    """Print a file if it exists; no error when it does not."""
+    return f"if [ -f {q(path)} ]; then cat {q(path)}; fi"
+
+
+def tail_if_exists(path: str, lines: int) -> str:
+    """Print a file's last lines if it exists."""
+    return f"if [ -f {q(path)} ]; then tail -n {int(lines)} {q(path)}; fi"

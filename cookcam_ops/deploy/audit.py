@@ -1,0 +1,83 @@
+"""The audit log: JSON lines at `<app_path>.ops/history.jsonl`, one record per host per run.
+
+A record is {id, time, action, user, host, from_sha, to_sha, outcome, duration_s, ref}, appended
+with one small append write. Reading uses cookcam_ops.history (shared with status and history).
+Here: building records, and finding the release to roll back to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cookcam_ops.deploy.lock import now_iso
+from cookcam_ops.deploy.scripts import append_line
+from cookcam_ops.history import HistoryRecord, newest_first
+
+
+def history_path(ops_path: str) -> str:
+    """The audit log beside the app."""
+    return f"{ops_path}/history.jsonl"
+
+
+def new_record(*, run_id: str, action: str, user: str, host: str, from_sha: str | None,
+               to_sha: str | None, outcome: str, duration_s: float,
+               ref: str | None) -> dict[str, Any]:
+    """One audit record (key order is the documented one)."""
+    return {"id": run_id, "time": now_iso(), "action": action, "user": user, "host": host,
+            "from_sha": from_sha, "to_sha": to_sha, "outcome": outcome,
+            "duration_s": round(duration_s, 3), "ref": ref}
+
+
+def append_command(ops_path: str, record: dict[str, Any]) -> str:
+    """The shell command that appends record as one line."""
+    return append_line(history_path(ops_path), json.dumps(record, separators=(",", ":")))
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a and b and len(a) >= 7 and len(b) >= 7 and (a.startswith(b) or b.startswith(a)))
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release as the audit log knows it: its SHA, and who deployed it when (if recorded)."""
+
+    sha: str
+    user: str | None = None
+    time: str | None = None
+
+
+def introduced(records: list[HistoryRecord], sha: str | None) -> HistoryRecord | None:
+    """The newest record that left a host serving sha (a deploy or a rollback)."""
+    for r in newest_first(records):
+        if r.succeeded and _same(r.to_sha, sha):
+            return r
+    return None
+
+
+def describe_release(records: list[HistoryRecord], sha: str) -> Release:
+    """sha with who put it in place and when, from any host's records."""
+    found = introduced(records, sha)
+    return Release(sha, found.user, found.time) if found else Release(sha)
+
+
+def rollback_target(current: dict[str, str | None],
+                    records: dict[str, list[HistoryRecord]]) -> tuple[str, HistoryRecord] | None:
+    """The release before the fleet's newest one: where `rollback` takes every host.
+
+    For each host, the newest deploy (any outcome) that aimed at the SHA it serves; of those, the
+    newest across hosts names the release the fleet moved away from. Hosts left on different
+    releases all converge on it, and rolling back twice walks back one more release.
+    """
+    best: HistoryRecord | None = None
+    for label, sha in current.items():
+        for r in newest_first(records.get(label, [])):
+            if r.action == "deploy" and r.from_sha and _same(r.to_sha, sha) \
+                    and not _same(r.from_sha, sha):
+                if best is None or newest_first([best, r])[0] is r:
+                    best = r
+                break
+    if best is None or best.from_sha is None:
+        return None
+    return best.from_sha, best

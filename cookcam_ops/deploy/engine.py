@@ -1,0 +1,258 @@
+"""Running host plans in batches, and putting hosts back when a step fails after the switch.
+
+Rules: a failure before a host's switch changes nothing served there (the build aside is
+removed); a failure at or after it puts that host back on the SHA it served, stops further
+batches, and puts back every host this run already switched, so the fleet ends on one release.
+A lost connection is reconnected, and what the lost session left running is stopped (before the
+switch) or waited for (after it) before anything else runs there. Cancellation (Ctrl-C) is
+checked between steps: the safe points.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import suppress
+from dataclasses import replace
+from typing import TypeVar
+
+from cookcam_ops.deploy import scripts
+from cookcam_ops.deploy.facts import FactsQuery, gather_facts
+from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host, plan_steps
+from cookcam_ops.deploy.result import (
+    DEPLOYED,
+    FAILED,
+    HOST_FAILED,
+    NOT_RUN,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
+    SKIPPED,
+    UNCHANGED,
+    UNREACHABLE,
+    HostResult,
+    StepResult,
+)
+from cookcam_ops.deploy.session import HostSession
+from cookcam_ops.deploy.steps import RunContext, record, run_step
+from cookcam_ops.errors import HostError
+from cookcam_ops.remote.protocol import q
+
+T = TypeVar("T")
+R = TypeVar("R")
+LOST, FAILED_STEP, INTERRUPTED = "lost", "failed", "interrupted"
+MAX_PARALLEL = 16
+
+
+def wait_all(futures: Sequence[Future[R]]) -> list[R]:
+    """Results in order, waiting in short slices (signals stay responsive in the main thread)."""
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=0.2)
+    return [f.result() for f in futures]
+
+
+def in_parallel_map(items: Sequence[T], work: Callable[[T], R]) -> list[R]:
+    """work(item) for each item, on a thread pool of its own; results in order."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items))) as pool:
+        return wait_all([pool.submit(work, item) for item in items])
+
+
+def in_parallel(items: Sequence[HostPlan], work: Callable[[HostPlan], HostResult]
+                ) -> list[HostResult]:
+    """in_parallel_map for host plans."""
+    return in_parallel_map(items, work)
+
+
+def _remaining(hr: HostResult, steps: Sequence[PlannedStep], why: str) -> None:
+    done = {s.name for s in hr.steps}
+    hr.steps.extend(StepResult(p.name, SKIPPED, 0.0, why) for p in steps
+                    if p.name not in done and not p.preflight)
+
+
+def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,
+               started: float, prefix: str = "") -> str | None:
+    """Run a plan's steps in order; None when all passed, else why it stopped."""
+    for ps in hp.steps:
+        if ps.preflight:
+            continue
+        name = prefix + ps.name
+        if ps.skip:
+            hr.steps.append(StepResult(name, SKIPPED, 0.0, ps.skip))
+            continue
+        if ctx.cancel.is_set() and not prefix:
+            return INTERRUPTED
+        if ps.switch:
+            hr.touched = True
+        ctx.observer.step_started(hr.name, name)
+        try:
+            res = run_step(session, hp, ps, ctx, started)
+        except HostError as e:
+            res = StepResult(ps.name, FAILED, 0.0, str(e))
+        res = StepResult(name, res.status, res.duration_s, res.detail)
+        hr.steps.append(res)
+        ctx.observer.step_finished(hr.name, res)
+        if session.lost:
+            return LOST
+        if not res.ok:
+            return FAILED_STEP
+    return None
+
+
+def _plan_back(session: HostSession, hp: HostPlan, ctx: RunContext) -> HostPlan:
+    query = FactsQuery(remote=ctx.app.remote, app_name=ctx.app.name, fetch=False,
+                       candidates=(hp.from_sha or "",))
+    facts = gather_facts(session, hp.target, query, timeout=ctx.rollback_playbook.facts_timeout)
+    inp = PlanInput(ctx.rollback_playbook, ctx.app, hp.target, "rollback", hp.from_sha, None,
+                    auto=True)
+    return plan_host(inp, facts)
+
+
+def revert_host(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult) -> bool:
+    """Put a host back on hp.from_sha with the rollback playbook; True when healthy there."""
+    for _attempt in range(2):
+        if not session.ensure():
+            hr.steps.append(StepResult("rollback", FAILED, 0.0, f"{hr.name}: unreachable"))
+            return False
+        try:
+            back = _plan_back(session, hp, ctx)
+        except HostError:
+            continue
+        if back.blocked:
+            hr.steps.append(StepResult("rollback", FAILED, 0.0, back.blocked))
+            return False
+        if back.nothing_to_do:
+            back = _health_only(back, ctx)
+        why = _run_steps(session, back, ctx, hr, started=time.monotonic(), prefix="rollback:")
+        if why is None:
+            return True
+        if why != LOST:
+            return False
+    return False
+
+
+def _health_only(back: HostPlan, ctx: RunContext) -> HostPlan:
+    """The host still has the old checkout (its switch failed before changing it): check it."""
+    inp = PlanInput(ctx.rollback_playbook, ctx.app, back.target, "rollback", back.to_sha, None,
+                    auto=True)
+    sha = back.to_sha or ""
+    steps = plan_steps(inp, from_sha=sha, to_sha=sha, needs_build=False,
+                       lockfile_changed=False, exec_mode=back.exec_mode)
+    return replace(back, steps=tuple(s for s in steps if s.kind == "health"))
+
+
+def _reap(session: HostSession, hp: HostPlan, ctx: RunContext, touched: bool) -> None:
+    """After a reconnect: stop (or, past the switch, wait for) what the lost session started."""
+    wait_s = max((s.timeout for s in hp.steps if s.switch or s.after_switch), default=60.0) \
+        if touched else 0.0
+    with suppress(HostError):
+        session.run(scripts.reap(hp.target.ops_dir, ctx.run_id, wait_s), timeout=wait_s + 30)
+
+
+def _cleanup_build(session: HostSession, hp: HostPlan) -> None:
+    with suppress(HostError):
+        session.run(f"rm -rf {q(hp.target.ops_dir + '/build')}", timeout=60)
+
+
+def _settle(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,
+            why: str, started: float) -> None:
+    """After a host stopped short: clean up, or put it back; then record what happened."""
+    if (why == LOST or session.lost) and not session.reconnect():
+        hr.outcome = UNREACHABLE
+        return
+    if why == LOST:
+        _reap(session, hp, ctx, hr.touched)
+    if not hr.touched:
+        _cleanup_build(session, hp)
+        hr.outcome = HOST_FAILED
+    elif not ctx.auto_rollback:
+        hr.outcome = HOST_FAILED
+    elif revert_host(session, hp, ctx, hr):
+        hr.outcome = ROLLED_BACK if hp.action == "deploy" else HOST_FAILED
+    else:
+        hr.outcome = ROLLBACK_FAILED
+    _safe_record(session, hp, ctx, hr, started=started)
+
+
+def _safe_record(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,
+                 started: float, revert: bool = False) -> None:
+    """One audit record for the host, best effort (a record must not mask the outcome)."""
+    if revert:  # a host put back after it had finished: a record of its own, from -> to swapped
+        action = "rollback" if hp.action == "deploy" else "deploy"
+        outcome = "rollback_failed" if hr.outcome == ROLLBACK_FAILED else "rolled_back"
+        from_sha, to_sha = hp.to_sha, hp.from_sha
+    else:
+        action, from_sha, to_sha = hp.action, hp.from_sha, hp.to_sha
+        outcome = {HOST_FAILED: "failed"}.get(hr.outcome, hr.outcome)
+    try:
+        if session.ensure():
+            record(session, hp, ctx, action=action, outcome=outcome, from_sha=from_sha,
+                   to_sha=to_sha, duration_s=time.monotonic() - started)
+    except HostError:
+        pass
+
+
+def run_host(session: HostSession, hp: HostPlan, ctx: RunContext,
+             preflight: list[StepResult]) -> HostResult:
+    """A host's whole plan, with its own clean-up or rollback when it stops short."""
+    hr = HostResult(hp.label, hp.from_sha, hp.to_sha, steps=list(preflight))
+    started = time.monotonic()
+    try:
+        why = _run_steps(session, hp, ctx, hr, started=started)
+    except Exception as e:  # a bug must still leave the host put back and recorded
+        hr.steps.append(StepResult("internal-error", FAILED, 0.0, type(e).__name__))
+        why = FAILED_STEP
+    if why is None:
+        hr.outcome = DEPLOYED if hp.action == "deploy" else ROLLED_BACK
+    else:
+        _remaining(hr, hp.steps, "interrupted" if why == INTERRUPTED else "not run: an earlier "
+                   "step failed")
+        _settle(session, hp, ctx, hr, why=why, started=started)
+    ctx.observer.host_finished(hr.name, hr.outcome)
+    return hr
+
+
+def _revert_done(session: HostSession, hp: HostPlan, ctx: RunContext,
+                 hr: HostResult) -> HostResult:
+    """Put back a host that finished, because another host failed (or Ctrl-C)."""
+    started = time.monotonic()
+    ok = revert_host(session, hp, ctx, hr)
+    hr.outcome = (ROLLED_BACK if hp.action == "deploy" else HOST_FAILED) if ok \
+        else ROLLBACK_FAILED
+    _safe_record(session, hp, ctx, hr, started=started, revert=True)
+    ctx.observer.host_finished(hr.name, hr.outcome)
+    return hr
+
+
+def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunContext,
+            preflight: dict[str, list[StepResult]]) -> list[HostResult]:
+    """Run plans in batches of ctx.batch_size; stop and put back on the first failure."""
+    results = {p.label: HostResult(p.label, p.from_sha, p.to_sha,
+                                   outcome=UNCHANGED if p.nothing_to_do else NOT_RUN,
+                                   steps=list(preflight.get(p.label, [])))
+               for p in plans}
+    todo = [p for p in plans if not p.nothing_to_do]
+    success = DEPLOYED if ctx.action == "deploy" else ROLLED_BACK
+    finished: list[HostPlan] = []
+    stop = False
+    for i in range(0, len(todo), ctx.batch_size):
+        if stop or ctx.cancel.is_set():
+            break
+        batch = todo[i:i + ctx.batch_size]
+        ctx.observer.phase(f"batch {i // ctx.batch_size + 1}: {', '.join(p.label for p in batch)}")
+        for hr in in_parallel(batch, lambda p: run_host(sessions[p.label], p, ctx,
+                                                        preflight.get(p.label, []))):
+            results[hr.name] = hr
+        finished += [p for p in batch if results[p.label].outcome == success]
+        stop = any(results[p.label].outcome != success for p in batch)
+    if (stop or ctx.cancel.is_set()) and ctx.auto_rollback and finished:
+        ctx.observer.phase("putting back the hosts this run already switched: "
+                           + ", ".join(p.label for p in finished))
+        in_parallel(finished, lambda p: _revert_done(sessions[p.label], p, ctx,
+                                                     results[p.label]))
+    for p in todo:
+        if results[p.label].outcome == NOT_RUN:
+            _remaining(results[p.label], p.steps, "not run: the run stopped before this host")
+    return [results[p.label] for p in plans]

@@ -1,0 +1,158 @@
+"""Facts about one host, gathered in ONE round trip by one composite script.
+
+Current SHA, branch, dirty tree, node_modules, the release kept in `<ops>/prev`, the lock, PM2's
+view of the app (exec mode, instances; whitelisted fields only: never `pm2_env.env`), optionally
+a `git fetch` followed by resolving the target ref to a commit SHA and whether package-lock.json
+differs between the served SHA and the target, and optionally the audit log's tail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cookcam_ops import composite
+from cookcam_ops.deploy.refs import FULL_SHA_RE
+from cookcam_ops.deploy.session import Runner
+from cookcam_ops.history import HistoryRecord, LockInfo, parse_history, parse_lock
+from cookcam_ops.remote.protocol import q
+
+if TYPE_CHECKING:
+    from cookcam_ops.fanout import Target
+
+HISTORY_LINES = 2000
+
+
+@dataclass(frozen=True)
+class FactsQuery:
+    """What to gather: fetch first or not, which ref candidates to resolve, the audit log."""
+
+    remote: str
+    app_name: str
+    fetch: bool = True
+    candidates: tuple[str, ...] = ()
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """One host as the facts script saw it."""
+
+    label: str
+    error: str | None = None
+    head: str | None = None
+    branch: str | None = None
+    dirty: int = 0
+    has_node_modules: bool = True
+    fetch_error: str | None = None
+    target: str | None = None
+    lockfile_differs: bool | None = None
+    prev_sha: str | None = None
+    lock: LockInfo | None = None
+    exec_mode: str | None = None
+    instances: int = 0
+    pm2_error: str | None = None
+    history: list[HistoryRecord] = field(default_factory=list)
+
+
+def _git_section(app_path: str) -> str:
+    return (f"cd {q(app_path)} || exit 3; "
+            "printf 'head=%s\\n' \"$(git rev-parse --verify -q 'HEAD^{commit}')\"; "
+            "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD)\"; "
+            "printf 'dirty=%s\\n' \"$(git status --porcelain --untracked-files=no | wc -l)\"; "
+            "if [ -d node_modules ]; then echo node_modules=1; else echo node_modules=0; fi")
+
+
+def _fetch_section(app_path: str, remote: str) -> str:
+    return (f"cd {q(app_path)} || exit 3; out=$(git fetch --quiet --prune {q(remote)} 2>&1); "
+            "rc=$?; printf '%s\\n' \"$out\" | tail -n 2; exit $rc")
+
+
+def _target_section(app_path: str, candidates: tuple[str, ...]) -> str:
+    return (f"cd {q(app_path)} || exit 3; for c in {q(*candidates)}; do "
+            "t=$(git rev-parse --verify -q \"$c^{commit}\") || continue; "
+            "echo \"target=$t\"; h=$(git rev-parse --verify -q 'HEAD^{commit}') || exit 0; "
+            "git diff --quiet \"$h\" \"$t\" -- package-lock.json; echo \"lockfile_diff=$?\"; "
+            "exit 0; done; exit 1")
+
+
+def facts_script(t: Target, query: FactsQuery) -> str:
+    """The composite script for one host (pure)."""
+    ops = t.ops_dir
+    sections = [("git", _git_section(t.app_path))]
+    if query.fetch:
+        sections.append(("fetch", _fetch_section(t.app_path, query.remote)))
+    if query.candidates:
+        sections.append(("target", _target_section(t.app_path, query.candidates)))
+    sections += [
+        ("prev", f"if [ -d {q(ops + '/prev/dist')} ]; then cat {q(ops + '/prev/SHA')}; fi"),
+        ("lock", f"if [ -d {q(ops + '/lock')} ]; then echo held; "
+                 f"cat {q(ops + '/lock/info.json')} 2>/dev/null; fi"),
+        ("pm2", composite.pm2_jlist()),
+    ]
+    if query.history:
+        sections.append(("history", composite.tail_if_exists(t.history_file, HISTORY_LINES)))
+    return composite.script(sections)
+
+
+def _pairs(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _sha(value: str | None) -> str | None:
+    return value if value and FULL_SHA_RE.match(value) else None
+
+
+def _pm2(doc: Any, app_name: str) -> tuple[str | None, int, str | None]:
+    if not isinstance(doc, dict):
+        return None, 0, "no answer from pm2 jlist"
+    if "error" in doc:
+        return None, 0, str(doc["error"])[:200]
+    procs = [p for p in doc.get("processes") or [] if isinstance(p, dict)
+             and p.get("name") == app_name]
+    modes = {str(p.get("exec_mode")) for p in procs}
+    mode = "cluster_mode" if "cluster_mode" in modes else (modes.pop() if modes else None)
+    return mode, len(procs), None
+
+
+def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
+    """HostFacts from the composite script's output (pure)."""
+    sections = composite.parse(stdout)
+    git = sections.get("git")
+    if git is None or not git.ok:
+        return HostFacts(label, error="the app directory is missing or is not a git checkout")
+    g = _pairs(git.text)
+    fetch = sections.get("fetch")
+    fetch_error = None
+    if query.fetch and (fetch is None or not fetch.ok):
+        fetch_error = (fetch.text.strip().splitlines() or ["failed"])[-1][:200] if fetch \
+            else "no answer"
+    tgt = _pairs(sections["target"].text) if "target" in sections else {}
+    diff = tgt.get("lockfile_diff")
+    prev = sections.get("prev")
+    lock_sec = sections.get("lock")
+    lock_text = lock_sec.text.partition("\n")[2] if lock_sec and lock_sec.text.strip() else None
+    lock = (parse_lock(lock_text) or LockInfo("unknown", "unknown", None, "(no info.json)",
+                                              "unknown")) if lock_sec and lock_sec.text else None
+    mode, instances, pm2_error = _pm2(composite.json_section(sections, "pm2"), query.app_name)
+    history, _ = parse_history(sections["history"].text if "history" in sections else "", label)
+    return HostFacts(
+        label=label, head=_sha(g.get("head")), branch=g.get("branch") or None,
+        dirty=int(g.get("dirty", "0") or 0), has_node_modules=g.get("node_modules") == "1",
+        fetch_error=fetch_error, target=_sha(tgt.get("target")),
+        lockfile_differs=None if diff is None else diff != "0",
+        prev_sha=_sha(prev.text.strip()) if prev else None, lock=lock,
+        exec_mode=mode, instances=instances, pm2_error=pm2_error, history=history)
+
+
+def gather_facts(transport: Runner, t: Target, query: FactsQuery,
+                 timeout: float = 120.0) -> HostFacts:
+    """Run the facts script on a host (one round trip) and parse it."""
+    result = transport.run(facts_script(t, query), timeout=timeout)
+    return parse_facts(t.label, result.stdout, query)
+

@@ -1,0 +1,176 @@
+"""The hosts of one run: connected together, locked together, released together.
+
+`Fleet` is a context manager: however the run ends (success, failure, exception, Ctrl-C), every
+lock this run took is released (reconnecting to hosts whose connection dropped) and every
+connection is closed. `interrupts` turns SIGINT, SIGTERM and SIGHUP into a cancel flag the
+engine checks at safe points, instead of an exception at an arbitrary line.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType, TracebackType
+from typing import Any
+
+from cookcam_ops.deploy import lock
+from cookcam_ops.deploy.engine import in_parallel_map
+from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
+from cookcam_ops.deploy.observer import DeployObserver
+from cookcam_ops.deploy.session import Connector, HostSession
+from cookcam_ops.errors import ExitCode, HostError, OpsError
+from cookcam_ops.fanout import Target
+from cookcam_ops.history import LockInfo
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(OpsError):
+    """Ctrl-C (or SIGTERM) before any host changed: nothing to put back."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class Fleet:
+    """Sessions to every target, and the locks this run holds on them."""
+
+    def __init__(self, targets: list[Target], connector: Connector,
+                 observer: DeployObserver) -> None:
+        self.targets = targets
+        self.sessions = {t.label: HostSession(t, connector) for t in targets}
+        self.observer = observer
+        self.locked: list[str] = []
+        self.claim: lock.LockClaim | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.claim.run_id if self.claim else ""
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.release_all()
+        finally:
+            for s in self.sessions.values():
+                s.close()
+
+    def connect_all(self) -> None:
+        """Connect to every host in parallel; HostError (exit 3) names the first that failed."""
+        self.observer.phase(f"connecting to {len(self.targets)} host(s)")
+        errors = [e for e in in_parallel_map(list(self.sessions.values()), _connect) if e]
+        if errors:
+            more = f" (and {len(errors) - 1} more host(s))" if len(errors) > 1 else ""
+            raise HostError(f"{errors[0].message}{more}; nothing was changed",
+                            hint=errors[0].hint)
+
+    def lock_all(self, claim: lock.LockClaim, environment: str) -> None:
+        """Take the lock on every host, or release the ones taken and raise LockHeld (exit 5)."""
+        self.observer.phase("taking the deploy lock on every host")
+        self.claim = claim
+
+        def take(s: HostSession) -> tuple[str, LockInfo | HostError | None]:
+            try:
+                return s.label, lock.acquire(s, s.target.ops_dir, claim)
+            except HostError as e:
+                return s.label, e
+
+        holders = in_parallel_map(list(self.sessions.values()), take)
+        self.locked = [label for label, holder in holders if holder is None]
+        for _, holder in holders:
+            if isinstance(holder, HostError):
+                self.release_all()
+                raise HostError(f"{holder.message}; nothing was changed", hint=holder.hint)
+        for label, holder in holders:
+            if isinstance(holder, LockInfo):
+                self.release_all()
+                raise lock.held_error(label, holder, environment)
+
+    def gather(self, query: FactsQuery, timeout: float) -> dict[str, HostFacts]:
+        """Facts from every host, one round trip each, in parallel."""
+        self.observer.phase("gathering facts (one round trip per host)")
+
+        def one(s: HostSession) -> HostFacts:
+            return gather_facts(s, s.target, query, timeout=timeout)
+
+        return {f.label: f for f in in_parallel_map(list(self.sessions.values()), one)}
+
+    def release_all(self) -> None:
+        """Release this run's locks (reconnecting where needed); never raises."""
+        claim, locked, self.locked = self.claim, self.locked, []
+        if claim is None or not locked:
+            return
+
+        def free(s: HostSession) -> None:
+            try:
+                if s.ensure():
+                    lock.release(s, s.target.ops_dir, claim.run_id)
+            except HostError:
+                self.observer.phase(f"{s.label}: could not release the lock (unreachable); "
+                                    "run `cookcam-ops unlock` when it is back")
+
+        in_parallel_map([self.sessions[label] for label in locked], free)
+
+
+def _connect(s: HostSession) -> HostError | None:
+    try:
+        s.connect()
+    except HostError as e:
+        return e
+    return None
+
+
+class InterruptGuard:
+    """Signals set `cancel` (the engine stops at its next safe point) instead of raising."""
+
+    def __init__(self, cancel: threading.Event, on_signal: Callable[[str], None]) -> None:
+        self.cancel = cancel
+        self.on_signal = on_signal
+        self.saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        first = not self.cancel.is_set()
+        self.cancel.set()
+        if first:
+            self.on_signal(f"{signal.Signals(signum).name}: stopping at the next safe point, "
+                           "then putting back what changed and releasing the locks")
+
+    def install(self) -> None:
+        """Take over the signals (main thread only: elsewhere Python cannot)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in SIGNALS:
+            self.saved[sig] = signal.signal(sig, self._handler)
+
+    def restore(self) -> None:
+        """Give the signals back to their previous handlers."""
+        for sig, old in self.saved.items():
+            signal.signal(sig, old)
+        self.saved = {}
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Default signal behaviour for a while (a prompt: Ctrl-C must interrupt the input)."""
+        saved = dict(self.saved)
+        self.restore()
+        try:
+            yield
+        finally:
+            if saved:
+                self.install()
+
+
+@contextmanager
+def interrupts(cancel: threading.Event, on_signal: Callable[[str], None]
+               ) -> Iterator[InterruptGuard]:
+    """Install an InterruptGuard for the duration of a run."""
+    guard = InterruptGuard(cancel, on_signal)
+    guard.install()
+    try:
+        yield guard
+    finally:
+        guard.restore()

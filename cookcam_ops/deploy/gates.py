@@ -1,0 +1,100 @@
+"""What must hold before any host changes: facts checks, the checklist's server half, smoke.
+
+Each gate returns checks (the JSON's "checks"); a FAIL among them stops the run before any host
+is touched. The smoke gate itself runs later, per host, as the `smoke` step.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from cookcam_ops.deploy.refs import short
+from cookcam_ops.errors import OpsError
+from cookcam_ops.report import Check, Status
+
+if TYPE_CHECKING:
+    from cookcam_ops.config import AppConfig, LoadedConfig
+    from cookcam_ops.deploy.facts import HostFacts
+    from cookcam_ops.deploy.plan import HostPlan
+    from cookcam_ops.deploy.steps import SmokeGate
+    from cookcam_ops.fanout import Connector, Target
+
+
+def fact_checks(plans: list[HostPlan], facts: dict[str, HostFacts], app: AppConfig,
+                *, own_lock: bool) -> list[Check]:
+    """Checks implied by the facts: each host ready, one target SHA, PM2 runs the app."""
+    checks: list[Check] = []
+    for p in plans:
+        f = facts[p.label]
+        checks.append(Check("ready", Status.FAIL, p.blocked, p.label) if p.blocked else
+                      Check("ready", Status.PASS, f"serves {short(p.from_sha)}, target "
+                            f"{short(p.to_sha)}" + (", build needed" if p.needs_build and
+                                                    not p.nothing_to_do else ""), p.label))
+        if f.branch and f.branch != app.branch:
+            checks.append(Check("branch", Status.WARN, f"the checkout is on {f.branch}, not "
+                                f"{app.branch}; the switch moves it to {app.branch}", p.label))
+        if not f.error and f.instances == 0:
+            checks.append(Check("pm2-app", Status.FAIL, f"PM2 runs no process named {app.name} "
+                                f"({f.pm2_error or 'pm2 jlist'}); start it once with `pm2 "
+                                "start ecosystem.config.js`", p.label))
+        if f.lock is not None and not own_lock:
+            checks.append(Check("lock", Status.WARN, f"held by {f.lock.describe()}", p.label))
+    shas = {p.to_sha for p in plans if p.to_sha and not p.blocked}
+    if len(shas) > 1:
+        checks.append(Check("target", Status.FAIL, "hosts resolve the ref to different commits ("
+                            + ", ".join(sorted(short(s) for s in shas)) + "); fetch on every "
+                            "host should agree: is one remote stale?"))
+    return checks
+
+
+def checklist_gate(loaded: LoadedConfig, environment: str, targets: list[Target],
+                   connector: Connector, target_sha: str, *, own_lock: bool) -> list[Check]:
+    """The checklist's server half; with own_lock its lock item is this run's own lock."""
+    from cookcam_ops.checklist_remote import ChecklistOptions, remote_checklist
+    from cookcam_ops.envfile.schema import load_schema
+
+    env = loaded.environment(environment)
+    opts = ChecklistOptions(environment=environment, ref=target_sha,
+                            schema=load_schema(loaded.schema_path()),
+                            sentry_project_id=env.sentry_project_id)
+    report = remote_checklist(targets, connector, opts)
+    checks = report.checks
+    if own_lock:
+        checks = [c for c in checks if c.name != "lock"]
+        checks += [Check("lock", Status.PASS, "held by this run", t.label) for t in targets]
+    return [Check(f"checklist:{c.name}", c.status, c.detail, c.host, c.duration_s)
+            for c in checks]
+
+
+def smoke_preflight(loaded: LoadedConfig, environment: str, labels: list[str]) -> list[Check]:
+    """The smoke step's targets and credentials resolve (before any host changes)."""
+    from cookcam_ops.smoke import plan_smoke
+
+    try:
+        for label in labels:
+            plan_smoke(loaded, environment, url=None, host=label, timeout_s=None,
+                       connections=None, environ=os.environ)
+    except OpsError as e:
+        return [Check("smoke-config", Status.FAIL, str(e))]
+    return [Check("smoke-config", Status.PASS, "smoke targets and credentials found")]
+
+
+def smoke_gate(loaded: LoadedConfig, environment: str) -> SmokeGate:
+    """The `smoke` step: the smoke tests against one host, from this machine."""
+
+    def gate(label: str, connections: int | None) -> tuple[bool, str]:
+        from cookcam_ops.smoke import plan_smoke, run_smoke
+
+        try:
+            plan = plan_smoke(loaded, environment, url=None, host=label, timeout_s=None,
+                              connections=connections, environ=os.environ)
+            report = run_smoke(plan.targets, plan.creds, plan.options)
+        except OpsError as e:
+            return False, str(e)
+        failed = [c for c in report.checks if c.status is Status.FAIL]
+        if failed:
+            return False, "; ".join(f"{c.name}: {c.detail}" for c in failed[:2])[:300]
+        return True, f"{len(report.checks)} smoke checks passed"
+
+    return gate

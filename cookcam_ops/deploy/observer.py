@@ -1,0 +1,44 @@
+"""How deploy and rollback report progress: an observer the caller hands in (services never print).
+
+Methods are called from worker threads (one per host in a batch); implementations must be
+thread-safe. Every text passed is plain text, never markup.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cookcam_ops.deploy.result import StepResult
+
+
+class DeployObserver(Protocol):
+    """Receives progress: run phases, and each host's steps as they start and finish."""
+
+    def phase(self, message: str) -> None:
+        """A run-wide message: connecting, locking, a batch starting, an interrupt."""
+
+    def step_started(self, host: str, step: str) -> None:
+        """A step begins on a host."""
+
+    def step_finished(self, host: str, result: StepResult) -> None:
+        """A step ended on a host (ok, failed or skipped)."""
+
+    def host_finished(self, host: str, outcome: str) -> None:
+        """A host is done: deployed, rolled_back, rollback_failed, failed, unreachable."""
+
+
+class NullObserver:
+    """An observer that ignores everything (tests, library use)."""
+
+    def phase(self, message: str) -> None:
+        return None
+
+    def step_started(self, host: str, step: str) -> None:
+        return None
+
+    def step_finished(self, host: str, result: StepResult) -> None:
+        return None
+
+    def host_finished(self, host: str, outcome: str) -> None:
+        return None

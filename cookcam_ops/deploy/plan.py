@@ -1,0 +1,187 @@
+"""Planning is pure: facts in, the exact commands out. A dry run prints this plan.
+
+A HostPlan lists every step of the playbook for one host with the command it will run (or why
+it is skipped). The engine executes the same objects, so what a dry run shows is what runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cookcam_ops.deploy import scripts
+from cookcam_ops.deploy.playbook import DEFAULT_EXPECT, Playbook, Step, render
+from cookcam_ops.deploy.refs import short
+
+if TYPE_CHECKING:
+    from cookcam_ops.config import AppConfig
+    from cookcam_ops.deploy.facts import HostFacts
+    from cookcam_ops.fanout import Target
+
+LOCAL_KINDS = frozenset({"lock", "checklist", "smoke", "record"})
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step for one host: its exact command (empty for local or engine-run built-ins)."""
+
+    name: str
+    kind: str
+    command: str
+    display: str
+    timeout: float
+    switch: bool
+    after_switch: bool
+    skip: str | None = None
+    retries: int = 0
+    delay: float = 1.0
+    connections: int | None = None
+
+    @property
+    def preflight(self) -> bool:
+        return self.kind in ("lock", "checklist")
+
+    @property
+    def remote(self) -> bool:
+        return self.kind not in LOCAL_KINDS
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """What will happen on one host."""
+
+    target: Target
+    action: str
+    from_sha: str | None
+    to_sha: str | None
+    needs_build: bool
+    lockfile_changed: bool
+    exec_mode: str | None
+    steps: tuple[PlannedStep, ...]
+    blocked: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.target.label
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.blocked is None and self.from_sha is not None and self.from_sha == self.to_sha
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything a host plan depends on besides the facts."""
+
+    playbook: Playbook
+    app: AppConfig
+    target: Target
+    action: str
+    to_sha: str | None
+    ref: str | None
+    auto: bool = False  # a deploy's own rollback of a host: lock and record are the deploy's
+
+
+def placeholders(inp: PlanInput, from_sha: str, to_sha: str, needs_build: bool) -> dict[str, str]:
+    """The values run templates are filled with (each is shell-quoted when substituted)."""
+    ops = inp.target.ops_dir
+    build, prev = f"{ops}/build", f"{ops}/prev"
+    return {"app_path": inp.target.app_path, "ops_path": ops, "build_path": build,
+            "prev_path": prev, "incoming_path": build if needs_build else prev,
+            "branch": inp.app.branch, "remote": inp.app.remote, "app_name": inp.app.name,
+            "to_sha": to_sha, "from_sha": from_sha, "ref": inp.ref or to_sha,
+            "port": str(inp.target.port)}
+
+
+def _condition_holds(step: Step, needs_build: bool, lockfile_changed: bool) -> bool:
+    return {"always": True, "needs_build": needs_build,
+            "lockfile_changed": needs_build and lockfile_changed,
+            "lockfile_unchanged": needs_build and not lockfile_changed}[step.when]
+
+
+def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
+             exec_mode: str | None) -> tuple[str, str]:
+    """(command, display) of a built-in step."""
+    t = inp.target
+    if step.builtin == "test_build":
+        cmd = scripts.test_build(values["build_path"], step.timeout, inp.app.health_path,
+                                 step.expect or DEFAULT_EXPECT)
+        return cmd, (f"node <test-build.js> {values['build_path']}/dist/index.js: NODE_ENV="
+                     f"production, spare port, wait for '{step.expect or DEFAULT_EXPECT}' and "
+                     f"{inp.app.health_path} 200, stop it")
+    if step.builtin == "reload":
+        cmd = scripts.reload(inp.app.name, exec_mode, t.ops_dir)
+        verb = "restart" if exec_mode == "fork_mode" else "reload"
+        return cmd, (f"pm2 {verb} {inp.app.name} --update-env; then pm2 jlist: every instance "
+                     "online with a new pm_uptime")
+    if step.builtin == "health":
+        cmd = scripts.health(t.local_url, step.retries, step.delay, values["to_sha"])
+        return cmd, (f"node <health.js> GET {t.local_url} on the host: 2 x 200 in a row, "
+                     f"commit {short(values['to_sha'])}, {step.retries} retries "
+                     f"{step.delay:g}s apart")
+    if step.builtin == "smoke":
+        return "", f"smoke tests against {t.base_url} from this machine"
+    if step.builtin == "record":
+        return "", f"append one JSON line to {t.history_file}"
+    if step.builtin == "lock":
+        return "", f"mkdir {t.ops_dir}/lock + info.json before any step; removed when the run ends"
+    return "", "the checklist's server half, before any host changes"
+
+
+def _auto_skip(step: Step, inp: PlanInput) -> str | None:
+    if inp.auto and step.builtin in ("lock", "checklist", "record"):
+        return "done by the deploy itself"
+    if inp.auto and step.builtin == "smoke":
+        return "not run when putting a host back"
+    return None
+
+
+def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
+               lockfile_changed: bool, exec_mode: str | None) -> tuple[PlannedStep, ...]:
+    """Every playbook step for one host, with its command or the reason it is skipped."""
+    values = placeholders(inp, from_sha, to_sha, needs_build)
+    switch_at = inp.playbook.switch_index
+    out = []
+    for i, step in enumerate(inp.playbook.steps):
+        skip = _auto_skip(step, inp)
+        if skip is None and not _condition_holds(step, needs_build, lockfile_changed):
+            skip = f"when: {step.when} is false"
+        if step.run is not None:
+            command = display = render(step.run, values)
+        else:
+            command, display = _builtin(step, inp, values, exec_mode)
+        out.append(PlannedStep(name=step.name, kind=step.kind, command=command, display=display,
+                               timeout=step.timeout, switch=step.switch,
+                               after_switch=i > switch_at, skip=skip, retries=step.retries,
+                               delay=step.delay, connections=step.connections))
+    return tuple(out)
+
+
+def _blocked(facts: HostFacts, to_sha: str | None, auto: bool) -> str | None:
+    if facts.error:
+        return facts.error
+    if facts.head is None:
+        return "the app checkout has no commit"
+    if to_sha is None:
+        return (facts.fetch_error and f"git fetch failed ({facts.fetch_error})") \
+            or "the target ref does not resolve to a commit on this host"
+    if facts.dirty and not auto:  # putting a host back: checkout --force restores the tree
+        return (f"the app checkout has {facts.dirty} modified tracked file(s); commit or discard "
+                "them on the host first")
+    return None
+
+
+def plan_host(inp: PlanInput, facts: HostFacts) -> HostPlan:
+    """The plan for one host from its facts (pure)."""
+    to_sha = inp.to_sha or facts.target
+    blocked = _blocked(facts, to_sha, inp.auto)
+    if blocked is not None or facts.head is None or to_sha is None:
+        return HostPlan(inp.target, inp.action, facts.head, to_sha, False, False,
+                        facts.exec_mode, (), blocked)
+    needs_build = facts.prev_sha != to_sha
+    lockfile_changed = bool(facts.lockfile_differs) or not facts.has_node_modules
+    steps = () if facts.head == to_sha else plan_steps(
+        inp, from_sha=facts.head, to_sha=to_sha, needs_build=needs_build,
+        lockfile_changed=lockfile_changed, exec_mode=facts.exec_mode)
+    return HostPlan(inp.target, inp.action, facts.head, to_sha, needs_build,
+                    needs_build and lockfile_changed, facts.exec_mode, steps)

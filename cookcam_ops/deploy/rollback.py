@@ -1,0 +1,130 @@
+"""`rollback`: every host back to the release before the fleet's current one, or to --to.
+
+The release to go back to comes from the audit logs on the hosts (see audit.rollback_target),
+so it works when hosts were left on different releases: they all converge on one. No git fetch
+and, when the target is the release kept beside the app, no npm and no build.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cookcam_ops.deploy import audit, gates
+from cookcam_ops.deploy.engine import execute
+from cookcam_ops.deploy.facts import FactsQuery, HostFacts
+from cookcam_ops.deploy.fleet import Fleet, interrupts
+from cookcam_ops.deploy.lock import local_user, new_claim
+from cookcam_ops.deploy.plan import HostPlan, PlanInput, plan_host
+from cookcam_ops.deploy.playbook import Playbook
+from cookcam_ops.deploy.refs import ref_candidates, short, validate_ref
+from cookcam_ops.deploy.result import RunResult
+from cookcam_ops.deploy.service import (
+    Confirm,
+    Preview,
+    RunMeta,
+    _check_cancel,
+    _confirm,
+    environment_for,
+    playbooks,
+    preflight_steps,
+    targets_for,
+)
+from cookcam_ops.deploy.steps import RunContext
+from cookcam_ops.history import HistoryRecord
+from cookcam_ops.report import Check, Status
+
+if TYPE_CHECKING:
+    from cookcam_ops.config import LoadedConfig
+    from cookcam_ops.deploy.observer import DeployObserver
+    from cookcam_ops.deploy.session import Connector
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    """What the user asked for."""
+
+    environment: str
+    to: str | None = None
+    accept_new_host_keys: bool = False
+    command_line: str = "rollback"
+
+
+def choose_target(facts: dict[str, HostFacts], to: str | None) -> tuple[str | None, str]:
+    """(target SHA, why) from --to as resolved on the hosts, or from the audit logs."""
+    if to is not None:
+        shas = {f.target for f in facts.values() if f.target}
+        if len(shas) == 1 and all(f.target for f in facts.values()):
+            return shas.pop(), f"--to {to}"
+        return None, f"--to {to} does not resolve to one commit on every host"
+    found = audit.rollback_target({label: f.head for label, f in facts.items()},
+                                  {label: f.history for label, f in facts.items()})
+    if found is None:
+        return None, ("no earlier release in the hosts' audit logs; give one with --to SHA "
+                      "(see `cookcam-ops history`)")
+    sha, rec = found
+    return sha, (f"the release before {short(rec.to_sha)} (deployed by {rec.user} at "
+                 f"{rec.time}, run {rec.id[:8]})")
+
+
+def releases(facts: dict[str, HostFacts], shas: set[str]) -> dict[str, audit.Release]:
+    """Who put each SHA in place and when, from every host's audit log."""
+    records: list[HistoryRecord] = [r for f in facts.values() for r in f.history]
+    return {sha: audit.describe_release(records, sha) for sha in shas}
+
+
+def _prepare(loaded: LoadedConfig, req: RollbackRequest, book: Playbook, fleet: Fleet,
+             cancel: threading.Event) -> tuple[list[HostPlan], list[Check], Preview]:
+    """Connect, lock, read facts and audit logs, choose the target, plan (2 round trips)."""
+    app = loaded.config.app
+    to = req.to
+    fleet.connect_all()
+    fleet.lock_all(new_claim(req.command_line), req.environment)
+    _check_cancel(cancel)
+    cands = tuple(ref_candidates(to, app.remote, app.branch)) if to else ()
+    first = fleet.gather(FactsQuery(app.remote, app.name, False, cands, history=True),
+                         book.facts_timeout)
+    target, why = choose_target(first, to)
+    fleet.observer.phase(f"target {short(target)}: {why}" if target else why)
+    if target is None:
+        plans = [HostPlan(t, "rollback", first[t.label].head, None, False, False, None, (),
+                          why) for t in fleet.targets]
+        return plans, [Check("target", Status.FAIL, why)], Preview("rollback", "", [], [])
+    facts = first if to else fleet.gather(
+        FactsQuery(app.remote, app.name, False, (target,)), book.facts_timeout)
+    plans = [plan_host(PlanInput(book, app, t, "rollback", target, to), facts[t.label])
+             for t in fleet.targets]
+    checks = [Check("target", Status.PASS, f"{short(target)}: {why}"),
+              *gates.fact_checks(plans, facts, app, own_lock=True)]
+    shas = {p.from_sha for p in plans if p.from_sha} | {target}
+    return plans, checks, Preview("rollback", req.environment, plans, checks,
+                                  releases(first, shas))
+
+
+def rollback_environment(loaded: LoadedConfig, req: RollbackRequest, *,
+                         observer: DeployObserver, confirm: Confirm,
+                         connector: Connector | None = None) -> RunResult:
+    """Roll every host of the environment back; see the module docstring for where to."""
+    from cookcam_ops.fanout import ssh_connector
+
+    meta = RunMeta("rollback", req.environment)
+    if req.to is not None:
+        validate_ref(req.to, "--to")
+    env = environment_for(loaded, req.environment)
+    _, book = playbooks(loaded)
+    connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
+    cancel = threading.Event()
+    with interrupts(cancel, observer.phase) as guard, \
+            Fleet(targets_for(loaded, env), connector, observer) as fleet:
+        plans, checks, preview = _prepare(loaded, req, book, fleet, cancel)
+        stopped = meta.early(plans, checks)
+        if stopped is not None:
+            return stopped
+        _confirm(guard, confirm, preview)
+        ctx = RunContext(run_id=fleet.run_id, action="rollback", user=local_user(),
+                         ref=req.to or plans[0].to_sha, app=loaded.config.app,
+                         observer=observer, rollback_playbook=book, cancel=cancel,
+                         auto_rollback=True, batch_size=env.batch_size)
+        hosts = execute(plans, fleet.sessions, ctx, preflight_steps(plans, checks))
+        return meta.finish(plans, hosts, checks, interrupted=cancel.is_set())

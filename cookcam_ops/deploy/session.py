@@ -1,0 +1,89 @@
+"""A host's connection for the length of a run, able to reconnect after the connection drops.
+
+A dropped connection must not leave a host half-deployed or locked: the engine reconnects, stops
+(or waits for) what the lost session left running, and then rolls back and releases the lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from cookcam_ops.errors import HostError
+from cookcam_ops.remote.protocol import RunResult, Transport
+
+if TYPE_CHECKING:
+    from cookcam_ops.config import HostConfig
+    from cookcam_ops.fanout import Target
+
+Connector = Callable[["HostConfig"], Transport]
+RECONNECT_ATTEMPTS = 4
+RECONNECT_DELAY_S = 1.5
+
+
+class Runner(Protocol):
+    """Anything that runs a command on one host (a Transport, or a HostSession)."""
+
+    def run(self, command: str, *, timeout: float | None = None) -> RunResult: ...
+
+
+class HostSession:
+    """One host's transport, with reconnect. Used by one thread at a time."""
+
+    def __init__(self, target: Target, connector: Connector) -> None:
+        self.target = target
+        self._connector = connector
+        self._transport: Transport | None = None
+        self.lost = False
+
+    @property
+    def label(self) -> str:
+        return self.target.label
+
+    def connect(self) -> None:
+        """Open the connection (HostError when the host cannot be reached)."""
+        self._transport = self._connector(self.target.host)
+        self.lost = False
+
+    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+        """Run a command; HostError when the connection is (or turns out to be) gone."""
+        transport = self._transport
+        if transport is None:
+            raise HostError(f"{self.label}: not connected")
+        try:
+            result = transport.run(command, timeout=timeout)
+        except HostError:
+            self._drop()
+            raise
+        if result.exit_code < 0:  # the channel closed without an exit status: the link died
+            self._drop()
+            raise HostError(f"{self.label}: connection lost (the session ended without an "
+                            "exit status)")
+        return result
+
+    def _drop(self) -> None:
+        self.lost = True
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+
+    def reconnect(self, attempts: int = RECONNECT_ATTEMPTS) -> bool:
+        """Drop the old connection and open a new one; False when the host stays unreachable."""
+        self._drop()
+        for attempt in range(attempts):
+            try:
+                self.connect()
+                return True
+            except HostError:
+                if attempt + 1 < attempts:
+                    time.sleep(RECONNECT_DELAY_S)
+        return False
+
+    def ensure(self) -> bool:
+        """Connected, reconnecting if the connection was lost; False when it cannot be."""
+        return self._transport is not None or self.reconnect()
+
+    def close(self) -> None:
+        self._drop()
+        self.lost = False

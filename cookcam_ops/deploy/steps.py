@@ -1,0 +1,208 @@
+"""Running one planned step on one host, built-ins included, into a StepResult."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cookcam_ops import composite
+from cookcam_ops.deploy import audit, scripts
+from cookcam_ops.deploy.result import FAILED, OK, StepResult
+
+if TYPE_CHECKING:
+    from cookcam_ops.config import AppConfig
+    from cookcam_ops.deploy.observer import DeployObserver
+    from cookcam_ops.deploy.plan import HostPlan, PlannedStep
+    from cookcam_ops.deploy.playbook import Playbook
+    from cookcam_ops.deploy.session import HostSession
+    from cookcam_ops.remote.protocol import RunResult
+
+# (host label, connections) -> (ok, one-line detail): the smoke gate, run from this machine.
+SmokeGate = Callable[[str, int | None], tuple[bool, str]]
+RELOAD_RE = re.compile(r"@@reload rc=(-?\d+) t0=(\d+)")
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+PM2_SETTLE_S = 1.0
+
+
+@dataclass
+class RunContext:
+    """What every step of a run shares."""
+
+    run_id: str
+    action: str
+    user: str
+    ref: str | None
+    app: AppConfig
+    observer: DeployObserver
+    rollback_playbook: Playbook
+    cancel: threading.Event
+    smoke: SmokeGate | None = None
+    auto_rollback: bool = True
+    batch_size: int = 1
+
+
+def last_json(text: str) -> dict[str, Any] | None:
+    """The last line of text that parses as a JSON object."""
+    for raw in reversed(text.strip().splitlines()):
+        line = raw.strip()
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            return doc if isinstance(doc, dict) else None
+    return None
+
+
+def _clean(text: str, limit: int = 300) -> str:
+    return ANSI_RE.sub("", text).replace("\r", "")[:limit]
+
+
+def failure_detail(result: RunResult, timeout: float) -> str:
+    """Why a remote command failed, in one line."""
+    if result.timed_out or result.exit_code == 137:
+        return f"timed out after {timeout:g}s"
+    tail = _clean(result.tail(3))
+    return f"exit {result.exit_code}" + (f": {tail}" if tail else "")
+
+
+def _remote(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext) -> RunResult:
+    command = scripts.wrap(ps.command, cwd=hp.target.app_path, ops_path=hp.target.ops_dir,
+                           run_id=ctx.run_id, timeout=ps.timeout)
+    return session.run(command, timeout=ps.timeout + scripts.LOCAL_SLACK_S)
+
+
+def _run_template(session: HostSession, hp: HostPlan, ps: PlannedStep,
+                  ctx: RunContext) -> tuple[bool, str]:
+    detail = ""
+    for attempt in range(ps.retries + 1):
+        if attempt:
+            time.sleep(ps.delay)
+        result = _remote(session, hp, ps, ctx)
+        if result.ok:
+            return True, "" if not attempt else f"passed on attempt {attempt + 1}"
+        detail = failure_detail(result, ps.timeout)
+        if ctx.cancel.is_set():
+            break
+    return False, detail
+
+
+def _json_step(session: HostSession, hp: HostPlan, ps: PlannedStep,
+               ctx: RunContext) -> tuple[bool, str]:
+    result = _remote(session, hp, ps, ctx)
+    doc = last_json(result.stdout)
+    if doc is None:
+        return False, failure_detail(result, ps.timeout)
+    return doc.get("ok") is True, _clean(str(doc.get("detail", "")))
+
+
+def _instances(session: HostSession, app_name: str) -> list[dict[str, Any]] | str:
+    doc = last_json(session.run(composite.pm2_jlist(), timeout=30).stdout)
+    if doc is None or "error" in doc:
+        return f"pm2 jlist: {(doc or {}).get('error', 'no JSON')}"
+    return [p for p in doc.get("processes") or []
+            if isinstance(p, dict) and p.get("name") == app_name]
+
+
+def _judge_instances(procs: list[dict[str, Any]], t0: int) -> str | None:
+    if not procs:
+        return "no PM2 process of that name after the reload"
+    for p in procs:
+        uptime = p.get("pm_uptime")
+        if p.get("status") != "online":
+            return f"instance {p.get('pm_id')} is {p.get('status')}"
+        if not isinstance(uptime, int) or uptime < t0:
+            return f"instance {p.get('pm_id')} was not replaced (pm_uptime before the reload)"
+    return None
+
+
+def _crash_looping(procs: list[dict[str, Any]], restarts: dict[str, Any]) -> str | None:
+    """An instance errored, or restarted again since the first look: it will not settle."""
+    for p in procs:
+        key = str(p.get("pm_id"))
+        if p.get("status") in ("errored", "stopped"):
+            return f"instance {key} is {p.get('status')}"
+        before = restarts.setdefault(key, p.get("restart_time"))
+        now = p.get("restart_time")
+        if isinstance(before, int) and isinstance(now, int) and now > before:
+            return f"instance {key} keeps restarting (crash loop after the reload)"
+    return None
+
+
+def verify_pm2(session: HostSession, app_name: str, t0: int,
+               timeout: float) -> tuple[bool, str]:
+    """Every instance online and started after t0, the same on two looks a moment apart."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    restarts: dict[str, Any] = {}
+    while True:
+        procs = _instances(session, app_name)
+        if isinstance(procs, list) and (looping := _crash_looping(procs, restarts)):
+            return False, looping
+        problem = procs if isinstance(procs, str) else _judge_instances(procs, t0)
+        if problem is None and isinstance(procs, list):
+            pids = sorted(str(p.get("pid")) for p in procs)
+            if seen == pids:
+                return True, f"{len(procs)} instance(s) online, all started by this reload"
+            seen = pids
+        else:
+            seen = []
+        if time.monotonic() > deadline:
+            return False, str(problem or "instances kept changing")
+        time.sleep(PM2_SETTLE_S)
+
+
+def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
+            ctx: RunContext) -> tuple[bool, str]:
+    result = _remote(session, hp, ps, ctx)
+    m = RELOAD_RE.search(result.stdout)
+    if m is None or m.group(1) != "0":
+        return False, failure_detail(result, ps.timeout)
+    return verify_pm2(session, ctx.app.name, int(m.group(2)), max(10.0, ps.timeout / 4))
+
+
+def record(session: HostSession, hp: HostPlan, ctx: RunContext, *, action: str, outcome: str,
+           from_sha: str | None, to_sha: str | None, duration_s: float) -> None:
+    """Append one audit record for this host."""
+    rec = audit.new_record(run_id=ctx.run_id, action=action, user=ctx.user, host=hp.label,
+                           from_sha=from_sha, to_sha=to_sha, outcome=outcome,
+                           duration_s=duration_s, ref=ctx.ref)
+    session.run(audit.append_command(hp.target.ops_dir, rec), timeout=30)
+
+
+def _record_step(session: HostSession, hp: HostPlan, ctx: RunContext,
+                 host_started: float) -> tuple[bool, str]:
+    outcome = "deployed" if hp.action == "deploy" else "rolled_back"
+    record(session, hp, ctx, action=hp.action, outcome=outcome, from_sha=hp.from_sha,
+           to_sha=hp.to_sha, duration_s=time.monotonic() - host_started)
+    return True, f"{hp.action} {outcome} in {audit.history_path(hp.target.ops_dir)}"
+
+
+def _smoke(hp: HostPlan, ps: PlannedStep, ctx: RunContext) -> tuple[bool, str]:
+    if ctx.smoke is None:
+        return True, "no smoke gate configured"
+    return ctx.smoke(hp.label, ps.connections)
+
+
+def run_step(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext,
+             host_started: float) -> StepResult:
+    """Run one step; HostError propagates (the engine reconnects and decides)."""
+    started = time.monotonic()
+    if ps.kind == "run":
+        ok, detail = _run_template(session, hp, ps, ctx)
+    elif ps.kind in ("test_build", "health"):
+        ok, detail = _json_step(session, hp, ps, ctx)
+    elif ps.kind == "reload":
+        ok, detail = _reload(session, hp, ps, ctx)
+    elif ps.kind == "smoke":
+        ok, detail = _smoke(hp, ps, ctx)
+    elif ps.kind == "record":
+        ok, detail = _record_step(session, hp, ctx, host_started)
+    else:
+        ok, detail = True, "done before any host changed"
+    return StepResult(ps.name, OK if ok else FAILED, time.monotonic() - started, detail)

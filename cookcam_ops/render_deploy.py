@@ -1,0 +1,225 @@
+"""Rendering deploy, rollback and unlock: live progress on stderr, plans and summaries on stdout.
+
+Progress is a Rich live table (one row per host: step, status, time) on a terminal, plain lines
+otherwise. Every remote or user text goes through `Text`, never markup.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from cookcam_ops import ui
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.live import Live
+
+    from cookcam_ops.deploy.result import RunResult, StepResult
+    from cookcam_ops.deploy.service import Preview
+    from cookcam_ops.deploy.unlock import UnlockResult
+
+_STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim", "planned": "cyan",
+          "running": "yellow", "deployed": "bold green", "rolled_back": "yellow",
+          "rollback_failed": "bold red", "nothing_to_do": "green", "unreachable": "bold red",
+          "dry_run": "cyan"}
+
+
+def _short(sha: str | None) -> str:
+    return sha[:10] if sha else "-"
+
+
+class Progress:
+    """A DeployObserver for people: a live table on a terminal, plain lines otherwise."""
+
+    def __init__(self, live: bool | None = None) -> None:
+        self._live_wanted = ui.err().is_terminal if live is None else live
+        self._live: Live | None = None
+        self._rows: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def _start_live(self) -> None:
+        """The live table starts with the first step: after any prompt, which it would garble."""
+        if self._live_wanted and self._live is None:
+            from rich.live import Live
+
+            self._live = Live(get_renderable=self._table, console=ui.err(),
+                              refresh_per_second=8, transient=False)
+            self._live.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _table(self) -> RenderableType:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, show_header=False, pad_edge=False)
+        with self._lock:
+            rows = list(self._rows.items())
+        for host, (step, status, since, detail) in rows:
+            took = f"{time.monotonic() - since:5.1f}s" if status == "running" else ""
+            table.add_row(Text(host, style="bold"), Text(step), Text(status,
+                          style=_STYLE.get(status, "")), Text(took), Text(detail[:80]))
+        return table
+
+    def _line(self, text: Any) -> None:
+        (self._live.console if self._live is not None else ui.err()).print(text)
+
+    def phase(self, message: str) -> None:
+        from rich.text import Text
+
+        self._line(Text(message, style="dim"))
+
+    def step_started(self, host: str, step: str) -> None:
+        self._start_live()
+        with self._lock:
+            self._rows[host] = [step, "running", time.monotonic(), ""]
+        if self._live is None:
+            from rich.text import Text
+
+            self._line(Text(f"{host}: {step} ..."))
+
+    def step_finished(self, host: str, result: StepResult) -> None:
+        from rich.text import Text
+
+        with self._lock:
+            self._rows[host] = [result.name, result.status, time.monotonic(), result.detail]
+        line = Text(f"{host}: {result.name} ")
+        line.append(result.status, style=_STYLE.get(result.status, ""))
+        line.append(f" ({result.duration_s:.1f}s)" + (f" {result.detail}" if result.detail
+                                                      else ""))
+        self._line(line)
+
+    def host_finished(self, host: str, outcome: str) -> None:
+        from rich.text import Text
+
+        with self._lock:
+            if host in self._rows:
+                self._rows[host][1] = outcome
+        line = Text(f"{host}: ")
+        line.append(outcome, style=_STYLE.get(outcome, ""))
+        self._line(line)
+
+
+def _checks_table(result: RunResult) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    shown = [c for c in result.checks if c.status.value != "pass"] if result.plans else []
+    shown = shown if result.outcome != "dry_run" else result.checks
+    if not shown:
+        return
+    table = Table(title=Text("checks"), title_justify="left")
+    for col in ("host", "check", "status", "detail"):
+        table.add_column(col, overflow="fold")
+    for c in shown:
+        table.add_row(Text(c.host or ""), Text(c.name), Text(c.status.value, style=_STYLE.get(
+            {"pass": "ok", "fail": "failed", "warn": "running", "skip": "skipped"}[
+                c.status.value], "")), Text(c.detail))
+    ui.out().print(table)
+
+
+def render_plan(result: RunResult) -> None:
+    """A dry run: each host's from -> to and the exact commands, in order (stdout)."""
+    from rich.text import Text
+
+    out = ui.out()
+    for p in result.plans:
+        head = Text(f"{p.label}: {_short(p.from_sha)} -> {_short(p.to_sha)}", style="bold")
+        if p.blocked:
+            head.append(f"  blocked: {p.blocked}", style="bold red")
+        elif p.nothing_to_do:
+            head.append("  already serves the target: nothing to do", style="green")
+        else:
+            head.append("  build needed" if p.needs_build else "  the target is kept in prev/: "
+                        "no build")
+            head.append(", npm ci (package-lock.json changed)" if p.lockfile_changed else "")
+        out.print(head)
+        for i, s in enumerate(p.steps, 1):
+            line = Text(f"  {i:2}. {s.name}", style="dim" if s.skip else "bold")
+            line.append(f"  [{s.kind}, timeout {s.timeout:g}s{', switch' if s.switch else ''}]",
+                        style="dim")
+            out.print(line)
+            body = f"skipped: {s.skip}" if s.skip else s.display
+            for text_line in body.splitlines():
+                out.print(Text(f"        {text_line}", style="dim" if s.skip else ""))
+    _checks_table(result)
+    _verdict(result)
+
+
+def _verdict(result: RunResult) -> None:
+    from rich.text import Text
+
+    line = Text(result.outcome.upper().replace("_", " "),
+                style=_STYLE.get(result.outcome, "") if result.ok else "bold red")
+    line.append(f"  {result.action} {result.environment}, target {_short(result.target_sha)}"
+                f" ({result.duration_s:.1f}s)")
+    if result.interrupted:
+        line.append("  interrupted", style="bold red")
+    ui.out().print(line)
+
+
+def render_result(result: RunResult) -> None:
+    """The summary table of a run (stdout)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(f"{result.action} {result.environment}"), title_justify="left")
+    for col in ("host", "from", "to", "outcome", "detail"):
+        table.add_column(col, overflow="fold")
+    for h in result.hosts:
+        bad = [s for s in h.steps if s.status == "failed"]
+        detail = "; ".join(f"{s.name}: {s.detail}" for s in bad) or \
+            f"{sum(s.status == 'ok' for s in h.steps)} steps ok"
+        table.add_row(Text(h.name), Text(_short(h.from_sha)), Text(_short(h.to_sha)),
+                      Text(h.outcome, style=_STYLE.get(h.outcome, "")), Text(detail))
+    ui.out().print(table)
+    _checks_table(result)
+    _verdict(result)
+
+
+def render_preview(preview: Preview) -> None:
+    """What is about to happen, before the prompt (stderr)."""
+    from rich.text import Text
+
+    err = ui.err()
+    err.print(Text(f"{preview.action} {preview.environment}:", style="bold"))
+    for p in preview.plans:
+        line = Text(f"  {p.label}: {_short(p.from_sha)}{_who(preview, p.from_sha)} -> "
+                    f"{_short(p.to_sha)}{_who(preview, p.to_sha)}")
+        if p.nothing_to_do:
+            line.append("  (already there)", style="dim")
+        err.print(line)
+
+
+def _who(preview: Preview, sha: str | None) -> str:
+    rel = preview.releases.get(sha or "")
+    if rel is None or not rel.user:
+        return ""
+    return f" (deployed by {rel.user} at {rel.time})"
+
+
+def render_locks(result: UnlockResult, *, before: bool = False) -> None:
+    """Each host's lock: free, held by whom since when, or broken (stdout; stderr before)."""
+    from rich.text import Text
+
+    console = ui.err() if before else ui.out()
+    for h in result.locks:
+        line = Text(f"{h.host}: ", style="bold")
+        if h.error:
+            line.append(f"unreachable ({h.error})", style="bold red")
+        elif h.holder is None:
+            line.append("free", style="green")
+        else:
+            line.append("broken: " if h.broken else "held by ", style="yellow")
+            line.append(h.holder.describe())
+        console.print(line)

@@ -1,0 +1,199 @@
+"""`status`: what each host serves, how PM2 runs it, whether it is healthy, who holds the lock.
+
+One SSH round trip per host (a composite script), all hosts in parallel. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cookcam_ops import composite
+from cookcam_ops.fanout import Connector, Target, run_on_hosts
+from cookcam_ops.history import (
+    LockInfo,
+    lock_read_command,
+    parse_history,
+    parse_lock_read,
+    serving_since,
+)
+from cookcam_ops.pm2procs import Pm2Process, of_app, parse_jlist
+from cookcam_ops.remote.protocol import Transport, q
+from cookcam_ops.report import Check, Status
+
+STATUS_TIMEOUT_S = 45.0
+SHA_LEN = 40
+
+
+@dataclass(frozen=True)
+class Health:
+    """The app's health endpoint as seen from the host itself."""
+
+    healthy: bool
+    status_code: int | None
+    latency_ms: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    """One host's state; everything but the name is None/empty when it was unreachable."""
+
+    name: str
+    reachable: bool
+    error: str | None = None
+    sha: str | None = None
+    since: str | None = None
+    since_by: str | None = None
+    health: Health | None = None
+    processes: list[Pm2Process] = field(default_factory=list)
+    pm2_error: str | None = None
+    lock: LockInfo | None = None
+
+    @property
+    def healthy(self) -> bool | None:
+        return None if self.health is None else self.health.healthy
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "reachable": self.reachable, "error": self.error,
+                "sha": self.sha, "since": self.since, "since_by": self.since_by,
+                "healthy": self.healthy,
+                "health": None if self.health is None else {
+                    "status_code": self.health.status_code,
+                    "latency_ms": self.health.latency_ms, "detail": self.health.detail},
+                "processes": [p.to_dict() for p in self.processes],
+                "pm2_error": self.pm2_error,
+                "lock": None if self.lock is None else self.lock.to_dict()}
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Every host's status plus the checks judged from it."""
+
+    environment: str
+    hosts: list[HostStatus]
+    checks: list[Check]
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status is not Status.FAIL for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "environment": self.environment,
+                "hosts": [h.to_dict() for h in self.hosts],
+                "checks": [c.to_dict() for c in self.checks],
+                "duration_s": round(self.duration_s, 3)}
+
+
+def status_script(t: Target) -> str:
+    """The composite script: SHA, audit log tail, lock, PM2 processes, health."""
+    return composite.script([
+        ("sha", f"git -C {q(t.app_path)} rev-parse HEAD"),
+        ("history", composite.tail_if_exists(t.history_file, 500)),
+        ("lock", lock_read_command(t.lock_dir)),
+        ("pm2", composite.pm2_jlist()),
+        ("health", composite.health(t.local_url)),
+    ])
+
+
+def parse_health(doc: object) -> Health:
+    """The host-side health probe's JSON."""
+    if not isinstance(doc, dict):
+        return Health(False, None, None, "no answer from the health probe (is node installed?)")
+    if "error" in doc:
+        return Health(False, None, None, f"no answer ({doc['error']})")
+    code = doc.get("status")
+    ms = doc.get("ms")
+    latency = ms if isinstance(ms, int) else None
+    code = code if isinstance(code, int) else None
+    detail = f"HTTP {code}" + (f" in {latency} ms" if latency is not None else "")
+    body = doc.get("body")
+    if isinstance(body, str):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("version"), str):
+            detail += f", version {parsed['version']}"
+    return Health(code == 200, code, latency, detail)
+
+
+def parse_status(label: str, stdout: str) -> HostStatus:
+    """A host's status from the composite script's output (pure)."""
+    sections = composite.parse(stdout)
+    sha_sec = sections.get("sha")
+    sha = sha_sec.text.strip() if sha_sec and sha_sec.ok else None
+    if sha is not None and len(sha) != SHA_LEN:
+        sha = None
+    records, _ = parse_history(sections["history"].text if "history" in sections else "", label)
+    since = serving_since(records, sha)
+    processes, pm2_error = parse_jlist(composite.json_section(sections, "pm2"))
+    lock_sec = sections.get("lock")
+    return HostStatus(
+        name=label, reachable=True, sha=sha,
+        since=since.time if since else None, since_by=since.user if since else None,
+        health=parse_health(composite.json_section(sections, "health")),
+        processes=processes, pm2_error=pm2_error,
+        lock=parse_lock_read(lock_sec.text if lock_sec else None))
+
+
+def judge_host(status: HostStatus, app_name: str) -> list[Check]:
+    """The checks a host's status implies."""
+    name = status.name
+    if not status.reachable:
+        return [Check("reachable", Status.FAIL, status.error or "unreachable", name)]
+    checks = [Check("reachable", Status.PASS, "connected over SSH", name)]
+    checks.append(Check("sha", Status.PASS, status.sha, name) if status.sha
+                  else Check("sha", Status.FAIL, "git rev-parse HEAD failed in the app path",
+                             name))
+    checks.append(_pm2_check(status, app_name))
+    health = status.health
+    if health is not None:
+        checks.append(Check("health", Status.PASS if health.healthy else Status.FAIL,
+                            health.detail, name))
+    if status.lock is not None:
+        checks.append(Check("lock", Status.WARN, f"held by {status.lock.describe()}", name))
+    else:
+        checks.append(Check("lock", Status.PASS, "free", name))
+    return checks
+
+
+def _pm2_check(status: HostStatus, app_name: str) -> Check:
+    if status.pm2_error:
+        return Check("pm2", Status.FAIL, status.pm2_error, status.name)
+    mine = of_app(status.processes, app_name)
+    if not mine:
+        return Check("pm2", Status.FAIL, f"PM2 runs no process named {app_name}", status.name)
+    down = [f"{p.pm_id}:{p.status}" for p in mine if not p.online]
+    if down:
+        return Check("pm2", Status.FAIL, f"not online: {', '.join(down)}", status.name)
+    return Check("pm2", Status.PASS, f"{len(mine)} {mine[0].exec_mode} process(es) online",
+                 status.name)
+
+
+def _probe(transport: Transport, t: Target) -> HostStatus:
+    result = transport.run(status_script(t), timeout=STATUS_TIMEOUT_S)
+    if result.timed_out:
+        return HostStatus(name=t.label, reachable=True, error="status script timed out",
+                          health=Health(False, None, None, "status script timed out"))
+    return parse_status(t.label, result.stdout)
+
+
+def collect_status(environment: str, targets: list[Target], connector: Connector,
+                   progress: Callable[[str], None] | None = None) -> StatusReport:
+    """Probe every host in parallel (one round trip each) and judge what came back."""
+    started = time.monotonic()
+    hosts: list[HostStatus] = []
+    checks: list[Check] = []
+    for outcome in run_on_hosts(targets, connector, _probe):
+        label = outcome.target.label
+        host = outcome.value or HostStatus(name=label, reachable=False, error=outcome.error)
+        hosts.append(host)
+        checks.extend(judge_host(host, outcome.target.app.name))
+        if progress:
+            progress(f"{label}: {'reachable' if host.reachable else 'unreachable'}")
+    return StatusReport(environment, hosts, checks, time.monotonic() - started)

@@ -1,0 +1,100 @@
+"""status, checklist, env check, logs and history against the running sandbox (read-only)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cookcam_ops.cli.main import app
+
+if TYPE_CHECKING:
+    from conftest import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(runner: CliRunner, sandbox: Sandbox, *args: str) -> Any:
+    return runner.invoke(app, ["--config", str(sandbox.dir / "ops.yaml"), *args])
+
+
+def assert_no_secrets(sandbox: Sandbox, *texts: str) -> None:
+    values = sandbox.secret_values()
+    assert values, "the sandbox should have generated secrets to look for"
+    for value in values:
+        for text in texts:
+            assert value not in text, "a sandbox .env value reached the output"
+
+
+def test_status_all_healthy_two_workers_per_host_no_env_leak(runner: CliRunner,
+                                                             sandbox: Sandbox) -> None:
+    result = cli(runner, sandbox, "status", "sandbox", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True
+    assert [h["name"] for h in doc["hosts"]] == [h.name for h in sandbox.state.hosts]
+    for host in doc["hosts"]:
+        assert host["reachable"] and host["healthy"] and len(host["sha"]) == 40
+        mine = [p for p in host["processes"] if p["name"] == "cookcam-api"]
+        assert len(mine) == 2
+        assert all(p["status"] == "online" and p["exec_mode"] == "cluster" for p in mine)
+        assert all(set(p) <= {"name", "pm_id", "pid", "status", "exec_mode", "instances",
+                              "restarts", "unstable_restarts", "uptime_s", "memory_bytes",
+                              "cpu", "pm_cwd"} for p in host["processes"])
+    assert_no_secrets(sandbox, result.stdout, result.stderr)
+    table = cli(runner, sandbox, "status", "sandbox")
+    assert table.exit_code == 0 and "healthy" in table.stdout
+    assert_no_secrets(sandbox, table.stdout, table.stderr)
+
+
+def test_checklist_passes_on_the_healthy_sandbox(runner: CliRunner, sandbox: Sandbox,
+                                                 tmp_path: Path) -> None:
+    junit = tmp_path / "checklist.xml"
+    result = cli(runner, sandbox, "checklist", "sandbox", "--json", "--junit", str(junit))
+    doc = json.loads(result.stdout)
+    failed = [c for c in doc["checks"] if c["status"] == "fail"]
+    assert result.exit_code == 0 and doc["ok"] is True, failed
+    hosts = {h.name for h in sandbox.state.hosts}
+    for name in ("env-all-set", "jwt-secrets-length", "stripe-webhook-secret",
+                 "sentry-dsn-project", "ecosystem-app", "ecosystem-cluster",
+                 "ecosystem-kill-timeout", "ecosystem-wait-ready", "ecosystem-no-inline-secrets",
+                 "git-clean", "git-branch", "target-ref", "node-version", "npm-version",
+                 "disk-free", "lock", "health", "kill-signal"):
+        assert {c["host"] for c in doc["checks"] if c["name"] == name} == hosts, name
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and int(suite.get("tests", "0")) == len(doc["checks"])
+    assert_no_secrets(sandbox, result.stdout, result.stderr, junit.read_text(encoding="utf-8"))
+
+
+def test_env_check_reads_each_hosts_env_without_showing_it(runner: CliRunner,
+                                                           sandbox: Sandbox) -> None:
+    result = cli(runner, sandbox, "env", "check", "sandbox", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True
+    assert {c["host"] for c in doc["checks"] if c["name"] == "JWT_SECRET"} == \
+        {h.name for h in sandbox.state.hosts}
+    assert_no_secrets(sandbox, result.stdout, result.stderr)
+
+
+def test_logs_are_prefixed_by_host(runner: CliRunner, sandbox: Sandbox) -> None:
+    first = sandbox.state.hosts[0].name
+    result = cli(runner, sandbox, "logs", "sandbox", "--lines", "5", "--host", first)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and all(line.startswith(f"[{first}] ") for line in lines)
+    assert any(".log last 5 lines:" in line for line in lines)  # pm2's per-file headers
+    assert_no_secrets(sandbox, result.stdout, result.stderr)
+
+
+def test_history_reads_every_hosts_audit_log(runner: CliRunner, sandbox: Sandbox) -> None:
+    result = cli(runner, sandbox, "history", "sandbox", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True and isinstance(doc["records"], list)
+    times = [r["time"] for r in doc["records"]]
+    assert times == sorted(times, reverse=True)

@@ -1,0 +1,130 @@
+"""Fakes shared by the deploy unit tests: an app, targets, facts and a scripted engine world."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from cookcam_ops.config import AppConfig, HostConfig
+from cookcam_ops.deploy.facts import FactsQuery, HostFacts
+from cookcam_ops.deploy.observer import NullObserver
+from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host
+from cookcam_ops.deploy.playbook import load_playbook
+from cookcam_ops.deploy.result import FAILED, OK, StepResult
+from cookcam_ops.deploy.session import HostSession
+from cookcam_ops.deploy.steps import RunContext
+from cookcam_ops.errors import HostError
+from cookcam_ops.fanout import Target, target
+from cookcam_ops.remote.protocol import RunResult
+from cookcam_ops.resources import default_playbook
+
+OLD = "a" * 40
+NEW = "b" * 40
+APP = AppConfig(name="cookcam-api", path="/srv/api", port=3000)
+DEPLOY = load_playbook(default_playbook("deploy.yaml"))
+ROLLBACK = load_playbook(default_playbook("rollback.yaml"))
+
+
+def make_target(name: str) -> Target:
+    return target(HostConfig(ssh=f"deploy@{name}.example:22", name=name,
+                             app_path=f"/srv/{name}/api"), APP)
+
+
+def facts(label: str, **kw: Any) -> HostFacts:
+    base: dict[str, Any] = {"head": OLD, "branch": "main", "target": NEW,
+                            "lockfile_differs": False, "exec_mode": "cluster_mode",
+                            "instances": 2}
+    base.update(kw)
+    return HostFacts(label, **base)
+
+
+def plan(label: str, **kw: Any) -> HostPlan:
+    return plan_host(PlanInput(DEPLOY, APP, make_target(label), "deploy", None, None),
+                     facts(label, **kw))
+
+
+class FakeTransport:
+    """Answers every command with exit 0 and keeps a log of what was sent."""
+
+    def __init__(self, label: str, log: list[tuple[str, str]]) -> None:
+        self.label = label
+        self.log = log
+
+    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+        self.log.append((self.label, command))
+        return RunResult(command, 0, "", "", 0.0)
+
+    def read_file(self, path: str) -> bytes | None:
+        return None
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class World:
+    """Hosts' served SHAs, scripted step outcomes, and everything the engine sent."""
+
+    hosts: list[str]
+    script: dict[tuple[str, str], str] = field(default_factory=dict)
+    head: dict[str, str] = field(default_factory=dict)
+    prev: dict[str, str | None] = field(default_factory=dict)
+    down: set[str] = field(default_factory=set)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    log: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.head = {h: OLD for h in self.hosts}
+        self.prev = {h: None for h in self.hosts}
+
+    def connect(self, host: HostConfig) -> FakeTransport:
+        assert host.name is not None
+        if host.name in self.down:
+            raise HostError(f"{host.name}: could not connect (refused)")
+        return FakeTransport(host.name, self.log)
+
+    def session(self, label: str) -> HostSession:
+        s = HostSession(make_target(label), self.connect)
+        s.connect()
+        return s
+
+    def run_step(self, session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext,
+                 started: float) -> StepResult:
+        host = hp.label
+        with self.lock:
+            self.calls.append((host, ps.name))
+            n = sum(1 for c in self.calls if c == (host, ps.name))
+        action = self.script.get((host, f"{ps.name}#{n}")) or (
+            self.script.get((host, ps.name)) if n == 1 else None)
+        if action == "cancel":
+            ctx.cancel.set()
+        if action in ("lost", "lost-down"):
+            if action == "lost-down":
+                self.down.add(host)
+            session._drop()
+            raise HostError(f"{host}: connection lost (EOFError)")
+        if ps.switch:
+            self.prev[host], self.head[host] = self.head[host], hp.to_sha or ""
+        if action == "fail":
+            return StepResult(ps.name, FAILED, 0.01, "scripted failure")
+        return StepResult(ps.name, OK, 0.01, "")
+
+    def gather(self, runner: object, t: Target, query: FactsQuery,
+               timeout: float = 0.0) -> HostFacts:
+        return facts(t.label, head=self.head[t.label], prev_sha=self.prev[t.label],
+                     target=query.candidates[0] if query.candidates else None)
+
+    def context(self, **kw: Any) -> RunContext:
+        base: dict[str, Any] = {"run_id": "run-1", "action": "deploy", "user": "tester",
+                                "ref": None, "app": APP, "observer": NullObserver(),
+                                "rollback_playbook": ROLLBACK, "cancel": threading.Event()}
+        base.update(kw)
+        return RunContext(**base)
+
+    def commands(self, host: str, needle: str) -> list[str]:
+        return [c for h, c in self.log if h == host and needle in c]

@@ -1,0 +1,244 @@
+"""The checklist's server half: ecosystem, git, versions, disk, kill signal; .env in memory only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cookcam_ops import checklist_judge as judge
+from cookcam_ops import killsignal
+from cookcam_ops.checklist_remote import (
+    ECOSYSTEM_JS,
+    ChecklistOptions,
+    check_ref,
+    checklist_script,
+    remote_checklist,
+    remote_env_check,
+)
+from cookcam_ops.config import AppConfig, HostConfig
+from cookcam_ops.envfile.schema import load_schema
+from cookcam_ops.errors import UsageError
+from cookcam_ops.fanout import target
+from cookcam_ops.remote.protocol import RunResult
+from cookcam_ops.report import Status
+from cookcam_ops.resources import default_playbook
+from cookcam_ops.semver_range import satisfies
+from tests.conftest import SENTINEL, VALID_ENV, env_text
+from tests.unit.test_status_service import sections
+
+ECO_OK = {"apps": [{"name": "cookcam-api", "exec_mode": "cluster", "instances": 2,
+                    "kill_timeout": 10000, "wait_ready": True, "listen_timeout": 10000,
+                    "env_keys": {"env": ["NODE_ENV"]}}]}
+SECRETS = {"JWT_SECRET", "STRIPE_SECRET_KEY"}
+
+
+def eco(**over: object) -> list[judge.EcosystemApp]:
+    app = dict(ECO_OK["apps"][0])  # type: ignore[index]
+    app.update(over)
+    apps, error = judge.parse_ecosystem({"apps": [app]})
+    assert error is None
+    return apps
+
+
+def by_name(checks: list) -> dict:  # type: ignore[type-arg]
+    return {c.name: c for c in checks}
+
+
+def test_a_good_ecosystem_passes() -> None:
+    checks = judge.judge_ecosystem(eco(), None, "cookcam-api", SECRETS, "web1")
+    assert all(c.status is Status.PASS for c in checks), checks
+
+
+def test_ecosystem_judgments() -> None:
+    assert judge.judge_ecosystem(eco(name="other"), None, "cookcam-api", SECRETS, "h")[0] \
+        .status is Status.FAIL
+    checks = by_name(judge.judge_ecosystem(
+        eco(exec_mode="fork", instances=1, kill_timeout=None, wait_ready=False,
+            env_keys={"env": ["NODE_ENV"], "env_production": ["JWT_SECRET", "API_TOKEN"]}),
+        None, "cookcam-api", SECRETS, "h"))
+    assert checks["ecosystem-cluster"].status is Status.WARN
+    assert "downtime" in checks["ecosystem-cluster"].detail
+    assert checks["ecosystem-kill-timeout"].status is Status.WARN
+    assert "1600" in checks["ecosystem-kill-timeout"].detail
+    assert checks["ecosystem-wait-ready"].status is Status.WARN
+    secret = checks["ecosystem-no-inline-secrets"]
+    assert secret.status is Status.FAIL and "env_production.JWT_SECRET" in secret.detail
+    low = by_name(judge.judge_ecosystem(eco(kill_timeout=3000, instances="max"), None,
+                                        "cookcam-api", SECRETS, "h"))
+    assert low["ecosystem-kill-timeout"].status is Status.WARN
+    assert low["ecosystem-cluster"].status is Status.PASS
+    looks = by_name(judge.judge_ecosystem(eco(env_keys={"env": ["MY_API_TOKEN"]}), None,
+                                          "cookcam-api", SECRETS, "h"))
+    assert looks["ecosystem-no-inline-secrets"].status is Status.WARN
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_ecosystem_reader_prints_key_names_never_values(tmp_path: Path) -> None:
+    (tmp_path / "ecosystem.config.js").write_text(
+        "module.exports = {apps: [{name: 'cookcam-api', exec_mode: 'cluster', instances: 2,"
+        f" env: {{NODE_ENV: 'production', JWT_SECRET: '{SENTINEL}'}}}}]}};\n", encoding="utf-8")
+    done = subprocess.run(["node", "-e", ECOSYSTEM_JS], cwd=tmp_path, capture_output=True,
+                          text=True, check=True)
+    assert SENTINEL not in done.stdout
+    apps, error = judge.parse_ecosystem(json.loads(done.stdout))
+    assert error is None and apps[0].env_keys == {"env": ["NODE_ENV", "JWT_SECRET"]}
+    (tmp_path / "ecosystem.config.js").write_text("module.exports = {;\n", encoding="utf-8")
+    broken = subprocess.run(["node", "-e", ECOSYSTEM_JS], cwd=tmp_path, capture_output=True,
+                            text=True, check=True)
+    assert "cannot load" in json.loads(broken.stdout)["error"]
+
+
+def test_git_judgments() -> None:
+    ok = judge.judge_git([], "main", True, "main", "h")
+    assert [c.status for c in ok] == [Status.PASS, Status.PASS]
+    dirty = by_name(judge.judge_git([" M src/a.ts", "?? tmp.txt"], "feature", None, "main", "h"))
+    assert dirty["git-clean"].status is Status.FAIL and "src/a.ts" in dirty["git-clean"].detail
+    assert dirty["git-branch"].status is Status.FAIL and "feature" in dirty["git-branch"].detail
+    detached = by_name(judge.judge_git([], None, False, "main", "h"))
+    assert detached["git-branch"].status is Status.WARN
+
+
+def test_versions_against_engines() -> None:
+    checks = by_name(judge.judge_versions("v18.19.0", "10.2.3", {"node": ">=20"}, "h"))
+    assert checks["node-version"].status is Status.FAIL and ">=20" in checks["node-version"].detail
+    assert checks["npm-version"].status is Status.PASS
+    assert by_name(judge.judge_versions(None, "10.0.0", None, "h"))["node-version"].status \
+        is Status.FAIL
+
+
+@pytest.mark.parametrize(("version", "wanted", "expected"), [
+    ("v20.1.0", ">=20", True), ("v18.2.0", ">=20", False), ("10.2.3", "^10.0.0", True),
+    ("11.0.0", "^10.0.0", False), ("v20.5.0", "18.x || 20.x", True),
+    ("v20.0.0", ">=18 <20", False), ("v21.0.0", "18 - 20", False), ("1.3.0", "~1.2", False),
+    ("0.2.5", "^0.2.3", True), ("0.3.0", "^0.2.3", False), ("1.0.0", "banana", None),
+])
+def test_semver_ranges(version: str, wanted: str, expected: bool | None) -> None:
+    assert satisfies(version, wanted) is expected
+
+
+def test_disk_thresholds() -> None:
+    line = "/dev/sda1 100 50 {} 50% /"
+    assert judge.judge_disk(line.format(2 * 1024**2), "h").status is Status.PASS
+    assert judge.judge_disk(line.format(512 * 1024), "h").status is Status.WARN
+    assert judge.judge_disk(line.format(100 * 1024), "h").status is Status.FAIL
+    assert judge.judge_disk("garbage", "h").status is Status.WARN
+
+
+def test_kill_signal_mismatch_names_the_fix() -> None:
+    pm2 = killsignal.parse_pm2_signal("daemon ")
+    assert pm2.signal == "SIGINT"
+    handled = killsignal.parse_handlers(
+        "process.on('SIGTERM', () => shutdown('SIGTERM'));\n"
+        "// process.on('SIGINT', () => shutdown('SIGINT'));\n")
+    assert handled == {"SIGTERM"}
+    check = judge.judge_kill_signal(pm2, handled, "h")
+    assert check.status is Status.WARN
+    assert "handles SIGTERM but PM2 sends SIGINT" in check.detail
+    assert "handle SIGINT as well as SIGTERM, or set PM2_KILL_SIGNAL=SIGTERM" in check.detail
+    told = killsignal.parse_pm2_signal("daemon SIGTERM")
+    assert judge.judge_kill_signal(told, handled, "h").status is Status.PASS
+    assert killsignal.parse_handlers(killsignal.NO_BUILD) is None
+    assert killsignal.parse_handlers('process.once("SIGINT", f)') == {"SIGINT"}
+
+
+def test_refs_are_checked_before_any_shell() -> None:
+    assert check_ref("main") == "main"
+    assert check_ref("release/1.2") == "release/1.2"
+    for bad in ("main;touch /tmp/x", "-rf", "a..b", "x.lock", "a b", "$(id)"):
+        with pytest.raises(UsageError):
+            check_ref(bad)
+
+
+@dataclass
+class EnvTransport:
+    """A host whose composite script answers healthy and whose .env holds the planted secret."""
+
+    label: str
+    stdout: str
+    env: bytes | None
+    reads: list[str] = field(default_factory=list)
+    runs: int = 0
+
+    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+        self.runs += 1
+        return RunResult(command, 0, self.stdout, "", 0.01)
+
+    def read_file(self, path: str) -> bytes | None:
+        self.reads.append(path)
+        return self.env
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        raise AssertionError("the checklist never writes")
+
+    def close(self) -> None:
+        pass
+
+
+def healthy_sections() -> str:
+    return sections(**{
+        "ecosystem": (json.dumps(ECO_OK), 0), "git-dirty": ("", 0), "git-branch": ("main", 0),
+        "git-contained": ("", 0), "ref": ("", 0), "node": ("v20.11.0", 0),
+        "npm": ("10.2.4", 0), "engines": ('{"engines":{"node":">=20"}}', 0),
+        "disk": ("/dev/sda1 1 1 9999999 1% /", 0), "lock": ("", 0),
+        "health": ('{"status":200,"ms":3,"body":"{}"}', 0), "kill-signal": ("daemon ", 0),
+        "handlers": ("process.on('SIGTERM', f)\nprocess.on('SIGINT', f)", 0)})
+
+
+def opts() -> ChecklistOptions:
+    schema = load_schema(default_playbook("env.schema.yaml"))
+    return ChecklistOptions("production", "main", schema, "4505000000000000")
+
+
+def test_remote_checklist_passes_and_never_shows_a_value() -> None:
+    planted = {k: (v if k not in ("JWT_SECRET", "JWT_REFRESH_SECRET")
+                   else SENTINEL + "x" * 40) for k, v in VALID_ENV.items()}
+    env = env_text(planted).encode()  # type: ignore[arg-type]
+    made: list[EnvTransport] = []
+
+    def connect(host: HostConfig) -> EnvTransport:
+        made.append(EnvTransport(host.label, healthy_sections(), env))
+        return made[-1]
+
+    t = target(HostConfig(ssh="deploy@web1", name="web1"), AppConfig(path="/srv/api"))
+    report = remote_checklist([t], connect, opts())
+    doc = report.to_json()
+    assert report.ok, [c for c in report.checks if c.status is Status.FAIL]
+    assert SENTINEL not in doc
+    names = {c.name for c in report.checks}
+    assert {"env-all-set", "jwt-secrets-length", "ecosystem-cluster", "git-clean", "target-ref",
+            "node-version", "disk-free", "lock", "health", "kill-signal"} <= names
+    assert all(c.host == "web1" for c in report.checks)
+    assert made[0].runs == 1 and made[0].reads == ["/srv/api/.env"]
+
+
+def test_remote_checklist_fails_on_missing_env_and_held_lock() -> None:
+    out = healthy_sections().replace(
+        "@@cookcam-ops begin lock@@\n",
+        '@@cookcam-ops begin lock@@\n@@held\n{"owner":"bo","host":"x","pid":1,"command":"deploy",'
+        '"time":"t"}')
+    t = target(HostConfig(ssh="web1"), AppConfig())
+    report = remote_checklist([t], lambda h: EnvTransport(h.label, out, None), opts())
+    checks = by_name(report.checks)
+    assert checks["env-file"].status is Status.FAIL
+    assert checks["lock"].status is Status.FAIL and "bo@x" in checks["lock"].detail
+
+
+def test_env_check_judges_every_variable() -> None:
+    env = env_text({**VALID_ENV, "OPENAI_API_KEY": None}).encode()
+    t = target(HostConfig(ssh="web1"), AppConfig())
+    report = remote_env_check([t], lambda h: EnvTransport(h.label, "", env), opts())
+    checks = by_name(report.checks)
+    assert checks["OPENAI_API_KEY"].status is Status.FAIL
+    assert checks["JWT_SECRET"].status is Status.PASS
+    assert not report.ok
+
+
+def test_checklist_script_quotes_every_value() -> None:
+    t = target(HostConfig(ssh="web1"), AppConfig(path="/srv/it's"))
+    script = checklist_script(t, "main")
+    assert "'/srv/it'\"'\"'s'" in script

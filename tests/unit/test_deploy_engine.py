@@ -1,0 +1,148 @@
+"""The engine against a fake transport that scripts failures per step and host.
+
+Batches run in order; a failure stops further batches and puts every switched host back, so the
+fleet ends on one release; exit 1 when all is back and healthy, 4 when a rollback failed, 130
+when interrupted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from deploy_fakes import NEW, OLD, World, plan
+
+from cookcam_ops.deploy import engine
+from cookcam_ops.deploy.result import RunResult, run_outcome
+from cookcam_ops.errors import ExitCode
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    w = World(["web1", "web2", "web3"])
+    monkeypatch.setattr(engine, "run_step", w.run_step)
+    monkeypatch.setattr(engine, "gather_facts", w.gather)
+    monkeypatch.setattr("cookcam_ops.deploy.session.RECONNECT_DELAY_S", 0.0)
+    yield w
+
+
+def run(world: World, batch: int = 1, auto: bool = True, cancel_first: bool = False
+        ) -> RunResult:
+    plans = [plan(h) for h in world.hosts]
+    sessions = {h: world.session(h) for h in world.hosts}
+    ctx = world.context(batch_size=batch, auto_rollback=auto)
+    if cancel_first:
+        ctx.cancel.set()
+    hosts = engine.execute(plans, sessions, ctx, {})
+    return RunResult("deploy", "prod", run_outcome("deploy", hosts), NEW, hosts,
+                     interrupted=ctx.cancel.is_set())
+
+
+def outcomes(result: RunResult) -> dict[str, str]:
+    return {h.name: h.outcome for h in result.hosts}
+
+
+def test_all_hosts_deploy_batch_by_batch(world: World) -> None:
+    result = run(world)
+    assert outcomes(result) == {"web1": "deployed", "web2": "deployed", "web3": "deployed"}
+    assert result.exit_code == ExitCode.OK and result.ok
+    order = [h for h, step in world.calls if step == "switch"]
+    assert order == ["web1", "web2", "web3"]
+    assert world.head == {"web1": NEW, "web2": NEW, "web3": NEW}
+
+
+def test_a_build_failure_stops_and_puts_back_what_was_switched(world: World) -> None:
+    world.script[("web2", "build")] = "fail"
+    result = run(world)
+    assert outcomes(result) == {"web1": "rolled_back", "web2": "failed", "web3": "skipped"}
+    assert result.outcome == "rolled_back" and result.exit_code == ExitCode.CHECKS_FAILED
+    assert world.head == {"web1": OLD, "web2": OLD, "web3": OLD}
+    assert not [c for c in world.calls if c[0] == "web3"]
+    assert ("web2", "switch") not in world.calls
+    assert world.commands("web2", "rm -rf /srv/web2/api.ops/build")  # the build aside removed
+    assert any('"outcome":"failed"' in c for c in world.commands("web2", "history.jsonl"))
+    assert any('"action":"rollback"' in c for c in world.commands("web1", "history.jsonl"))
+
+
+def test_a_failure_after_the_switch_rolls_that_host_back(world: World) -> None:
+    world.script[("web1", "health")] = "fail"
+    result = run(world)
+    assert outcomes(result) == {"web1": "rolled_back", "web2": "skipped", "web3": "skipped"}
+    assert result.exit_code == ExitCode.CHECKS_FAILED
+    assert world.head["web1"] == OLD
+    steps = [s.name for s in result.hosts[0].steps]
+    assert "rollback:switch" in steps and "rollback:health" in steps
+    assert "rollback:build" in steps  # listed as skipped: the old release was kept in prev/
+    skipped = {s.name: s.status for s in result.hosts[0].steps}
+    assert skipped["rollback:build"] == "skipped"
+
+
+def test_a_failed_rollback_exits_4(world: World) -> None:
+    world.script[("web1", "health")] = "fail"
+    world.script[("web1", "health#2")] = "fail"
+    result = run(world)
+    assert outcomes(result)["web1"] == "rollback_failed"
+    assert result.outcome == "rollback_failed" and result.exit_code == ExitCode.ROLLBACK_FAILED
+
+
+def test_parallel_batch_puts_back_the_host_that_succeeded(world: World) -> None:
+    world.script[("web2", "smoke")] = "fail"
+    result = run(world, batch=2)
+    assert outcomes(result) == {"web1": "rolled_back", "web2": "rolled_back", "web3": "skipped"}
+    assert set(world.head.values()) == {OLD}
+
+
+def test_no_auto_rollback_leaves_hosts_as_they_are(world: World) -> None:
+    world.script[("web2", "health")] = "fail"
+    result = run(world, auto=False)
+    assert outcomes(result) == {"web1": "deployed", "web2": "failed", "web3": "skipped"}
+    assert result.exit_code == ExitCode.CHECKS_FAILED
+    assert world.head == {"web1": NEW, "web2": NEW, "web3": OLD}
+
+
+def test_ctrl_c_stops_at_a_safe_point_and_puts_back(world: World) -> None:
+    world.script[("web2", "build")] = "cancel"
+    result = run(world)
+    assert result.interrupted and result.exit_code == ExitCode.INTERRUPTED
+    assert outcomes(result) == {"web1": "rolled_back", "web2": "failed", "web3": "skipped"}
+    assert ("web2", "test-build") not in world.calls
+    assert set(world.head.values()) == {OLD}
+
+
+def test_interrupted_before_anything_runs_nothing(world: World) -> None:
+    result = run(world, cancel_first=True)
+    assert world.calls == []
+    assert result.exit_code == ExitCode.INTERRUPTED
+
+
+def test_a_lost_connection_reconnects_reaps_and_rolls_back(world: World) -> None:
+    world.script[("web2", "reload")] = "lost"
+    result = run(world)
+    assert outcomes(result) == {"web1": "rolled_back", "web2": "rolled_back", "web3": "skipped"}
+    assert result.exit_code == ExitCode.CHECKS_FAILED
+    reap = world.commands("web2", "step.pid")
+    assert any("kill -s TERM" in c and "run-1" in c for c in reap)
+    assert set(world.head.values()) == {OLD}
+
+
+def test_a_host_that_stays_unreachable_after_its_switch_is_rollback_failed(world: World) -> None:
+    world.script[("web2", "health")] = "lost-down"
+    result = run(world)
+    assert outcomes(result)["web2"] == "unreachable"
+    assert outcomes(result)["web1"] == "rolled_back"
+    assert result.exit_code == ExitCode.ROLLBACK_FAILED
+
+
+def test_a_host_lost_before_its_switch_is_exit_3(world: World) -> None:
+    world.script[("web1", "build")] = "lost-down"
+    result = run(world)
+    assert outcomes(result) == {"web1": "unreachable", "web2": "skipped", "web3": "skipped"}
+    assert result.outcome == "failed" and result.exit_code == ExitCode.UNREACHABLE
+
+
+def test_json_shape(world: World) -> None:
+    doc = run(world).to_dict()
+    assert list(doc) == ["ok", "outcome", "target_sha", "hosts", "duration_s", "checks"]
+    host = doc["hosts"][0]
+    assert list(host) == ["name", "from_sha", "to_sha", "outcome", "steps"]
+    assert list(host["steps"][0]) == ["name", "status", "duration_s", "detail"]

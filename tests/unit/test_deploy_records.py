@@ -1,0 +1,122 @@
+"""Lock and audit record formats, facts parsing, and where `rollback` takes the fleet."""
+
+from __future__ import annotations
+
+import json
+
+from deploy_fakes import NEW, OLD, make_target
+
+from cookcam_ops import composite
+from cookcam_ops.deploy import audit, lock
+from cookcam_ops.deploy.facts import FactsQuery, facts_script, parse_facts
+from cookcam_ops.history import parse_history
+
+MID = "c" * 40
+
+
+def test_lock_info_has_the_documented_fields() -> None:
+    claim = lock.new_claim("cookcam-ops deploy production --ref main")
+    doc = json.loads(claim.to_json())
+    assert list(doc) == ["owner", "host", "pid", "command", "time", "id"]
+    assert doc["command"] == "cookcam-ops deploy production --ref main"
+    assert doc["time"].endswith("Z") and isinstance(doc["pid"], int)
+
+
+def test_lock_is_an_atomic_mkdir_and_release_is_only_our_own() -> None:
+    claim = lock.new_claim("deploy")
+    cmd = lock.acquire_command("/srv/api.ops", claim)
+    assert "if mkdir /srv/api.ops/lock 2>/dev/null; then" in cmd
+    assert lock.parse_acquire("@@acquired\n") == (True, None)
+    held, holder = lock.parse_acquire('@@held\n{"owner":"ann","host":"ci-1","pid":7,'
+                                      '"command":"deploy","time":"2026-01-01T00:00:00Z"}\n')
+    assert not held and holder is not None
+    assert holder.describe() == "ann@ci-1 (pid 7) since 2026-01-01T00:00:00Z: deploy"
+    release = lock.release_command("/srv/api.ops", claim.run_id)
+    assert release.startswith(f"if grep -qF {claim.run_id} /srv/api.ops/lock/info.json")
+    err = lock.held_error("web1", holder, "production")
+    assert err.exit_code == 5 and "since 2026-01-01T00:00:00Z" in str(err)
+    assert "cookcam-ops unlock production" in str(err)
+
+
+def test_audit_record_format_is_one_json_line_appended() -> None:
+    rec = audit.new_record(run_id="r1", action="deploy", user="ann", host="web1",
+                           from_sha=OLD, to_sha=NEW, outcome="deployed", duration_s=1.23456,
+                           ref="main")
+    assert list(rec) == ["id", "time", "action", "user", "host", "from_sha", "to_sha",
+                         "outcome", "duration_s", "ref"]
+    cmd = audit.append_command("/srv/api.ops", rec)
+    assert cmd.endswith(">> /srv/api.ops/history.jsonl")
+    assert "\n" not in cmd
+    records, bad = parse_history(json.dumps(rec) + "\n")
+    assert bad == 0 and records[0].to_sha == NEW and records[0].duration_s == 1.235
+
+
+def line(time: str, action: str, frm: str, to: str, outcome: str, user: str = "ann") -> str:
+    return json.dumps({"id": time, "time": time, "action": action, "user": user, "host": "h",
+                       "from_sha": frm, "to_sha": to, "outcome": outcome, "duration_s": 1,
+                       "ref": None})
+
+
+def hist(*lines: str) -> list[object]:
+    return parse_history("\n".join(lines))[0]  # type: ignore[return-value]
+
+
+def test_rollback_target_is_the_release_before_the_current_one() -> None:
+    h = hist(line("2026-01-01T00:00:00Z", "deploy", OLD, MID, "deployed"),
+             line("2026-01-02T00:00:00Z", "deploy", MID, NEW, "deployed"))
+    found = audit.rollback_target({"a": NEW, "b": NEW}, {"a": h, "b": h})  # type: ignore[dict-item]
+    assert found is not None and found[0] == MID
+
+
+def test_rolling_back_twice_walks_back_one_more_release() -> None:
+    h = hist(line("2026-01-01T00:00:00Z", "deploy", OLD, MID, "deployed"),
+             line("2026-01-02T00:00:00Z", "deploy", MID, NEW, "deployed"),
+             line("2026-01-03T00:00:00Z", "rollback", NEW, MID, "rolled_back"))
+    found = audit.rollback_target({"a": MID}, {"a": h})  # type: ignore[dict-item]
+    assert found is not None and found[0] == OLD
+
+
+def test_hosts_left_on_different_releases_converge() -> None:
+    a = hist(line("2026-01-01T00:00:00Z", "deploy", OLD, MID, "deployed"),
+             line("2026-01-02T00:00:00Z", "deploy", MID, NEW, "failed"))  # left on NEW
+    b = hist(line("2026-01-01T00:00:00Z", "deploy", OLD, MID, "deployed"),
+             line("2026-01-02T00:00:00Z", "deploy", MID, NEW, "failed"))  # never switched
+    found = audit.rollback_target({"a": NEW, "b": MID}, {"a": a, "b": b})  # type: ignore[dict-item]
+    assert found is not None and found[0] == MID
+
+
+def test_no_recorded_release_means_no_target() -> None:
+    assert audit.rollback_target({"a": OLD}, {"a": []}) is None
+
+
+def test_facts_come_from_one_script_and_parse() -> None:
+    t = make_target("web1")
+    query = FactsQuery("origin", "cookcam-api", True, ("refs/remotes/origin/main",))
+    script = facts_script(t, query)
+    assert "git fetch --quiet --prune origin" in script
+    assert "refs/remotes/origin/main" in script and "pm2 jlist" in script
+    pm2 = json.dumps({"now": 1, "processes": [
+        {"name": "cookcam-api", "exec_mode": "cluster_mode", "status": "online"},
+        {"name": "cookcam-api", "exec_mode": "cluster_mode", "status": "online"},
+        {"name": "other", "exec_mode": "fork_mode"}]})
+    out = "".join(f"\n@@cookcam-ops begin {name}@@\n{body}\n@@cookcam-ops end {name} {rc}@@\n"
+                  for name, body, rc in [
+                      ("git", f"head={OLD}\nbranch=main\ndirty=0\nnode_modules=1", 0),
+                      ("fetch", "", 0),
+                      ("target", f"target={NEW}\nlockfile_diff=1", 0),
+                      ("prev", MID, 0),
+                      ("lock", '@@held\n{"owner":"ann","host":"x","pid":1,"command":"d",'
+                               '"time":"t"}', 0),
+                      ("pm2", pm2, 0)])
+    f = parse_facts("web1", out, query)
+    assert (f.head, f.branch, f.dirty, f.target, f.lockfile_differs) == (OLD, "main", 0, NEW,
+                                                                           True)
+    assert f.prev_sha == MID and f.exec_mode == "cluster_mode" and f.instances == 2
+    assert f.lock is not None and f.lock.owner == "ann"
+    assert composite.parse(out)["git"].ok
+
+
+def test_facts_of_a_missing_app_dir() -> None:
+    query = FactsQuery("origin", "cookcam-api", False)
+    out = "\n@@cookcam-ops begin git@@\n\n@@cookcam-ops end git 3@@\n"
+    assert parse_facts("web1", out, query).error
