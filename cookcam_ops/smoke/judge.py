@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from cookcam_ops.drain.stats import percentile
 from cookcam_ops.report import Status
 
 DUPLICATE_CODE = "DUPLICATE_ENTRY"
@@ -42,15 +42,6 @@ def clip(text: object, limit: int = MAX_REMOTE_TEXT) -> str:
     """Remote text made safe for one line: control characters dropped, length capped."""
     flat = "".join(ch if ch.isprintable() else " " for ch in str(text)).strip()
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """The nearest-rank percentile (pct in 0..100) of values; None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def ms(seconds: float | None) -> float | None:
