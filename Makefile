@@ -11,7 +11,7 @@ demo: install
 	bash scripts/demo.sh
 
 lint:
-	$(PY) -m ruff check cookcam_ops tests bench
+	$(PY) -m ruff check cookcam_ops tests bench scripts
 	$(PY) -m mypy
 
 test: install lint

@@ -114,10 +114,15 @@ class HostConfig(Model):
         return m.group("host").strip("[]")
 
     @property
-    def ssh_port(self) -> int:
+    def given_port(self) -> int | None:
+        """The port written in `ssh`, if any (else ~/.ssh/config's Port, else 22, applies)."""
         m = HOST_RE.match(self.ssh)
         assert m
-        return int(m.group("port") or 22)
+        return int(m.group("port")) if m.group("port") else None
+
+    @property
+    def ssh_port(self) -> int:
+        return self.given_port or 22
 
     @property
     def label(self) -> str:

@@ -15,23 +15,32 @@ _OUTCOME_STYLE = {"deployed": "green", "ok": "green", "rolled_back": "yellow",
 
 
 def _short(sha: str | None) -> str:
-    return sha[:10] if sha else "-"
+    return sha[:7] if sha else "-"
+
+
+def _when(iso: str) -> str:
+    """`2026-11-26T00:55:06Z` as `2026-11-26 00:55` (UTC; --json has the full time)."""
+    return iso.replace("T", " ")[:16]
 
 
 def render_history(report: HistoryReport) -> None:
     """The merged audit log as a table; unreadable hosts as lines after it."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(f"history {report.environment}"), title_justify="left")
-    for col in ("when", "host", "action", "who", "from -> to", "outcome", "duration", "ref"):
-        table.add_column(col, overflow="fold")
+    cols = ["when (UTC)", "host", "action", "who", "from→to", "outcome", "took"]
+    with_ref = any(r.ref for r in report.records)
+    table = Table(title=Text(f"history {report.environment}"), title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in cols + (["ref"] if with_ref else []):
+        table.add_column(col, no_wrap=col in ("when (UTC)", "from→to"), overflow="fold")
     for r in report.records:
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
-        table.add_row(Text(r.time), Text(r.server or r.host), Text(r.action), Text(r.user),
-                      Text(f"{_short(r.from_sha)} -> {_short(r.to_sha)}"),
-                      Text(r.outcome, style=_OUTCOME_STYLE.get(r.outcome, "")),
-                      Text(duration), Text(r.ref or "-"))
+        row = [Text(_when(r.time)), Text(r.server or r.host), Text(r.action), Text(r.user),
+               Text(f"{_short(r.from_sha)}→{_short(r.to_sha)}"),
+               Text(r.outcome, style=_OUTCOME_STYLE.get(r.outcome, "")), Text(duration)]
+        table.add_row(*row, *([Text(r.ref or "-")] if with_ref else []))
     ui.out().print(table)
     if not report.records:
         ui.out().print(Text("no deploy or rollback recorded yet", style="dim"))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: a full rehearsal on the built-in sandbox — real sshd, git, npm and PM2 on loopback.
 # Brings a 2-host sandbox up, checks it, deploys a release, verifies it (smoke, graceful drain
-# under load), deploys a broken release and watches it roll back by itself, rolls back by hand,
+# under load), deploys a broken release twice (stopped before the switch by the build test; then,
+# without that test, failing after the switch and rolled back automatically), rolls back by hand,
 # shows the history, and takes the sandbox down again (KEEP=1 leaves it running).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,9 +41,13 @@ expect 0 "${OPS[@]}" status sandbox
 step "graceful drain: pm2 reload under keep-alive load and open Socket.IO clients"
 expect 0 "${OPS[@]}" drain sandbox --host host1 --via reload --duration 8
 
-step "deploy a release whose /health answers 503: it must roll back by itself (exit 1)"
+step "deploy a release whose /health answers 503: the build test stops it before the switch (exit 1, nothing served changed)"
 python3 -m cookcam_ops sandbox change broken-health --dir "$DIR" >/dev/null
 expect 1 "${OPS[@]}" deploy sandbox --yes
+
+step "the same release with a playbook that has no build test: health fails after the switch and the host rolls back by itself (exit 1)"
+python3 scripts/demo_skip_build_test.py "$DIR"
+expect 1 python3 -m cookcam_ops --config "$DIR/ops-no-build-test.yaml" deploy sandbox --yes
 
 step "roll back by hand to the release before the current one"
 expect 0 "${OPS[@]}" rollback sandbox --yes

@@ -139,7 +139,9 @@ def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: b
                                       "auth_timeout": env.ssh.connect_timeout}
     if env.ssh.identity_file:
         connect_kwargs["key_filename"] = [str(_expand(env.ssh.identity_file, base_dir))]
-    conn = Connection(host.hostname, user=host.user, port=host.ssh_port,
+    # user and port only when ops.yaml gives them, so ~/.ssh/config's User, Port and HostName
+    # apply as they do for the ssh command
+    conn = Connection(host.hostname, user=host.user, port=host.given_port,
                       connect_timeout=int(max(1, env.ssh.connect_timeout)),
                       connect_kwargs=connect_kwargs)
     client = conn.client
@@ -152,7 +154,7 @@ def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: b
     except HostError:
         raise
     except paramiko.BadHostKeyException as e:
-        name = _host_key_name(host.hostname, host.ssh_port)
+        name = _host_key_name(conn.host, conn.port)
         raise HostError(
             f"{where}: HOST KEY CHANGED: it offered {e.key.get_name()} {fingerprint(e.key)}, "
             f"{known_hosts} has {fingerprint(e.expected_key)}",

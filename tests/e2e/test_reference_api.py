@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -559,6 +560,25 @@ def test_kind_broken_health_answers_503(
 
     assert status == 503
     assert body["version"] == "1.0.2"
+
+
+def test_smoke_catches_broken_health_in_words(
+    base_build: Path, tmp_path: Path, start_app: Callable[..., tuple[Proc, int]], token: str
+) -> None:
+    """`smoke --url` against the broken-health build: exit 1, the health check says why."""
+    app, build = kind_tree(base_build, tmp_path, "broken-health")
+    assert build.returncode == 0, build.stdout + build.stderr
+    _, port = start_app(app)
+    done = subprocess.run(
+        [sys.executable, "-m", "cookcam_ops", "smoke", "--url", f"http://127.0.0.1:{port}",
+         "--connections", "5", "--json"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False, env={**child_env(), "COOKCAM_SMOKE_TOKEN": token})
+    assert done.returncode == 1, done.stderr
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["health"]["status"] == "fail"
+    assert "503" in checks["health"]["detail"]
+    assert checks["socket-auth-valid"]["status"] == "pass"  # only health is broken
+    assert token not in done.stdout + done.stderr
 
 
 def test_kind_crash_on_start_exits_naming_the_new_variable(

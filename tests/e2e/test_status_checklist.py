@@ -98,3 +98,34 @@ def test_history_reads_every_hosts_audit_log(runner: CliRunner, sandbox: Sandbox
     assert doc["ok"] is True and isinstance(doc["records"], list)
     times = [r["time"] for r in doc["records"]]
     assert times == sorted(times, reverse=True)
+
+
+def test_status_reaches_hosts_through_ssh_config_aliases(sandbox: Sandbox,
+                                                         tmp_path: Path) -> None:
+    """Host, port, user and key from ~/.ssh/config alone, as the ssh command would use them."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    (home / ".ssh" / "config").write_text("".join(
+        f"Host cookcam-{h.name}\n  HostName 127.0.0.1\n  Port {h.ssh_port}\n"
+        f"  User {sandbox.state.user}\n  IdentityFile {sandbox.layout.client_key}\n"
+        for h in sandbox.state.hosts))
+    doc = yaml.safe_load((sandbox.dir / "ops.yaml").read_text())
+    env = doc["environments"]["sandbox"]
+    for h in env["hosts"]:
+        h["ssh"] = f"cookcam-{h['name']}"
+    del env["ssh"]["identity_file"]
+    config = tmp_path / "ops.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    done = subprocess.run([sys.executable, "-m", "cookcam_ops", "--config", str(config),
+                           "status", "sandbox", "--json"],
+                          env={**os.environ, "HOME": str(home), "SSH_AUTH_SOCK": ""},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    hosts = json.loads(done.stdout)["hosts"]
+    assert [h["reachable"] for h in hosts] == [True] * len(sandbox.state.hosts)

@@ -242,3 +242,18 @@ def test_checklist_script_quotes_every_value() -> None:
     t = target(HostConfig(ssh="web1"), AppConfig(path="/srv/it's"))
     script = checklist_script(t, "main")
     assert "'/srv/it'\"'\"'s'" in script
+
+
+def test_an_unhealthy_host_warns_but_does_not_block_a_deploy() -> None:
+    """On-call must be able to deploy the hotfix to a fleet that is unhealthy now."""
+    from cookcam_ops.deploy.gates import as_deploy_gate
+
+    env = env_text(VALID_ENV).encode()  # type: ignore[arg-type]
+    out = healthy_sections().replace('{"status":200,', '{"status":503,')
+    t = target(HostConfig(ssh="web1"), AppConfig())
+    report = remote_checklist([t], lambda h: EnvTransport(h.label, out, env), opts())
+    assert by_name(report.checks)["health"].status is Status.FAIL
+    gated = by_name([as_deploy_gate(c) for c in report.checks])
+    assert gated["health"].status is Status.WARN
+    assert "checked again after the switch" in gated["health"].detail
+    assert not [c for c in gated.values() if c.status is Status.FAIL]
