@@ -11,8 +11,6 @@ Run it: `python -m cookcam_ops.sandbox.auth_stub --config FILE --port PORT [--pi
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import hmac
 import ipaddress
 import json
@@ -90,50 +88,37 @@ class InvalidTokenError(Exception):
     """The token is malformed, wrongly signed or expired; the message is safe to show."""
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def encode_jwt(claims: Mapping[str, object], secret: str) -> str:
     """Sign claims as an HS256 JWT."""
-    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = _b64url(json.dumps(dict(claims), separators=(",", ":")).encode())
-    signing_input = f"{header}.{payload}".encode("ascii")
-    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64url(signature)}"
+    import jwt
+
+    return jwt.encode(dict(claims), secret, algorithm="HS256")
 
 
 def decode_jwt(token: str, secret: str, *, now: float | None = None) -> dict[str, Any]:
-    """Verify an HS256 JWT's signature and expiry and return its claims."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise InvalidTokenError("token is malformed")
+    """Verify an HS256 JWT's signature and expiry (exp required) and return its claims.
+
+    `now` moves the clock for tests; PyJWT checks exp against the real clock, so with `now`
+    the expiry is judged here instead.
+    """
+    import jwt
+
     try:
-        header = json.loads(_unb64url(parts[0]))
-        signature = _unb64url(parts[2])
-    except ValueError as e:
+        claims: dict[str, Any] = jwt.decode(
+            token, secret, algorithms=["HS256"],
+            options={"require": ["exp"], "verify_aud": False, "verify_exp": now is None})
+    except jwt.ExpiredSignatureError as e:
+        raise InvalidTokenError("token is expired") from e
+    except jwt.InvalidAlgorithmError as e:
+        raise InvalidTokenError("signing method is not HS256") from e
+    except jwt.InvalidSignatureError as e:
+        raise InvalidTokenError("signature is invalid") from e
+    except jwt.MissingRequiredClaimError as e:
+        raise InvalidTokenError("token has no exp claim") from e
+    except jwt.InvalidTokenError as e:
         raise InvalidTokenError("token is malformed") from e
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
-        raise InvalidTokenError("signing method is not HS256")
-    expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256)
-    if not hmac.compare_digest(expected.digest(), signature):
-        raise InvalidTokenError("signature is invalid")
-    try:
-        claims = json.loads(_unb64url(parts[1]))
-    except ValueError as e:
-        raise InvalidTokenError("token is malformed") from e
-    if not isinstance(claims, dict):
-        raise InvalidTokenError("token is malformed")
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float):
-        raise InvalidTokenError("token has no exp claim")
-    current = time.time() if now is None else now
-    if exp <= current:
-        raise InvalidTokenError(f"token is expired by {int(current - exp)}s")
+    if now is not None and claims["exp"] <= now:
+        raise InvalidTokenError(f"token is expired by {int(now - claims['exp'])}s")
     return claims
 
 
