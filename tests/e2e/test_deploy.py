@@ -426,3 +426,25 @@ def test_steady_load_sees_no_failed_request_during_a_deploy(fleet: Sandbox) -> N
     assert_fleet_on(fleet, sha)
     assert load.ok > 100
     assert load.failures == []
+
+
+def test_a_hotfix_deploys_to_a_fleet_that_is_unhealthy_now(fleet: Sandbox,
+                                                             tmp_path: Path) -> None:
+    """On-call's case: the fleet answers 503; the checklist warns but the fix goes out."""
+    book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
+    book["steps"] = [s for s in book["steps"]
+                     if s["name"] not in ("test-build", "health", "smoke")]
+    (tmp_path / "careless.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
+    careless = ops_copy(fleet, tmp_path, lambda d: d.update(
+        playbooks={"deploy": str(tmp_path / "careless.yaml")}))
+    change(fleet, "broken-health")
+    assert deploy(fleet, "--batch", "2", config=careless).code == 0
+    assert {httpx.get(f"{h.base_url}/health", timeout=5).status_code
+            for h in fleet.state.hosts} == {503}
+
+    fix = change(fleet, "release")
+    done = deploy(fleet, "--batch", "2")
+    assert done.code == 0, done.stderr[-3000:]
+    health = [c for c in done.doc["checks"] if c["name"] == "checklist:health"]
+    assert health and all(c["status"] == "warn" and "503" in c["detail"] for c in health)
+    assert_fleet_on(fleet, fix)
