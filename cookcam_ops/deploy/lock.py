@@ -122,8 +122,25 @@ def release(transport: Runner, ops_path: str, run_id: str) -> None:
     transport.run(release_command(ops_path, run_id), timeout=30)
 
 
+def stale_here(holder: LockInfo) -> bool:
+    """The lock was taken on this machine by a process that no longer runs (killed -9, crash)."""
+    if holder.host != socket.gethostname() or not holder.pid or holder.pid == os.getpid():
+        return False
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def held_error(label: str, holder: LockInfo, environment: str) -> LockHeld:
-    """The exit-5 error naming who holds the lock and since when."""
+    """The exit-5 error naming who holds the lock and since when (and when it is stale)."""
+    if stale_here(holder):
+        return LockHeld(f"{label}: the deploy lock is held by {holder.describe()}, a process "
+                        "that no longer runs on this machine: the lock is stale",
+                        hint=f"run `cookcam-ops unlock {environment}` to break it")
     return LockHeld(f"{label}: the deploy lock is held by {holder.describe()}",
                     hint=f"wait for that run to end; if it is gone, run `cookcam-ops unlock "
                          f"{environment}`")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 from deploy_fakes import NEW, OLD, make_target
 
 from cookcam_ops import composite
 from cookcam_ops.deploy import audit, lock
 from cookcam_ops.deploy.facts import FactsQuery, facts_script, parse_facts
-from cookcam_ops.history import parse_history
+from cookcam_ops.history import LockInfo, parse_history
 
 MID = "c" * 40
 
@@ -36,6 +37,23 @@ def test_lock_is_an_atomic_mkdir_and_release_is_only_our_own() -> None:
     err = lock.held_error("web1", holder, "production")
     assert err.exit_code == 5 and "since 2026-01-01T00:00:00Z" in str(err)
     assert "cookcam-ops unlock production" in str(err)
+
+
+def test_a_lock_left_by_a_dead_process_on_this_machine_is_called_stale() -> None:
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = LockInfo("ann", socket.gethostname(), int(gone.stdout), "deploy", "t")
+    assert lock.stale_here(dead)
+    err = lock.held_error("web1", dead, "production")
+    assert "no longer runs on this machine: the lock is stale" in str(err)
+    alive = LockInfo("ann", socket.gethostname(), os.getppid(), "deploy", "t")
+    elsewhere = LockInfo("ann", "another-machine", int(gone.stdout), "deploy", "t")
+    assert not lock.stale_here(alive) and not lock.stale_here(elsewhere)
+    assert "stale" not in str(lock.held_error("web1", elsewhere, "production"))
 
 
 def test_audit_record_format_is_one_json_line_appended() -> None:
