@@ -83,6 +83,9 @@ def deploy(
 ) -> None:
     """Deploy a ref to every host; a failure after the switch rolls the fleet back by itself.
 
+    Ctrl-C stops at the next safe point and puts back what changed; a second Ctrl-C cuts the
+    steps still running before their host's switch (a long npm ci), never a switch or reload.
+
     Exit 0 deployed (or nothing to do), 1 failed and rolled back healthy, 2 bad input, 3 host
     unreachable, 4 the rollback failed too, 5 another run holds the lock, 130 interrupted.
     """

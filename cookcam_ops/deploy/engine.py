@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import replace
 from typing import TypeVar
 
@@ -87,8 +87,10 @@ def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResu
         if ps.switch:
             hr.touched = True
         ctx.observer.step_started(hr.name, name)
+        cuttable = not hr.touched and not prefix  # before the switch: a second Ctrl-C may cut
         try:
-            res = run_step(session, hp, ps, ctx, started)
+            with ctx.cuts.cuttable(session) if cuttable else nullcontext():
+                res = run_step(session, hp, ps, ctx, started)
         except HostError as e:
             res = StepResult(ps.name, FAILED, 0.0, str(e))
         res = StepResult(name, res.status, res.duration_s, res.detail)

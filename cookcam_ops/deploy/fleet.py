@@ -19,7 +19,7 @@ from cookcam_ops.deploy import lock
 from cookcam_ops.deploy.engine import in_parallel_map
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.observer import DeployObserver
-from cookcam_ops.deploy.session import Connector, HostSession
+from cookcam_ops.deploy.session import Connector, Cuts, HostSession
 from cookcam_ops.errors import ExitCode, HostError, OpsError
 from cookcam_ops.fanout import Target
 from cookcam_ops.history import LockInfo
@@ -125,19 +125,32 @@ def _connect(s: HostSession) -> HostError | None:
 
 
 class InterruptGuard:
-    """Signals set `cancel` (the engine stops at its next safe point) instead of raising."""
+    """Signals set `cancel` (the engine stops at its next safe point) instead of raising.
 
-    def __init__(self, cancel: threading.Event, on_signal: Callable[[str], None]) -> None:
+    A second signal cuts the steps still running before their host's switch (a long `npm ci`,
+    say): nothing those hosts serve has changed, so cutting them is safe. Steps at or after a
+    switch are never cut; they run to their end and are put back.
+    """
+
+    def __init__(self, cancel: threading.Event, on_signal: Callable[[str], None],
+                 cuts: Cuts | None = None) -> None:
         self.cancel = cancel
         self.on_signal = on_signal
+        self.cuts = cuts or Cuts()
         self.saved: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
-        first = not self.cancel.is_set()
-        self.cancel.set()
-        if first:
-            self.on_signal(f"{signal.Signals(signum).name}: stopping at the next safe point, "
-                           "then putting back what changed and releasing the locks")
+        name = signal.Signals(signum).name
+        if not self.cancel.is_set():
+            self.cancel.set()
+            self.on_signal(f"{name}: stopping at the next safe point, then putting back what "
+                           "changed and releasing the locks (again to cut steps that run "
+                           "before a switch)")
+            return
+        cut = self.cuts.cut_all()
+        self.on_signal(f"{name} again: cutting {', '.join(cut)} (before the switch, nothing "
+                       "served changed)" if cut else f"{name} again: no host is before its "
+                       "switch; waiting for the steps that must finish")
 
     def install(self) -> None:
         """Take over the signals (main thread only: elsewhere Python cannot)."""
@@ -165,10 +178,10 @@ class InterruptGuard:
 
 
 @contextmanager
-def interrupts(cancel: threading.Event, on_signal: Callable[[str], None]
-               ) -> Iterator[InterruptGuard]:
+def interrupts(cancel: threading.Event, on_signal: Callable[[str], None],
+               cuts: Cuts | None = None) -> Iterator[InterruptGuard]:
     """Install an InterruptGuard for the duration of a run."""
-    guard = InterruptGuard(cancel, on_signal)
+    guard = InterruptGuard(cancel, on_signal, cuts)
     guard.install()
     try:
         yield guard

@@ -125,6 +125,6 @@ def rollback_environment(loaded: LoadedConfig, req: RollbackRequest, *,
         ctx = RunContext(run_id=fleet.run_id, action="rollback", user=local_user(),
                          ref=req.to or plans[0].to_sha, app=loaded.config.app,
                          observer=observer, rollback_playbook=book, cancel=cancel,
-                         auto_rollback=True, batch_size=env.batch_size)
+                         auto_rollback=True, batch_size=env.batch_size, cuts=guard.cuts)
         hosts = execute(plans, fleet.sessions, ctx, preflight_steps(plans, checks))
         return meta.finish(plans, hosts, checks, interrupted=cancel.is_set())

@@ -210,7 +210,8 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
         ctx = RunContext(run_id=fleet.run_id, action="deploy", user=local_user(), ref=req.ref,
                          app=loaded.config.app, observer=observer, rollback_playbook=back_book,
                          cancel=cancel, smoke=gates.smoke_gate(loaded, req.environment),
-                         auto_rollback=req.auto_rollback, batch_size=req.batch or env.batch_size)
+                         auto_rollback=req.auto_rollback, batch_size=req.batch or env.batch_size,
+                         cuts=guard.cuts)
         hosts = execute(plans, fleet.sessions, ctx, preflight_steps(plans, checks))
         return meta.finish(plans, hosts, checks, interrupted=cancel.is_set())
 

@@ -6,8 +6,10 @@ A dropped connection must not leave a host half-deployed or locked: the engine r
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from cookcam_ops.errors import HostError
@@ -62,6 +64,10 @@ class HostSession:
                             "exit status)")
         return result
 
+    def cut(self) -> None:
+        """Close the connection from another thread: the running command ends, `lost` set."""
+        self._drop()
+
     def _drop(self) -> None:
         self.lost = True
         transport, self._transport = self._transport, None
@@ -87,3 +93,36 @@ class HostSession:
     def close(self) -> None:
         self._drop()
         self.lost = False
+
+
+class Cuts:
+    """The sessions running a step before their host's switch: the ones safe to cut.
+
+    Cutting closes the connection, so the step's command ends with the session "lost"; the
+    engine then reconnects, stops what the step left running (the reap) and cleans up, as for
+    any lost connection before a switch.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[str, HostSession] = {}
+
+    @contextmanager
+    def cuttable(self, session: HostSession) -> Iterator[None]:
+        """While the block runs, a cut_all() may close this session."""
+        with self._lock:
+            self._live[session.label] = session
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._live.pop(session.label, None)
+
+    def cut_all(self) -> list[str]:
+        """Close every cuttable session; the labels cut."""
+        with self._lock:
+            live = list(self._live.values())
+            self._live.clear()
+        for session in live:
+            session.cut()
+        return [s.label for s in live]

@@ -7,12 +7,13 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cookcam_ops import composite
 from cookcam_ops.deploy import audit, scripts
 from cookcam_ops.deploy.result import FAILED, OK, StepResult
+from cookcam_ops.deploy.session import Cuts
 
 if TYPE_CHECKING:
     from cookcam_ops.config import AppConfig
@@ -44,6 +45,7 @@ class RunContext:
     smoke: SmokeGate | None = None
     auto_rollback: bool = True
     batch_size: int = 1
+    cuts: Cuts = field(default_factory=Cuts)
 
 
 def last_json(text: str) -> dict[str, Any] | None:

@@ -383,6 +383,39 @@ def test_ctrl_c_mid_deploy_puts_everything_back(fleet: Sandbox) -> None:
     assert_fleet_on(fleet, old)
 
 
+def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox,
+                                                            tmp_path: Path) -> None:
+    """A slow build (say a long npm ci): the second Ctrl-C cuts it at once, nothing served
+    changed, the remote process is stopped and the build dir removed."""
+    book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
+    for s in book["steps"]:
+        if s["name"] == "build":
+            s["run"] = "cd {build_path} && npm run build && sleep 300"
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
+    config = ops_copy(fleet, tmp_path, lambda d: d.update(
+        playbooks={"deploy": str(tmp_path / "slow.yaml")}))
+    before = served(fleet)
+    change(fleet, "release")
+    run = LiveCli.start(config, "deploy", "sandbox", "--yes", "--json", "--batch", "2")
+    run.wait_line("host2: build")
+    time.sleep(3)  # into the sleep
+    run.proc.send_signal(signal.SIGINT)
+    run.wait_line("SIGINT: stopping at the next safe point")
+    cut_at = time.monotonic()
+    run.proc.send_signal(signal.SIGINT)
+    done = run.finish(timeout=120)
+    assert done.code == 130, done.stderr[-3000:]
+    assert time.monotonic() - cut_at < 60, "the second Ctrl-C did not cut the sleeping build"
+    assert "SIGINT again: cutting" in done.stderr
+    assert {h["outcome"] for h in done.doc["hosts"]} == {"failed"}
+    assert served(fleet) == before and locks(fleet) == []
+    for h in fleet.state.hosts:
+        ops = Path(h.app_path + ".ops")
+        assert not (ops / "build").exists() and not (ops / "step.pid").exists()
+        left = fleet.ssh(h.name, "ps -eo args | grep -c '[s]leep 300' || true")
+        assert left.stdout.strip() == "0", f"{h.name}: the cut step still runs"
+
+
 @dataclass
 class Load:
     """Keep-alive GETs against every host's /health from a few threads until stopped."""

@@ -75,6 +75,7 @@ class World:
     prev: dict[str, str | None] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    cut: list[str] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -103,6 +104,11 @@ class World:
             self.script.get((host, ps.name)) if n == 1 else None)
         if action == "cancel":
             ctx.cancel.set()
+        if action == "cancel-twice":  # Ctrl-C twice while this step runs
+            ctx.cancel.set()
+            self.cut.extend(ctx.cuts.cut_all())
+            if session.lost:
+                raise HostError(f"{host}: connection lost (cut)")
         if action in ("lost", "lost-down"):
             if action == "lost-down":
                 self.down.add(host)

@@ -109,6 +109,24 @@ def test_ctrl_c_stops_at_a_safe_point_and_puts_back(world: World) -> None:
     assert set(world.head.values()) == {OLD}
 
 
+def test_a_second_ctrl_c_cuts_a_step_before_the_switch(world: World) -> None:
+    world.script[("web2", "build")] = "cancel-twice"
+    result = run(world)
+    assert world.cut == ["web2"]
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert outcomes(result) == {"web1": "rolled_back", "web2": "failed", "web3": "skipped"}
+    assert any("reap" in c or "step.pid" in c for c in world.commands("web2", "step.pid"))
+    assert set(world.head.values()) == {OLD}
+
+
+def test_a_second_ctrl_c_never_cuts_a_step_after_the_switch(world: World) -> None:
+    world.script[("web1", "health")] = "cancel-twice"
+    result = run(world)
+    assert world.cut == []  # health runs past the switch: it finishes, then web1 is put back
+    assert outcomes(result)["web1"] == "rolled_back"
+    assert set(world.head.values()) == {OLD}
+
+
 def test_interrupted_before_anything_runs_nothing(world: World) -> None:
     result = run(world, cancel_first=True)
     assert world.calls == []
