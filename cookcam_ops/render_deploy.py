@@ -111,20 +111,11 @@ class Progress:
 
 
 def _checks_table(result: RunResult) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
     shown = [c for c in result.checks if c.status.value != "pass"] if result.plans else []
     shown = shown if result.outcome != "dry_run" else result.checks
     if not shown:
         return
-    table = Table(title=Text("checks"), title_justify="left")
-    for col in ("host", "check", "status", "detail"):
-        table.add_column(col, overflow="fold")
-    for c in shown:
-        table.add_row(Text(c.host or ""), Text(c.name), Text(c.status.value, style=_STYLE.get(
-            {"pass": "ok", "fail": "failed", "warn": "running", "skip": "skipped"}[
-                c.status.value], "")), Text(c.detail))
+    table = ui.checks_table(shown, "checks")
     ui.out().print(table)
 
 
@@ -150,8 +141,9 @@ def render_plan(result: RunResult) -> None:
                         style="dim")
             out.print(line)
             body = f"skipped: {s.skip}" if s.skip else s.display
-            for text_line in body.splitlines():
-                out.print(Text(f"        {text_line}", style="dim" if s.skip else ""))
+            for text_line in body.splitlines():  # never wrapped: commands stay copyable
+                out.print(Text(f"        {text_line}", style="dim" if s.skip else ""),
+                          soft_wrap=True)
     _checks_table(result)
     _verdict(result)
 

@@ -12,9 +12,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from collections.abc import Sequence
 
-    from cookcam_ops.report import Report
+    from rich.console import Console
+    from rich.table import Table
+
+    from cookcam_ops.report import Check, Report
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 WIDTH_ENV = "COLUMNS"
@@ -64,24 +67,30 @@ def error_line(message: str) -> None:
     err().print(line, soft_wrap=True)
 
 
-def render_report(report: Report) -> None:
-    """A human table of a report's checks on stdout, with a one-line verdict."""
+def checks_table(checks: Sequence[Check], title: str) -> Table:
+    """Checks as a table: host (when any has one), check, status, detail (only detail wraps)."""
     from rich.table import Table
     from rich.text import Text
 
-    has_host = any(c.host for c in report.checks)
-    table = Table(title=Text(report.title), title_justify="left", show_lines=False)
-    if has_host:
-        table.add_column("host")
-    table.add_column("check")
-    table.add_column("status")
+    has_host = any(c.host for c in checks)
+    table = Table(title=Text(title), title_justify="left", show_lines=False)
+    for col in (["host"] if has_host else []) + ["check", "status"]:
+        table.add_column(col, no_wrap=True)
     table.add_column("detail", overflow="fold")
-    for check in report.checks:
+    for check in checks:
         row = [Text(check.name), Text(check.status.value, style=_STATUS_STYLE[check.status.value]),
                Text(check.detail)]
         if has_host:
             row.insert(0, Text(check.host or ""))
         table.add_row(*row)
+    return table
+
+
+def render_report(report: Report) -> None:
+    """A human table of a report's checks on stdout, with a one-line verdict."""
+    from rich.text import Text
+
+    table = checks_table(report.checks, report.title)
     out().print(table)
     counts = {s: sum(c.status.value == s for c in report.checks) for s in _STATUS_STYLE}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
