@@ -59,9 +59,10 @@ def _host_row(host: HostStatus) -> list[Text]:
     modes = "/".join(sorted({p.exec_mode for p in host.processes}))
     procs = Text(f"{online}/{len(host.processes)} online ({modes})" if host.processes
                  else (host.pm2_error or "none"))
-    since = host.since + (f" by {host.since_by}" if host.since_by else "") if host.since else "-"
+    since = host.since.replace("T", " ")[:16] + (f" UTC by {host.since_by}" if host.since_by
+                                                 else " UTC") if host.since else "-"
     lock = Text(host.lock.describe(), style="yellow") if host.lock else Text("free", style="dim")
-    return [Text(host.name), _yes_no(True), Text((host.sha or "?")[:12]), Text(since), procs,
+    return [Text(host.name), _yes_no(True), Text((host.sha or "?")[:10]), Text(since), procs,
             _yes_no(host.healthy, "healthy", "UNHEALTHY"), lock]
 
 
@@ -72,7 +73,7 @@ def render_status(report: StatusReport) -> None:
 
     hosts = Table(title=Text(f"status {report.environment}"), title_justify="left")
     for col in ("host", "reachable", "sha", "since", "pm2", "health", "lock"):
-        hosts.add_column(col, overflow="fold")
+        hosts.add_column(col, overflow="fold", no_wrap=col in ("host", "sha", "health"))
     for host in report.hosts:
         hosts.add_row(*_host_row(host))
     ui.out().print(hosts)
