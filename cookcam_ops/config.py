@@ -14,11 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cookcam_ops.configpath import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401
 from cookcam_ops.errors import ConfigError
 from cookcam_ops.yamlfile import load_model
 
-CONFIG_ENV = "COOKCAM_OPS_CONFIG"
-DEFAULT_CONFIG = Path("ops.yaml")
 CONFIG_HINT = "see ops.yaml.example for every key"
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -242,14 +241,6 @@ class LoadedConfig:
         if self.config.env_schema:
             return self.resolve(self.config.env_schema)
         return default_playbook("env.schema.yaml")
-
-
-def config_path(explicit: Path | None) -> Path:
-    """--config, else $COOKCAM_OPS_CONFIG, else ./ops.yaml."""
-    if explicit is not None:
-        return explicit
-    from_env = os.environ.get(CONFIG_ENV)
-    return Path(from_env) if from_env else DEFAULT_CONFIG
 
 
 def load_config(path: Path) -> LoadedConfig:

@@ -6,7 +6,6 @@ Reports never hold secret values: services put only names, counts and reasons in
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -75,6 +74,8 @@ class Report:
 
 def junit_xml(report: Report, suite_name: str) -> str:
     """Render a report as JUnit XML: one testcase per check."""
+    import xml.etree.ElementTree as ET  # only JUnit needs it: keep it off start-up
+
     failures = sum(c.status is Status.FAIL for c in report.checks)
     skipped = sum(c.status is Status.SKIP for c in report.checks)
     total_time = sum(c.duration_s or 0.0 for c in report.checks)

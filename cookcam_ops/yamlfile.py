@@ -7,7 +7,8 @@ never its `input` (inputs can be secrets).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,7 +28,15 @@ class YamlDoc:
 
     path: Path
     data: Any
-    lines: dict[KeyPath, int]
+    node: Any = field(default=None, repr=False)  # the node tree, for line numbers
+
+    @cached_property
+    def lines(self) -> dict[KeyPath, int]:
+        """Line numbers by key path, indexed on first use (only errors need them)."""
+        lines: dict[KeyPath, int] = {}
+        if self.node is not None:
+            _index_lines(self.node, (), lines)
+        return lines
 
     def line_of(self, key_path: KeyPath) -> int | None:
         """The line of the deepest known prefix of key_path."""
@@ -81,10 +90,7 @@ def load_yaml(path: Path, what: str) -> YamlDoc:
         raise ConfigError(f"{where}: {what} is not valid YAML ({problem})") from e
     finally:
         loader.dispose()
-    lines: dict[KeyPath, int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
-    return YamlDoc(path=path, data=data, lines=lines)
+    return YamlDoc(path=path, data=data, node=node)
 
 
 def validation_error(doc: YamlDoc, error: ValidationError, what: str,

@@ -20,7 +20,8 @@ JunitOpt = Annotated[Path | None, typer.Option(
 
 def load(ctx: typer.Context) -> LoadedConfig:
     """Load ops.yaml from --config, $COOKCAM_OPS_CONFIG or ./ops.yaml."""
-    from cookcam_ops.config import config_path, load_config
+    from cookcam_ops.config import load_config
+    from cookcam_ops.configpath import config_path
 
     return load_config(config_path(ctx.find_root().obj.config))
 

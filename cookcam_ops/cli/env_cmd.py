@@ -16,13 +16,15 @@ app = typer.Typer(cls=OpsGroup, no_args_is_help=True,
 
 def schema_for(ctx: typer.Context, schema: Path | None) -> Path:
     """--schema, else the schema ops.yaml names (when there is an ops.yaml), else the default."""
-    from cookcam_ops.config import config_path, load_config
+    from cookcam_ops.configpath import config_path
     from cookcam_ops.resources import default_playbook
 
     if schema is not None:
         return schema
     path = config_path(ctx.find_root().obj.config)
-    if path.exists():
+    if path.exists():  # only then pay for loading ops.yaml's models
+        from cookcam_ops.config import load_config
+
         return load_config(path).schema_path()
     return default_playbook("env.schema.yaml")
 

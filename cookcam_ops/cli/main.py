@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -82,4 +83,9 @@ app.command("drain")(drain_cmd.drain)
 
 def run() -> None:
     """Console-script entry point (also `python -m cookcam_ops`)."""
+    # pydantic looks for plugins the first time a model is built, by reading the entry points
+    # of every installed distribution (~10 ms of each start-up). Our models are internal and
+    # take no plugins (Typer disables them for its own adapters the same way); an explicit
+    # setting in the user's environment still wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     app(prog_name="cookcam-ops")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def _optional_config(ctx: typer.Context) -> LoadedConfig | None:
     """ops.yaml when one was named or ./ops.yaml exists; None lets --url run without one."""
-    from cookcam_ops.config import DEFAULT_CONFIG
+    from cookcam_ops.configpath import DEFAULT_CONFIG
 
     if ctx.find_root().obj.config is None and not DEFAULT_CONFIG.exists():
         return None
