@@ -1,7 +1,7 @@
 # The two commands (see README): `make demo` rehearses on the sandbox, `make test` runs every test.
 PY ?= python3
 
-.PHONY: install demo test lint
+.PHONY: install demo test lint bench
 
 install:
 	bash scripts/ensure-deps.sh
@@ -17,5 +17,6 @@ lint:
 test: install lint
 	$(PY) -m pytest -q
 
+# Benchmarks (not tests): brings up its own sandbox, writes bench/RESULTS.md and results.json.
 bench: install
-	$(PY) bench/startup.py
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -1,50 +1,47 @@
-"""The drain's load client against autocannon on the same endpoint (goal: >= 0.3x its rate).
-
-Usage: python bench/drain_rate.py URL [--concurrency 16] [--seconds 8] [--autocannon PATH]
-URL must be a loopback base URL (e.g. a sandbox host's base_url); the path is /health.
-autocannon is looked up on PATH (or given); without it only our figure is printed.
+"""Figure 6, drain load: the request rate the drain's load client sustains against one host,
+against autocannon on the same endpoint (/health) with the same connection count, taking turns.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import shutil
-import subprocess
-from urllib.parse import urlsplit
 
+from bench.context import Context
+from bench.figures import Figure, Goal
+from bench.proc import run
+from bench.tools import ensure_autocannon
 from cookcam_ops.drain.load import LoadRun, load_target
 
-
-async def ours(url: str, concurrency: int, seconds: float) -> float:
-    run = LoadRun(load_target(url, "/health"), concurrency, 5_000_000)
-    stats = await run.run(seconds)
-    return stats.requests / (run.ended - run.started)
+CONNECTIONS = 16  # `cookcam-ops drain`'s default --concurrency
+PATH = "/health"
 
 
-def autocannon(binary: str, url: str, concurrency: int, seconds: float) -> float:
-    done = subprocess.run([binary, "-j", "-c", str(concurrency), "-d", str(int(seconds)),
-                           url.rstrip("/") + "/health"], capture_output=True, text=True,
-                          check=True, timeout=seconds + 60)
-    return float(json.loads(done.stdout)["requests"]["average"])
+async def _ours(url: str, seconds: float) -> float:
+    load = LoadRun(load_target(url, PATH), CONNECTIONS, 5_000_000)
+    stats = await load.run(seconds)
+    return stats.ok_2xx / (load.ended - load.started)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--autocannon", default=shutil.which("autocannon"))
-    args = parser.parse_args()
-    if urlsplit(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
-        parser.error("the benchmark only targets loopback")
-    rate = asyncio.run(ours(args.url, args.concurrency, args.seconds))
-    print(f"cookcam-ops drain load client: {rate:,.0f} req/s")
-    if args.autocannon:
-        reference = autocannon(args.autocannon, args.url, args.concurrency, args.seconds)
-        print(f"autocannon: {reference:,.0f} req/s; ratio {rate / reference:.2f}x")
-
-
-if __name__ == "__main__":
-    main()
+def measure(ctx: Context) -> list[Figure]:
+    """Pairs of (drain load client, autocannon) rates of 2xx answers."""
+    binary = ensure_autocannon(ctx.log)
+    url = ctx.sandbox.hosts[0].base_url
+    seconds = ctx.load_seconds
+    figure = Figure("drain-load", f"Drain load: keep-alive GET {PATH}, {CONNECTIONS} "
+                    "connections", "drain load client", "autocannon", "req/s", Goal(">=", 0.3),
+                    notes=f"{seconds:g} s per sample; ours counts 2xx answers per second of "
+                          "its run, autocannon's requests.average (2xx only: non-2xx fail "
+                          "the sample); ours runs in the suite's Python process")
+    for i in range(ctx.pairs):
+        ours = asyncio.run(_ours(url, seconds))
+        done = run([str(binary), "-j", "-c", str(CONNECTIONS), "-d", str(int(seconds)),
+                    url + PATH], ctx.log, timeout=seconds + 60)
+        doc = json.loads(done.stdout)
+        if doc.get("non2xx") or doc.get("errors"):
+            raise ValueError(f"autocannon saw {doc.get('non2xx')} non-2xx, "
+                             f"{doc.get('errors')} errors")
+        theirs = float(doc["requests"]["average"])
+        figure.add(ours, theirs)
+        ctx.say(f"drain round {i + 1}: ours {ours:.0f} req/s, autocannon {theirs:.0f} req/s")
+    return [figure]

@@ -37,7 +37,8 @@ def bogus_token() -> str:
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.{signature}"
 
 
-def _new_client() -> Any:
+def new_client() -> Any:
+    """A python-socketio AsyncClient as the smoke checks use it: no reconnection, quiet."""
     import socketio
 
     return socketio.AsyncClient(reconnection=False, handle_sigint=False, logger=_QUIET,
@@ -111,7 +112,7 @@ async def close(client: Any) -> None:
 
 
 async def _one(url: str, token: str | None, timeout_s: float) -> Handshake:
-    client = _new_client()
+    client = new_client()
     try:
         return await handshake(client, url, token, timeout_s)
     finally:
@@ -145,7 +146,7 @@ def run_auth_checks(url: str, token: str | None, timeout_s: float) -> AuthResult
 
 async def _rate(url: str, token: str, connections: int,
                 timeout_s: float) -> tuple[list[Handshake], float]:
-    clients = [_new_client() for _ in range(connections)]
+    clients = [new_client() for _ in range(connections)]
     started = time.monotonic()
     try:
         results = await asyncio.gather(*(handshake(c, url, token, timeout_s) for c in clients))

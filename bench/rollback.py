@@ -1,0 +1,77 @@
+"""Figure 4, rollback: the time of a rollback over the time of the deploy it undoes.
+
+In-place (this build's strategy) for comparison, and the releases strategy (goal <= 0.2) when
+this build accepts `strategy: releases`. When `deploy` refuses it (exit 2, "not supported"),
+the row says so: it is never estimated. Each pair: push a release, deploy it, roll back to the
+SHA it replaced (`rollback --to FROM_SHA`, which undoes exactly that deploy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.context import Context
+from bench.figures import Figure, Goal, unavailable
+from bench.proc import BenchError, ops_argv, run
+
+RELEASES_ENV = "rel"
+
+
+def _pair(ctx: Context, config: Path, environment: str) -> tuple[float, float]:
+    ctx.sandbox.change()
+    deployed, doc = ctx.ops_json(config, "deploy", environment, "--yes")
+    if doc.get("outcome") != "deployed":
+        raise BenchError(f"deploy {environment}: outcome {doc.get('outcome')!r}")
+    from_sha = doc["hosts"][0]["from_sha"]
+    rolled, back = ctx.ops_json(config, "rollback", environment, "--to", from_sha, "--yes")
+    if not back.get("ok"):
+        raise BenchError(f"rollback {environment}: outcome {back.get('outcome')!r}")
+    return rolled.seconds, deployed.seconds
+
+
+def _releases_refused(ctx: Context, config: Path) -> str | None:
+    """Why this build cannot deploy with strategy: releases, or None when it can."""
+    done = run(ops_argv("--config", str(config), "deploy", RELEASES_ENV, "--dry-run", "--json"),
+               ctx.log, check=False)
+    if done.rc == 2 and "not supported" in done.stderr:
+        return "not available in this build (`deploy` refuses strategy: releases, exit 2)"
+    if done.rc != 0:
+        raise BenchError(f"deploy --dry-run with strategy: releases: exit {done.rc} "
+                         f"(see {ctx.log})")
+    return None
+
+
+def _prepare_releases(ctx: Context, config: Path) -> None:
+    """Turn the releases host into the releases layout (issue 6's migrate-to-releases)."""
+    run(ops_argv("--config", str(config), "migrate-to-releases", RELEASES_ENV, "--yes"),
+        ctx.log, timeout=900)
+
+
+def measure(ctx: Context) -> list[Figure]:
+    """The in-place row, then the releases row (or why it is not available)."""
+    sb = ctx.sandbox
+    in_place = Figure("rollback-in-place", "Rollback / deploy, in-place strategy",
+                      "rollback", "deploy", "s", None,
+                      notes="whole `rollback --to FROM --yes` process over the `deploy --yes` "
+                            "it undoes, one host; in-place keeps the replaced build in "
+                            "<app>.ops/prev, so the rollback swaps it back and reloads")
+    releases = Figure("rollback-releases", "Rollback / deploy, releases strategy",
+                      "rollback", "deploy", "s", Goal("<=", 0.2),
+                      notes="same as in-place, on a host of its own with strategy: releases")
+    config = sb.write_config("bench-rollback.yaml", {"solo": {"hosts": sb.hosts_doc(1)}})
+    rel_hosts = sb.hosts_doc(2)[1:] or sb.hosts_doc(1)
+    rel_config = sb.write_config("bench-releases.yaml", {
+        RELEASES_ENV: {"hosts": rel_hosts, "strategy": "releases"}})
+    for i in range(ctx.pairs):
+        in_place.add(*_pair(ctx, config, "solo"))
+        ctx.say(f"rollback in-place round {i + 1}: {in_place.ours[-1]:.1f}s / "
+                f"{in_place.theirs[-1]:.1f}s")
+    why = _releases_refused(ctx, rel_config)
+    if why is not None:
+        return [in_place, unavailable(releases, why)]
+    _prepare_releases(ctx, rel_config)
+    for i in range(ctx.pairs):
+        releases.add(*_pair(ctx, rel_config, RELEASES_ENV))
+        ctx.say(f"rollback releases round {i + 1}: {releases.ours[-1]:.1f}s / "
+                f"{releases.theirs[-1]:.1f}s")
+    return [in_place, releases]
