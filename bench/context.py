@@ -19,7 +19,7 @@ class Context:
     workdir: Path
     pairs: int          # pairs for the figures that take seconds per sample
     startup_runs: int   # pairs for the start-up figures (milliseconds each)
-    load_seconds: float  # seconds of load per drain sample
+    quick: bool          # development run: smaller loads
     sandbox_: Sandbox | None
 
     @property
@@ -27,6 +27,11 @@ class Context:
         if self.sandbox_ is None:
             raise BenchError("this figure needs the sandbox")
         return self.sandbox_
+
+    @property
+    def load_seconds(self) -> float:
+        """Seconds of load per drain sample."""
+        return 3.0 if self.quick else 5.0
 
     @property
     def log(self) -> Path:

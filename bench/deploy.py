@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.commands import OURS_ONLY, deploy_commands
@@ -81,11 +82,26 @@ CLOSING = ("Closing the gap needs one session per host for the whole playbook, w
            "not changed here")
 
 
+def solo_config(ctx: Context) -> Path:
+    """An ops.yaml with environment `solo`: the sandbox's first host."""
+    sb = ctx.sandbox
+    return sb.write_config("bench-solo.yaml", {"solo": {"hosts": sb.hosts_doc(1)}})
+
+
+def ours_and_plain(ctx: Context, config: Path, breakdown: Breakdown | None = None
+                   ) -> tuple[float, float]:
+    """One release deployed by ours, the next by one plain ssh session: their seconds."""
+    ours = deploy_ours(ctx, config.name, "solo", breakdown).seconds
+    ctx.sandbox.change()
+    commands = deploy_commands(config, "solo", ctx.log)
+    return ours, plain_ssh(ctx.sandbox, ctx.sandbox.hosts[0], commands, ctx.log).seconds
+
+
 def measure(ctx: Context) -> list[Figure]:
     """Pairs of (ours, plain ssh) and (ours, ansible), one round at a time."""
     sb = ctx.sandbox
     host = sb.hosts[0]
-    config = sb.write_config("bench-solo.yaml", {"solo": {"hosts": sb.hosts_doc(1)}})
+    config = solo_config(ctx)
     binary = ensure_ansible(ctx.log)
     vs_ssh = Figure("deploy-vs-ssh", "Deploy overhead: release to 1 host vs plain ssh",
                     "cookcam-ops deploy", "one `ssh host 'cmd && …'`", "s", Goal("<=", 1.15),
@@ -95,9 +111,7 @@ def measure(ctx: Context) -> list[Figure]:
                         Goal("<=", 0.5), notes=NOTES_ANSIBLE)
     breakdown = Breakdown()
     for i in range(ctx.pairs):
-        ours = deploy_ours(ctx, config.name, "solo", breakdown).seconds
-        sb.change()
-        plain = plain_ssh(sb, host, deploy_commands(config, "solo", ctx.log), ctx.log).seconds
+        ours, plain = ours_and_plain(ctx, config, breakdown)
         sb.change()
         theirs = ansible(binary, sb, host, deploy_commands(config, "solo", ctx.log),
                          ctx.workdir / f"ansible-{i}", ctx.log).seconds

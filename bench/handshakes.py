@@ -41,7 +41,7 @@ def measure(ctx: Context) -> list[Figure]:
     """Pairs of (python-socketio, socket.io-client) rates."""
     if not (NODE_MODULES / "socket.io-client").is_dir():
         raise BenchError(f"{NODE_MODULES}/socket.io-client missing: run scripts/ensure-deps.sh")
-    total = TOTAL if ctx.pairs > 1 else TOTAL // 5
+    total = TOTAL // 5 if ctx.quick else TOTAL
     url = ctx.sandbox.hosts[0].base_url
     token = _token(ctx)
     ours_argv = [sys.executable, "-m", "bench.handshake_client", url, str(total),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import shutil
 import signal
 import sys
@@ -23,7 +24,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import deploy, drain_rate, fanout, handshakes, rollback, startup
+from bench import deploy, diagnostic, drain_rate, fanout, handshakes, rollback, startup
 from bench.context import Context
 from bench.figures import Figure
 from bench.proc import ROOT, BenchError
@@ -33,10 +34,10 @@ from bench.sandbox import Sandbox, attach, sandbox
 SUITE: dict[str, Callable[[Context], list[Figure]]] = {
     "startup": startup.measure, "deploy": deploy.measure, "rollback": rollback.measure,
     "handshakes": handshakes.measure, "drain": drain_rate.measure,
-    # Last: its light deploys switch git without building, which the others must not inherit.
-    "fanout": fanout.measure,
+    # Last: their light deploys switch git without building, which the others must not inherit.
+    "fanout": fanout.measure, "diagnostic": diagnostic.measure,
 }
-NEEDS_SANDBOX = {"deploy", "fanout", "rollback", "handshakes", "drain"}
+NEEDS_SANDBOX = {"deploy", "fanout", "rollback", "handshakes", "drain", "diagnostic"}
 FANOUT_HOSTS = 8
 
 
@@ -69,7 +70,7 @@ def _sandbox(args: argparse.Namespace, workdir: Path, say: Callable[[str], None]
     elif args.use_sandbox:
         yield attach(args.use_sandbox, workdir / "sandbox.log")
     else:
-        hosts = FANOUT_HOSTS if "fanout" in args.only else 1
+        hosts = FANOUT_HOSTS if {"fanout", "diagnostic"} & set(args.only) else 1
         say(f"bringing up a {hosts}-host sandbox in {workdir}")
         with sandbox(workdir, hosts) as sb:
             yield sb
@@ -103,19 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures: list[Figure] = []
     startup_runs = 5 if args.quick else 21
-    say = Context(workdir, pairs, startup_runs, 0, None).say
-    load_s = 3.0 if args.quick else 5.0
+    base = Context(workdir, pairs, startup_runs, args.quick, None)
     try:
         # What needs no sandbox runs first, on a machine not yet busy with one.
         for name in [n for n in args.only if n not in NEEDS_SANDBOX]:
-            figures += _measure(name, Context(workdir, pairs, startup_runs, load_s, None))
-        with _sandbox(args, workdir, say) as sb:
-            ctx = Context(workdir, pairs, startup_runs, load_s, sb)
+            figures += _measure(name, base)
+        with _sandbox(args, workdir, base.say) as sb:
+            ctx = dataclasses.replace(base, sandbox_=sb)
             for name in [n for n in args.only if n in NEEDS_SANDBOX]:
                 figures += _measure(name, ctx)
     finally:
         if args.keep:
-            say(f"kept {workdir}")
+            base.say(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     wall = time.perf_counter() - started
@@ -123,9 +123,17 @@ def main(argv: list[str] | None = None) -> int:
                                                                                   sys.argv[1:])
     note = f"{pairs} pair(s) per figure ({startup_runs} for start-up)."
     md, js = write_results(out, figures, this_machine(), command, wall, note)
-    say(f"wrote {md} and {js} in {wall / 60:.1f} min")
+    base.say(f"wrote {md} and {js} in {wall / 60:.1f} min")
     return 0 if all(f.status != "error" for f in figures) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench: interrupted; no results written (a sandbox it brought up is down)",
+              file=sys.stderr)
+        sys.exit(130)
+    except BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        sys.exit(1)
