@@ -89,7 +89,7 @@ class Figure:
 def unavailable(figure: Figure, why: str) -> Figure:
     """Mark a figure as not measurable in this build (never faked)."""
     figure.status = "not available"
-    figure.notes = why if not figure.notes else f"{why}. {figure.notes}"
+    figure.notes = why if not figure.notes else f"{why}; {figure.notes}"
     figure.ours.clear()
     figure.theirs.clear()
     return figure

@@ -34,7 +34,8 @@ def _releases_refused(ctx: Context, config: Path) -> str | None:
     done = run(ops_argv("--config", str(config), "deploy", RELEASES_ENV, "--dry-run", "--json"),
                ctx.log, check=False)
     if done.rc == 2 and "not supported" in done.stderr:
-        return "not available in this build (`deploy` refuses strategy: releases, exit 2)"
+        return ("not available in this build (`deploy` refuses strategy: releases, exit 2); "
+                "the lead reruns `make bench` once the releases strategy is merged")
     if done.rc != 0:
         raise BenchError(f"deploy --dry-run with strategy: releases: exit {done.rc} "
                          f"(see {ctx.log})")
@@ -57,7 +58,8 @@ def measure(ctx: Context) -> list[Figure]:
                             "<app>.ops/prev, so the rollback swaps it back and reloads")
     releases = Figure("rollback-releases", "Rollback / deploy, releases strategy",
                       "rollback", "deploy", "s", Goal("<=", 0.2),
-                      notes="same as in-place, on a host of its own with strategy: releases")
+                      notes="measured like the in-place row, on a host of its own with "
+                            "strategy: releases after `migrate-to-releases`")
     config = sb.write_config("bench-rollback.yaml", {"solo": {"hosts": sb.hosts_doc(1)}})
     rel_hosts = sb.hosts_doc(2)[1:] or sb.hosts_doc(1)
     rel_config = sb.write_config("bench-releases.yaml", {
