@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from cookcam_ops import checklist_judge as judge
 from cookcam_ops import composite, killsignal
 from cookcam_ops.checklist import env_items
+from cookcam_ops.deploy import releases as rel
 from cookcam_ops.envfile.schema import EnvSchema
 from cookcam_ops.envfile.validate import validate_parsed
 from cookcam_ops.errors import UsageError
@@ -57,32 +58,63 @@ def check_ref(ref: str) -> str:
 
 
 def _ref_command(t: Target, ref: str) -> str:
-    path = q(t.app_path)
+    path = q(t.repo_path)
     if _SHA_RE.match(ref):
         return f"git -C {path} rev-parse --verify --quiet {q(ref + '^{commit}')}"
     return f"git -C {path} ls-remote --exit-code {q(t.app.remote)} {q(ref)} >/dev/null"
 
 
+def _git_sections(t: Target) -> list[tuple[str, str]]:
+    """in-place: the checkout's state; releases: the current release and the releases kept."""
+    path = q(t.app_path)
+    if t.releases:
+        return [("current", f"readlink {q(t.current_path)}"),
+                ("releases", rel.listing_command(t.releases_path, t.app.env_file))]
+    upstream = q(f"{t.app.remote}/{t.app.branch}")
+    return [("git-dirty", f"git -C {path} rev-parse --git-dir >/dev/null && "
+                          f"git -C {path} status --porcelain | head -n 50"),
+            ("git-branch", f"git -C {path} symbolic-ref --short -q HEAD"),
+            ("git-contained", f"git -C {path} merge-base --is-ancestor HEAD {upstream}")]
+
+
 def checklist_script(t: Target, ref: str) -> str:
     """The composite script for one host."""
-    path = q(t.app_path)
-    upstream = q(f"{t.app.remote}/{t.app.branch}")
+    code = q(t.code_path)
     return composite.script([
-        ("ecosystem", f"cd {path} && node -e {q(ECOSYSTEM_JS)}"),
-        ("git-dirty", f"git -C {path} rev-parse --git-dir >/dev/null && "
-                      f"git -C {path} status --porcelain | head -n 50"),
-        ("git-branch", f"git -C {path} symbolic-ref --short -q HEAD"),
-        ("git-contained", f"git -C {path} merge-base --is-ancestor HEAD {upstream}"),
+        ("ecosystem", f"cd {code} && node -e {q(ECOSYSTEM_JS)}"),
+        *_git_sections(t),
         ("ref", _ref_command(t, ref)),
         ("node", "node --version"),
         ("npm", "npm --version"),
-        ("engines", f"cd {path} && node -e {q(ENGINES_JS)}"),
-        ("disk", f"df -Pk {path} | tail -n 1"),
+        ("engines", f"cd {code} && node -e {q(ENGINES_JS)}"),
+        ("disk", f"df -Pk {q(t.app_path)} | tail -n 1"),
         ("lock", lock_read_command(t.lock_dir)),
         ("health", composite.health(t.local_url)),
         ("kill-signal", killsignal.pm2_signal_command()),
-        ("handlers", killsignal.handlers_command(t.app_path)),
+        ("handlers", killsignal.handlers_command(t.code_path)),
     ])
+
+
+def judge_releases(sections: dict[str, composite.Section], t: Target) -> list[Check]:
+    """releases: the current release (what a failed deploy goes back to) is complete."""
+    cur = sections.get("current")
+    name = rel.release_of_link(cur.text.strip() if cur is not None and cur.ok else None)
+    entries = rel.parse_listing(sections["releases"].text if "releases" in sections else "")
+    kept = {e.name: e for e in entries}
+    host = t.label
+    if name is None:
+        return [Check("rollback-target", Status.FAIL, f"{t.current_path} does not point to a "
+                      "release (run `cookcam-ops migrate-to-releases` first?)", host)]
+    entry = kept.get(name)
+    if entry is None or not entry.complete:
+        missing = ", ".join(entry.missing) if entry else "the directory"
+        return [Check("rollback-target", Status.FAIL, f"current release {name} is incomplete "
+                      f"(no {missing}): a failed deploy could not go back to it", host)]
+    older = [e for e in entries if e.name < name]
+    prev = f"; before it: {older[-1].name}" + ("" if older[-1].complete else " (INCOMPLETE)") \
+        if older else "; no earlier release kept"
+    return [Check("rollback-target", Status.PASS, f"current release {name} is complete (dist, "
+                  f"node_modules, {t.app.env_file}, REVISION){prev}", host)]
 
 
 @dataclass(frozen=True)
@@ -107,7 +139,9 @@ def judge_sections(sections: dict[str, composite.Section], t: Target,
     apps, error = judge.parse_ecosystem(composite.json_section(sections, "ecosystem"))
     checks = judge.judge_ecosystem(apps, error, t.app.name, opts.schema.secret_names(), host)
     dirty_sec = sections.get("git-dirty")
-    if dirty_sec is None or not dirty_sec.ok:
+    if t.releases:
+        checks += judge_releases(sections, t)
+    elif dirty_sec is None or not dirty_sec.ok:
         checks.append(Check("git-clean", Status.FAIL, "not a git checkout (git status failed)",
                             host))
     else:
@@ -150,7 +184,30 @@ def _env_checks(transport: Transport, t: Target, opts: ChecklistOptions,
     del data
     items = (validate_parsed(parsed, opts.schema, opts.environment) if full else
              env_items(parsed, opts.schema, opts.environment, opts.sentry_project_id))
-    return [Check(c.name, c.status, c.detail, t.label, c.duration_s) for c in items]
+    checks = [Check(c.name, c.status, c.detail, t.label, c.duration_s) for c in items]
+    if t.releases and not full:
+        checks.append(_env_names(transport, t, set(parsed.values)))
+    return checks
+
+
+def _env_names(transport: Transport, t: Target, incoming: set[str]) -> Check:
+    """releases: variable NAMES added or removed in shared/.env since the current release."""
+    from cookcam_ops.envfile.dotenv_parser import parse_dotenv
+
+    path = f"{t.current_path}/{t.app.env_file}"
+    data = transport.read_file(path)
+    if data is None:
+        return Check("env-names", Status.WARN, f"no {path} to compare names with", t.label)
+    names = set(parse_dotenv(data.decode("utf-8", errors="replace")).values)
+    del data
+    added, removed = rel.env_names_diff(names, incoming)
+    if not added and not removed:
+        return Check("env-names", Status.PASS, f"{t.env_path} has the same variable names as "
+                     "the current release", t.label)
+    parts = ([f"added {', '.join(added)}"] if added else []) + \
+        ([f"removed {', '.join(removed)}"] if removed else [])
+    return Check("env-names", Status.WARN, f"since the current release: {'; '.join(parts)} "
+                 "(names only)", t.label)
 
 
 def _host_checklist(opts: ChecklistOptions) -> Callable[[Transport, Target], list[Check]]:

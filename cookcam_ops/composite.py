@@ -23,12 +23,16 @@ _BEGIN_RE = re.compile(rf"^{_MARK} begin (?P<name>[\w.-]+)@@$")
 # The PM2 daemon's home, as pm2 itself resolves it.
 PM2_HOME = '"${PM2_HOME:-$HOME/.pm2}"'
 
-# `pm2 jlist` on stdin -> {"now": ms, "processes": [whitelisted fields]} on stdout.
+# `pm2 jlist` on stdin -> {"now": ms, "processes": [whitelisted fields]} on stdout; `cwd` is
+# the worker's /proc/PID/cwd as the kernel resolves it (the release it really runs).
 PM2_FILTER_JS = r"""
 let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{let a;
 try{a=JSON.parse(s.slice(s.indexOf('[')))}catch(e){
 console.log(JSON.stringify({now:Date.now(),error:'pm2 jlist printed no JSON'}));return}
+const fs=require('fs'),cwdOf=pid=>{try{return pid?fs.readlinkSync('/proc/'+pid+'/cwd'):null}
+catch(e){return null}};
 const w=p=>{const e=p.pm2_env||{},m=p.monit||{};return {name:p.name,pm_id:p.pm_id,pid:p.pid,
+cwd:cwdOf(p.pid),
 cpu:m.cpu,memory:m.memory,status:e.status,exec_mode:e.exec_mode,instances:e.instances,
 restart_time:e.restart_time,unstable_restarts:e.unstable_restarts,pm_uptime:e.pm_uptime,
 pm_cwd:e.pm_cwd,pm_exec_path:e.pm_exec_path,kill_timeout:e.kill_timeout,

@@ -192,6 +192,8 @@ class SmokeConfig(Model):
 class PlaybooksConfig(Model):
     deploy: str | None = None
     rollback: str | None = None
+    deploy_releases: str | None = None
+    rollback_releases: str | None = None
 
 
 class OpsConfig(Model):

@@ -31,10 +31,41 @@ class Target:
     app_path: str
     port: int
     base_url: str
+    strategy: str = "in-place"
+    keep_releases: int = 5
 
     @property
     def label(self) -> str:
         return self.host.label
+
+    @property
+    def releases(self) -> bool:
+        """True when the host keeps releases side by side (strategy: releases)."""
+        return self.strategy == "releases"
+
+    @property
+    def current_path(self) -> str:
+        """releases: the `current` symlink; in-place: the checkout itself."""
+        return f"{self.app_path.rstrip('/')}/current" if self.releases else self.app_path
+
+    @property
+    def code_path(self) -> str:
+        """Where the served code is read from (ecosystem file, package.json, dist)."""
+        return self.current_path
+
+    @property
+    def repo_path(self) -> str:
+        """Where git runs: the checkout (in-place) or the bare repository `APP/repo`."""
+        return f"{self.app_path.rstrip('/')}/repo" if self.releases else self.app_path
+
+    @property
+    def shared_path(self) -> str:
+        """releases: `APP/shared`, the .env deploys copy and what every release links to."""
+        return f"{self.app_path.rstrip('/')}/shared"
+
+    @property
+    def releases_path(self) -> str:
+        return f"{self.app_path.rstrip('/')}/releases"
 
     @property
     def ops_dir(self) -> str:
@@ -57,7 +88,9 @@ class Target:
     @property
     def env_path(self) -> str:
         env_file = self.app.env_file
-        return env_file if env_file.startswith("/") else f"{self.app_path}/{env_file}"
+        if env_file.startswith("/"):
+            return env_file
+        return f"{self.shared_path if self.releases else self.app_path}/{env_file}"
 
     @property
     def local_url(self) -> str:
@@ -78,12 +111,14 @@ class HostOutcome(Generic[T]):
         return self.error is None
 
 
-def target(host: HostConfig, app: AppConfig) -> Target:
+def target(host: HostConfig, app: AppConfig, env: EnvironmentConfig | None = None) -> Target:
     """Resolve a host's app path, port and base URL (host overrides first)."""
     port = host.port or app.port
     base_url = host.base_url or f"http://{host.hostname}:{port}"
     return Target(host=host, app=app, app_path=host.app_path or app.path, port=port,
-                  base_url=base_url.rstrip("/"))
+                  base_url=base_url.rstrip("/"),
+                  strategy=env.strategy if env else "in-place",
+                  keep_releases=env.keep_releases if env else 5)
 
 
 def select_hosts(env_name: str, env: EnvironmentConfig, only: str | None) -> list[HostConfig]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim", "planned": "cyan",
           "running": "yellow", "deployed": "bold green", "rolled_back": "yellow",
           "rollback_failed": "bold red", "nothing_to_do": "green", "unreachable": "bold red",
-          "dry_run": "cyan"}
+          "dry_run": "cyan", "warn": "yellow"}
 
 
 def _short(sha: str | None) -> str:

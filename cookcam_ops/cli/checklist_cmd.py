@@ -50,6 +50,6 @@ def checklist(
         env = loaded.environment(environment)
         opts = ChecklistOptions(environment, check_ref(ref or loaded.config.app.branch),
                                 schema, env.sentry_project_id)
-        targets = [target(h, loaded.config.app) for h in env.hosts]
+        targets = [target(h, loaded.config.app, env) for h in env.hosts]
         report = remote_checklist(targets, ssh_connector(loaded, env), opts)
     finish(report, as_json=as_json, junit=junit, suite=f"checklist-{environment}")

@@ -67,6 +67,6 @@ def check(
     env = loaded.environment(environment)
     opts = ChecklistOptions(environment, loaded.config.app.branch,
                             load_schema(loaded.schema_path()), env.sentry_project_id)
-    targets = [target(h, loaded.config.app) for h in env.hosts]
+    targets = [target(h, loaded.config.app, env) for h in env.hosts]
     report = remote_env_check(targets, ssh_connector(loaded, env), opts)
     finish(report, as_json=as_json, junit=junit, suite=f"env-check-{environment}")

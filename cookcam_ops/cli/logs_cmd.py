@@ -30,7 +30,7 @@ def logs(
 
     loaded = load(ctx)
     env = loaded.environment(environment)
-    targets = [target(h, loaded.config.app) for h in select_hosts(environment, env, host)]
+    targets = [target(h, loaded.config.app, env) for h in select_hosts(environment, env, host)]
     results = fetch_logs(targets, ssh_connector(loaded, env), lines)
     render_logs(results)
     raise typer.Exit(int(ExitCode.UNREACHABLE if any(r.error for r in results) else ExitCode.OK))
@@ -56,7 +56,7 @@ def history(
 
     loaded = load(ctx)
     env = loaded.environment(environment)
-    targets = [target(h, loaded.config.app) for h in select_hosts(environment, env, host)]
+    targets = [target(h, loaded.config.app, env) for h in select_hosts(environment, env, host)]
     report = read_history(environment, targets, ssh_connector(loaded, env), limit)
     if as_json:
         ui.emit_json(report.to_dict())

@@ -18,6 +18,7 @@ from cookcam_ops.cli import (
     drain_cmd,
     env_cmd,
     logs_cmd,
+    migrate_cmd,
     rollback_cmd,
     sandbox_cmd,
     smoke_cmd,
@@ -83,6 +84,7 @@ app.command("status")(status_cmd.status)
 app.command("logs")(logs_cmd.logs)
 app.command("history")(logs_cmd.history)
 app.command("drain")(drain_cmd.drain)
+app.command("migrate-to-releases")(migrate_cmd.migrate_to_releases)
 
 
 def command_name(args: list[str]) -> str | None:

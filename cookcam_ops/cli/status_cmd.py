@@ -28,7 +28,7 @@ def status(
 
     loaded = load(ctx)
     env = loaded.environment(environment)
-    targets = [target(h, loaded.config.app) for h in env.hosts]
+    targets = [target(h, loaded.config.app, env) for h in env.hosts]
     report = collect_status(environment, targets, ssh_connector(loaded, env))
     if as_json:
         ui.emit_json(report.to_dict())

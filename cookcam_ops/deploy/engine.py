@@ -154,8 +154,10 @@ def _reap(session: HostSession, hp: HostPlan, ctx: RunContext, touched: bool) ->
 
 
 def _cleanup_build(session: HostSession, hp: HostPlan) -> None:
-    with suppress(HostError):
-        session.run(f"rm -rf {q(hp.target.ops_dir + '/build')}", timeout=60)
+    """Remove what a run built aside before its switch (never a release it did not make)."""
+    if hp.scratch:
+        with suppress(HostError):
+            session.run(f"rm -rf {q(hp.scratch)}", timeout=60)
 
 
 def _settle(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,

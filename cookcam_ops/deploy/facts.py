@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cookcam_ops import composite
+from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.session import Runner
 from cookcam_ops.history import HistoryRecord, LockInfo, parse_history, parse_lock
@@ -53,10 +54,27 @@ class HostFacts:
     instances: int = 0
     pm2_error: str | None = None
     history: list[HistoryRecord] = field(default_factory=list)
+    releases: tuple[rel.ReleaseEntry, ...] = ()
+    current_release: str | None = None
+    host_time: str | None = None
 
 
-def _git_section(app_path: str) -> str:
-    return (f"cd {q(app_path)} || exit 3; "
+def _releases_section(t: Target) -> str:
+    """releases: the served SHA is current/REVISION; the layout must be there."""
+    return (f"cd {q(t.app_path)} || exit 3; "
+            "if [ -L current ] && [ -d repo ]; then echo layout=releases; "
+            "elif [ -d .git ]; then echo layout=in-place; exit 4; else exit 3; fi; "
+            "printf 'head=%s\\n' \"$(head -c 64 current/REVISION 2>/dev/null)\"; "
+            "printf 'current=%s\\n' \"$(readlink current)\"; "
+            "printf 'time=%s\\n' \"$(date -u +%Y%m%d%H%M%S)\"; echo dirty=0; "
+            "if [ -d current/node_modules ]; then echo node_modules=1; "
+            "else echo node_modules=0; fi")
+
+
+def _git_section(t: Target) -> str:
+    if t.releases:
+        return _releases_section(t)
+    return (f"cd {q(t.app_path)} || exit 3; "
             "printf 'head=%s\\n' \"$(git rev-parse --verify -q 'HEAD^{commit}')\"; "
             "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD)\"; "
             "printf 'dirty=%s\\n' \"$(git status --porcelain --untracked-files=no | wc -l)\"; "
@@ -68,10 +86,12 @@ def _fetch_section(app_path: str, remote: str) -> str:
             "rc=$?; printf '%s\\n' \"$out\" | tail -n 2; exit $rc")
 
 
-def _target_section(app_path: str, candidates: tuple[str, ...]) -> str:
-    return (f"cd {q(app_path)} || exit 3; for c in {q(*candidates)}; do "
+def _target_section(t: Target, candidates: tuple[str, ...]) -> str:
+    head = (f"head -c 40 {q(t.current_path + '/REVISION')}" if t.releases
+            else "git rev-parse --verify -q 'HEAD^{commit}'")
+    return (f"cd {q(t.repo_path)} || exit 3; for c in {q(*candidates)}; do "
             "t=$(git rev-parse --verify -q \"$c^{commit}\") || continue; "
-            "echo \"target=$t\"; h=$(git rev-parse --verify -q 'HEAD^{commit}') || exit 0; "
+            f"echo \"target=$t\"; h=$({head}) || exit 0; [ -n \"$h\" ] || exit 0; "
             "git diff --quiet \"$h\" \"$t\" -- package-lock.json; echo \"lockfile_diff=$?\"; "
             "exit 0; done; exit 1")
 
@@ -79,13 +99,17 @@ def _target_section(app_path: str, candidates: tuple[str, ...]) -> str:
 def facts_script(t: Target, query: FactsQuery) -> str:
     """The composite script for one host (pure)."""
     ops = t.ops_dir
-    sections = [("git", _git_section(t.app_path))]
+    sections = [("git", _git_section(t))]
     if query.fetch:
-        sections.append(("fetch", _fetch_section(t.app_path, query.remote)))
+        sections.append(("fetch", _fetch_section(t.repo_path, query.remote)))
     if query.candidates:
-        sections.append(("target", _target_section(t.app_path, query.candidates)))
+        sections.append(("target", _target_section(t, query.candidates)))
+    if t.releases:
+        sections.append(("releases", rel.listing_command(t.releases_path, t.app.env_file)))
+    else:
+        sections.append(("prev", f"if [ -d {q(ops + '/prev/dist')} ]; then "
+                                 f"cat {q(ops + '/prev/SHA')}; fi"))
     sections += [
-        ("prev", f"if [ -d {q(ops + '/prev/dist')} ]; then cat {q(ops + '/prev/SHA')}; fi"),
         ("lock", f"if [ -d {q(ops + '/lock')} ]; then echo held; "
                  f"cat {q(ops + '/lock/info.json')} 2>/dev/null; fi"),
         ("pm2", composite.pm2_jlist()),
@@ -124,9 +148,14 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
     """HostFacts from the composite script's output (pure)."""
     sections = composite.parse(stdout)
     git = sections.get("git")
+    g = _pairs(git.text) if git is not None else {}
+    if g.get("layout") == "in-place" and git is not None and git.exit_code == 4:
+        return HostFacts(label, error="the app path is an in-place checkout, not the releases "
+                         "layout; run `cookcam-ops migrate-to-releases ENVIRONMENT` first")
     if git is None or not git.ok:
-        return HostFacts(label, error="the app directory is missing or is not a git checkout")
-    g = _pairs(git.text)
+        return HostFacts(label, error="the app directory is missing or is not a git checkout"
+                         if "layout" not in g else "the app directory is not in the releases "
+                         "layout (APP/current and APP/repo)")
     fetch = sections.get("fetch")
     fetch_error = None
     if query.fetch and (fetch is None or not fetch.ok):
@@ -147,7 +176,10 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
         fetch_error=fetch_error, target=_sha(tgt.get("target")),
         lockfile_differs=None if diff is None else diff != "0",
         prev_sha=_sha(prev.text.strip()) if prev else None, lock=lock,
-        exec_mode=mode, instances=instances, pm2_error=pm2_error, history=history)
+        exec_mode=mode, instances=instances, pm2_error=pm2_error, history=history,
+        releases=rel.parse_listing(sections["releases"].text) if "releases" in sections else (),
+        current_release=rel.release_of_link(g.get("current")),
+        host_time=g.get("time") if rel.HOST_TIME_RE.match(g.get("time", "")) else None)
 
 
 def gather_facts(transport: Runner, t: Target, query: FactsQuery,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy import scripts
 from cookcam_ops.deploy.playbook import DEFAULT_EXPECT, Playbook, Step, render
 from cookcam_ops.deploy.refs import short
@@ -59,6 +60,9 @@ class HostPlan:
     exec_mode: str | None
     steps: tuple[PlannedStep, ...]
     blocked: str | None = None
+    release: str | None = None  # releases: the release switched to (built by this run or kept)
+    scratch: str | None = None  # what a failure before the switch removes (the build aside)
+    from_release: str | None = None  # releases: the release served before (the rollback target)
 
     @property
     def label(self) -> str:
@@ -82,15 +86,35 @@ class PlanInput:
     auto: bool = False  # a deploy's own rollback of a host: lock and record are the deploy's
 
 
-def placeholders(inp: PlanInput, from_sha: str, to_sha: str, needs_build: bool) -> dict[str, str]:
+@dataclass(frozen=True)
+class ReleasePaths:
+    """strategy: releases: the release switched to and the one served now (names)."""
+
+    release: str
+    from_release: str | None
+
+
+def placeholders(inp: PlanInput, from_sha: str, to_sha: str, needs_build: bool,
+                 paths: ReleasePaths | None = None) -> dict[str, str]:
     """The values run templates are filled with (each is shell-quoted when substituted)."""
-    ops = inp.target.ops_dir
+    t = inp.target
+    ops = t.ops_dir
     build, prev = f"{ops}/build", f"{ops}/prev"
-    return {"app_path": inp.target.app_path, "ops_path": ops, "build_path": build,
-            "prev_path": prev, "incoming_path": build if needs_build else prev,
-            "branch": inp.app.branch, "remote": inp.app.remote, "app_name": inp.app.name,
-            "to_sha": to_sha, "from_sha": from_sha, "ref": inp.ref or to_sha,
-            "port": str(inp.target.port)}
+    values = {"app_path": t.app_path, "ops_path": ops, "build_path": build,
+              "prev_path": prev, "incoming_path": build if needs_build else prev,
+              "branch": inp.app.branch, "remote": inp.app.remote, "app_name": inp.app.name,
+              "to_sha": to_sha, "from_sha": from_sha, "ref": inp.ref or to_sha,
+              "port": str(t.port), "repo_path": t.repo_path, "shared_path": t.shared_path,
+              "releases_path": t.releases_path, "current_path": t.current_path,
+              "env_file": inp.app.env_file, "release_path": "", "release_name": "",
+              "from_release_path": "", "keep_releases": str(t.keep_releases)}
+    if paths is not None:
+        release_path = f"{t.releases_path}/{paths.release}"
+        values.update(release_path=release_path, release_name=paths.release,
+                      build_path=release_path, incoming_path=release_path,
+                      from_release_path=f"{t.releases_path}/{paths.from_release}"
+                      if paths.from_release else "")
+    return values
 
 
 def _condition_holds(step: Step, needs_build: bool, lockfile_changed: bool) -> bool:
@@ -105,15 +129,19 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
     t = inp.target
     if step.builtin == "test_build":
         cmd = scripts.test_build(values["build_path"], step.timeout, inp.app.health_path,
-                                 step.expect or DEFAULT_EXPECT)
+                                 step.expect or DEFAULT_EXPECT,
+                                 cwd=values["release_path"] or None)
         return cmd, (f"node <test-build.js> {values['build_path']}/dist/index.js: NODE_ENV="
                      f"production, spare port, wait for '{step.expect or DEFAULT_EXPECT}' and "
                      f"{inp.app.health_path} 200, stop it")
     if step.builtin == "reload":
-        cmd = scripts.reload(inp.app.name, exec_mode, t.ops_dir)
+        cmd = scripts.reload(inp.app.name, exec_mode, t.ops_dir,
+                             t.current_path if t.releases else None)
         verb = "restart" if exec_mode == "fork_mode" else "reload"
+        extra = (f"; every worker's /proc/PID/cwd in {values['release_path']} (else a "
+                 "zero-downtime handover to a PM2 app run from current/)") if t.releases else ""
         return cmd, (f"pm2 {verb} {inp.app.name} --update-env; then pm2 jlist: every instance "
-                     "online with a new pm_uptime")
+                     f"online with a new pm_uptime{extra}")
     if step.builtin == "health":
         cmd = scripts.health(t.local_url, step.retries, step.delay, values["to_sha"])
         return cmd, (f"node <health.js> GET {t.local_url} on the host: 2 x 200 in a row, "
@@ -123,13 +151,16 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
         return "", f"smoke tests against {t.base_url} from this machine"
     if step.builtin == "record":
         return "", f"append one JSON line to {t.history_file}"
+    if step.builtin == "prune":
+        return "", (f"delete all but the newest {t.keep_releases} releases in "
+                    f"{t.releases_path}, never current or the rollback target")
     if step.builtin == "lock":
         return "", f"mkdir {t.ops_dir}/lock + info.json before any step; removed when the run ends"
     return "", "the checklist's server half, before any host changes"
 
 
 def _auto_skip(step: Step, inp: PlanInput) -> str | None:
-    if inp.auto and step.builtin in ("lock", "checklist", "record"):
+    if inp.auto and step.builtin in ("lock", "checklist", "record", "prune"):
         return "done by the deploy itself"
     if inp.auto and step.builtin == "smoke":
         return "not run when putting a host back"
@@ -137,9 +168,10 @@ def _auto_skip(step: Step, inp: PlanInput) -> str | None:
 
 
 def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
-               lockfile_changed: bool, exec_mode: str | None) -> tuple[PlannedStep, ...]:
+               lockfile_changed: bool, exec_mode: str | None,
+               paths: ReleasePaths | None = None) -> tuple[PlannedStep, ...]:
     """Every playbook step for one host, with its command or the reason it is skipped."""
-    values = placeholders(inp, from_sha, to_sha, needs_build)
+    values = placeholders(inp, from_sha, to_sha, needs_build, paths)
     switch_at = inp.playbook.switch_index
     out = []
     for i, step in enumerate(inp.playbook.steps):
@@ -171,17 +203,39 @@ def _blocked(facts: HostFacts, to_sha: str | None, auto: bool) -> str | None:
     return None
 
 
+def release_paths(facts: HostFacts, to_sha: str) -> tuple[ReleasePaths, bool] | str:
+    """releases: (the release to switch to, whether it must be built), or why it cannot be."""
+    kept = rel.newest_for(facts.releases, to_sha)
+    if kept is not None:
+        return ReleasePaths(kept.name, facts.current_release), False
+    if facts.host_time is None:
+        return "the host did not report its clock (date -u)"
+    return ReleasePaths(rel.release_name(facts.host_time, to_sha), facts.current_release), True
+
+
 def plan_host(inp: PlanInput, facts: HostFacts) -> HostPlan:
     """The plan for one host from its facts (pure)."""
     to_sha = inp.to_sha or facts.target
     blocked = _blocked(facts, to_sha, inp.auto)
+    paths: ReleasePaths | None = None
+    needs_build = facts.prev_sha != to_sha
+    if blocked is None and to_sha is not None and inp.target.releases:
+        found = release_paths(facts, to_sha)
+        if isinstance(found, str):
+            blocked = found
+        else:
+            paths, needs_build = found
     if blocked is not None or facts.head is None or to_sha is None:
         return HostPlan(inp.target, inp.action, facts.head, to_sha, False, False,
                         facts.exec_mode, (), blocked)
-    needs_build = facts.prev_sha != to_sha
     lockfile_changed = bool(facts.lockfile_differs) or not facts.has_node_modules
     steps = () if facts.head == to_sha else plan_steps(
         inp, from_sha=facts.head, to_sha=to_sha, needs_build=needs_build,
-        lockfile_changed=lockfile_changed, exec_mode=facts.exec_mode)
+        lockfile_changed=lockfile_changed, exec_mode=facts.exec_mode, paths=paths)
+    scratch: str | None = f"{inp.target.ops_dir}/build"
+    if paths is not None:
+        scratch = f"{inp.target.releases_path}/{paths.release}" if needs_build else None
     return HostPlan(inp.target, inp.action, facts.head, to_sha, needs_build,
-                    needs_build and lockfile_changed, facts.exec_mode, steps)
+                    needs_build and lockfile_changed, facts.exec_mode, steps,
+                    release=paths.release if paths else None, scratch=scratch,
+                    from_release=paths.from_release if paths else None)

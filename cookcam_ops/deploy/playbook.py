@@ -1,6 +1,7 @@
 """Playbooks as data: the steps of a deploy or a rollback, loaded from YAML into typed models.
 
-A step is either `builtin: NAME` (lock, checklist, test_build, reload, health, smoke, record) or
+A step is either `builtin: NAME` (lock, checklist, test_build, reload, health, smoke, record,
+prune) or
 `run:` a shell template whose `{placeholders}` are filled with q()-quoted values at plan time.
 A bad playbook is one ConfigError line naming the file, the line and the step.
 """
@@ -20,12 +21,15 @@ from cookcam_ops.yamlfile import YamlDoc, format_key_path, load_yaml
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
 
-Builtin = Literal["lock", "checklist", "test_build", "reload", "health", "smoke", "record"]
+Builtin = Literal["lock", "checklist", "test_build", "reload", "health", "smoke", "record",
+                  "prune"]
 Condition = Literal["always", "needs_build", "lockfile_changed", "lockfile_unchanged"]
 PREFLIGHT = frozenset({"lock", "checklist"})
 PLACEHOLDERS = frozenset({
     "app_path", "ops_path", "build_path", "prev_path", "incoming_path", "branch", "remote",
-    "app_name", "to_sha", "from_sha", "ref", "port",
+    "app_name", "to_sha", "from_sha", "ref", "port", "repo_path", "shared_path",
+    "releases_path", "current_path", "env_file", "release_path", "release_name",
+    "from_release_path", "keep_releases",
 })
 # `{name}` not preceded by `$`, so shell parameter expansions like ${HOME} stay shell syntax.
 PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -177,9 +181,15 @@ def load_playbook(path: Path) -> Playbook:
     return book
 
 
-def playbook_path(loaded: LoadedConfig, action: str) -> Path:
-    """The playbook ops.yaml names for action (deploy or rollback), else the built-in one."""
+def playbook_path(loaded: LoadedConfig, action: str, strategy: str = "in-place") -> Path:
+    """The playbook ops.yaml names for action (deploy or rollback), else the built-in one.
+
+    strategy: releases reads `deploy_releases` / `rollback_releases` and defaults to
+    playbooks/deploy-releases.yaml and rollback-releases.yaml.
+    """
     from cookcam_ops.resources import default_playbook
 
-    configured = getattr(loaded.config.playbooks, action)
-    return loaded.resolve(configured) if configured else default_playbook(f"{action}.yaml")
+    key = action if strategy == "in-place" else f"{action}_releases"
+    configured = getattr(loaded.config.playbooks, key)
+    suffix = "" if strategy == "in-place" else "-releases"
+    return loaded.resolve(configured) if configured else default_playbook(f"{action}{suffix}.yaml")

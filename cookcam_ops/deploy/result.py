@@ -27,9 +27,11 @@ UNCHANGED = "nothing_to_do"
 NOT_RUN = "skipped"
 UNREACHABLE = "unreachable"
 PLANNED_HOST = "planned"
+MIGRATED = "migrated"
 
 # Run outcomes (the JSON's "outcome").
-OUTCOMES = ("deployed", "rolled_back", "rollback_failed", "failed", "nothing_to_do", "dry_run")
+OUTCOMES = ("deployed", "rolled_back", "rollback_failed", "failed", "nothing_to_do", "dry_run",
+            "migrated")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class RunResult:
 
     @property
     def success_outcome(self) -> str:
-        return DEPLOYED if self.action == "deploy" else ROLLED_BACK
+        return {"deploy": DEPLOYED, "migrate": MIGRATED}.get(self.action, ROLLED_BACK)
 
     @property
     def ok(self) -> bool:

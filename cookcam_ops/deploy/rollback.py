@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy import audit, gates
+from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.engine import execute
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts
 from cookcam_ops.deploy.fleet import Fleet, interrupts
@@ -36,7 +37,7 @@ from cookcam_ops.history import HistoryRecord
 from cookcam_ops.report import Check, Status
 
 if TYPE_CHECKING:
-    from cookcam_ops.config import LoadedConfig
+    from cookcam_ops.config import EnvironmentConfig, LoadedConfig
     from cookcam_ops.deploy.observer import DeployObserver
     from cookcam_ops.deploy.session import Connector
 
@@ -68,6 +69,13 @@ def choose_target(facts: dict[str, HostFacts], to: str | None) -> tuple[str | No
                  f"{rec.time}, run {rec.id[:8]})")
 
 
+def rollback_batch(env: EnvironmentConfig, plans: list[HostPlan]) -> int:
+    """Hosts switched at a time: every host at once under releases (a kept, complete release
+    is only a symlink and a reload away, and a fleet split between releases is what a rollback
+    ends), batch_size in place (each host may need a build)."""
+    return max(1, len(plans)) if env.strategy == "releases" else env.batch_size
+
+
 def releases(facts: dict[str, HostFacts], shas: set[str]) -> dict[str, audit.Release]:
     """Who put each SHA in place and when, from every host's audit log."""
     records: list[HistoryRecord] = [r for f in facts.values() for r in f.history]
@@ -91,7 +99,8 @@ def _prepare(loaded: LoadedConfig, req: RollbackRequest, book: Playbook, fleet: 
         plans = [HostPlan(t, "rollback", first[t.label].head, None, False, False, None, (),
                           why) for t in fleet.targets]
         return plans, [Check("target", Status.FAIL, why)], Preview("rollback", "", [], [])
-    facts = first if to else fleet.gather(
+    kept = all(rel.newest_for(f.releases, target) for f in first.values())
+    facts = first if to or kept else fleet.gather(
         FactsQuery(app.remote, app.name, False, (target,)), book.facts_timeout)
     plans = [plan_host(PlanInput(book, app, t, "rollback", target, to), facts[t.label])
              for t in fleet.targets]
@@ -112,7 +121,7 @@ def rollback_environment(loaded: LoadedConfig, req: RollbackRequest, *,
     if req.to is not None:
         validate_ref(req.to, "--to")
     env = environment_for(loaded, req.environment)
-    _, book = playbooks(loaded)
+    _, book = playbooks(loaded, env.strategy)
     connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
     cancel = threading.Event()
     with interrupts(cancel, observer.phase) as guard, \
@@ -125,6 +134,7 @@ def rollback_environment(loaded: LoadedConfig, req: RollbackRequest, *,
         ctx = RunContext(run_id=fleet.run_id, action="rollback", user=local_user(),
                          ref=req.to or plans[0].to_sha, app=loaded.config.app,
                          observer=observer, rollback_playbook=book, cancel=cancel,
-                         auto_rollback=True, batch_size=env.batch_size, cuts=guard.cuts)
+                         auto_rollback=True, batch_size=rollback_batch(env, plans),
+                         cuts=guard.cuts)
         hosts = execute(plans, fleet.sessions, ctx, preflight_steps(plans, checks))
         return meta.finish(plans, hosts, checks, interrupted=cancel.is_set())

@@ -92,19 +92,30 @@ def reap(ops_path: str, run_id: str, wait_s: float) -> str:
             f"rm -f {pid_file}; exit 0")
 
 
-def test_build(build_path: str, timeout: float, health_path: str, expect: str) -> str:
-    """Start the build aside on a spare port and check it (run in the app directory)."""
+def test_build(build_path: str, timeout: float, health_path: str, expect: str,
+               cwd: str | None = None) -> str:
+    """Start the build aside on a spare port and check it.
+
+    In the app directory (in-place: the build reads the app's .env), or in cwd (releases: the
+    release's own .env).
+    """
     deadline_ms = max(1000, round((timeout - 12) * 1000))
-    return (f"node -e {q(TEST_BUILD_JS)} {q(build_path + '/dist/index.js')} {deadline_ms} "
-            f"{q(health_path)} {q(expect)}")
+    into = f"cd {q(cwd)} && " if cwd else ""
+    return (f"{into}node -e {q(TEST_BUILD_JS)} {q(build_path + '/dist/index.js')} "
+            f"{deadline_ms} {q(health_path)} {q(expect)}")
 
 
-def reload(app_name: str, exec_mode: str | None, ops_path: str) -> str:
-    """`pm2 reload` (cluster) or `pm2 restart` (fork), printing the host time it started."""
+def reload(app_name: str, exec_mode: str | None, ops_path: str,
+           current: str | None = None) -> str:
+    """`pm2 reload` (cluster) or `pm2 restart` (fork), printing the host time it started.
+
+    current (releases): also print where the `current` link resolves (`@@current=PATH`).
+    """
     verb = "restart" if exec_mode == "fork_mode" else "reload"
     log = q(f"{ops_path}/pm2-{verb}.log")
+    where = f"echo \"@@current=$(readlink -f {q(current)})\"; " if current else ""
     return (f"t0=$({NOW_MS}); pm2 {verb} {q(app_name)} --update-env > {log} 2>&1; rc=$?; "
-            f"tail -n 3 {log}; echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
+            f"tail -n 3 {log}; {where}echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
 
 
 def health(url: str, retries: int, delay: float, sha: str | None, need: int = 2) -> str:

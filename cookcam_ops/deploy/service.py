@@ -69,11 +69,13 @@ Confirm = Callable[[Preview], bool]
 
 
 def environment_for(loaded: LoadedConfig, name: str) -> EnvironmentConfig:
-    """The environment, refusing what this version cannot do (strategy: releases)."""
+    """The environment, refusing settings its strategy cannot work with."""
     env = loaded.environment(name)
-    if env.strategy != "in-place":
-        raise ConfigError(f"environments.{name}.strategy: '{env.strategy}' is not supported yet",
-                          hint="use strategy: in-place (releases is planned for a later version)")
+    if env.strategy == "releases" and loaded.config.app.env_file.startswith("/"):
+        raise ConfigError(f"app.env_file: '{loaded.config.app.env_file}' is absolute, but "
+                          f"environments.{name} uses strategy: releases",
+                          hint="give a name relative to the app (each release keeps its copy; "
+                               "the deployed one lives in APP/shared)")
     return env
 
 
@@ -81,13 +83,13 @@ def targets_for(loaded: LoadedConfig, env: EnvironmentConfig) -> list[Target]:
     """Each host with its app path, port and URLs resolved."""
     from cookcam_ops.fanout import target
 
-    return [target(h, loaded.config.app) for h in env.hosts]
+    return [target(h, loaded.config.app, env) for h in env.hosts]
 
 
-def playbooks(loaded: LoadedConfig) -> tuple[Playbook, Playbook]:
-    """(deploy, rollback) playbooks, loaded and validated before any connection."""
-    return (load_playbook(playbook_path(loaded, "deploy")),
-            load_playbook(playbook_path(loaded, "rollback")))
+def playbooks(loaded: LoadedConfig, strategy: str = "in-place") -> tuple[Playbook, Playbook]:
+    """(deploy, rollback) playbooks for the strategy, loaded and validated before connecting."""
+    return (load_playbook(playbook_path(loaded, "deploy", strategy)),
+            load_playbook(playbook_path(loaded, "rollback", strategy)))
 
 
 def planned_hosts(plans: list[HostPlan]) -> list[HostResult]:
@@ -195,7 +197,7 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
     if req.ref is not None:
         validate_ref(req.ref)
     env = environment_for(loaded, req.environment)
-    book, back_book = playbooks(loaded)
+    book, back_book = playbooks(loaded, env.strategy)
     connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
     cancel = threading.Event()
     with interrupts(cancel, observer.phase) as guard, \

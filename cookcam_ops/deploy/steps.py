@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # (host label, connections) -> (ok, one-line detail): the smoke gate, run from this machine.
 SmokeGate = Callable[[str, int | None], tuple[bool, str]]
 RELOAD_RE = re.compile(r"@@reload rc=(-?\d+) t0=(\d+)")
+CURRENT_RE = re.compile(r"^@@current=(.*)$", re.M)
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PM2_SETTLE_S = 1.0
 
@@ -137,8 +138,11 @@ def _crash_looping(procs: list[dict[str, Any]], restarts: dict[str, Any]) -> str
 
 
 def verify_pm2(session: HostSession, app_name: str, t0: int,
-               timeout: float) -> tuple[bool, str]:
-    """Every instance online and started after t0, the same on two looks a moment apart."""
+               timeout: float, last: list[dict[str, Any]] | None = None) -> tuple[bool, str]:
+    """Every instance online and started after t0, the same on two looks a moment apart.
+
+    last, when given, receives the processes of the final look (their cwd included).
+    """
     deadline = time.monotonic() + timeout
     seen: list[str] = []
     restarts: dict[str, Any] = {}
@@ -150,6 +154,8 @@ def verify_pm2(session: HostSession, app_name: str, t0: int,
         if problem is None and isinstance(procs, list):
             pids = sorted(str(p.get("pid")) for p in procs)
             if seen == pids:
+                if last is not None:
+                    last[:] = procs
                 return True, f"{len(procs)} instance(s) online, all started by this reload"
             seen = pids
         else:
@@ -165,7 +171,18 @@ def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
     m = RELOAD_RE.search(result.stdout)
     if m is None or m.group(1) != "0":
         return False, failure_detail(result, ps.timeout)
-    return verify_pm2(session, ctx.app.name, int(m.group(2)), max(10.0, ps.timeout / 4))
+    procs: list[dict[str, Any]] = []
+    ok, detail = verify_pm2(session, ctx.app.name, int(m.group(2)), max(10.0, ps.timeout / 4),
+                            procs)
+    if not ok or not hp.target.releases:
+        return ok, detail
+    from cookcam_ops.deploy.release_steps import ensure_in_release, workers_of
+
+    current = CURRENT_RE.search(result.stdout)
+    first = (workers_of({"processes": procs}, ctx.app.name),
+             current.group(1).strip() if current else None)
+    moved, where = ensure_in_release(session, hp, ctx.app.name, ps.timeout, first)
+    return moved, f"{detail}; {where}"
 
 
 def record(session: HostSession, hp: HostPlan, ctx: RunContext, *, action: str, outcome: str,
@@ -195,6 +212,11 @@ def run_step(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContex
              host_started: float) -> StepResult:
     """Run one step; HostError propagates (the engine reconnects and decides)."""
     started = time.monotonic()
+    if ps.kind == "prune":
+        from cookcam_ops.deploy.release_steps import prune
+
+        status, detail = prune(session, hp, ps)
+        return StepResult(ps.name, status, time.monotonic() - started, detail)
     if ps.kind == "run":
         ok, detail = _run_template(session, hp, ps, ctx)
     elif ps.kind in ("test_build", "health"):

@@ -48,12 +48,13 @@ def test_no_terminal_and_no_yes_is_refused(runner: CliRunner, config: Path, args
     assert f"refusing to {what} without --yes when not on a terminal" in done.output
 
 
-def test_releases_strategy_is_not_supported_yet(runner: CliRunner, tmp_path: Path,
-                                                config: Path) -> None:
-    doc = {"environments": {"prod": {"hosts": ["d@h"], "strategy": "releases"}}}
+def test_releases_strategy_refuses_an_absolute_env_file(runner: CliRunner, tmp_path: Path,
+                                                         config: Path) -> None:
+    doc = {"app": {"env_file": "/etc/cookcam.env"},
+           "environments": {"prod": {"hosts": ["d@h"], "strategy": "releases"}}}
     config.write_text(yaml.safe_dump(doc))
     done = runner.invoke(app, ["--config", str(config), "deploy", "prod", "--yes"])
-    assert done.exit_code == 2 and "not supported yet" in done.output
+    assert done.exit_code == 2 and "is absolute" in done.output and "releases" in done.output
 
 
 def test_a_bad_playbook_exits_2_naming_the_step(runner: CliRunner, tmp_path: Path,

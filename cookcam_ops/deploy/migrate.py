@@ -1,0 +1,310 @@
+"""`migrate-to-releases`: turn in-place hosts (a git checkout at app.path) into the releases layout.
+
+Per host, one at a time, under the deploy lock: stage the new layout beside the app
+(`APP.migrating`: the checkout's commit as the first release, with its dist, node_modules and
+.env; the checkout's git objects as the bare APP/repo; shared/.env), test the release on a spare
+port, swap the directories (the old checkout is kept in `APP.ops/inplace-<time>`), move the PM2
+app to APP/current with a handover (no failed request: see handover.py), check every worker's
+cwd and the health, record `migrate` in the audit log. A failure before the swap removes the
+staging; after it, the directories are swapped back and the app handed back to the checkout.
+A host already in the releases layout is reported as such and left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from cookcam_ops import composite
+from cookcam_ops.deploy import audit, scripts
+from cookcam_ops.deploy import releases as rel
+from cookcam_ops.deploy.fleet import Fleet, interrupts
+from cookcam_ops.deploy.handover import handover
+from cookcam_ops.deploy.lock import local_user, new_claim
+from cookcam_ops.deploy.refs import FULL_SHA_RE
+from cookcam_ops.deploy.release_steps import check_cwds
+from cookcam_ops.deploy.result import (
+    FAILED,
+    HOST_FAILED,
+    MIGRATED,
+    NOT_RUN,
+    OK,
+    ROLLBACK_FAILED,
+    UNCHANGED,
+    HostResult,
+    RunResult,
+    StepResult,
+)
+from cookcam_ops.deploy.steps import failure_detail, last_json
+from cookcam_ops.errors import HostError
+from cookcam_ops.remote.protocol import q
+
+if TYPE_CHECKING:
+    from cookcam_ops.config import LoadedConfig
+    from cookcam_ops.deploy.observer import DeployObserver
+    from cookcam_ops.deploy.session import Connector, HostSession
+    from cookcam_ops.fanout import Target
+
+STAGE_TIMEOUT_S = 600.0
+TEST_TIMEOUT_S = 60.0
+HANDOVER_TIMEOUT_S = 120.0
+EXPECT = "Environment validation successful"
+
+
+@dataclass(frozen=True)
+class MigrateRequest:
+    """What the user asked for."""
+
+    environment: str
+    accept_new_host_keys: bool = False
+    command_line: str = "migrate-to-releases"
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    """What the migration needs to know about one host (one round trip)."""
+
+    layout: str  # releases | in-place | missing
+    sha: str | None = None
+    dirty: int = 0
+    missing: tuple[str, ...] = ()
+    host_time: str | None = None
+    leftover: bool = False
+
+    def blocked(self) -> str | None:
+        """Why this in-place host cannot be migrated as it is, or None."""
+        if self.layout == "missing":
+            return "the app path is neither a git checkout nor the releases layout"
+        if self.sha is None:
+            return "the checkout has no commit"
+        if self.dirty:
+            return (f"the checkout has {self.dirty} modified tracked file(s); commit or discard "
+                    "them first")
+        if self.missing:
+            return f"the checkout has no {', '.join(self.missing)} (deploy it once in place first)"
+        if self.host_time is None:
+            return "the host did not report its clock (date -u)"
+        return None
+
+
+def layout_script(t: Target) -> str:
+    """Layout, HEAD, dirty files, what the first release needs, the clock (read only)."""
+    app, env = q(t.app_path), q(t.app.env_file)
+    return composite.script([("layout", (
+        f"cd {app} 2>/dev/null || {{ echo layout=missing; exit 0; }}; "
+        "if [ -L current ] && [ -d repo ]; then echo layout=releases; exit 0; fi; "
+        "[ -d .git ] || { echo layout=missing; exit 0; }; echo layout=in-place; "
+        "printf 'sha=%s\\n' \"$(git rev-parse --verify -q 'HEAD^{commit}')\"; "
+        "printf 'dirty=%s\\n' \"$(git status --porcelain --untracked-files=no | wc -l)\"; "
+        f"m=''; for p in dist node_modules {env}; do [ -e \"$p\" ] || m=\"$m $p\"; done; "
+        "printf 'missing=%s\\n' \"$m\"; printf 'time=%s\\n' \"$(date -u +%Y%m%d%H%M%S)\"; "
+        f"if [ -e {q(t.app_path.rstrip('/') + '.migrating')} ]; then echo leftover=1; fi"))])
+
+
+def parse_layout(stdout: str) -> HostLayout:
+    """layout_script's output (pure)."""
+    sec = composite.parse(stdout).get("layout")
+    pairs = dict(line.partition("=")[::2] for line in (sec.text if sec else "").splitlines())
+    sha = pairs.get("sha", "").strip()
+    when = pairs.get("time", "").strip()
+    return HostLayout(layout=pairs.get("layout", "missing").strip() or "missing",
+                      sha=sha if FULL_SHA_RE.match(sha) else None,
+                      dirty=int(pairs.get("dirty", "0").strip() or 0),
+                      missing=tuple(pairs.get("missing", "").split()),
+                      host_time=when if rel.HOST_TIME_RE.match(when) else None,
+                      leftover=pairs.get("leftover", "").strip() == "1")
+
+
+@dataclass(frozen=True)
+class MigratePaths:
+    """Where a host's migration stages, keeps the checkout, and what it calls the release."""
+
+    app: str
+    stage: str
+    backup: str
+    failed: str
+    release: str
+
+    @classmethod
+    def of(cls, t: Target, lay: HostLayout) -> MigratePaths:
+        assert lay.sha is not None and lay.host_time is not None
+        app = t.app_path.rstrip("/")
+        return cls(app=app, stage=f"{app}.migrating", backup=f"{t.ops_dir}/inplace-"
+                   f"{lay.host_time}", failed=f"{t.ops_dir}/migrate-failed-{lay.host_time}",
+                   release=rel.release_name(lay.host_time, lay.sha))
+
+
+def stage_script(t: Target, p: MigratePaths, sha: str) -> str:
+    """Build the releases layout in APP.migrating from the checkout (nothing served changes)."""
+    a, s, r, env = q(p.app), q(p.stage), q(f"{p.stage}/releases/{p.release}"), q(t.app.env_file)
+    return "\n".join([
+        "set -e", f"rm -rf {s}", f"mkdir -p {r} {s}/shared",
+        f"git -C {a} archive --format=tar {q(sha)} | tar -x -C {r}",
+        f"printf '%s\\n' {q(sha)} > {r}/REVISION",
+        f"cp -a {a}/dist {r}/dist", f"cp -al {a}/node_modules {r}/node_modules",
+        f"(umask 077 && cp {a}/{env} {s}/shared/{env} && cp {a}/{env} {r}/{env})",
+        f"chmod 600 {s}/shared/{env} {r}/{env}",
+        f"cp -a {a}/.git {s}/repo", f"git --git-dir={s}/repo config core.bare true",
+        f"ln -s releases/{q(p.release)} {s}/current"])
+
+
+def swap_script(p: MigratePaths) -> str:
+    """The checkout out of the way (kept), the staged layout in (running workers don't care)."""
+    return (f"set -e; mkdir -p {q(p.backup.rsplit('/', 1)[0])}; mv -T {q(p.app)} {q(p.backup)}; "
+            f"mv -T {q(p.stage)} {q(p.app)} || {{ mv -T {q(p.backup)} {q(p.app)}; exit 1; }}")
+
+
+def restore_script(p: MigratePaths) -> str:
+    """Put the checkout back where it was (the staged layout is kept for a post-mortem)."""
+    return (f"set -e; if [ -d {q(p.backup)} ]; then mv -T {q(p.app)} {q(p.failed)}; "
+            f"mv -T {q(p.backup)} {q(p.app)}; fi")
+
+
+class _HostRun:
+    """One host's migration: its steps in order, and the restore when one fails after the swap."""
+
+    def __init__(self, session: HostSession, lay: HostLayout, observer: DeployObserver,
+                 run_id: str) -> None:
+        self.s, self.t, self.lay = session, session.target, lay
+        self.observer, self.run_id = observer, run_id
+        self.hr = HostResult(self.t.label, lay.sha, lay.sha)
+        self.paths = MigratePaths.of(self.t, lay)
+
+    def step(self, name: str, command: str, timeout: float, *, json_out: bool = False) -> bool:
+        self.observer.step_started(self.t.label, name)
+        started = time.monotonic()
+        wrapped = scripts.wrap(command, cwd="/", ops_path=self.t.ops_dir, run_id=self.run_id,
+                               timeout=timeout)
+        try:
+            result = self.s.run(wrapped, timeout=timeout + scripts.LOCAL_SLACK_S)
+            doc = last_json(result.stdout) if json_out else None
+            ok = (doc or {}).get("ok") is True if json_out else result.ok
+            detail = str((doc or {}).get("detail") or "") if doc else \
+                ("" if ok else failure_detail(result, timeout))
+        except HostError as e:
+            ok, detail = False, str(e)
+        return self._done(StepResult(name, OK if ok else FAILED, time.monotonic() - started,
+                                     detail[:300]))
+
+    def _done(self, res: StepResult) -> bool:
+        self.hr.steps.append(res)
+        self.observer.step_finished(self.t.label, res)
+        return res.ok
+
+    def verify(self) -> bool:
+        self.observer.step_started(self.t.label, "verify")
+        started = time.monotonic()
+        try:
+            verdict = check_cwds(self.s, self.t, self.t.app.name)
+        except HostError as e:
+            return self._done(StepResult("verify", FAILED, 0.0, str(e)))
+        return self._done(StepResult("verify", OK if verdict.ok else FAILED,
+                                     time.monotonic() - started, verdict.detail))
+
+    def run(self, cancel: threading.Event) -> HostResult:
+        p, sha = self.paths, self.lay.sha or ""
+        release = f"{p.stage}/releases/{p.release}"
+        if not (self.step("stage", stage_script(self.t, p, sha), STAGE_TIMEOUT_S)
+                and self.step("test-build", scripts.test_build(
+                    release, TEST_TIMEOUT_S, self.t.app.health_path, EXPECT, cwd=release),
+                    TEST_TIMEOUT_S, json_out=True)) or cancel.is_set():
+            self._cleanup(f"rm -rf {q(p.stage)}")
+            self.hr.outcome = HOST_FAILED
+            return self.hr
+        self.hr.touched = True
+        current = f"{p.app}/current"
+        ok = (self.step("swap", swap_script(p), 60)
+              and self.step("handover", handover(self.t.app.name, current, HANDOVER_TIMEOUT_S),
+                            HANDOVER_TIMEOUT_S, json_out=True)
+              and self.verify()
+              and self.step("health", scripts.health(self.t.local_url, 30, 1.0, sha), 60,
+                            json_out=True))
+        self.hr.outcome = MIGRATED if ok else self._restore()
+        return self.hr
+
+    def _cleanup(self, command: str) -> None:
+        with contextlib.suppress(HostError):
+            self.s.run(command, timeout=120)
+
+    def _restore(self) -> str:
+        """Checkout back in place, app handed back to it, healthy: failed (else restore_failed)."""
+        p = self.paths
+        ok = (self.step("restore:swap-back", restore_script(p), 60)
+              and self.step("restore:handover", handover(self.t.app.name, p.app,
+                                                         HANDOVER_TIMEOUT_S),
+                            HANDOVER_TIMEOUT_S, json_out=True)
+              and self.step("restore:health", scripts.health(self.t.local_url, 30, 1.0,
+                                                             self.lay.sha), 60, json_out=True))
+        return HOST_FAILED if ok else ROLLBACK_FAILED
+
+
+def _record(session: HostSession, hr: HostResult, run_id: str, started: float) -> None:
+    outcome = {HOST_FAILED: "failed"}.get(hr.outcome, hr.outcome)
+    rec = audit.new_record(run_id=run_id, action="migrate", user=local_user(), host=hr.name,
+                           from_sha=hr.from_sha, to_sha=hr.to_sha, outcome=outcome,
+                           duration_s=time.monotonic() - started, ref=None)
+    with contextlib.suppress(HostError):
+        session.run(audit.append_command(session.target.ops_dir, rec), timeout=30)
+
+
+def _one_host(session: HostSession, lay: HostLayout, fleet: Fleet,
+              cancel: threading.Event) -> HostResult:
+    label = session.label
+    if lay.layout == "releases":
+        return HostResult(label, None, None, UNCHANGED,
+                          [StepResult("layout", OK, 0.0, "already in the releases layout")])
+    why = lay.blocked() or ("a staging directory from an earlier run exists (APP.migrating); "
+                            "remove it first" if lay.leftover else None)
+    if why is not None:
+        return HostResult(label, lay.sha, lay.sha, HOST_FAILED,
+                          [StepResult("layout", FAILED, 0.0, why)])
+    started = time.monotonic()
+    hr = _HostRun(session, lay, fleet.observer, fleet.run_id).run(cancel)
+    _record(session, hr, fleet.run_id, started)
+    fleet.observer.host_finished(label, hr.outcome)
+    return hr
+
+
+def _outcome(hosts: list[HostResult]) -> str:
+    outcomes = {h.outcome for h in hosts}
+    if ROLLBACK_FAILED in outcomes:
+        return "rollback_failed"
+    if HOST_FAILED in outcomes:
+        return "failed"
+    return MIGRATED if MIGRATED in outcomes else "nothing_to_do"
+
+
+def migrate_environment(loaded: LoadedConfig, req: MigrateRequest, *,
+                        observer: DeployObserver, connector: Connector | None = None
+                        ) -> RunResult:
+    """Migrate every host of the environment to the releases layout, one host at a time."""
+    from cookcam_ops.deploy.service import RunMeta, targets_for
+    from cookcam_ops.fanout import ssh_connector
+
+    meta = RunMeta("migrate", req.environment)
+    env = loaded.environment(req.environment)
+    connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
+    targets = [replace(t, strategy="releases") for t in targets_for(loaded, env)]
+    cancel = threading.Event()
+    with interrupts(cancel, observer.phase), Fleet(targets, connector, observer) as fleet:
+        fleet.connect_all()
+        fleet.lock_all(new_claim(req.command_line), req.environment)
+        observer.phase("reading each host's layout (one round trip per host)")
+        layouts = {label: parse_layout(s.run(layout_script(s.target), timeout=60).stdout)
+                   for label, s in fleet.sessions.items()}
+        hosts: list[HostResult] = []
+        stop = False
+        for label, session in fleet.sessions.items():
+            if stop or cancel.is_set():
+                hosts.append(HostResult(label, layouts[label].sha, layouts[label].sha, NOT_RUN,
+                                        [StepResult("migrate", "skipped", 0.0, "not run: the "
+                                                    "run stopped before this host")]))
+                continue
+            observer.phase(f"{label}: migrating")
+            hr = _one_host(session, layouts[label], fleet, cancel)
+            hosts.append(hr)
+            stop = hr.outcome not in (MIGRATED, UNCHANGED)
+        return meta.finish([], hosts, [], outcome=_outcome(hosts), interrupted=cancel.is_set())
