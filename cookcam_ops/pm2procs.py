@@ -32,6 +32,8 @@ class Pm2Process:
     wait_ready: bool
     out_log: str | None
     err_log: str | None
+    cwd: str | None = None  # /proc/PID/cwd resolved: the directory the worker really runs in
+    release: str | None = None  # strategy: releases: the release that directory belongs to
 
     @property
     def online(self) -> bool:
@@ -43,7 +45,8 @@ class Pm2Process:
                 "exec_mode": self.exec_mode, "instances": self.instances,
                 "restarts": self.restarts, "unstable_restarts": self.unstable_restarts,
                 "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
-                "memory_bytes": self.memory_bytes, "cpu": self.cpu, "pm_cwd": self.pm_cwd}
+                "memory_bytes": self.memory_bytes, "cpu": self.cpu, "pm_cwd": self.pm_cwd,
+                "cwd": self.cwd, "release": self.release}
 
 
 def _int(value: object) -> int | None:
@@ -90,6 +93,7 @@ def parse_process(doc: dict[str, Any], now_ms: int | None) -> Pm2Process:
         wait_ready=doc.get("wait_ready") is True,
         out_log=_str(doc.get("pm_out_log_path")),
         err_log=_str(doc.get("pm_err_log_path")),
+        cwd=_str(doc.get("cwd")),
     )
 
 

@@ -12,6 +12,7 @@ from cookcam_ops import ui
 if TYPE_CHECKING:
     from rich.text import Text
 
+    from cookcam_ops.pm2procs import Pm2Process
     from cookcam_ops.status import HostStatus, StatusReport
 
 
@@ -66,6 +67,19 @@ def _host_row(host: HostStatus) -> list[Text]:
             _yes_no(host.healthy, "healthy", "UNHEALTHY"), lock]
 
 
+def _runs_in(host: HostStatus, p: Pm2Process) -> Text:
+    """The release a worker runs (releases; red when it is not current's), else its cwd."""
+    from rich.text import Text
+
+    if host.strategy != "releases":
+        return Text(p.cwd or "-", style="dim")
+    if p.release is None:
+        return Text(p.cwd or "unknown", style="bold red")
+    stale = host.release is not None and p.release != host.release
+    return Text(p.release + (" (NOT current)" if stale else ""),
+                style="bold red" if stale else "green")
+
+
 def render_status(report: StatusReport) -> None:
     """Hosts, then processes, then the verdict."""
     from rich.table import Table
@@ -78,14 +92,17 @@ def render_status(report: StatusReport) -> None:
         hosts.add_row(*_host_row(host))
     ui.out().print(hosts)
     procs = Table(title=Text("pm2 processes"), title_justify="left")
-    for col in ("host", "name", "id", "pid", "status", "restarts", "uptime", "memory"):
-        procs.add_column(col, no_wrap=True, min_width=11 if col == "name" else None)
+    for col in ("host", "name", "id", "pid", "status", "restarts", "uptime", "memory",
+                "runs in"):
+        procs.add_column(col, no_wrap=col != "runs in", min_width=11 if col == "name" else None,
+                         overflow="fold")
     for host in report.hosts:
         for p in host.processes:
             procs.add_row(Text(host.name), Text(p.name), Text(str(p.pm_id)), Text(str(p.pid)),
                           Text(p.status, style="green" if p.online else "bold red"),
                           Text(str(p.restarts)),
-                          Text(human_duration(p.uptime_s)), Text(human_bytes(p.memory_bytes)))
+                          Text(human_duration(p.uptime_s)), Text(human_bytes(p.memory_bytes)),
+                          _runs_in(host, p))
     if procs.row_count:
         ui.out().print(procs)
     failed = [c for c in report.checks if c.status.value == "fail"]

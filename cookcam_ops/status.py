@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cookcam_ops import composite
+from cookcam_ops.deploy.releases import judge_cwds, release_of_link
 from cookcam_ops.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.history import (
     LockInfo,
@@ -52,6 +53,9 @@ class HostStatus:
     processes: list[Pm2Process] = field(default_factory=list)
     pm2_error: str | None = None
     lock: LockInfo | None = None
+    strategy: str = "in-place"
+    release: str | None = None  # releases: the release APP/current names
+    current_dir: str | None = None  # releases: where APP/current resolves
 
     @property
     def healthy(self) -> bool | None:
@@ -66,7 +70,8 @@ class HostStatus:
                     "latency_ms": self.health.latency_ms, "detail": self.health.detail},
                 "processes": [p.to_dict() for p in self.processes],
                 "pm2_error": self.pm2_error,
-                "lock": None if self.lock is None else self.lock.to_dict()}
+                "lock": None if self.lock is None else self.lock.to_dict(),
+                "strategy": self.strategy, "release": self.release}
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,13 @@ class StatusReport:
 
 
 def status_script(t: Target) -> str:
-    """The composite script: SHA, audit log tail, lock, PM2 processes, health."""
+    """The composite script: SHA, audit log tail, lock, PM2 processes, health (and, under
+    releases, where APP/current resolves)."""
+    sha = (f"head -c 40 {q(t.current_path + '/REVISION')}" if t.releases
+           else f"git -C {q(t.app_path)} rev-parse HEAD")
+    current = [("current", f"readlink -f {q(t.current_path)}")] if t.releases else []
     return composite.script([
-        ("sha", f"git -C {q(t.app_path)} rev-parse HEAD"),
+        ("sha", sha), *current,
         ("history", composite.tail_if_exists(t.history_file, 500)),
         ("lock", lock_read_command(t.lock_dir)),
         ("pm2", composite.pm2_jlist()),
@@ -122,7 +131,14 @@ def parse_health(doc: object) -> Health:
     return Health(code == 200, code, latency, detail)
 
 
-def parse_status(label: str, stdout: str) -> HostStatus:
+def with_releases(status: HostStatus, current_dir: str | None) -> HostStatus:
+    """The status with each process's release (from its cwd) and the current release."""
+    procs = [replace(p, release=release_of_link(p.cwd)) for p in status.processes]
+    return replace(status, strategy="releases", processes=procs, current_dir=current_dir,
+                   release=release_of_link(current_dir))
+
+
+def parse_status(label: str, stdout: str, releases: bool = False) -> HostStatus:
     """A host's status from the composite script's output (pure)."""
     sections = composite.parse(stdout)
     sha_sec = sections.get("sha")
@@ -133,12 +149,16 @@ def parse_status(label: str, stdout: str) -> HostStatus:
     since = serving_since(records, sha)
     processes, pm2_error = parse_jlist(composite.json_section(sections, "pm2"))
     lock_sec = sections.get("lock")
-    return HostStatus(
+    host = HostStatus(
         name=label, reachable=True, sha=sha,
         since=since.time if since else None, since_by=since.user if since else None,
         health=parse_health(composite.json_section(sections, "health")),
         processes=processes, pm2_error=pm2_error,
         lock=parse_lock_read(lock_sec.text if lock_sec else None))
+    if not releases:
+        return host
+    current = sections.get("current")
+    return with_releases(host, current.text.strip() if current and current.ok else None)
 
 
 def judge_host(status: HostStatus, app_name: str) -> list[Check]:
@@ -151,6 +171,8 @@ def judge_host(status: HostStatus, app_name: str) -> list[Check]:
                   else Check("sha", Status.FAIL, "git rev-parse HEAD failed in the app path",
                              name))
     checks.append(_pm2_check(status, app_name))
+    if status.strategy == "releases":
+        checks.append(_release_check(status, app_name))
     health = status.health
     if health is not None:
         checks.append(Check("health", Status.PASS if health.healthy else Status.FAIL,
@@ -175,12 +197,20 @@ def _pm2_check(status: HostStatus, app_name: str) -> Check:
                  status.name)
 
 
+def _release_check(status: HostStatus, app_name: str) -> Check:
+    """releases: every worker runs in the release APP/current names."""
+    workers = [(p.pm_id, p.cwd) for p in of_app(status.processes, app_name)]
+    verdict = judge_cwds(workers, status.current_dir)
+    return Check("release", Status.PASS if verdict.ok else Status.FAIL, verdict.detail,
+                 status.name)
+
+
 def _probe(transport: Transport, t: Target) -> HostStatus:
     result = transport.run(status_script(t), timeout=STATUS_TIMEOUT_S)
     if result.timed_out:
         return HostStatus(name=t.label, reachable=True, error="status script timed out",
                           health=Health(False, None, None, "status script timed out"))
-    return parse_status(t.label, result.stdout)
+    return parse_status(t.label, result.stdout, releases=t.releases)
 
 
 def collect_status(environment: str, targets: list[Target], connector: Connector,

@@ -23,12 +23,17 @@ DEFAULT_DIR = Path(".sandbox")
 def up(
     directory: DirOpt = DEFAULT_DIR,
     hosts: Annotated[int, typer.Option("--hosts", metavar="N", help="Hosts to run (1-16).")] = 2,
+    strategy: Annotated[str, typer.Option(
+        "--strategy", metavar="STRATEGY",
+        help="in-place (a git checkout per host, as the seed's servers) or releases (the same, "
+             "then moved by migrate-to-releases to APP/releases + APP/current).")
+    ] = "in-place",
 ) -> None:
     """Start sshd, PM2 and the API on N loopback hosts, plus the auth stub; write ops.yaml."""
     from cookcam_ops import ui
     from cookcam_ops.sandbox.manager import start_sandbox
 
-    state = start_sandbox(directory, hosts, progress=ui.say)
+    state = start_sandbox(directory, hosts, progress=ui.say, strategy=strategy)
     ops_yaml = Path(state.dir) / "ops.yaml"
     ui.say(f"sandbox up in {state.up_seconds}s: {len(state.hosts)} hosts; "
            f"use it with --config {ops_yaml}", style="green")

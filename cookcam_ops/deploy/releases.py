@@ -14,7 +14,7 @@ resolves the release `current` names at that moment. Nothing here touches a host
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cookcam_ops.remote.protocol import q
@@ -113,7 +113,7 @@ class CwdVerdict:
     stale: tuple[str, ...] = ()
 
 
-def judge_cwds(workers: list[tuple[object, str | None]], current_real: str | None
+def judge_cwds(workers: Sequence[tuple[object, str | None]], current_real: str | None
                ) -> CwdVerdict:
     """workers: (pm_id, the resolved /proc/PID/cwd); current_real: `readlink -f APP/current`."""
     if not current_real:

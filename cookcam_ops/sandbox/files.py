@@ -83,7 +83,8 @@ def stub_config(sec: Secrets) -> dict[str, Any]:
 
 
 def ops_yaml_doc(layout: Layout, user: str, hosts: tuple[HostState, ...],
-                 sentry_project_id: str, connect_timeout: float = 10.0) -> dict[str, Any]:
+                 sentry_project_id: str, connect_timeout: float = 10.0, *,
+                 strategy: str = "in-place") -> dict[str, Any]:
     """ops.yaml for the sandbox: one environment, `sandbox`, with every host as a mapping."""
     first = hosts[0]
     return {
@@ -98,6 +99,7 @@ def ops_yaml_doc(layout: Layout, user: str, hosts: tuple[HostState, ...],
                     "connect_timeout": connect_timeout},
             "sentry_project_id": sentry_project_id,
             "batch_size": 1,
+            **({"strategy": strategy} if strategy != "in-place" else {}),
         }},
         "smoke": {"env_file": layout.smoke_env.name, "duplicate_probe": DUPLICATE_PROBE},
     }

@@ -188,10 +188,16 @@ def _start_sshds(state: SandboxState, layout: Layout, tools: Tools) -> SandboxSt
 
 
 def start_sandbox(directory: Path, host_count: int = 2,
-                  progress: Progress = _quiet) -> SandboxState:
-    """Bring up a sandbox of host_count hosts in directory; its state (also in state.json)."""
+                  progress: Progress = _quiet, strategy: str = "in-place") -> SandboxState:
+    """Bring up a sandbox of host_count hosts in directory; its state (also in state.json).
+
+    strategy "releases": the hosts come up in place, as the seed's servers are, and are then
+    moved to the releases layout by `migrate-to-releases`; ops.yaml says `strategy: releases`.
+    """
     if not 1 <= host_count <= MAX_HOSTS:
         raise UsageError(f"--hosts must be from 1 to {MAX_HOSTS} (got {host_count})")
+    if strategy not in ("in-place", "releases"):
+        raise UsageError(f"--strategy must be in-place or releases (got {strategy!r})")
     started = time.monotonic()
     tools = check_tools()
     layout = Layout(directory.resolve())
@@ -201,6 +207,8 @@ def start_sandbox(directory: Path, host_count: int = 2,
     write_state(layout, state)
     try:
         state = _bring_up(layout, state, tools, progress)
+        if strategy == "releases":
+            _to_releases(layout, state, progress)
     except BaseException:
         progress("bring-up failed: stopping what was started")
         stop_sandbox(layout.root)
@@ -239,6 +247,25 @@ def _bring_up(layout: Layout, state: SandboxState, tools: Tools,
     doc = files.ops_yaml_doc(layout, state.user, state.hosts, state.sentry_project_id)
     layout.ops_yaml.write_text(files.ops_yaml_text(doc), encoding="utf-8")
     return state
+
+
+def _to_releases(layout: Layout, state: SandboxState, progress: Progress) -> None:
+    """Migrate every host with `migrate-to-releases`, then say `strategy: releases`."""
+    from cookcam_ops.config import load_config
+    from cookcam_ops.deploy.migrate import MigrateRequest, migrate_environment
+    from cookcam_ops.deploy.observer import NullObserver
+
+    progress("moving the hosts to the releases layout (migrate-to-releases)")
+    result = migrate_environment(load_config(layout.ops_yaml),
+                                 MigrateRequest(files.ENV_NAME, command_line="sandbox up"),
+                                 observer=NullObserver())
+    if result.outcome != "migrated":
+        failed = [f"{h.name}: {s.name}: {s.detail}" for h in result.hosts for s in h.steps
+                  if s.status == "failed"]
+        raise SandboxError(f"migrate-to-releases failed ({'; '.join(failed)[:300]})")
+    doc = files.ops_yaml_doc(layout, state.user, state.hosts, state.sentry_project_id,
+                             strategy="releases")
+    layout.ops_yaml.write_text(files.ops_yaml_text(doc), encoding="utf-8")
 
 
 @dataclass(frozen=True)

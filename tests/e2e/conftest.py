@@ -105,7 +105,12 @@ def _down(directory: Path) -> None:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """A 2-host sandbox for the session, always brought down at the end."""
-    directory = Path(tempfile.mkdtemp(prefix="cc-sb-", dir="/tmp"))
+    yield from sandbox_of(2, "cc-sb-")
+
+
+def sandbox_of(hosts: int, prefix: str) -> Iterator[Sandbox]:
+    """Bring up a sandbox of its own (in place, as the seed's servers), always brought down."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     done = False
 
     def teardown() -> None:
@@ -123,10 +128,16 @@ def sandbox() -> Iterator[Sandbox]:
         signal.signal(signal.SIGTERM, on_sigterm)
     progress: list[str] = []
     try:
-        state = start_sandbox(directory, 2, progress=progress.append)
+        state = start_sandbox(directory, hosts, progress=progress.append)
         yield Sandbox(dir=directory, config=load_config(directory / "ops.yaml"), state=state,
                       progress=progress)
     finally:
         teardown()
         if previous is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def inplace_sandbox() -> Iterator[Sandbox]:
+    """A 2-host sandbox of a module's own, in place: for tests that change its layout."""
+    yield from sandbox_of(2, "cc-rel-")

@@ -1,0 +1,277 @@
+"""strategy: releases end to end on a 2-host sandbox of the module's own (sshd, git, npm, PM2).
+
+The module's sandbox comes up in place, as the seed's servers are; the `releases` fixture
+migrates it with `migrate-to-releases` under steady load (the migration test checks what that
+did), and every later test deploys and rolls back with `strategy: releases`. Tests run in order
+and each leaves the fleet healthy on one release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from test_deploy import ROOT, Cli, change, history, locks, ops_copy, run_cli, served
+
+from cookcam_ops.deploy.releases import ReleaseEntry, prune_selection
+from cookcam_ops.drain.load import LoadRun, LoadStats, load_target
+
+if TYPE_CHECKING:
+    from conftest import Sandbox
+
+pytestmark = pytest.mark.e2e
+ROLLBACK_SHARE = 0.2  # the issue's bound: a rollback takes under a fifth of the deploy it undoes
+
+
+@contextmanager
+def steady_load(sb: Sandbox, concurrency: int = 4) -> Iterator[list[LoadStats]]:
+    """Keep-alive GETs on every host's /health (cookcam_ops.drain.load) until the block ends."""
+    runs = [LoadRun(load_target(h.base_url, "/health"), concurrency, 10**9)
+            for h in sb.state.hosts]
+    loop = asyncio.new_event_loop()
+    stats: list[LoadStats] = []
+
+    async def main() -> None:
+        stats.extend(await asyncio.gather(*(r.run(3600) for r in runs)))
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    try:
+        yield stats
+    finally:
+        for r in runs:
+            loop.call_soon_threadsafe(r.stop)
+        thread.join(timeout=30)
+        loop.close()
+
+
+def no_failures(stats: list[LoadStats]) -> None:
+    assert len(stats) == 2
+    for s in stats:
+        assert s.ok_2xx > 100, f"too little load to judge ({s.ok_2xx} answers)"
+        assert s.failed == 0, (f"{s.failed} failed request(s): non-2xx {s.non_2xx}, refused "
+                               f"{s.refused}, reset {s.reset - s.retried}, timeouts {s.timeouts}")
+
+
+@dataclass
+class Releases:
+    """The migrated sandbox: its releases ops.yaml, and what the migration under load saw."""
+
+    sb: Sandbox
+    config: Path
+    migrate: Cli
+    load: list[LoadStats]
+
+    def app(self, host: str) -> Path:
+        return Path(self.sb.host(host).app_path)
+
+    def current(self, host: str) -> str:
+        return os.readlink(self.app(host) / "current").rsplit("/", 1)[-1]
+
+    def releases(self, host: str) -> list[str]:
+        return sorted(p.name for p in (self.app(host) / "releases").iterdir())
+
+    def status(self) -> dict[str, Any]:
+        done = run_cli(self.config, "status", "sandbox", "--json")
+        return done.doc
+
+    def secrets(self) -> list[str]:
+        values = []
+        for h in self.sb.state.hosts:
+            text = (Path(h.app_path) / "shared" / ".env").read_text()
+            for line in text.splitlines():
+                key, _, value = line.partition("=")
+                if key.endswith(("KEY", "SECRET", "DSN")) and value:
+                    values.append(value)
+        return values
+
+
+@pytest.fixture(scope="module")
+def releases(inplace_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Releases:
+    """migrate-to-releases on the in-place sandbox under steady load; a releases ops.yaml."""
+    sb = inplace_sandbox
+    with steady_load(sb) as stats:
+        done = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
+    tmp = tmp_path_factory.mktemp("releases")
+    config = ops_copy(sb, tmp, lambda d: d["environments"]["sandbox"].update(
+        strategy="releases"))
+    return Releases(sb, config, done, stats)
+
+
+def workers_in(rel: Releases, expected: dict[str, str]) -> None:
+    """Every worker of every host runs in the expected release (status, from /proc/PID/cwd)."""
+    doc = rel.status()
+    assert doc["ok"] is True, json.dumps(doc["checks"])
+    for h in doc["hosts"]:
+        assert h["strategy"] == "releases" and h["release"] == expected[h["name"]]
+        procs = [p for p in h["processes"] if p["name"] == "cookcam-api"]
+        assert len(procs) == 2
+        assert {p["release"] for p in procs} == {expected[h["name"]]}
+        assert all(p["pm_cwd"].endswith("/current") for p in procs)
+
+
+def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Releases) -> None:
+    rel, done = releases, releases.migrate
+    assert done.code == 0, done.stderr[-3000:]
+    assert done.doc["outcome"] == "migrated"
+    no_failures(rel.load)
+    shas = served(rel.sb)
+    for h in rel.sb.state.hosts:
+        app = rel.app(h.name)
+        assert sorted(p.name for p in app.iterdir()) == ["current", "releases", "repo", "shared"]
+        name = rel.current(h.name)
+        assert name.endswith("-" + shas[h.name][:10]) and rel.releases(h.name) == [name]
+        assert (app / "releases" / name / "REVISION").read_text().strip() == shas[h.name]
+        for env in (app / "shared" / ".env", app / "releases" / name / ".env"):
+            assert stat.S_IMODE(env.stat().st_mode) == 0o600
+        assert (app / "repo" / "HEAD").is_file() and not (app / "repo" / ".git").exists()
+        backups = list(Path(h.app_path + ".ops").glob("inplace-*"))
+        assert len(backups) == 1 and (backups[0] / ".git").is_dir()
+        assert history(rel.sb, h.name)[-1]["action"] == "migrate"
+    workers_in(rel, {h.name: rel.current(h.name) for h in rel.sb.state.hosts})
+    again = run_cli(rel.sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
+    assert again.code == 0 and again.doc["outcome"] == "nothing_to_do"
+    assert "already in the releases layout" in again.stdout
+    print(f"\nmigrate-to-releases of 2 hosts under load: {done.doc['duration_s']:.1f}s, "
+          f"{sum(s.ok_2xx for s in rel.load)} requests answered, 0 failed")
+
+
+def test_deploy_then_rollback_under_load(releases: Releases) -> None:
+    """A rollback takes under a fifth of the deploy it undoes, every worker back, none failed."""
+    rel = releases
+    before = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
+    (old,) = set(served(rel.sb).values())
+    sha = change(rel.sb, "release")
+    with steady_load(rel.sb) as deploy_load:
+        deployed = run_cli(rel.config, "deploy", "sandbox", "--yes", "--json")
+    assert deployed.code == 0, deployed.stderr[-3000:]
+    assert set(served(rel.sb).values()) == {sha}
+    new = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
+    for h in rel.sb.state.hosts:
+        assert new[h.name].endswith("-" + sha[:10]) and before[h.name] in rel.releases(h.name)
+        env = rel.app(h.name) / "releases" / new[h.name] / ".env"
+        assert stat.S_IMODE(env.stat().st_mode) == 0o600
+    workers_in(rel, new)
+    no_failures(deploy_load)
+    with steady_load(rel.sb) as rollback_load:
+        back = run_cli(rel.config, "rollback", "sandbox", "--yes", "--json")
+    assert back.code == 0, back.stderr[-3000:]
+    assert back.doc["outcome"] == "rolled_back" and back.doc["target_sha"] == old
+    assert set(served(rel.sb).values()) == {old}
+    workers_in(rel, before)
+    no_failures(rollback_load)
+    for h in back.doc["hosts"]:
+        ran = {s["name"] for s in h["steps"] if s["status"] == "ok"}
+        assert not ran & {"prepare", "npm-ci", "build", "test-build"}
+    for secret in rel.secrets():
+        for out in (deployed.stdout, deployed.stderr, back.stdout, back.stderr):
+            assert secret not in out
+    d, r = deployed.doc["duration_s"], back.doc["duration_s"]
+    print(f"\nreleases, 2 hosts: deploy {d:.2f}s, rollback {r:.2f}s ({100 * r / d:.0f}% of the "
+          "deploy)")
+    assert r < ROLLBACK_SHARE * d, f"rollback {r:.2f}s is not under a fifth of deploy {d:.2f}s"
+    assert locks(rel.sb) == []
+
+
+def test_checklist_names_env_changes_and_checks_the_rollback_target(releases: Releases) -> None:
+    rel = releases
+    shared = rel.app("host1") / "shared" / ".env"
+    text = shared.read_text()
+    secret_value = "s3cr3t-" + os.urandom(8).hex()
+    shared.write_text(text + f"COOKCAM_NEW_SETTING={secret_value}\n")
+    try:
+        done = run_cli(rel.config, "checklist", "sandbox", "--json")
+    finally:
+        shared.write_text(text)
+    items = {(c["host"], c["name"]): c for c in done.doc["checks"]}
+    names = items[("host1", "env-names")]
+    assert names["status"] == "warn" and "added COOKCAM_NEW_SETTING" in names["detail"]
+    assert items[("host2", "env-names")]["status"] == "pass"
+    assert secret_value not in done.stdout + done.stderr
+    assert all(items[(h, "rollback-target")]["status"] == "pass" for h in ("host1", "host2"))
+    modules = rel.app("host2") / "releases" / rel.current("host2") / "node_modules"
+    modules.rename(modules.with_name("node_modules.away"))
+    try:
+        refused = run_cli(rel.config, "deploy", "sandbox", "--yes", "--json")
+    finally:
+        modules.with_name("node_modules.away").rename(modules)
+    assert refused.code == 1, refused.stderr[-2000:]
+    bad = [c for c in refused.doc["checks"] if c["status"] == "fail"]
+    assert [(c["host"], c["name"]) for c in bad] == [("host2", "checklist:rollback-target")]
+    assert "node_modules" in bad[0]["detail"]
+
+
+def test_crash_on_start_past_the_switch_goes_back_to_the_kept_release(
+        releases: Releases, tmp_path: Path) -> None:
+    rel = releases
+    book = yaml.safe_load((ROOT / "playbooks" / "deploy-releases.yaml").read_text())
+    book["steps"] = [s for s in book["steps"] if s["name"] != "test-build"]
+    (tmp_path / "deploy.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["environments"]["sandbox"]["strategy"] = "releases"
+        doc["playbooks"] = {"deploy_releases": str(tmp_path / "deploy.yaml")}
+
+    config = ops_copy(rel.sb, tmp_path, edit)
+    before = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
+    (old,) = set(served(rel.sb).values())
+    change(rel.sb, "crash-on-start")
+    done = run_cli(config, "deploy", "sandbox", "--yes", "--json", "--batch", "2")
+    assert done.code == 1, done.stderr[-3000:]
+    assert done.doc["outcome"] == "rolled_back"
+    for h in done.doc["hosts"]:
+        assert h["outcome"] == "rolled_back"
+        assert any(s["name"] == "reload" and s["status"] == "failed" for s in h["steps"])
+        back = {s["name"]: s["status"] for s in h["steps"] if s["name"].startswith("rollback:")}
+        assert back["rollback:switch"] == "ok" and back["rollback:build"] == "skipped"
+    assert set(served(rel.sb).values()) == {old}
+    assert {h.name: rel.current(h.name) for h in rel.sb.state.hosts} == before
+    workers_in(rel, before)
+    assert locks(rel.sb) == []
+
+
+def test_prune_and_a_stale_pm2_cwd(releases: Releases, tmp_path: Path) -> None:
+    """keep_releases 2: the newest two, current and the rollback target stay. host1's app was
+    started from a resolved release path, so reload keeps it there: a handover moves it."""
+    rel = releases
+    config = ops_copy(rel.sb, tmp_path, lambda d: d["environments"]["sandbox"].update(
+        strategy="releases", keep_releases=2))
+    real = rel.app("host1") / "releases" / rel.current("host1")
+    restart = rel.sb.ssh("host1", f"cd {shlex.quote(str(real))} && pm2 delete cookcam-api "
+                                  ">/dev/null && pm2 start ecosystem.config.js >/dev/null")
+    assert restart.returncode == 0
+    assert all(str(a["pm_cwd"]) == str(real) for a in rel.sb.pm2_apps("host1"))
+    before = {h.name: rel.releases(h.name) for h in rel.sb.state.hosts}
+    served_from = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
+    sha = change(rel.sb, "release")
+    done = run_cli(config, "deploy", "sandbox", "--yes", "--json", "--batch", "2")
+    assert done.code == 0, done.stderr[-3000:]
+    steps = {h["name"]: {s["name"]: s for s in h["steps"]} for h in done.doc["hosts"]}
+    assert "moved by a handover" in steps["host1"]["reload"]["detail"]
+    assert "handover" not in steps["host2"]["reload"]["detail"]
+    for h in rel.sb.state.hosts:
+        now = rel.current(h.name)
+        assert now.endswith("-" + sha[:10])
+        listed = [ReleaseEntry(n, "x", ()) for n in [*before[h.name], now]]
+        doomed = prune_selection(listed, 2, (now, served_from[h.name]))
+        assert doomed, "the test needs more releases than keep_releases"
+        assert rel.releases(h.name) == sorted(set(before[h.name]) - set(doomed) | {now})
+        assert served_from[h.name] in rel.releases(h.name)
+        assert "deleted" in steps[h.name]["prune"]["detail"]
+    workers_in(rel, {h.name: rel.current(h.name) for h in rel.sb.state.hosts})
+    back = run_cli(config, "rollback", "sandbox", "--yes", "--json")
+    assert back.code == 0, back.stderr[-3000:]
+    workers_in(rel, served_from)

@@ -1,0 +1,220 @@
+"""strategy: releases, the pure half: names, listings, prune selection, env names, cwds, plans."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from deploy_fakes import APP, NEW, OLD, facts, make_target
+
+from cookcam_ops import composite
+from cookcam_ops.checklist_remote import judge_releases
+from cookcam_ops.deploy.facts import FactsQuery, HostFacts, facts_script, parse_facts
+from cookcam_ops.deploy.migrate import HostLayout, parse_layout
+from cookcam_ops.deploy.plan import PlanInput, plan_host
+from cookcam_ops.deploy.playbook import load_playbook
+from cookcam_ops.deploy.releases import (
+    ReleaseEntry,
+    env_names_diff,
+    judge_cwds,
+    parse_listing,
+    prune_selection,
+    release_name,
+    release_of_link,
+)
+from cookcam_ops.fanout import Target
+from cookcam_ops.pm2procs import parse_jlist
+from cookcam_ops.report import Status
+from cookcam_ops.resources import default_playbook
+from cookcam_ops.status import judge_host, parse_status
+
+R_DEPLOY = load_playbook(default_playbook("deploy-releases.yaml"))
+R_ROLLBACK = load_playbook(default_playbook("rollback-releases.yaml"))
+T_OLD, T_NEW = "20261101120000", "20261102120000"
+
+
+def rtarget(label: str = "web1", keep: int = 5) -> Target:
+    return replace(make_target(label), strategy="releases", keep_releases=keep)
+
+
+def entry(when: str, sha: str, *missing: str) -> ReleaseEntry:
+    return ReleaseEntry(release_name(when, sha), sha, tuple(missing))
+
+
+def test_release_names_sort_by_time_and_carry_the_short_sha() -> None:
+    assert release_name(T_OLD, OLD) == f"{T_OLD}-{OLD[:10]}"
+    assert release_name(T_OLD, NEW) < release_name(T_NEW, OLD)
+    with pytest.raises(ValueError):
+        release_name("2026-11-01", OLD)
+    with pytest.raises(ValueError):
+        release_name(T_OLD, "main")
+
+
+def test_listing_is_parsed_oldest_first_and_junk_is_ignored() -> None:
+    text = (f"{T_NEW}-{NEW[:10]}|{NEW}|\n"
+            f"{T_OLD}-{OLD[:10]}|{OLD}| node_modules .env\n"
+            "lost+found||\n"
+            f"{T_OLD}-aaaaaaaaaa||REVISION\n")
+    got = parse_listing(text)
+    assert [e.name for e in got] == [f"{T_OLD}-{OLD[:10]}", f"{T_OLD}-aaaaaaaaaa",
+                                     f"{T_NEW}-{NEW[:10]}"]
+    assert got[0].missing == ("node_modules", ".env") and not got[0].complete
+    assert got[1].sha is None and not got[1].complete
+    assert got[2].complete
+
+
+def test_prune_keeps_the_newest_and_never_current_or_the_rollback_target() -> None:
+    times = [f"2026110{d}120000" for d in range(1, 8)]
+    entries = [entry(t, NEW if i % 2 else OLD) for i, t in enumerate(times)]
+    names = [e.name for e in entries]
+    assert prune_selection(entries, 3, ()) == names[:4]
+    # the rollback target is the oldest: kept besides the newest three
+    assert prune_selection(entries, 3, (names[-1], names[0])) == names[1:4]
+    assert prune_selection(entries, 10, (names[-1],)) == []
+
+
+def test_prune_deletes_incomplete_releases_unless_protected() -> None:
+    good = [entry(T_OLD, OLD), entry(T_NEW, NEW)]
+    broken = ReleaseEntry(f"20261103120000-{NEW[:10]}", NEW, ("dist",))
+    assert prune_selection([*good, broken], 2, ()) == [broken.name]
+    assert prune_selection([*good, broken], 2, (broken.name,)) == []
+
+
+def test_env_names_diff_is_names_only() -> None:
+    assert env_names_diff(["A", "B", "C"], ["B", "C", "D", "E"]) == (["D", "E"], ["A"])
+    assert env_names_diff([], []) == ([], [])
+
+
+def test_release_of_link() -> None:
+    name = release_name(T_OLD, OLD)
+    assert release_of_link(f"releases/{name}") == name
+    assert release_of_link(f"/srv/api/releases/{name}/") == name
+    assert release_of_link("/srv/api") is None and release_of_link(None) is None
+
+
+def test_cwd_verdict_names_workers_outside_the_current_release() -> None:
+    old, new = release_name(T_OLD, OLD), release_name(T_NEW, NEW)
+    cur = f"/srv/api/releases/{new}"
+    assert judge_cwds([(0, cur), (1, cur + "/sub")], cur).ok
+    v = judge_cwds([(0, cur), (1, f"/srv/api/releases/{old}"), (2, None)], cur)
+    assert not v.ok and v.stale == (f"1:{old}", "2:unknown")
+    assert not judge_cwds([(0, cur)], None).ok
+    assert not judge_cwds([], cur).ok
+
+
+def _rfacts(**kw: Any) -> HostFacts:
+    base: dict[str, Any] = {"releases": (entry(T_OLD, OLD),), "host_time": T_NEW,
+                            "current_release": release_name(T_OLD, OLD), "branch": None}
+    base.update(kw)
+    return facts("web1", **base)
+
+
+def test_a_new_release_is_built_under_its_own_name() -> None:
+    p = plan_host(PlanInput(R_DEPLOY, APP, rtarget(), "deploy", None, None), _rfacts())
+    steps = {s.name: s for s in p.steps}
+    name = release_name(T_NEW, NEW)
+    assert p.needs_build and p.release == name
+    assert p.from_release == release_name(T_OLD, OLD)
+    assert p.scratch == f"/srv/web1/api/releases/{name}"
+    assert f"git --git-dir=/srv/web1/api/repo archive --format=tar {NEW}" in \
+        steps["prepare"].command
+    assert steps["npm-ci"].command == f"cd /srv/web1/api/releases/{name} && npm ci --no-audit " \
+        "--no-fund"
+    assert f"ln -sfn releases/{name} /srv/web1/api/current.next" in steps["switch"].command
+    assert "mv -T /srv/web1/api/current.next /srv/web1/api/current" in steps["switch"].command
+    assert steps["test-build"].command.startswith(f"cd /srv/web1/api/releases/{name} && node")
+    assert steps["prune"].kind == "prune" and steps["prune"].skip is None
+
+
+def test_a_kept_release_is_switched_to_without_a_build() -> None:
+    kept = entry("20261030120000", NEW)
+    p = plan_host(PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
+                  _rfacts(releases=(kept, entry(T_OLD, OLD))))
+    steps = {s.name: s for s in p.steps}
+    assert not p.needs_build and p.release == kept.name and p.scratch is None
+    assert all(steps[n].skip for n in ("prepare", "npm-ci", "build", "test-build"))
+    assert steps["switch"].skip is None and kept.name in steps["switch"].command
+
+
+def test_an_incomplete_kept_release_is_rebuilt_under_a_new_name() -> None:
+    broken = entry("20261030120000", NEW, "node_modules")
+    p = plan_host(PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
+                  _rfacts(releases=(broken, entry(T_OLD, OLD))))
+    assert p.needs_build and p.release == release_name(T_NEW, NEW)
+
+
+def test_releases_facts_read_current_and_refuse_an_in_place_host() -> None:
+    t = rtarget()
+    script = facts_script(t, FactsQuery("origin", "cookcam-api", True, ("refs/remotes/o/m",)))
+    assert "cd /srv/web1/api/repo" in script and "REVISION" in script
+    name = release_name(T_OLD, OLD)
+    out = "\n".join([
+        "@@cookcam-ops begin git@@", "layout=releases", f"head={OLD}",
+        f"current=releases/{name}", f"time={T_NEW}", "dirty=0", "node_modules=1",
+        "@@cookcam-ops end git 0@@",
+        "@@cookcam-ops begin releases@@", f"{name}|{OLD}|", "@@cookcam-ops end releases 0@@"])
+    f = parse_facts("web1", out, FactsQuery("origin", "cookcam-api", False))
+    assert f.head == OLD and f.current_release == name and f.host_time == T_NEW
+    assert [e.name for e in f.releases] == [name]
+    in_place = "@@cookcam-ops begin git@@\nlayout=in-place\n@@cookcam-ops end git 4@@"
+    err = parse_facts("web1", in_place, FactsQuery("origin", "cookcam-api", False)).error
+    assert err is not None and "migrate-to-releases" in err
+
+
+def test_migrate_reads_the_layout_and_refuses_what_it_cannot_move() -> None:
+    text = ("@@cookcam-ops begin layout@@\nlayout=in-place\nsha=" + OLD + "\ndirty=0\n"
+            "missing=\ntime=" + T_NEW + "\n@@cookcam-ops end layout 0@@")
+    lay = parse_layout(text)
+    assert lay == HostLayout("in-place", OLD, 0, (), T_NEW, False) and lay.blocked() is None
+    assert "modified" in (HostLayout("in-place", OLD, 2, (), T_NEW).blocked() or "")
+    assert "dist" in (HostLayout("in-place", OLD, 0, ("dist",), T_NEW).blocked() or "")
+    assert parse_layout("@@cookcam-ops begin layout@@\nlayout=releases\n"
+                        "@@cookcam-ops end layout 0@@").layout == "releases"
+
+
+def _jlist(cwd: str) -> str:
+    procs = [{"name": "cookcam-api", "pm_id": i, "pid": 100 + i, "status": "online",
+              "exec_mode": "cluster_mode", "cwd": cwd, "pm_cwd": "/srv/api/current"}
+             for i in range(2)]
+    doc = json.dumps({"now": 1, "processes": procs})
+    return f"@@cookcam-ops begin pm2@@\n{doc}\n@@cookcam-ops end pm2 0@@"
+
+
+@pytest.mark.parametrize(("cwd_release", "ok"), [(T_NEW, True), (T_OLD, False)])
+def test_status_reports_each_workers_release_and_flags_a_stale_one(cwd_release: str,
+                                                                   ok: bool) -> None:
+    cur = f"/srv/api/releases/{release_name(T_NEW, NEW)}"
+    cwd = f"/srv/api/releases/{release_name(cwd_release, NEW)}"
+    out = "\n".join([f"@@cookcam-ops begin sha@@\n{NEW}\n@@cookcam-ops end sha 0@@",
+                     f"@@cookcam-ops begin current@@\n{cur}\n@@cookcam-ops end current 0@@",
+                     _jlist(cwd)])
+    status = parse_status("web1", out, releases=True)
+    assert status.release == release_name(T_NEW, NEW)
+    assert [p.release for p in status.processes] == [release_name(cwd_release, NEW)] * 2
+    doc = status.to_dict()
+    assert doc["processes"][0]["cwd"] == cwd and doc["processes"][0]["release"]
+    check = next(c for c in judge_host(status, "cookcam-api") if c.name == "release")
+    assert (check.status is Status.PASS) == ok
+
+
+def test_jlist_cwd_is_parsed() -> None:
+    procs, err = parse_jlist({"now": 1, "processes": [{"name": "a", "cwd": "/x"}]})
+    assert err is None and procs[0].cwd == "/x"
+
+
+def test_checklist_rollback_target_must_be_complete() -> None:
+    t = rtarget()
+    name = release_name(T_NEW, NEW)
+
+    def sections(listing: str) -> dict[str, composite.Section]:
+        return {"current": composite.Section("current", f"releases/{name}", 0),
+                "releases": composite.Section("releases", listing, 0)}
+
+    good = judge_releases(sections(f"{release_name(T_OLD, OLD)}|{OLD}|\n{name}|{NEW}|"), t)
+    assert good[0].status is Status.PASS and release_name(T_OLD, OLD) in good[0].detail
+    bad = judge_releases(sections(f"{name}|{NEW}| node_modules"), t)
+    assert bad[0].status is Status.FAIL and "node_modules" in bad[0].detail
+    none = judge_releases({"current": composite.Section("current", "", 1)}, t)
+    assert none[0].status is Status.FAIL
