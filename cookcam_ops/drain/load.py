@@ -148,11 +148,12 @@ class LoadRun:
     """
 
     def __init__(self, target: LoadTarget, concurrency: int, max_requests: int,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, pause_s: float = 0.0) -> None:
         self.target = target
         self.concurrency = concurrency
         self.max_requests = max_requests
         self.timeout_s = timeout_s
+        self.pause_s = pause_s  # between a connection's requests: a steady, not a flat-out load
         self.stats = LoadStats()
         self._sent = 0
         self._stop = asyncio.Event()
@@ -186,6 +187,8 @@ class LoadRun:
             while self._sent < self.max_requests:
                 self._sent += 1
                 conn = await self._one(conn)
+                if self.pause_s:
+                    await asyncio.sleep(self.pause_s)
         finally:
             if conn is not None:
                 conn.close()

@@ -37,8 +37,10 @@ ROLLBACK_SHARE = 0.2  # the issue's bound: a rollback takes under a fifth of the
 
 @contextmanager
 def steady_load(sb: Sandbox, concurrency: int = 4) -> Iterator[list[LoadStats]]:
-    """Keep-alive GETs on every host's /health (cookcam_ops.drain.load) until the block ends."""
-    runs = [LoadRun(load_target(h.base_url, "/health"), concurrency, 10**9)
+    """Keep-alive GETs on every host's /health (cookcam_ops.drain.load) until the block ends:
+    a steady few hundred requests a second per host, not a flat-out load that would starve the
+    deploy it watches of this 2-core machine's CPU."""
+    runs = [LoadRun(load_target(h.base_url, "/health"), concurrency, 10**9, pause_s=0.01)
             for h in sb.state.hosts]
     loop = asyncio.new_event_loop()
     stats: list[LoadStats] = []
@@ -180,8 +182,13 @@ def test_deploy_then_rollback_under_load(releases: Releases) -> None:
         for out in (deployed.stdout, deployed.stderr, back.stdout, back.stderr):
             assert secret not in out
     d, r = deployed.doc["duration_s"], back.doc["duration_s"]
-    print(f"\nreleases, 2 hosts: deploy {d:.2f}s, rollback {r:.2f}s ({100 * r / d:.0f}% of the "
-          "deploy)")
+    print(f"\nreleases, 2 hosts under load: deploy {d:.2f}s, rollback {r:.2f}s "
+          f"({100 * r / d:.1f}% of the deploy); {sum(s.ok_2xx for s in deploy_load)} + "
+          f"{sum(s.ok_2xx for s in rollback_load)} requests answered, 0 failed")
+    for run in (deployed.doc, back.doc):
+        for h in run["hosts"]:
+            print(f"  {h['name']}: " + ", ".join(f"{s['name']} {s['duration_s']:.1f}"
+                                               for s in h["steps"] if s["status"] == "ok"))
     assert r < ROLLBACK_SHARE * d, f"rollback {r:.2f}s is not under a fifth of deploy {d:.2f}s"
     assert locks(rel.sb) == []
 

@@ -218,3 +218,73 @@ def test_checklist_rollback_target_must_be_complete() -> None:
     assert bad[0].status is Status.FAIL and "node_modules" in bad[0].detail
     none = judge_releases({"current": composite.Section("current", "", 1)}, t)
     assert none[0].status is Status.FAIL
+
+
+def test_migration_scripts_quote_every_path_and_keep_the_checkout() -> None:
+    from cookcam_ops.deploy.migrate import MigratePaths, restore_script, stage_script, swap_script
+
+    t = replace(rtarget(), app_path="/srv/my app")
+    lay = HostLayout("in-place", OLD, 0, (), T_NEW)
+    p = MigratePaths.of(t, lay)
+    assert p.stage == "/srv/my app.migrating" and p.backup == f"/srv/my app.ops/inplace-{T_NEW}"
+    stage = stage_script(t, p, OLD)
+    assert "git -C '/srv/my app' archive --format=tar " + OLD in stage
+    assert f"ln -s releases/{release_name(T_NEW, OLD)} '/srv/my app.migrating'/current" in stage
+    assert "chmod 600" in stage and "core.bare true" in stage
+    swap = swap_script(p)
+    assert swap.index("mv -T '/srv/my app' ") < swap.index("mv -T '/srv/my app.migrating' ")
+    assert "'/srv/my app.ops/inplace-" in restore_script(p)
+
+
+def test_a_releases_rollback_switches_every_host_at_once() -> None:
+    from cookcam_ops.config import EnvironmentConfig
+    from cookcam_ops.deploy.rollback import rollback_batch
+
+    env = EnvironmentConfig.model_validate({"hosts": ["a@h1", "a@h2", "a@h3"]})
+    plans = [plan_host(PlanInput(R_ROLLBACK, APP, rtarget(n), "rollback", NEW, None), _rfacts())
+             for n in ("h1", "h2", "h3")]
+    assert rollback_batch(env, plans) == 1
+    assert rollback_batch(env.model_copy(update={"strategy": "releases"}), plans) == 3
+
+
+class _Host:
+    """A host whose commands succeed, except the handovers listed as failing (in order)."""
+
+    def __init__(self, handovers: list[bool]) -> None:
+        self.handovers = handovers
+        self.sent: list[str] = []
+        self.target = rtarget()
+        self.label = "web1"
+
+    def run(self, command: str, *, timeout: float | None = None) -> Any:
+        from cookcam_ops.remote.protocol import RunResult
+
+        self.sent.append(command)
+        out = ""
+        if "pm2.launchBus" in command:
+            ok = self.handovers.pop(0)
+            out = json.dumps({"ok": ok, "detail": "ok" if ok else "temporary app never ready"})
+        elif "test-build" in command or "AbortSignal" in command:
+            out = json.dumps({"ok": True, "detail": "fine"})
+        return RunResult(command, 0, out, "", 0.0)
+
+
+@pytest.mark.parametrize(("handovers", "outcome"), [([False, True], "failed"),
+                                                    ([False, False], "rollback_failed")])
+def test_a_migration_that_fails_after_the_swap_puts_the_checkout_back(
+        handovers: list[bool], outcome: str) -> None:
+    import threading
+
+    from cookcam_ops.deploy.migrate import _HostRun
+    from cookcam_ops.deploy.observer import NullObserver
+
+    host = _Host(handovers)
+    lay = HostLayout("in-place", OLD, 0, (), T_NEW)
+    hr = _HostRun(host, lay, NullObserver(), "run-1").run(threading.Event())  # type: ignore[arg-type]
+    names = [s.name for s in hr.steps]
+    assert names[:4] == ["stage", "test-build", "swap", "handover"]
+    assert names[4] == "restore:swap-back" and "restore:handover" in names
+    assert hr.outcome == outcome
+    restore = next(c for c in host.sent if "migrate-failed" in c)
+    # the staged layout moves out of the way first, then the kept checkout comes back
+    assert restore.index("migrate-failed") < restore.rindex(f"inplace-{T_NEW}")
