@@ -18,6 +18,8 @@ from __future__ import annotations
 from cookcam_ops.deploy.releases import HANDOVER_SUFFIX
 from cookcam_ops.remote.protocol import q
 
+STABLE_WINDOW_MS = 1000  # overlap: the new workers must look the same for this long
+
 # argv: pm2 package dir, app name, directory (as PM2 should keep it), timeout ms.
 HANDOVER_JS = r"""
 const [pkg,name,dir,ms]=process.argv.slice(1);const path=require('path'),fs=require('fs');
@@ -64,9 +66,61 @@ stage='delete-temporary';await del(tmp);out(true,name+': '+n+' worker(s) started
 main().catch(e=>out(false,msg(e)));
 """.strip().replace("__SUFFIX__", HANDOVER_SUFFIX)
 
+# argv: pm2 package dir, app name, timeout ms. Starts as many new workers as the app has (PM2
+# duplicates them from the app's own settings, so they start from its cwd: APP/current), waits
+# until each said `ready` (or is online for a moment without wait_ready), then deletes the old
+# workers, which stop gracefully, all at once, and watches the new ones for a second (the same
+# on every look, through PM2's API on the host: no round trips), printing them as
+# `@@procs=[...]` (names, ids, pids, status, start time, restarts, resolved cwd; never env).
+# A new worker that does not come up is deleted and the old ones are left serving.
+# Exit 0 done, 1 not (one line on stdout says why).
+OVERLAP_JS = r"""
+const [pkg,name,ms]=process.argv.slice(1);const pm2=require(pkg);
+const deadline=Date.now()+Number(ms);
+const P=f=>new Promise((res,rej)=>f((e,v)=>e?rej(e):res(v)));const ready=new Set();
+const out=(ok,detail)=>{console.log(detail);try{pm2.disconnect()}catch(e){}process.exit(ok?0:1)};
+const list=async()=>(await P(cb=>pm2.list(cb))).filter(p=>p.name===name);
+const drop=ids=>Promise.all(ids.map(i=>P(cb=>pm2.delete(i,cb))));
+async function main(){await P(cb=>pm2.connect(cb));const bus=await P(cb=>pm2.launchBus(cb));
+bus.on('process:msg',p=>{if(p&&p.raw==='ready'&&p.process)ready.add(p.process.pm_id)});
+const old=await list();const oldIds=old.map(p=>p.pm_id);if(!old.length)return out(false,'no '+name);
+if(old.some(p=>p.pm2_env.exec_mode!=='cluster_mode'))
+return out(false,name+' is not in cluster mode');
+const waitReady=!!old[0].pm2_env.wait_ready;await P(cb=>pm2.scale(name,old.length*2,cb));
+const fresh=(await list()).filter(p=>!oldIds.includes(p.pm_id)).map(p=>p.pm_id);
+const t1=Date.now();
+while(true){const ps=(await list()).filter(p=>fresh.includes(p.pm_id));
+const bad=ps.find(p=>['errored','stopped'].includes(p.pm2_env.status)||p.pm2_env.restart_time>0);
+if(bad){await drop(fresh);
+return out(false,'new worker '+bad.pm_id+' did not stay up; old ones kept')}
+if(waitReady?fresh.every(i=>ready.has(i))
+:ps.every(p=>p.pm2_env.status==='online')&&Date.now()-t1>1500)break;
+if(Date.now()>deadline){await drop(fresh);
+return out(false,'new workers not ready in time; old ones kept')}
+await new Promise(r=>setTimeout(r,50))}
+await drop(oldIds);const fs=require('fs');let seen=null;const t2=Date.now();
+while(Date.now()-t2<__WINDOW__){const ps=(await list());
+const key=JSON.stringify(ps.map(p=>[p.pm_id,p.pid,p.pm2_env.status,p.pm2_env.restart_time]));
+if(seen!==null&&key!==seen)return out(false,'workers changed after the old ones stopped '+
+'(a crash loop?)');seen=key;await new Promise(r=>setTimeout(r,100))}
+const cwd=pid=>{try{return fs.readlinkSync('/proc/'+pid+'/cwd')}catch(e){return null}};
+console.log('@@procs='+JSON.stringify((await list()).map(p=>({name:p.name,pm_id:p.pm_id,pid:p.pid,
+status:p.pm2_env.status,pm_uptime:p.pm2_env.pm_uptime,restart_time:p.pm2_env.restart_time,
+cwd:cwd(p.pid)}))));
+out(true,fresh.length+' new worker(s) ready, then '+oldIds.length+' old one(s) stopped')}
+main().catch(e=>out(false,String((e&&e.message)||e).split('\n')[0].slice(0,200)));
+""".strip().replace("__WINDOW__", str(STABLE_WINDOW_MS))
+
 # The pm2 package directory from the pm2 on PATH (bin/pm2 -> <pkg>/bin/pm2).
 PM2_PACKAGE = ('p=$(command -v pm2) && p=$(readlink -f "$p") && '
                'pkg=$(dirname "$(dirname "$p")") && [ -f "$pkg/package.json" ]')
+
+
+def overlap(app_name: str, timeout: float) -> str:
+    """Shell: replace every worker at once (new ones beside the old, then the old retired)."""
+    ms = max(5000, round((timeout - 5) * 1000))
+    return (f"{{ {PM2_PACKAGE} || {{ echo 'pm2 package not found from PATH'; false; }}; }} && "
+            f"node -e {q(OVERLAP_JS)} \"$pkg\" {q(app_name)} {ms}")
 
 
 def handover(app_name: str, directory: str, timeout: float) -> str:

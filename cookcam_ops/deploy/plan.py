@@ -37,6 +37,7 @@ class PlannedStep:
     retries: int = 0
     delay: float = 1.0
     connections: int | None = None
+    overlap: bool = False
 
     @property
     def preflight(self) -> bool:
@@ -136,12 +137,16 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
                      f"{inp.app.health_path} 200, stop it")
     if step.builtin == "reload":
         cmd = scripts.reload(inp.app.name, exec_mode, t.ops_dir,
-                             t.current_path if t.releases else None)
+                             t.current_path if t.releases else None, overlap=step.overlap)
         verb = "restart" if exec_mode == "fork_mode" else "reload"
+        how = f"pm2 {verb} {inp.app.name} --update-env"
+        if step.overlap and verb == "reload":
+            how = (f"pm2 scale {inp.app.name} to twice its workers (new ones from current/), "
+                   "wait until they are ready, delete the old ones")
         extra = (f"; every worker's /proc/PID/cwd in {values['release_path']} (else a "
                  "zero-downtime handover to a PM2 app run from current/)") if t.releases else ""
-        return cmd, (f"pm2 {verb} {inp.app.name} --update-env; then pm2 jlist: every instance "
-                     f"online with a new pm_uptime{extra}")
+        return cmd, (f"{how}; then pm2 jlist: every instance online with a new "
+                     f"pm_uptime{extra}")
     if step.builtin == "health":
         cmd = scripts.health(t.local_url, step.retries, step.delay, values["to_sha"])
         return cmd, (f"node <health.js> GET {t.local_url} on the host: 2 x 200 in a row, "
@@ -185,7 +190,8 @@ def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
         out.append(PlannedStep(name=step.name, kind=step.kind, command=command, display=display,
                                timeout=step.timeout, switch=step.switch,
                                after_switch=i > switch_at, skip=skip, retries=step.retries,
-                               delay=step.delay, connections=step.connections))
+                               delay=step.delay, connections=step.connections,
+                               overlap=step.overlap))
     return tuple(out)
 
 

@@ -53,6 +53,7 @@ class Step(BaseModel):
     delay: float = Field(default=1.0, ge=0, le=300)
     expect: str | None = None
     connections: int | None = Field(default=None, ge=1, le=2000)
+    overlap: bool = False
 
     @field_validator("name")
     @classmethod
@@ -86,6 +87,8 @@ class Step(BaseModel):
             raise ValueError("`expect:` only applies to `builtin: test_build`")
         if self.connections is not None and self.builtin != "smoke":
             raise ValueError("`connections:` only applies to `builtin: smoke`")
+        if self.overlap and self.builtin != "reload":
+            raise ValueError("`overlap:` only applies to `builtin: reload`")
         return self
 
     @property

@@ -106,15 +106,20 @@ def test_build(build_path: str, timeout: float, health_path: str, expect: str,
 
 
 def reload(app_name: str, exec_mode: str | None, ops_path: str,
-           current: str | None = None) -> str:
+           current: str | None = None, overlap: bool = False) -> str:
     """`pm2 reload` (cluster) or `pm2 restart` (fork), printing the host time it started.
 
     current (releases): also print where the `current` link resolves (`@@current=PATH`).
+    overlap (cluster mode): every worker replaced at once instead (handover.OVERLAP_JS).
     """
+    from cookcam_ops.deploy.handover import overlap as overlap_command
+
     verb = "restart" if exec_mode == "fork_mode" else "reload"
     log = q(f"{ops_path}/pm2-{verb}.log")
     where = f"echo \"@@current=$(readlink -f {q(current)})\"; " if current else ""
-    return (f"t0=$({NOW_MS}); pm2 {verb} {q(app_name)} --update-env > {log} 2>&1; rc=$?; "
+    run = (f"( {overlap_command(app_name, 60.0)} )" if overlap and verb == "reload"
+           else f"pm2 {verb} {q(app_name)} --update-env")
+    return (f"t0=$({NOW_MS}); {run} > {log} 2>&1; rc=$?; "
             f"tail -n 3 {log}; {where}echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from cookcam_ops import composite
 from cookcam_ops.deploy import audit, scripts
+from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
 from cookcam_ops.deploy.result import FAILED, OK, StepResult
 from cookcam_ops.deploy.session import Cuts
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 SmokeGate = Callable[[str, int | None], tuple[bool, str]]
 RELOAD_RE = re.compile(r"@@reload rc=(-?\d+) t0=(\d+)")
 CURRENT_RE = re.compile(r"^@@current=(.*)$", re.M)
+PROCS_RE = re.compile(r"^@@procs=(\[.*\])$", re.M)
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PM2_SETTLE_S = 1.0
 
@@ -172,8 +174,17 @@ def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
     if m is None or m.group(1) != "0":
         return False, failure_detail(result, ps.timeout)
     procs: list[dict[str, Any]] = []
-    ok, detail = verify_pm2(session, ctx.app.name, int(m.group(2)), max(10.0, ps.timeout / 4),
-                            procs)
+    t0 = int(m.group(2))
+    watched = PROCS_RE.search(result.stdout) if ps.overlap else None
+    if watched is not None:  # the overlap watched the new workers on the host already
+        procs[:] = [p for p in json.loads(watched.group(1)) if isinstance(p, dict)
+                    and p.get("name") == ctx.app.name]
+        problem = _judge_instances(procs, t0)
+        ok, detail = problem is None, problem or (
+            f"{len(procs)} instance(s) online, all new, unchanged for "
+            f"{STABLE_WINDOW_MS / 1000:g}s after the old ones stopped")
+    else:
+        ok, detail = verify_pm2(session, ctx.app.name, t0, max(10.0, ps.timeout / 4), procs)
     if not ok or not hp.target.releases:
         return ok, detail
     from cookcam_ops.deploy.release_steps import ensure_in_release, workers_of

@@ -288,3 +288,62 @@ def test_a_migration_that_fails_after_the_swap_puts_the_checkout_back(
     restore = next(c for c in host.sent if "migrate-failed" in c)
     # the staged layout moves out of the way first, then the kept checkout comes back
     assert restore.index("migrate-failed") < restore.rindex(f"inplace-{T_NEW}")
+
+
+def test_sandbox_up_refuses_an_unknown_strategy_before_starting_anything(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from cookcam_ops.cli.main import app
+
+    done = CliRunner().invoke(app, ["sandbox", "up", "--dir", str(tmp_path / "sb"),
+                                    "--strategy", "blue-green"])
+    assert done.exit_code == 2 and "--strategy must be in-place or releases" in done.output
+    assert not (tmp_path / "sb").exists()
+
+
+def test_migrate_help_names_the_exit_codes() -> None:
+    from typer.testing import CliRunner
+
+    from cookcam_ops.cli.main import app
+
+    done = CliRunner().invoke(app, ["migrate-to-releases", "--help"], env={"COLUMNS": "120"})
+    assert done.exit_code == 0
+    for code in ("0 migrated", "1 failed", "3 host", "4 a host", "5 another", "130"):
+        assert code in " ".join(done.output.split())
+
+
+class _Reloaded:
+    """Answers the reload command with what the overlap printed."""
+
+    def __init__(self, procs: list[dict[str, Any]], current: str) -> None:
+        self.out = (f"@@procs={json.dumps(procs)}\n2 new worker(s) ready\n"
+                    f"@@current={current}\n@@reload rc=0 t0=1000")
+
+    def run(self, command: str, *, timeout: float | None = None) -> Any:
+        from cookcam_ops.remote.protocol import RunResult
+
+        return RunResult(command, 0, self.out, "", 0.0)
+
+
+@pytest.mark.parametrize(("uptime", "ok"), [(2000, True), (500, False)])
+def test_an_overlap_reload_is_judged_from_what_it_watched_on_the_host(uptime: int,
+                                                                      ok: bool) -> None:
+    import threading
+
+    from cookcam_ops.deploy.observer import NullObserver
+    from cookcam_ops.deploy.steps import RunContext, _reload
+
+    kept = entry("20261030120000", NEW)
+    p = plan_host(PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
+                  _rfacts(releases=(kept, entry(T_OLD, OLD))))
+    reload = next(s for s in p.steps if s.name == "reload")
+    assert reload.overlap and "pm2 scale" in reload.display
+    cur = f"/srv/web1/api/releases/{kept.name}"
+    procs = [{"name": "cookcam-api", "pm_id": i, "pid": 10 + i, "status": "online",
+              "pm_uptime": uptime, "restart_time": 0, "cwd": cur} for i in range(2)]
+    ctx = RunContext(run_id="r", action="rollback", user="u", ref=None, app=APP,
+                     observer=NullObserver(), rollback_playbook=R_ROLLBACK,
+                     cancel=threading.Event())
+    good, detail = _reload(_Reloaded(procs, cur), p, reload, ctx)  # type: ignore[arg-type]
+    assert good is ok
+    assert ("2 worker(s) run release" in detail) is ok
