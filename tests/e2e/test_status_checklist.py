@@ -44,7 +44,9 @@ def test_status_all_healthy_two_workers_per_host_no_env_leak(runner: CliRunner,
         assert all(p["status"] == "online" and p["exec_mode"] == "cluster" for p in mine)
         assert all(set(p) <= {"name", "pm_id", "pid", "status", "exec_mode", "instances",
                               "restarts", "unstable_restarts", "uptime_s", "memory_bytes",
-                              "cpu", "pm_cwd"} for p in host["processes"])
+                              "cpu", "pm_cwd", "cwd", "release"} for p in host["processes"])
+        # in place, each worker really runs in the checkout (the kernel's /proc/PID/cwd)
+        assert all(p["cwd"] == p["pm_cwd"] and p["release"] is None for p in mine)
     assert_no_secrets(sandbox, result.stdout, result.stderr)
     table = cli(runner, sandbox, "status", "sandbox")
     assert table.exit_code == 0 and "healthy" in table.stdout
