@@ -3,6 +3,7 @@
 # Brings a 2-host sandbox up, checks it, deploys a release, verifies it (smoke, graceful drain
 # under load), deploys a broken release twice (stopped before the switch by the build test; then,
 # without that test, failing after the switch and rolled back automatically), rolls back by hand,
+# moves the hosts to the releases strategy and deploys and rolls back there,
 # shows the history, and takes the sandbox down again (KEEP=1 leaves it running).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ fi
 step "sandbox up: 2 hosts (sshd + PM2 cluster each), a git origin, a Supabase auth stand-in"
 expect 0 python3 -m cookcam_ops sandbox up --dir "$DIR" --hosts 2
 expect 0 python3 -m cookcam_ops sandbox status --dir "$DIR"
+python3 scripts/demo_configs.py "$DIR"
 
 step "pre-deploy checklist (local .env and every host over SSH)"
 expect 0 "${OPS[@]}" checklist sandbox
@@ -46,14 +48,25 @@ python3 -m cookcam_ops sandbox change broken-health --dir "$DIR" >/dev/null
 expect 1 "${OPS[@]}" deploy sandbox --yes
 
 step "the same release with a playbook that has no build test: health fails after the switch and the host rolls back by itself (exit 1)"
-python3 scripts/demo_skip_build_test.py "$DIR"
 expect 1 python3 -m cookcam_ops --config "$DIR/ops-no-build-test.yaml" deploy sandbox --yes
 
 step "roll back by hand to the release before the current one"
 expect 0 "${OPS[@]}" rollback sandbox --yes
 expect 0 "${OPS[@]}" smoke sandbox --connections 20
 
-step "history: every deploy and rollback, per host"
+step "strategy: releases — move both hosts to a releases layout under the running API"
+expect 0 "${OPS[@]}" migrate-to-releases sandbox --yes
+REL=(python3 -m cookcam_ops --config "$DIR/ops-releases.yaml")
+
+step "deploy a release beside the served one (own node_modules, dist and .env), switch current"
+python3 -m cookcam_ops sandbox change release --dir "$DIR" >/dev/null
+expect 0 "${REL[@]}" deploy sandbox --yes
+expect 0 "${REL[@]}" status sandbox
+
+step "roll back in seconds: switch current back and reload, no npm, no build"
+expect 0 "${REL[@]}" rollback sandbox --yes
+
+step "history: every deploy, rollback and migration, per host"
 expect 0 "${OPS[@]}" history sandbox
 
 step "rehearsal complete"

@@ -123,9 +123,17 @@ def overlap(app_name: str, timeout: float) -> str:
             f"node -e {q(OVERLAP_JS)} \"$pkg\" {q(app_name)} {ms}")
 
 
+# After a handover PM2's process list names the new directory; where the host keeps a saved list
+# (`pm2 save`, restored at boot by `pm2 resurrect`), save it again, or a reboot would start the
+# app from the old one.
+RESAVE = ('case "$out" in *\'"ok":true\'*) [ ! -f "${PM2_HOME:-$HOME/.pm2}/dump.pm2" ] || '
+          "pm2 save --force >/dev/null 2>&1 || true;; esac")
+
+
 def handover(app_name: str, directory: str, timeout: float) -> str:
     """The shell command that moves app_name to run from directory (prints one JSON line)."""
     ms = max(5000, round((timeout - 5) * 1000))
     return (f"{PM2_PACKAGE} || {{ echo '{{\"ok\":false,\"stage\":\"load\",\"detail\":"
             f"\"pm2 package not found from PATH\"}}'; exit 0; }}; "
-            f"node -e {q(HANDOVER_JS)} \"$pkg\" {q(app_name)} {q(directory)} {ms}")
+            f"out=$(node -e {q(HANDOVER_JS)} \"$pkg\" {q(app_name)} {q(directory)} {ms}); "
+            f"echo \"$out\"; {RESAVE}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -347,3 +349,32 @@ def test_an_overlap_reload_is_judged_from_what_it_watched_on_the_host(uptime: in
     good, detail = _reload(_Reloaded(procs, cur), p, reload, ctx)  # type: ignore[arg-type]
     assert good is ok
     assert ("2 worker(s) run release" in detail) is ok
+
+
+@pytest.mark.parametrize(("answer", "dump", "saved"), [
+    ('{"ok":true,"stage":"delete-temporary","detail":"done"}', True, True),
+    ('{"ok":true,"stage":"delete-temporary","detail":"done"}', False, False),
+    ('{"ok":false,"stage":"start","detail":"no"}', True, False),
+])
+def test_a_handover_saves_pm2s_list_again_only_where_one_is_kept(
+        tmp_path: Path, answer: str, dump: bool, saved: bool) -> None:
+    """After the app moved, `pm2 resurrect` at boot must not start it from the old directory."""
+    from cookcam_ops.deploy.handover import handover
+
+    pkg, bin_dir, home = tmp_path / "pm2pkg", tmp_path / "bin", tmp_path / "home"
+    for d in (pkg / "bin", bin_dir, home / ".pm2"):
+        d.mkdir(parents=True)
+    (pkg / "package.json").write_text("{}")
+    calls = tmp_path / "pm2-calls"
+    (pkg / "bin" / "pm2").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (bin_dir / "node").write_text(f"#!/bin/sh\necho '{answer}'\n")
+    for f in (pkg / "bin" / "pm2", bin_dir / "node"):
+        f.chmod(0o755)
+    (bin_dir / "pm2").symlink_to(pkg / "bin" / "pm2")
+    if dump:
+        (home / ".pm2" / "dump.pm2").write_text("[]")
+    done = subprocess.run(["sh", "-c", handover("cookcam-api", "/srv/api/current", 60)],
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(home)},
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and json.loads(done.stdout.strip()) == json.loads(answer)
+    assert (calls.exists() and calls.read_text() == "save --force\n") is saved
