@@ -70,7 +70,10 @@ def _sandbox(args: argparse.Namespace, workdir: Path, say: Callable[[str], None]
     elif args.use_sandbox:
         yield attach(args.use_sandbox, workdir / "sandbox.log")
     else:
-        hosts = FANOUT_HOSTS if {"fanout", "diagnostic"} & set(args.only) else 1
+        # host1 for the one-host figures (the first 8 for fan-out), and the releases row's
+        # hosts of their own at the end: they leave the in-place layout
+        hosts = (FANOUT_HOSTS if {"fanout", "diagnostic"} & set(args.only) else 1) + \
+            (rollback.RELEASES_HOSTS if "rollback" in args.only else 0)
         say(f"bringing up a {hosts}-host sandbox in {workdir}")
         with sandbox(workdir, hosts) as sb:
             yield sb
