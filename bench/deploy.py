@@ -77,9 +77,10 @@ def _sessions(session_s: float) -> str:
             "for every non-interactive ssh command. ")
 
 
-CLOSING = ("Closing the gap needs one session per host for the whole playbook, which the "
-           "engine (cookcam_ops/deploy, being reworked for the releases strategy) does not do; "
-           "not changed here")
+CLOSING = ("Closing the gap needs one long-lived remote shell per host that every step's "
+           "command is sent to; the engine (cookcam_ops/deploy) opens an exec channel per "
+           "step instead, which keeps a step's timeout, exit status and reaping simple. Not "
+           "changed in this version")
 
 
 def solo_config(ctx: Context) -> Path:
