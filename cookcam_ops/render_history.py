@@ -18,6 +18,13 @@ def _short(sha: str | None) -> str:
     return sha[:7] if sha else "-"
 
 
+def _ref(ref: str | None) -> str:
+    """A ref as given; a full SHA (rollback --to, say) as its first 7 characters."""
+    if not ref:
+        return "-"
+    return ref[:7] if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref) else ref
+
+
 def _when(iso: str) -> str:
     """`2026-11-26T00:55:06Z` as `2026-11-26 00:55` (UTC; --json has the full time)."""
     return iso.replace("T", " ")[:16]
@@ -34,13 +41,13 @@ def render_history(report: HistoryReport) -> None:
     table = Table(title=Text(f"history {report.environment}"), title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for col in cols + (["ref"] if with_ref else []):
-        table.add_column(col, no_wrap=col in ("when (UTC)", "from→to"), overflow="fold")
+        table.add_column(col, no_wrap=col != "ref", overflow="fold")
     for r in report.records:
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
         row = [Text(_when(r.time)), Text(r.server or r.host), Text(r.action), Text(r.user),
                Text(f"{_short(r.from_sha)}→{_short(r.to_sha)}"),
                Text(r.outcome, style=_OUTCOME_STYLE.get(r.outcome, "")), Text(duration)]
-        table.add_row(*row, *([Text(r.ref or "-")] if with_ref else []))
+        table.add_row(*row, *([Text(_ref(r.ref))] if with_ref else []))
     ui.out().print(table)
     if not report.records:
         ui.out().print(Text("no deploy or rollback recorded yet", style="dim"))

@@ -82,6 +82,7 @@ def _runs_in(host: HostStatus, p: Pm2Process) -> Text:
 
 def render_status(report: StatusReport) -> None:
     """Hosts, then processes, then the verdict."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
@@ -91,11 +92,11 @@ def render_status(report: StatusReport) -> None:
     for host in report.hosts:
         hosts.add_row(*_host_row(host))
     ui.out().print(hosts)
-    procs = Table(title=Text("pm2 processes"), title_justify="left")
-    for col in ("host", "name", "id", "pid", "status", "restarts", "uptime", "memory",
+    procs = Table(title=Text("pm2 processes"), title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    for col in ("host", "name", "id", "pid", "status", "restarts", "up", "mem",
                 "runs in"):
-        procs.add_column(col, no_wrap=col != "runs in", min_width=11 if col == "name" else None,
-                         overflow="fold")
+        procs.add_column(col, no_wrap=col != "runs in", overflow="fold")
     for host in report.hosts:
         for p in host.processes:
             procs.add_row(Text(host.name), Text(p.name), Text(str(p.pm_id)), Text(str(p.pid)),
