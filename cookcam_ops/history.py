@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cookcam_ops import composite
-from cookcam_ops.fanout import Connector, Target, run_on_hosts
+from cookcam_ops.remote import composite
+from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
 from cookcam_ops.report import Check, Status
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cookcam_ops import composite
 from cookcam_ops.errors import UsageError
-from cookcam_ops.fanout import Connector, Target, run_on_hosts
+from cookcam_ops.remote import composite
+from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
 
 MAX_LINES = 10_000

@@ -11,9 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cookcam_ops import composite
 from cookcam_ops.deploy.releases import judge_cwds, release_of_link
-from cookcam_ops.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.history import (
     LockInfo,
     lock_read_command,
@@ -21,7 +19,9 @@ from cookcam_ops.history import (
     parse_lock_read,
     serving_since,
 )
-from cookcam_ops.pm2procs import Pm2Process, of_app, parse_jlist
+from cookcam_ops.pm2.procs import Pm2Process, of_app, parse_jlist
+from cookcam_ops.remote import composite
+from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
 from cookcam_ops.report import Check, Status
 

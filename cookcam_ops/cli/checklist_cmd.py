@@ -37,15 +37,15 @@ def checklist(
     loaded = load(ctx)
     schema = load_schema(loaded.schema_path())
     if local:
-        from cookcam_ops.checklist import local_checklist
+        from cookcam_ops.checklist.local import local_checklist
 
         if env_file is None:
             raise UsageError("checklist --local needs --env-file PATH",
                              hint="point it at the .env file you are about to deploy")
         report = local_checklist(loaded, environment, env_file, schema)
     else:
-        from cookcam_ops.checklist_remote import ChecklistOptions, check_ref, remote_checklist
-        from cookcam_ops.fanout import ssh_connector, target
+        from cookcam_ops.checklist.remote import ChecklistOptions, check_ref, remote_checklist
+        from cookcam_ops.remote.fanout import ssh_connector, target
 
         env = loaded.environment(environment)
         opts = ChecklistOptions(environment, check_ref(ref or loaded.config.app.branch),

@@ -34,7 +34,7 @@ def refuse_without_tty(action: str) -> None:
 
 def confirmer(yes: bool, action: str) -> Callable[[Preview], bool]:
     """The confirm callback: show the preview, then ask unless --yes."""
-    from cookcam_ops import render_deploy
+    from cookcam_ops.render import deploy as render_deploy
 
     def confirm(preview: Preview) -> bool:
         render_deploy.render_preview(preview)
@@ -50,7 +50,8 @@ def confirmer(yes: bool, action: str) -> Callable[[Preview], bool]:
 
 def finish_run(result: RunResult, as_json: bool) -> NoReturn:
     """Print the result (JSON, plan or summary) and exit with its code."""
-    from cookcam_ops import render_deploy, ui
+    from cookcam_ops import ui
+    from cookcam_ops.render import deploy as render_deploy
 
     if as_json:
         ui.emit_json(result.to_dict())
@@ -89,8 +90,8 @@ def deploy(
     Exit 0 deployed (or nothing to do), 1 failed and rolled back healthy, 2 bad input, 3 host
     unreachable, 4 the rollback failed too, 5 another run holds the lock, 130 interrupted.
     """
-    from cookcam_ops import render_deploy
     from cookcam_ops.deploy.service import DeployRequest, deploy_environment
+    from cookcam_ops.render import deploy as render_deploy
 
     loaded = load(ctx)
     if not (yes or dry_run):

@@ -39,8 +39,8 @@ def drain(
     from cookcam_ops import ui
     from cookcam_ops.drain import DrainOptions, run_drain
     from cookcam_ops.drain.service import drain_token
-    from cookcam_ops.fanout import select_hosts, ssh_connector, target
-    from cookcam_ops.render_drain import render_drain
+    from cookcam_ops.remote.fanout import select_hosts, ssh_connector, target
+    from cookcam_ops.render.drain import render_drain
 
     loaded = load(ctx)
     env = loaded.environment(environment)

@@ -58,10 +58,10 @@ def check(
     junit: JunitOpt = None,
 ) -> None:
     """Check each host's .env over SSH (read into memory, never printed): exit 0 valid, 1 not."""
-    from cookcam_ops.checklist_remote import ChecklistOptions, remote_env_check
+    from cookcam_ops.checklist.remote import ChecklistOptions, remote_env_check
     from cookcam_ops.cli.common import load
     from cookcam_ops.envfile.schema import load_schema
-    from cookcam_ops.fanout import ssh_connector, target
+    from cookcam_ops.remote.fanout import ssh_connector, target
 
     loaded = load(ctx)
     env = loaded.environment(environment)

@@ -24,9 +24,9 @@ def logs(
 
     Exit 3 when a host could not be reached (the others are still printed).
     """
-    from cookcam_ops.fanout import select_hosts, ssh_connector, target
     from cookcam_ops.logs import fetch_logs
-    from cookcam_ops.render_history import render_logs
+    from cookcam_ops.remote.fanout import select_hosts, ssh_connector, target
+    from cookcam_ops.render.history import render_logs
 
     loaded = load(ctx)
     env = loaded.environment(environment)
@@ -50,9 +50,9 @@ def history(
     Exit 1 when a host's log could not be read.
     """
     from cookcam_ops import ui
-    from cookcam_ops.fanout import select_hosts, ssh_connector, target
     from cookcam_ops.history import read_history
-    from cookcam_ops.render_history import render_history
+    from cookcam_ops.remote.fanout import select_hosts, ssh_connector, target
+    from cookcam_ops.render.history import render_history
 
     loaded = load(ctx)
     env = loaded.environment(environment)

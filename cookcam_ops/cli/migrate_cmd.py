@@ -32,8 +32,9 @@ def migrate_to_releases(
     Exit 0 migrated (or already), 1 failed and put back, 2 bad input, 3 host unreachable,
     4 a host could not be put back, 5 another run holds the lock, 130 interrupted.
     """
-    from cookcam_ops import render_deploy, ui
+    from cookcam_ops import ui
     from cookcam_ops.deploy.migrate import MigrateRequest, migrate_environment
+    from cookcam_ops.render import deploy as render_deploy
 
     loaded = load(ctx)
     loaded.environment(environment)

@@ -33,8 +33,8 @@ def rollback(
     Shows each host's from -> to with who deployed each and when, and asks unless --yes.
     Exit 0 rolled back, 1 failed (hosts left as they were), 4 a host could not be put back.
     """
-    from cookcam_ops import render_deploy
     from cookcam_ops.deploy.rollback import RollbackRequest, rollback_environment
+    from cookcam_ops.render import deploy as render_deploy
 
     loaded = load(ctx)
     if not yes:

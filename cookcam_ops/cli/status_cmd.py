@@ -22,8 +22,8 @@ def status(
     online, else 1.
     """
     from cookcam_ops import ui
-    from cookcam_ops.fanout import ssh_connector, target
-    from cookcam_ops.render_status import render_status
+    from cookcam_ops.remote.fanout import ssh_connector, target
+    from cookcam_ops.render.status import render_status
     from cookcam_ops.status import collect_status
 
     loaded = load(ctx)

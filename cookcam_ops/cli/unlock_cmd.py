@@ -23,8 +23,8 @@ def unlock(
 
     Exit 0 done (or no lock held), 1 not confirmed, 3 a host could not be reached.
     """
-    from cookcam_ops import render_deploy
     from cookcam_ops.deploy.unlock import UnlockResult, unlock_environment
+    from cookcam_ops.render import deploy as render_deploy
 
     loaded = load(ctx)
     answered: list[bool] = []

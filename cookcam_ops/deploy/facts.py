@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cookcam_ops import composite
 from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.session import Runner
 from cookcam_ops.history import HistoryRecord, LockInfo, parse_history, parse_lock
+from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
 if TYPE_CHECKING:
-    from cookcam_ops.fanout import Target
+    from cookcam_ops.remote.fanout import Target
 
 HISTORY_LINES = 2000
 

@@ -21,8 +21,8 @@ from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.observer import DeployObserver
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
 from cookcam_ops.errors import ExitCode, HostError, OpsError
-from cookcam_ops.fanout import Target
 from cookcam_ops.history import LockInfo
+from cookcam_ops.remote.fanout import Target
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

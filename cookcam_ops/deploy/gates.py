@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.facts import HostFacts
     from cookcam_ops.deploy.plan import HostPlan
     from cookcam_ops.deploy.steps import SmokeGate
-    from cookcam_ops.fanout import Connector, Target
+    from cookcam_ops.remote.fanout import Connector, Target
 
 
 def fact_checks(plans: list[HostPlan], facts: dict[str, HostFacts], app: AppConfig,
@@ -51,7 +51,7 @@ def fact_checks(plans: list[HostPlan], facts: dict[str, HostFacts], app: AppConf
 def checklist_gate(loaded: LoadedConfig, environment: str, targets: list[Target],
                    connector: Connector, target_sha: str, *, own_lock: bool) -> list[Check]:
     """The checklist's server half; with own_lock its lock item is this run's own lock."""
-    from cookcam_ops.checklist_remote import ChecklistOptions, remote_checklist
+    from cookcam_ops.checklist.remote import ChecklistOptions, remote_checklist
     from cookcam_ops.envfile.schema import load_schema
 
     env = loaded.environment(environment)

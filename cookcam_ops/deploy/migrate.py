@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from cookcam_ops import composite
 from cookcam_ops.deploy import audit, scripts
 from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.fleet import Fleet, interrupts
@@ -40,13 +39,14 @@ from cookcam_ops.deploy.result import (
 )
 from cookcam_ops.deploy.steps import failure_detail, last_json
 from cookcam_ops.errors import HostError
+from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
     from cookcam_ops.deploy.observer import DeployObserver
     from cookcam_ops.deploy.session import Connector, HostSession
-    from cookcam_ops.fanout import Target
+    from cookcam_ops.remote.fanout import Target
 
 STAGE_TIMEOUT_S = 600.0
 TEST_TIMEOUT_S = 60.0
@@ -282,7 +282,7 @@ def migrate_environment(loaded: LoadedConfig, req: MigrateRequest, *,
                         ) -> RunResult:
     """Migrate every host of the environment to the releases layout, one host at a time."""
     from cookcam_ops.deploy.service import RunMeta, targets_for
-    from cookcam_ops.fanout import ssh_connector
+    from cookcam_ops.remote.fanout import ssh_connector
 
     meta = RunMeta("migrate", req.environment)
     env = loaded.environment(req.environment)

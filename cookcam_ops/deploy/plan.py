@@ -17,7 +17,7 @@ from cookcam_ops.deploy.refs import short
 if TYPE_CHECKING:
     from cookcam_ops.config import AppConfig
     from cookcam_ops.deploy.facts import HostFacts
-    from cookcam_ops.fanout import Target
+    from cookcam_ops.remote.fanout import Target
 
 LOCAL_KINDS = frozenset({"lock", "checklist", "smoke", "record"})
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from cookcam_ops import composite
 from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.handover import handover
+from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
 if TYPE_CHECKING:
     from cookcam_ops.deploy.plan import HostPlan, PlannedStep
     from cookcam_ops.deploy.session import Runner
-    from cookcam_ops.fanout import Target
+    from cookcam_ops.remote.fanout import Target
 
 CWD_SETTLE_S = 0.5
 CWD_LOOKS = 3

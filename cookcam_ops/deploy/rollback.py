@@ -115,7 +115,7 @@ def rollback_environment(loaded: LoadedConfig, req: RollbackRequest, *,
                          observer: DeployObserver, confirm: Confirm,
                          connector: Connector | None = None) -> RunResult:
     """Roll every host of the environment back; see the module docstring for where to."""
-    from cookcam_ops.fanout import ssh_connector
+    from cookcam_ops.remote.fanout import ssh_connector
 
     meta = RunMeta("rollback", req.environment)
     if req.to is not None:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.audit import Release
     from cookcam_ops.deploy.observer import DeployObserver
     from cookcam_ops.deploy.session import Connector
-    from cookcam_ops.fanout import Target
+    from cookcam_ops.remote.fanout import Target
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def environment_for(loaded: LoadedConfig, name: str) -> EnvironmentConfig:
 
 def targets_for(loaded: LoadedConfig, env: EnvironmentConfig) -> list[Target]:
     """Each host with its app path, port and URLs resolved."""
-    from cookcam_ops.fanout import target
+    from cookcam_ops.remote.fanout import target
 
     return [target(h, loaded.config.app, env) for h in env.hosts]
 
@@ -191,7 +191,7 @@ def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook, fleet: Fl
 def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: DeployObserver,
                        confirm: Confirm, connector: Connector | None = None) -> RunResult:
     """Deploy req.ref (default: the remote's branch) to every host of the environment."""
-    from cookcam_ops.fanout import ssh_connector
+    from cookcam_ops.remote.fanout import ssh_connector
 
     meta = RunMeta("deploy", req.environment)
     if req.ref is not None:

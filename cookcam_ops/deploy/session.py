@@ -17,7 +17,7 @@ from cookcam_ops.remote.protocol import RunResult, Transport
 
 if TYPE_CHECKING:
     from cookcam_ops.config import HostConfig
-    from cookcam_ops.fanout import Target
+    from cookcam_ops.remote.fanout import Target
 
 Connector = Callable[["HostConfig"], Transport]
 RECONNECT_ATTEMPTS = 4

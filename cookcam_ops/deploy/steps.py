@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cookcam_ops import composite
 from cookcam_ops.deploy import audit, scripts
 from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
 from cookcam_ops.deploy.result import FAILED, OK, StepResult
 from cookcam_ops.deploy.session import Cuts
+from cookcam_ops.remote import composite
 
 if TYPE_CHECKING:
     from cookcam_ops.config import AppConfig

@@ -13,7 +13,7 @@ from cookcam_ops.history import LockInfo
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
     from cookcam_ops.deploy.session import Connector
-    from cookcam_ops.fanout import Target
+    from cookcam_ops.remote.fanout import Target
     from cookcam_ops.remote.protocol import Transport
 
 
@@ -74,7 +74,7 @@ def unlock_environment(loaded: LoadedConfig, environment: str, *,
     """Read every host's lock; if any is held and confirm() agrees, remove them."""
     from cookcam_ops.deploy.engine import in_parallel_map
     from cookcam_ops.deploy.service import targets_for
-    from cookcam_ops.fanout import ssh_connector
+    from cookcam_ops.remote.fanout import ssh_connector
 
     env = loaded.environment(environment)
     conn = connector or ssh_connector(loaded, env, accept_new_host_keys)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cookcam_ops import killsignal
 from cookcam_ops.drain.load import LoadStats
 from cookcam_ops.drain.shutdown import WorkerShutdown
 from cookcam_ops.drain.sockets import SocketStats
 from cookcam_ops.drain.stats import latency_summary, longest_gap, rate
 from cookcam_ops.drain.watcher import WatchResult
+from cookcam_ops.pm2 import killsignal
 from cookcam_ops.report import Check, Status
 
 DOWNTIME_WARN_MS = 1000

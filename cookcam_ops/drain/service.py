@@ -21,7 +21,7 @@ from cookcam_ops.drain.shutdown import analyze
 from cookcam_ops.drain.sockets import SocketStats, SocketWatch
 from cookcam_ops.drain.watcher import WatchResult, parse_watch, watcher_command
 from cookcam_ops.errors import UsageError
-from cookcam_ops.fanout import Target
+from cookcam_ops.remote.fanout import Target
 from cookcam_ops.remote.protocol import Transport
 from cookcam_ops.report import Check, Report
 from cookcam_ops.smoke.credentials import Secret

@@ -15,7 +15,7 @@ from cookcam_ops.deploy.result import FAILED, OK, StepResult
 from cookcam_ops.deploy.session import HostSession
 from cookcam_ops.deploy.steps import RunContext
 from cookcam_ops.errors import HostError
-from cookcam_ops.fanout import Target, target
+from cookcam_ops.remote.fanout import Target, target
 from cookcam_ops.remote.protocol import RunResult
 from cookcam_ops.resources import default_playbook
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cookcam_ops import checklist_judge as judge
-from cookcam_ops import killsignal
-from cookcam_ops.checklist_remote import (
+from cookcam_ops.checklist import judge
+from cookcam_ops.checklist.remote import (
     ECOSYSTEM_JS,
     ChecklistOptions,
     check_ref,
@@ -20,14 +19,15 @@ from cookcam_ops.checklist_remote import (
     remote_checklist,
     remote_env_check,
 )
+from cookcam_ops.checklist.semver_range import satisfies
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.envfile.schema import load_schema
 from cookcam_ops.errors import UsageError
-from cookcam_ops.fanout import target
+from cookcam_ops.pm2 import killsignal
+from cookcam_ops.remote.fanout import target
 from cookcam_ops.remote.protocol import RunResult
 from cookcam_ops.report import Status
 from cookcam_ops.resources import default_playbook
-from cookcam_ops.semver_range import satisfies
 from tests.conftest import SENTINEL, VALID_ENV, env_text
 from tests.unit.test_status_service import sections
 

@@ -21,7 +21,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def no_ssh(*args: object, **kwargs: object) -> object:
         raise AssertionError("no connection may be opened")
 
-    monkeypatch.setattr("cookcam_ops.fanout.ssh_connector", no_ssh)
+    monkeypatch.setattr("cookcam_ops.remote.fanout.ssh_connector", no_ssh)
     return path
 
 

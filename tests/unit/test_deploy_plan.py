@@ -81,7 +81,7 @@ def test_blocked_hosts() -> None:
 
 def test_paths_with_spaces_are_quoted() -> None:
     from cookcam_ops.config import HostConfig
-    from cookcam_ops.fanout import target
+    from cookcam_ops.remote.fanout import target
 
     t = target(HostConfig(ssh="d@h", name="h", app_path="/srv/my app"), APP)
     p = plan_host(PlanInput(DEPLOY, APP, t, "deploy", None, None), facts("h"))

@@ -7,10 +7,10 @@ import os
 
 from deploy_fakes import NEW, OLD, make_target
 
-from cookcam_ops import composite
 from cookcam_ops.deploy import audit, lock
 from cookcam_ops.deploy.facts import FactsQuery, facts_script, parse_facts
 from cookcam_ops.history import LockInfo, parse_history
+from cookcam_ops.remote import composite
 
 MID = "c" * 40
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from deploy_fakes import APP, NEW, OLD, facts, make_target
 
-from cookcam_ops import composite
-from cookcam_ops.checklist_remote import judge_releases
+from cookcam_ops.checklist.remote import judge_releases
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, facts_script, parse_facts
 from cookcam_ops.deploy.migrate import HostLayout, parse_layout
 from cookcam_ops.deploy.plan import PlanInput, plan_host
@@ -26,8 +25,9 @@ from cookcam_ops.deploy.releases import (
     release_name,
     release_of_link,
 )
-from cookcam_ops.fanout import Target
-from cookcam_ops.pm2procs import parse_jlist
+from cookcam_ops.pm2.procs import parse_jlist
+from cookcam_ops.remote import composite
+from cookcam_ops.remote.fanout import Target
 from cookcam_ops.report import Status
 from cookcam_ops.resources import default_playbook
 from cookcam_ops.status import judge_host, parse_status

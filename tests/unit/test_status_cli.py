@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cookcam_ops import fanout
 from cookcam_ops.cli.main import app
 from cookcam_ops.config import EnvironmentConfig, HostConfig, LoadedConfig
 from cookcam_ops.errors import HostError
 from cookcam_ops.history import merge_key, parse_history, serving_since
 from cookcam_ops.logs import clean_line, parse_logs
+from cookcam_ops.remote import fanout
 from tests.unit.test_status_service import FakeTransport, healthy_output
 
 OPS_YAML = """\

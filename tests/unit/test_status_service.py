@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from cookcam_ops import composite
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.errors import HostError
-from cookcam_ops.fanout import Target, target
 from cookcam_ops.history import parse_lock_read
-from cookcam_ops.pm2procs import parse_jlist
+from cookcam_ops.pm2.procs import parse_jlist
+from cookcam_ops.remote import composite
+from cookcam_ops.remote.fanout import Target, target
 from cookcam_ops.remote.protocol import RunResult
 from cookcam_ops.report import Status
 from cookcam_ops.status import collect_status, judge_host, parse_status, status_script

@@ -12,15 +12,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cookcam_ops import checklist_judge as judge
-from cookcam_ops import composite, killsignal
-from cookcam_ops.checklist import env_items
+from cookcam_ops.checklist import judge
+from cookcam_ops.checklist.local import env_items
 from cookcam_ops.deploy import releases as rel
 from cookcam_ops.envfile.schema import EnvSchema
 from cookcam_ops.envfile.validate import validate_parsed
 from cookcam_ops.errors import UsageError
-from cookcam_ops.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.history import lock_read_command, parse_lock_read
+from cookcam_ops.pm2 import killsignal
+from cookcam_ops.remote import composite
+from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
 from cookcam_ops.report import Check, Report, Status
 from cookcam_ops.status import parse_health

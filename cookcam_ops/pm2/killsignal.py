@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cookcam_ops import composite
+from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
 DEFAULT_SIGNAL = "SIGINT"

@@ -12,7 +12,7 @@ from cookcam_ops import ui
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from cookcam_ops.pm2procs import Pm2Process
+    from cookcam_ops.pm2.procs import Pm2Process
     from cookcam_ops.status import HostStatus, StatusReport
 
 

@@ -9,10 +9,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cookcam_ops import killsignal
-from cookcam_ops.pm2procs import DEFAULT_KILL_TIMEOUT_MS
+from cookcam_ops.checklist.semver_range import satisfies
+from cookcam_ops.pm2 import killsignal
+from cookcam_ops.pm2.procs import DEFAULT_KILL_TIMEOUT_MS
 from cookcam_ops.report import Check, Status
-from cookcam_ops.semver_range import satisfies
 
 # The app's own drain deadline the ecosystem's kill_timeout must exceed (the seed's shutdown
 # gives up after 8 s; PM2 should never SIGKILL before that).

@@ -1,0 +1,1 @@
+"""The pre-deploy checklist: the local half, the server half, and their judgments."""

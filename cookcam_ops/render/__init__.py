@@ -1,0 +1,1 @@
+"""Human rendering (Rich) of command results: tables on stdout, progress on stderr."""
