@@ -168,8 +168,9 @@ def judge_host(status: HostStatus, app_name: str) -> list[Check]:
         return [Check("reachable", Status.FAIL, status.error or "unreachable", name)]
     checks = [Check("reachable", Status.PASS, "connected over SSH", name)]
     checks.append(Check("sha", Status.PASS, status.sha, name) if status.sha
-                  else Check("sha", Status.FAIL, "git rev-parse HEAD failed in the app path",
-                             name))
+                  else Check("sha", Status.FAIL, "no REVISION file in current/ (is the current "
+                             "release complete?)" if status.strategy == "releases" else
+                             "git rev-parse HEAD failed in the app path", name))
     checks.append(_pm2_check(status, app_name))
     if status.strategy == "releases":
         checks.append(_release_check(status, app_name))

@@ -170,3 +170,13 @@ def test_status_script_quotes_the_app_path() -> None:
     script = status_script(target(HostConfig(ssh="web1"), app))
     assert "'/srv/my app'" in script
     assert "'/srv/my app.ops/lock'" in script
+
+
+def test_a_missing_sha_is_explained_per_strategy() -> None:
+    from cookcam_ops.status import HostStatus
+
+    for strategy, words in (("in-place", "git rev-parse HEAD failed"),
+                            ("releases", "no REVISION file in current/")):
+        status = HostStatus(name="web1", reachable=True, strategy=strategy)
+        sha = next(c for c in judge_host(status, "cookcam-api") if c.name == "sha")
+        assert sha.status is Status.FAIL and words in sha.detail
