@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["measured", "not available", "error"]
+Status = Literal["measured", "error"]
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,3 @@ class Figure:
             "goal": None if self.goal is None else {"op": self.goal.op, "value": self.goal.value},
             "met": self.met(), "notes": self.notes, "analysis": self.analysis,
         }
-
-
-def unavailable(figure: Figure, why: str) -> Figure:
-    """Mark a figure as not measurable in this build (never faked)."""
-    figure.status = "not available"
-    figure.notes = why if not figure.notes else f"{why}; {figure.notes}"
-    figure.ours.clear()
-    figure.theirs.clear()
-    return figure

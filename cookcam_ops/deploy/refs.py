@@ -76,6 +76,6 @@ def ref_candidates(ref: str | None, remote: str, branch: str) -> list[str]:
     return [f"refs/remotes/{remote}/{ref}", f"refs/tags/{ref}", ref]
 
 
-def short(sha: str | None) -> str:
-    """The 10-character form people read; '-' for none."""
-    return sha[:10] if sha else "-"
+def short(sha: str | None, length: int = 10) -> str:
+    """The short form people read (10 characters unless said); '-' for none."""
+    return sha[:length] if sha else "-"

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from cookcam_ops import ui
+from cookcam_ops.deploy.refs import short
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -25,10 +26,6 @@ _STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim", "planned": "cya
           "running": "yellow", "deployed": "bold green", "rolled_back": "yellow",
           "rollback_failed": "bold red", "nothing_to_do": "green", "unreachable": "bold red",
           "dry_run": "cyan", "warn": "yellow"}
-
-
-def _short(sha: str | None) -> str:
-    return sha[:10] if sha else "-"
 
 
 class Progress:
@@ -125,7 +122,7 @@ def render_plan(result: RunResult) -> None:
 
     out = ui.out()
     for p in result.plans:
-        head = Text(f"{p.label}: {_short(p.from_sha)} -> {_short(p.to_sha)}", style="bold")
+        head = Text(f"{p.label}: {short(p.from_sha)} -> {short(p.to_sha)}", style="bold")
         if p.blocked:
             head.append(f"  blocked: {p.blocked}", style="bold red")
         elif p.nothing_to_do:
@@ -153,7 +150,7 @@ def _verdict(result: RunResult) -> None:
 
     line = Text(result.outcome.upper().replace("_", " "),
                 style=_STYLE.get(result.outcome, "") if result.ok else "bold red")
-    line.append(f"  {result.action} {result.environment}, target {_short(result.target_sha)}"
+    line.append(f"  {result.action} {result.environment}, target {short(result.target_sha)}"
                 f" ({result.duration_s:.1f}s)")
     if result.interrupted:
         line.append("  interrupted", style="bold red")
@@ -172,7 +169,7 @@ def render_result(result: RunResult) -> None:
         bad = [s for s in h.steps if s.status == "failed"]
         detail = "; ".join(f"{s.name}: {s.detail}" for s in bad) or \
             f"{sum(s.status == 'ok' for s in h.steps)} steps ok"
-        table.add_row(Text(h.name), Text(_short(h.from_sha)), Text(_short(h.to_sha)),
+        table.add_row(Text(h.name), Text(short(h.from_sha)), Text(short(h.to_sha)),
                       Text(h.outcome, style=_STYLE.get(h.outcome, "")), Text(detail))
     ui.out().print(table)
     _checks_table(result)
@@ -186,8 +183,8 @@ def render_preview(preview: Preview) -> None:
     err = ui.err()
     err.print(Text(f"{preview.action} {preview.environment}:", style="bold"))
     for p in preview.plans:
-        line = Text(f"  {p.label}: {_short(p.from_sha)}{_who(preview, p.from_sha)} -> "
-                    f"{_short(p.to_sha)}{_who(preview, p.to_sha)}")
+        line = Text(f"  {p.label}: {short(p.from_sha)}{_who(preview, p.from_sha)} -> "
+                    f"{short(p.to_sha)}{_who(preview, p.to_sha)}")
         if p.nothing_to_do:
             line.append("  (already there)", style="dim")
         err.print(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cookcam_ops import ui
+from cookcam_ops.deploy.refs import FULL_SHA_RE, short
 
 if TYPE_CHECKING:
     from cookcam_ops.history import HistoryReport
@@ -14,15 +15,11 @@ _OUTCOME_STYLE = {"deployed": "green", "ok": "green", "rolled_back": "yellow",
                   "failed": "bold red", "rollback_failed": "bold red"}
 
 
-def _short(sha: str | None) -> str:
-    return sha[:7] if sha else "-"
-
-
 def _ref(ref: str | None) -> str:
     """A ref as given; a full SHA (rollback --to, say) as its first 7 characters."""
     if not ref:
         return "-"
-    return ref[:7] if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref) else ref
+    return short(ref, 7) if FULL_SHA_RE.match(ref) else ref
 
 
 def _when(iso: str) -> str:
@@ -45,7 +42,7 @@ def render_history(report: HistoryReport) -> None:
     for r in report.records:
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
         row = [Text(_when(r.time)), Text(r.server or r.host), Text(r.action), Text(r.user),
-               Text(f"{_short(r.from_sha)}→{_short(r.to_sha)}"),
+               Text(f"{short(r.from_sha, 7)}→{short(r.to_sha, 7)}"),
                Text(r.outcome, style=_OUTCOME_STYLE.get(r.outcome, "")), Text(duration)]
         table.add_row(*row, *([Text(_ref(r.ref))] if with_ref else []))
     ui.out().print(table)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from cookcam_ops.cli.main import app
@@ -105,12 +109,6 @@ def test_history_reads_every_hosts_audit_log(runner: CliRunner, sandbox: Sandbox
 def test_status_reaches_hosts_through_ssh_config_aliases(sandbox: Sandbox,
                                                          tmp_path: Path) -> None:
     """Host, port, user and key from ~/.ssh/config alone, as the ssh command would use them."""
-    import os
-    import subprocess
-    import sys
-
-    import yaml
-
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True, mode=0o700)
     (home / ".ssh" / "config").write_text("".join(

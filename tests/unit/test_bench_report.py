@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.figures import Figure, Goal, Summary, unavailable
+from bench.figures import Figure, Goal, Summary
 from bench.report import Machine, render_markdown, spread, write_results
 
 MACHINE = Machine(cores=2, cpu="Test CPU", python="3.11.7", node="v20.0.0", os="Linux",
@@ -20,6 +20,12 @@ def figure(ours: list[float], theirs: list[float], goal: Goal | None) -> Figure:
     for o, t in zip(ours, theirs, strict=True):
         f.add(o, t)
     return f
+
+
+def not_measured(goal: Goal | None) -> Figure:
+    """A figure whose measurement failed, as run.py records it."""
+    return Figure("f", "A figure", "ours", "theirs", "s", goal, status="error",
+                  notes="error: the sandbox went away")
 
 
 def test_ratios_are_per_pair_and_summarised_as_median_min_max() -> None:
@@ -38,8 +44,8 @@ def test_goal_direction_for_times_and_rates() -> None:
 
 def test_a_figure_without_goal_or_samples_has_no_verdict() -> None:
     assert figure([1.0], [2.0], None).met() is None
-    f = unavailable(figure([1.0], [2.0], Goal("<=", 0.2)), "not available in this build")
-    assert f.met() is None and f.ours == [] and f.status == "not available"
+    f = not_measured(Goal("<=", 0.2))
+    assert f.met() is None and f.ours == [] and f.status == "error"
 
 
 def test_spread_formats_ratios_and_values() -> None:
@@ -51,12 +57,12 @@ def test_spread_formats_ratios_and_values() -> None:
 def test_markdown_has_the_table_machine_and_missed_goal_analysis() -> None:
     missed = figure([2.0, 2.2], [1.0, 1.0], Goal("<=", 1.15))
     missed.analysis = "the profile says why"
-    gone = unavailable(figure([], [], Goal("<=", 0.2)), "not available in this build")
+    gone = not_measured(Goal("<=", 0.2))
     text = render_markdown([missed, gone], MACHINE, "make bench", 125.0, "3 pairs.")
     assert "| figure | ours | theirs | ratio median [min–max] | goal | met? | notes |" in text
     assert "| A figure | ours: 2.1 s [2–2.2] | theirs: 1 s [1–1] | 2.10× [2.00–2.20] | ≤ 1.15× " \
            "| **no** |" in text
-    assert "| not available | ≤ 0.2× | — | not available in this build |" in text
+    assert "| error | ≤ 0.2× | — | error: the sandbox went away |" in text
     assert "2 cores, Test CPU; Python 3.11.7; Node v20.0.0" in text
     assert "2026-01-01 00:00 UTC" in text and "2.1 min" in text
     assert "## Where a goal is missed" in text and "the profile says why" in text
