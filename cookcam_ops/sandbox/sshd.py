@@ -115,14 +115,23 @@ def ensure_privsep_dir() -> None:
         PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
 
 
+def check_config(sshd: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    """`sshd -t -f config`, after creating the privilege separation directory it checks for.
+
+    A freshly installed, never started openssh-server has no /run/sshd (its service unit makes
+    it), and `sshd -t` as root refuses to go on without it.
+    """
+    ensure_privsep_dir()
+    return subprocess.run([str(sshd), "-t", "-f", str(config)], capture_output=True, text=True,
+                          check=False, timeout=30)
+
+
 def start_sshd(sshd: Path, config: Path, log: Path, port: int, *, name: str,
                timeout: float = 15.0) -> int:
     """Check config, start `sshd -D` detached, wait for its banner; returns its pid."""
-    check = subprocess.run([str(sshd), "-t", "-f", str(config)], capture_output=True, text=True,
-                           check=False, timeout=30)
+    check = check_config(sshd, config)
     if check.returncode != 0:
         raise SandboxError(f"{name}: sshd rejects {config}: {check.stderr.strip()[:300]}")
-    ensure_privsep_dir()
     pid = spawn_detached([str(sshd), "-D", "-f", str(config), "-E", str(log)], log)
     if not _wait_until(lambda: ssh_banner(port) or not pid_alive(pid), timeout, 0.05) \
             or not pid_alive(pid):

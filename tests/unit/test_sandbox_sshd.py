@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from cookcam_ops.errors import SandboxError
-from cookcam_ops.sandbox.sshd import SshClient, SshdSpec, known_hosts_line, render_sshd_config
+from cookcam_ops.sandbox.sshd import (
+    SshClient,
+    SshdSpec,
+    check_config,
+    known_hosts_line,
+    render_sshd_config,
+)
 
 
 def spec(root: Path, **overrides: object) -> SshdSpec:
@@ -57,8 +63,7 @@ def test_sshd_accepts_the_rendered_config(tmp_path: Path) -> None:
     (tmp_path / "keys/authorized_keys").write_text("")
     config = tmp_path / "sshd_config"
     config.write_text(render_sshd_config(spec(tmp_path)))
-    done = subprocess.run(["/usr/sbin/sshd", "-t", "-f", str(config)], capture_output=True,
-                          text=True, check=False)
+    done = check_config(Path("/usr/sbin/sshd"), config)
     assert done.returncode == 0, done.stderr
 
 
