@@ -49,6 +49,9 @@ class AppConfig(Model):
     env_file: str = ".env"
     health_path: str = "/health"
     port: Port = 3000
+    # The app's own graceful-shutdown deadline: after this long it gives up draining and exits
+    # (the reference API's gracefulShutdown: 8000 ms). PM2's kill_timeout must be above it.
+    drain_deadline_ms: int = Field(default=8000, ge=0, le=3_600_000)
 
     @field_validator("name", "remote")
     @classmethod

@@ -1,4 +1,5 @@
-"""`status`: what each host serves, how PM2 runs it, whether it is healthy, who holds the lock.
+"""`status`: what each host serves, how PM2 runs it, whether it is healthy, who holds the lock,
+and whether PM2's saved process list would bring back what runs (after a reboot).
 
 One SSH round trip per host (a composite script), all hosts in parallel. Nothing here prints.
 """
@@ -20,6 +21,7 @@ from cookcam_ops.history import (
     serving_since,
 )
 from cookcam_ops.pm2.procs import Pm2Process, of_app, parse_jlist
+from cookcam_ops.pm2.reboot import SavedVerdict, compare_saved, saved_check
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
@@ -56,6 +58,7 @@ class HostStatus:
     strategy: str = "in-place"
     release: str | None = None  # releases: the release APP/current names
     current_dir: str | None = None  # releases: where APP/current resolves
+    saved: SavedVerdict | None = None  # would a reboot (pm2 resurrect) bring back what runs?
 
     @property
     def healthy(self) -> bool | None:
@@ -71,7 +74,8 @@ class HostStatus:
                 "processes": [p.to_dict() for p in self.processes],
                 "pm2_error": self.pm2_error,
                 "lock": None if self.lock is None else self.lock.to_dict(),
-                "strategy": self.strategy, "release": self.release}
+                "strategy": self.strategy, "release": self.release,
+                "saved": None if self.saved is None else self.saved.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ def status_script(t: Target) -> str:
         ("history", composite.tail_if_exists(t.history_file, 500)),
         ("lock", lock_read_command(t.lock_dir)),
         ("pm2", composite.pm2_jlist()),
+        ("pm2-saved", composite.pm2_saved()),
         ("health", composite.health(t.local_url)),
     ])
 
@@ -131,6 +136,12 @@ def parse_health(doc: object) -> Health:
     return Health(code == 200, code, latency, detail)
 
 
+def _saved(sections: dict[str, composite.Section], running: list[Pm2Process],
+           app_name: str) -> SavedVerdict:
+    saved, error = parse_jlist(composite.json_section(sections, "pm2-saved"))
+    return compare_saved(error or saved, running, app_name)
+
+
 def with_releases(status: HostStatus, current_dir: str | None) -> HostStatus:
     """The status with each process's release (from its cwd) and the current release."""
     procs = [replace(p, release=release_of_link(p.cwd)) for p in status.processes]
@@ -138,8 +149,10 @@ def with_releases(status: HostStatus, current_dir: str | None) -> HostStatus:
                    release=release_of_link(current_dir))
 
 
-def parse_status(label: str, stdout: str, releases: bool = False) -> HostStatus:
-    """A host's status from the composite script's output (pure)."""
+def parse_status(label: str, stdout: str, releases: bool = False,
+                 app_name: str | None = None) -> HostStatus:
+    """A host's status from the composite script's output (pure); with app_name, whether the
+    saved process list would bring the app back as it runs."""
     sections = composite.parse(stdout)
     sha_sec = sections.get("sha")
     sha = sha_sec.text.strip() if sha_sec and sha_sec.ok else None
@@ -154,7 +167,8 @@ def parse_status(label: str, stdout: str, releases: bool = False) -> HostStatus:
         since=since.time if since else None, since_by=since.user if since else None,
         health=parse_health(composite.json_section(sections, "health")),
         processes=processes, pm2_error=pm2_error,
-        lock=parse_lock_read(lock_sec.text if lock_sec else None))
+        lock=parse_lock_read(lock_sec.text if lock_sec else None),
+        saved=_saved(sections, processes, app_name) if app_name and not pm2_error else None)
     if not releases:
         return host
     current = sections.get("current")
@@ -178,6 +192,8 @@ def judge_host(status: HostStatus, app_name: str) -> list[Check]:
     if health is not None:
         checks.append(Check("health", Status.PASS if health.healthy else Status.FAIL,
                             health.detail, name))
+    if status.saved is not None:
+        checks.append(saved_check(status.saved, name, "saved-list"))
     if status.lock is not None:
         checks.append(Check("lock", Status.WARN, f"held by {status.lock.describe()}", name))
     else:
@@ -211,7 +227,7 @@ def _probe(transport: Transport, t: Target) -> HostStatus:
     if result.timed_out:
         return HostStatus(name=t.label, reachable=True, error="status script timed out",
                           health=Health(False, None, None, "status script timed out"))
-    return parse_status(t.label, result.stdout, releases=t.releases)
+    return parse_status(t.label, result.stdout, releases=t.releases, app_name=t.app.name)
 
 
 def collect_status(environment: str, targets: list[Target], connector: Connector,

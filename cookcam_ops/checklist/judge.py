@@ -6,81 +6,39 @@ Details name keys, files, versions and sizes, never a value from the .env or the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from cookcam_ops.checklist.semver_range import satisfies
 from cookcam_ops.pm2 import killsignal
+from cookcam_ops.pm2.ecosystem import EcosystemApp, EcosystemRead
 from cookcam_ops.pm2.procs import DEFAULT_KILL_TIMEOUT_MS
 from cookcam_ops.report import Check, Status
 
-# The app's own drain deadline the ecosystem's kill_timeout must exceed (the seed's shutdown
-# gives up after 8 s; PM2 should never SIGKILL before that).
-DRAIN_TIME_MS = 8000
 DISK_WARN_BYTES = 1024**3
 DISK_FAIL_BYTES = 200 * 1024**2
 SECRET_NAME_RE = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|_KEY$|^KEY$|DSN$)", re.I)
 
 
-@dataclass(frozen=True)
-class EcosystemApp:
-    """An app entry of the PM2 ecosystem file: settings and the NAMES of its env keys."""
+def judge_ecosystem(read: EcosystemRead, app_name: str, secret_names: set[str], host: str, *,
+                    drain_ms: int, prefix: str = "") -> list[Check]:
+    """App name, cluster mode, kill_timeout above the drain, wait_ready, no inline secrets.
 
-    name: str | None
-    exec_mode: str | None
-    instances: int | str | None
-    kill_timeout: int | None
-    wait_ready: bool
-    listen_timeout: int | None
-    env_keys: dict[str, list[str]]  # "env", "env_production", ... -> key names
-
-
-def parse_ecosystem(doc: object) -> tuple[list[EcosystemApp], str | None]:
-    """The host-side reader's JSON -> (apps, error)."""
-    if not isinstance(doc, dict):
-        return [], "could not read the ecosystem file with node"
-    if isinstance(doc.get("error"), str):
-        return [], str(doc["error"])
-    apps = []
-    for raw in doc.get("apps") or []:
-        if not isinstance(raw, dict):
-            continue
-        keys = raw.get("env_keys") if isinstance(raw.get("env_keys"), dict) else {}
-        apps.append(EcosystemApp(
-            name=raw.get("name") if isinstance(raw.get("name"), str) else None,
-            exec_mode=raw.get("exec_mode") if isinstance(raw.get("exec_mode"), str) else None,
-            instances=raw.get("instances") if isinstance(raw.get("instances"), int | str)
-            else None,
-            kill_timeout=_int(raw.get("kill_timeout")), wait_ready=raw.get("wait_ready") is True,
-            listen_timeout=_int(raw.get("listen_timeout")),
-            env_keys={str(k): [str(n) for n in v] for k, v in (keys or {}).items()
-                      if isinstance(v, list)}))
-    return apps, None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def judge_ecosystem(apps: list[EcosystemApp], error: str | None, app_name: str,
-                    secret_names: set[str], host: str) -> list[Check]:
-    """App name, cluster mode, kill_timeout, wait_ready, no inline secrets."""
-    if error:
-        return [Check("ecosystem", Status.FAIL, error, host)]
-    app = next((a for a in apps if a.name == app_name), None)
+    prefix names the file judged: "" for the served one, "target-" for the target commit's.
+    """
+    where = f" at {read.sha[:10]}" if read.sha else ""
+    if read.error:
+        return [Check(f"{prefix}ecosystem", Status.FAIL, f"{read.error}{where}", host)]
+    app = read.app(app_name)
     if app is None:
-        names = ", ".join(a.name or "(unnamed)" for a in apps) or "none"
-        return [Check("ecosystem-app", Status.FAIL,
-                      f"no app named {app_name} in the ecosystem file (it has: {names})", host)]
-    return [Check("ecosystem-app", Status.PASS, f"app {app_name} is defined", host),
-            _cluster(app, host), _kill_timeout(app, host), _wait_ready(app, host),
-            _inline_secrets(app, secret_names, host)]
+        names = ", ".join(a.name or "(unnamed)" for a in read.apps) or "none"
+        return [Check(f"{prefix}ecosystem-app", Status.FAIL,
+                      f"no app named {app_name} in the ecosystem file{where} (it has: {names})",
+                      host)]
+    checks = [Check("ecosystem-app", Status.PASS,
+                    f"app {app_name} is defined in {read.file or 'the ecosystem file'}{where}",
+                    host),
+              _cluster(app, host), _kill_timeout(app, host, drain_ms), _wait_ready(app, host),
+              _inline_secrets(app, secret_names, host)]
+    return [Check(prefix + c.name, c.status, c.detail, c.host) for c in checks]
 
 
 def _cluster(app: EcosystemApp, host: str) -> Check:
@@ -95,19 +53,20 @@ def _cluster(app: EcosystemApp, host: str) -> Check:
                  "deploy means downtime; use exec_mode 'cluster' with instances >= 2", host)
 
 
-def _kill_timeout(app: EcosystemApp, host: str) -> Check:
+def _kill_timeout(app: EcosystemApp, host: str, drain_ms: int) -> Check:
     ms = app.kill_timeout
     if ms is None:
-        return Check("ecosystem-kill-timeout", Status.WARN,
+        return Check("ecosystem-kill-timeout", Status.FAIL,
                      f"kill_timeout not set: PM2 sends SIGKILL after {DEFAULT_KILL_TIMEOUT_MS} ms, "
-                     f"before the app's {DRAIN_TIME_MS} ms drain can finish; set kill_timeout "
-                     f"above {DRAIN_TIME_MS}", host)
-    if ms <= DRAIN_TIME_MS:
-        return Check("ecosystem-kill-timeout", Status.WARN,
-                     f"kill_timeout {ms} ms is not above the app's {DRAIN_TIME_MS} ms drain "
-                     "deadline: PM2 may SIGKILL a worker mid-drain", host)
+                     f"before the app's {drain_ms} ms drain deadline; set kill_timeout above "
+                     f"{drain_ms} (app.drain_deadline_ms in ops.yaml)", host)
+    if ms <= drain_ms:
+        return Check("ecosystem-kill-timeout", Status.FAIL,
+                     f"kill_timeout {ms} ms is not above the app's {drain_ms} ms drain "
+                     "deadline: PM2 would SIGKILL a worker mid-drain (failed requests on every "
+                     f"reload); set kill_timeout above {drain_ms}", host)
     return Check("ecosystem-kill-timeout", Status.PASS,
-                 f"kill_timeout {ms} ms > drain deadline {DRAIN_TIME_MS} ms", host)
+                 f"kill_timeout {ms} ms > drain deadline {drain_ms} ms", host)
 
 
 def _wait_ready(app: EcosystemApp, host: str) -> Check:

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 
 from cookcam_ops.checklist import judge
 from cookcam_ops.checklist.local import env_items
+from cookcam_ops.checklist.pm2_items import judge_changes, judge_runtime, reboot_checks
 from cookcam_ops.deploy import releases as rel
+from cookcam_ops.deploy.refs import ref_candidates
 from cookcam_ops.envfile.schema import EnvSchema
 from cookcam_ops.envfile.validate import validate_parsed
 from cookcam_ops.errors import UsageError
 from cookcam_ops.history import lock_read_command, parse_lock_read
-from cookcam_ops.pm2 import killsignal
+from cookcam_ops.pm2 import ecosystem, killsignal, reboot
+from cookcam_ops.pm2.procs import Pm2Process, parse_jlist
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
@@ -30,21 +33,6 @@ CHECKLIST_TIMEOUT_S = 60.0
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
 _REF_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)(?!.*\.lock$)[A-Za-z0-9._/+-]+(?<![/.])$")
 
-# Loads the ecosystem file on the host; prints settings and the NAMES of env keys only.
-ECOSYSTEM_JS = r"""
-const fs=require('fs'),path=require('path');
-const f=['ecosystem.config.js','ecosystem.config.cjs','ecosystem.json'].find(n=>fs.existsSync(n));
-if(!f){console.log(JSON.stringify({error:'no ecosystem.config.js in the app path'}));
-process.exit(0)}
-let m;try{m=require(path.resolve(f))}catch(e){console.log(JSON.stringify(
-{error:'node cannot load '+f+' ('+(e.code||e.name)+')'}));process.exit(0)}
-const apps=(m&&(m.apps||(m.default&&m.default.apps)))||[];
-const keys=o=>o&&typeof o==='object'?Object.keys(o):[];
-console.log(JSON.stringify({file:f,apps:(Array.isArray(apps)?apps:[apps]).map(a=>({name:a.name,
-exec_mode:a.exec_mode,instances:a.instances,kill_timeout:a.kill_timeout,wait_ready:a.wait_ready,
-listen_timeout:a.listen_timeout,env_keys:Object.fromEntries(Object.keys(a)
-.filter(k=>k==='env'||k.startsWith('env_')).map(k=>[k,keys(a[k])]))}))}))
-""".strip()
 ENGINES_JS = ("try{const p=require(require('path').resolve('package.json'));"
               "console.log(JSON.stringify({engines:p.engines||null}))}"
               "catch(e){console.log(JSON.stringify({engines:null}))}")
@@ -81,8 +69,13 @@ def _git_sections(t: Target) -> list[tuple[str, str]]:
 def checklist_script(t: Target, ref: str) -> str:
     """The composite script for one host."""
     code = q(t.code_path)
+    target = tuple(ref_candidates(ref, t.app.remote, t.app.branch))
     return composite.script([
-        ("ecosystem", f"cd {code} && node -e {q(ECOSYSTEM_JS)}"),
+        ("ecosystem", ecosystem.served_command(t.code_path)),
+        ("ecosystem-target", ecosystem.target_command(t, target)),
+        ("pm2", composite.pm2_jlist()),
+        ("pm2-saved", composite.pm2_saved()),
+        ("pm2-startup", reboot.startup_command()),
         *_git_sections(t),
         ("ref", _ref_command(t, ref)),
         ("node", "node --version"),
@@ -133,12 +126,33 @@ def _text(sections: dict[str, composite.Section], name: str) -> str | None:
     return sec.text.strip() if sec is not None and sec.ok and sec.text.strip() else None
 
 
+def _processes(sections: dict[str, composite.Section], name: str) -> list[Pm2Process] | str:
+    procs, error = parse_jlist(composite.json_section(sections, name))
+    return error if error is not None else procs
+
+
+def judge_pm2(sections: dict[str, composite.Section], t: Target,
+              opts: ChecklistOptions) -> list[Check]:
+    """The ecosystem files (served and target), what PM2 runs, and reboot survival (pure)."""
+    host, name, drain = t.label, t.app.name, t.app.drain_deadline_ms
+    served = ecosystem.parse_ecosystem(composite.json_section(sections, "ecosystem"))
+    target = ecosystem.parse_ecosystem(composite.json_section(sections, "ecosystem-target"))
+    secrets = opts.schema.secret_names()
+    procs = _processes(sections, "pm2")
+    return [*judge.judge_ecosystem(served, name, secrets, host, drain_ms=drain),
+            *judge.judge_ecosystem(target, name, secrets, host, drain_ms=drain,
+                                   prefix="target-"),
+            judge_runtime(served, procs, name, drain, host),
+            judge_changes(target, procs, name, host),
+            *reboot_checks(_text(sections, "pm2-startup"), _processes(sections, "pm2-saved"),
+                           procs, name, host)]
+
+
 def judge_sections(sections: dict[str, composite.Section], t: Target,
                    opts: ChecklistOptions) -> list[Check]:
     """Every non-.env item from a host's composite output (pure)."""
     host = t.label
-    apps, error = judge.parse_ecosystem(composite.json_section(sections, "ecosystem"))
-    checks = judge.judge_ecosystem(apps, error, t.app.name, opts.schema.secret_names(), host)
+    checks = judge_pm2(sections, t, opts)
     dirty_sec = sections.get("git-dirty")
     if t.releases:
         checks += judge_releases(sections, t)

@@ -73,10 +73,16 @@ def down(
 @app.command("change")
 def change(
     kind: Annotated[str, typer.Argument(
-        help="release, broken-build, broken-health, crash-on-start or sigterm-only.")],
+        help="release, broken-build, broken-health, crash-on-start, sigterm-only, "
+             "ecosystem-scale (3 instances), ecosystem-fork (fork mode, 1 instance) or "
+             "kill-timeout-short (kill_timeout 1000 ms, under the app's 8 s drain).")],
     directory: DirOpt = DEFAULT_DIR,
 ) -> None:
-    """Push the next release, with the defect KIND, to the sandbox's origin; print its SHA."""
+    """Push the next release, with the change KIND, to the sandbox's origin; print its SHA.
+
+    Each kind starts from the API as shipped: a `release` after any other kind is the shipped
+    API again (2 cluster workers, kill_timeout 10000 ms).
+    """
     from cookcam_ops import ui
     from cookcam_ops.sandbox.status import change_sandbox
 

@@ -201,7 +201,7 @@ def _safe_record(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostRe
 def run_host(session: HostSession, hp: HostPlan, ctx: RunContext,
              preflight: list[StepResult]) -> HostResult:
     """A host's whole plan, with its own clean-up or rollback when it stops short."""
-    hr = HostResult(hp.label, hp.from_sha, hp.to_sha, steps=list(preflight))
+    hr = HostResult(hp.label, hp.from_sha, hp.to_sha, steps=list(preflight), pm2=hp.pm2)
     started = time.monotonic()
     try:
         why = _run_steps(session, hp, ctx, hr, started=started)
@@ -235,7 +235,7 @@ def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunCon
     """Run plans in batches of ctx.batch_size; stop and put back on the first failure."""
     results = {p.label: HostResult(p.label, p.from_sha, p.to_sha,
                                    outcome=UNCHANGED if p.nothing_to_do else NOT_RUN,
-                                   steps=list(preflight.get(p.label, [])))
+                                   steps=list(preflight.get(p.label, [])), pm2=p.pm2)
                for p in plans}
     todo = [p for p in plans if not p.nothing_to_do]
     success = DEPLOYED if ctx.action == "deploy" else ROLLED_BACK

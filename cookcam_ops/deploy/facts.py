@@ -15,6 +15,8 @@ from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.session import Runner
 from cookcam_ops.history import HistoryRecord, LockInfo, parse_history, parse_lock
+from cookcam_ops.pm2 import ecosystem
+from cookcam_ops.pm2.procs import of_app, parse_jlist
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
@@ -57,6 +59,8 @@ class HostFacts:
     releases: tuple[rel.ReleaseEntry, ...] = ()
     current_release: str | None = None
     host_time: str | None = None
+    running: ecosystem.Pm2Settings | None = None  # how PM2 runs the app now
+    target_ecosystem: ecosystem.EcosystemRead | None = None  # the target commit's file
 
 
 def _releases_section(t: Target) -> str:
@@ -103,7 +107,8 @@ def facts_script(t: Target, query: FactsQuery) -> str:
     if query.fetch:
         sections.append(("fetch", _fetch_section(t.repo_path, query.remote)))
     if query.candidates:
-        sections.append(("target", _target_section(t, query.candidates)))
+        sections += [("target", _target_section(t, query.candidates)),
+                     ("ecosystem", ecosystem.target_command(t, query.candidates))]
     if t.releases:
         sections.append(("releases", rel.listing_command(t.releases_path, t.app.env_file)))
     else:
@@ -132,16 +137,16 @@ def _sha(value: str | None) -> str | None:
     return value if value and FULL_SHA_RE.match(value) else None
 
 
-def _pm2(doc: Any, app_name: str) -> tuple[str | None, int, str | None]:
-    if not isinstance(doc, dict):
-        return None, 0, "no answer from pm2 jlist"
-    if "error" in doc:
-        return None, 0, str(doc["error"])[:200]
-    procs = [p for p in doc.get("processes") or [] if isinstance(p, dict)
-             and p.get("name") == app_name]
-    modes = {str(p.get("exec_mode")) for p in procs}
-    mode = "cluster_mode" if "cluster_mode" in modes else (modes.pop() if modes else None)
-    return mode, len(procs), None
+def _pm2(doc: Any, app_name: str) -> tuple[str | None, int, str | None,
+                                           ecosystem.Pm2Settings | None]:
+    procs, error = parse_jlist(doc)
+    if error is not None:
+        return None, 0, (error if isinstance(doc, dict) else "no answer from pm2 jlist")[:200], \
+            None
+    mine = of_app(procs, app_name)
+    modes = {p.exec_mode for p in mine}
+    mode = "cluster_mode" if "cluster" in modes else (f"{modes.pop()}_mode" if modes else None)
+    return mode, len(mine), None, ecosystem.from_processes(mine)
 
 
 def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
@@ -168,7 +173,9 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
     lock_text = lock_sec.text.partition("\n")[2] if lock_sec and lock_sec.text.strip() else None
     lock = (parse_lock(lock_text) or LockInfo("unknown", "unknown", None, "(no info.json)",
                                               "unknown")) if lock_sec and lock_sec.text else None
-    mode, instances, pm2_error = _pm2(composite.json_section(sections, "pm2"), query.app_name)
+    mode, instances, pm2_error, running = _pm2(composite.json_section(sections, "pm2"),
+                                               query.app_name)
+    eco = composite.json_section(sections, "ecosystem") if "ecosystem" in sections else None
     history, _ = parse_history(sections["history"].text if "history" in sections else "", label)
     return HostFacts(
         label=label, head=_sha(g.get("head")), branch=g.get("branch") or None,
@@ -179,7 +186,9 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
         exec_mode=mode, instances=instances, pm2_error=pm2_error, history=history,
         releases=rel.parse_listing(sections["releases"].text) if "releases" in sections else (),
         current_release=rel.release_of_link(g.get("current")),
-        host_time=g.get("time") if rel.HOST_TIME_RE.match(g.get("time", "")) else None)
+        host_time=g.get("time") if rel.HOST_TIME_RE.match(g.get("time", "")) else None,
+        running=running,
+        target_ecosystem=ecosystem.parse_ecosystem(eco) if "ecosystem" in sections else None)
 
 
 def gather_facts(transport: Runner, t: Target, query: FactsQuery,

@@ -8,9 +8,13 @@ said `ready` (wait_ready apps; else is online for a moment), the old app is dele
 its workers gracefully), the app is started under its own name from the new directory, and the
 temporary one is deleted. A failure before the old app is deleted changes nothing.
 
-Used by migrate-to-releases (checkout -> APP/current) and by `reload` under strategy: releases
-when PM2 turns out to run workers outside the new release (an app started from a resolved path).
-The script prints one JSON line: {ok, detail, stage}; names and counts only.
+Used by migrate-to-releases (checkout -> APP/current), by `reload` under strategy: releases
+when PM2 turns out to run workers outside the new release (an app started from a resolved path),
+and by `reload` when the target's ecosystem file changes what `pm2 reload` cannot apply
+(pm2/apply.py). With `replace` (fork mode on either side: a fork-mode process binds the port
+itself, so old and new cannot listen together) the old app is deleted first and the new one
+started after it: a gap, which the detail reports. The script prints one JSON line: {ok, detail,
+stage}; names and counts only. Saving the process list is the caller's (deploy/persist.py).
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from cookcam_ops.remote.protocol import q
 
 STABLE_WINDOW_MS = 1000  # overlap: the new workers must look the same for this long
 
-# argv: pm2 package dir, app name, directory (as PM2 should keep it), timeout ms.
+# argv: pm2 package dir, app name, directory (as PM2 should keep it), timeout ms, mode
+# (`overlap`: the new app beside the old first; `replace`: the old deleted first).
 HANDOVER_JS = r"""
-const [pkg,name,dir,ms]=process.argv.slice(1);const path=require('path'),fs=require('fs');
+const [pkg,name,dir,ms,mode]=process.argv.slice(1);const path=require('path'),fs=require('fs');
 const pm2=require(pkg);const tmp=name+'__SUFFIX__';const deadline=Date.now()+Number(ms);
 let stage='load';const out=(ok,detail)=>{console.log(JSON.stringify({ok,stage,detail}));
 try{pm2.disconnect()}catch(e){}process.exit(0)};
@@ -56,13 +61,19 @@ const bus=await P(cb=>pm2.launchBus(cb));
 bus.on('process:msg',p=>{if(p&&p.raw==='ready'&&p.process)
 ready.add(p.process.name+'#'+p.process.pm_id)});
 stage='clean';await del(tmp);
+if(mode==='replace'){stage='delete-old';const t0=Date.now();await del(name);const t1=Date.now();
+stage='start';let n;try{n=await startAs(app,name)}catch(e){return out(false,msg(e)+
+'; the old processes were already stopped')}
+const s=x=>(x/1000).toFixed(1)+' s';return out(true,name+': '+n+' process(es) started from '+dir+
+' after the old ones stopped (fork mode cannot share the port: new connections were refused '+
+'for up to '+s(Date.now()-t0)+': the old drain '+s(t1-t0)+', the new start '+s(Date.now()-t1)+')')}
 stage='start-temporary';try{await startAs(app,tmp)}catch(e){stage='start-temporary';
 try{await del(tmp)}catch(x){}return out(false,msg(e)+'; the app was left as it was')}
 stage='delete-old';await del(name);
 stage='start';let n;try{n=await startAs(app,name)}catch(e){return out(false,msg(e)+
 '; '+tmp+' still serves from '+dir)}
 stage='delete-temporary';await del(tmp);out(true,name+': '+n+' worker(s) started from '+dir+
-' by a handover (the old ones stopped gracefully after the new ones were ready)')}
+' by a handover (the old ones were stopped once the new ones were ready)')}
 main().catch(e=>out(false,msg(e)));
 """.strip().replace("__SUFFIX__", HANDOVER_SUFFIX)
 
@@ -123,17 +134,11 @@ def overlap(app_name: str, timeout: float) -> str:
             f"node -e {q(OVERLAP_JS)} \"$pkg\" {q(app_name)} {ms}")
 
 
-# After a handover PM2's process list names the new directory; where the host keeps a saved list
-# (`pm2 save`, restored at boot by `pm2 resurrect`), save it again, or a reboot would start the
-# app from the old one.
-RESAVE = ('case "$out" in *\'"ok":true\'*) [ ! -f "${PM2_HOME:-$HOME/.pm2}/dump.pm2" ] || '
-          "pm2 save --force >/dev/null 2>&1 || true;; esac")
-
-
-def handover(app_name: str, directory: str, timeout: float) -> str:
-    """The shell command that moves app_name to run from directory (prints one JSON line)."""
+def handover(app_name: str, directory: str, timeout: float, *, replace: bool = False) -> str:
+    """The shell command that starts app_name again from directory's ecosystem file (prints
+    one JSON line): beside the old app first, or after it (replace: fork mode)."""
     ms = max(5000, round((timeout - 5) * 1000))
+    mode = "replace" if replace else "overlap"
     return (f"{PM2_PACKAGE} || {{ echo '{{\"ok\":false,\"stage\":\"load\",\"detail\":"
             f"\"pm2 package not found from PATH\"}}'; exit 0; }}; "
-            f"out=$(node -e {q(HANDOVER_JS)} \"$pkg\" {q(app_name)} {q(directory)} {ms}); "
-            f"echo \"$out\"; {RESAVE}")
+            f"node -e {q(HANDOVER_JS)} \"$pkg\" {q(app_name)} {q(directory)} {ms} {mode}")

@@ -5,7 +5,8 @@ Per host, one at a time, under the deploy lock: stage the new layout beside the 
 .env; the checkout's git objects as the bare APP/repo; shared/.env), test the release on a spare
 port, swap the directories (the old checkout is kept in `APP.ops/inplace-<time>`), move the PM2
 app to APP/current with a handover (no failed request: see handover.py), check every worker's
-cwd and the health, record `migrate` in the audit log. A failure before the swap removes the
+cwd, save PM2's process list (a reboot brings the app back from APP/current) and check the
+health, record `migrate` in the audit log. A failure before the swap removes the
 staging; after it, the directories are swapped back and the app handed back to the checkout.
 A host already in the releases layout is reported as such and left alone.
 """
@@ -23,6 +24,7 @@ from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.fleet import Fleet, interrupts
 from cookcam_ops.deploy.handover import handover
 from cookcam_ops.deploy.lock import local_user, new_claim
+from cookcam_ops.deploy.persist import settle
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.release_steps import check_cwds
 from cookcam_ops.deploy.result import (
@@ -33,6 +35,7 @@ from cookcam_ops.deploy.result import (
     OK,
     ROLLBACK_FAILED,
     UNCHANGED,
+    WARN,
     HostResult,
     RunResult,
     StepResult,
@@ -204,6 +207,16 @@ class _HostRun:
         return self._done(StepResult("verify", OK if verdict.ok else FAILED,
                                      time.monotonic() - started, verdict.detail))
 
+    def save(self, name: str) -> bool:
+        """`pm2 save`, so a reboot brings the app back from where it now runs (warn if not)."""
+        self.observer.step_started(self.t.label, name)
+        started = time.monotonic()
+        try:
+            status, detail = settle(self.s, self.t.app.name, None, None).verdict()
+        except HostError as e:
+            status, detail = WARN, f"could not save the process list: {e}"
+        return self._done(StepResult(name, status, time.monotonic() - started, detail))
+
     def run(self, cancel: threading.Event) -> HostResult:
         p, sha = self.paths, self.lay.sha or ""
         release = f"{p.stage}/releases/{p.release}"
@@ -220,6 +233,7 @@ class _HostRun:
               and self.step("handover", handover(self.t.app.name, current, HANDOVER_TIMEOUT_S),
                             HANDOVER_TIMEOUT_S, json_out=True)
               and self.verify()
+              and self.save("save")
               and self.step("health", scripts.health(self.t.local_url, 30, 1.0, sha), 60,
                             json_out=True))
         self.hr.outcome = MIGRATED if ok else self._restore()
@@ -236,6 +250,7 @@ class _HostRun:
               and self.step("restore:handover", handover(self.t.app.name, p.app,
                                                          HANDOVER_TIMEOUT_S),
                             HANDOVER_TIMEOUT_S, json_out=True)
+              and self.save("restore:save")
               and self.step("restore:health", scripts.health(self.t.local_url, 30, 1.0,
                                                              self.lay.sha), 60, json_out=True))
         return HOST_FAILED if ok else ROLLBACK_FAILED

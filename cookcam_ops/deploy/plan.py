@@ -13,6 +13,8 @@ from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy import scripts
 from cookcam_ops.deploy.playbook import DEFAULT_EXPECT, Playbook, Step, render
 from cookcam_ops.deploy.refs import short
+from cookcam_ops.pm2 import ecosystem
+from cookcam_ops.pm2.apply import Apply, ApplyPlan, plan_apply
 
 if TYPE_CHECKING:
     from cookcam_ops.config import AppConfig
@@ -64,6 +66,7 @@ class HostPlan:
     release: str | None = None  # releases: the release switched to (built by this run or kept)
     scratch: str | None = None  # what a failure before the switch removes (the build aside)
     from_release: str | None = None  # releases: the release served before (the rollback target)
+    pm2: ApplyPlan | None = None  # the ecosystem settings the target changes, and how
 
     @property
     def label(self) -> str:
@@ -124,8 +127,35 @@ def _condition_holds(step: Step, needs_build: bool, lockfile_changed: bool) -> b
             "lockfile_unchanged": needs_build and not lockfile_changed}[step.when]
 
 
+def _reload(step: Step, inp: PlanInput, values: dict[str, str], exec_mode: str | None,
+            apply: ApplyPlan | None) -> tuple[str, str]:
+    """(command, display) of the reload built-in: the reload, what it applies, its checks."""
+    t = inp.target
+    cmd = scripts.reload(scripts.ReloadSpec(
+        inp.app.name, exec_mode, t.ops_dir, t.current_path,
+        current=t.current_path if t.releases else None, overlap=step.overlap, apply=apply,
+        timeout=step.timeout))
+    verb = "restart" if exec_mode == "fork_mode" else "reload"
+    how = f"pm2 {verb} {inp.app.name} --update-env"
+    if step.overlap and verb == "reload":
+        how = (f"pm2 scale {inp.app.name} to twice its workers (new ones from current/), "
+               "wait until they are ready, delete the old ones")
+    if apply is not None and apply.how is Apply.SCALE and apply.wanted is not None:
+        how += f"; pm2 scale {inp.app.name} {apply.wanted.instances}"
+    elif apply is not None and apply.how in (Apply.HANDOVER, Apply.RESTART):
+        how = (f"start {inp.app.name} again from {t.current_path}'s ecosystem file: "
+               + ("beside the old workers, which stop once the new ones are ready"
+                  if apply.how is Apply.HANDOVER else
+                  "after the old processes stopped (fork mode: a gap)"))
+    changes = f" [{apply.describe()}]" if apply is not None else ""
+    extra = (f"; every worker's /proc/PID/cwd in {values['release_path']} (else a "
+             "zero-downtime handover to a PM2 app run from current/)") if t.releases else ""
+    return cmd, (f"{how}{changes}; then pm2 jlist: every instance online with a new "
+                 f"pm_uptime{extra}; SIGKILLs in PM2's log reported; pm2 save")
+
+
 def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
-             exec_mode: str | None) -> tuple[str, str]:
+             exec_mode: str | None, apply: ApplyPlan | None) -> tuple[str, str]:
     """(command, display) of a built-in step."""
     t = inp.target
     if step.builtin == "test_build":
@@ -136,17 +166,7 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
                      f"production, spare port, wait for '{step.expect or DEFAULT_EXPECT}' and "
                      f"{inp.app.health_path} 200, stop it")
     if step.builtin == "reload":
-        cmd = scripts.reload(inp.app.name, exec_mode, t.ops_dir,
-                             t.current_path if t.releases else None, overlap=step.overlap)
-        verb = "restart" if exec_mode == "fork_mode" else "reload"
-        how = f"pm2 {verb} {inp.app.name} --update-env"
-        if step.overlap and verb == "reload":
-            how = (f"pm2 scale {inp.app.name} to twice its workers (new ones from current/), "
-                   "wait until they are ready, delete the old ones")
-        extra = (f"; every worker's /proc/PID/cwd in {values['release_path']} (else a "
-                 "zero-downtime handover to a PM2 app run from current/)") if t.releases else ""
-        return cmd, (f"{how}; then pm2 jlist: every instance online with a new "
-                     f"pm_uptime{extra}")
+        return _reload(step, inp, values, exec_mode, apply)
     if step.builtin == "health":
         cmd = scripts.health(t.local_url, step.retries, step.delay, values["to_sha"])
         return cmd, (f"node <health.js> GET {t.local_url} on the host: 2 x 200 in a row, "
@@ -174,7 +194,8 @@ def _auto_skip(step: Step, inp: PlanInput) -> str | None:
 
 def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
                lockfile_changed: bool, exec_mode: str | None,
-               paths: ReleasePaths | None = None) -> tuple[PlannedStep, ...]:
+               paths: ReleasePaths | None = None,
+               apply: ApplyPlan | None = None) -> tuple[PlannedStep, ...]:
     """Every playbook step for one host, with its command or the reason it is skipped."""
     values = placeholders(inp, from_sha, to_sha, needs_build, paths)
     switch_at = inp.playbook.switch_index
@@ -186,7 +207,7 @@ def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
         if step.run is not None:
             command = display = render(step.run, values)
         else:
-            command, display = _builtin(step, inp, values, exec_mode)
+            command, display = _builtin(step, inp, values, exec_mode, apply)
         out.append(PlannedStep(name=step.name, kind=step.kind, command=command, display=display,
                                timeout=step.timeout, switch=step.switch,
                                after_switch=i > switch_at, skip=skip, retries=step.retries,
@@ -235,13 +256,22 @@ def plan_host(inp: PlanInput, facts: HostFacts) -> HostPlan:
         return HostPlan(inp.target, inp.action, facts.head, to_sha, False, False,
                         facts.exec_mode, (), blocked)
     lockfile_changed = bool(facts.lockfile_differs) or not facts.has_node_modules
+    apply = pm2_plan(facts, inp.app.name)
     steps = () if facts.head == to_sha else plan_steps(
         inp, from_sha=facts.head, to_sha=to_sha, needs_build=needs_build,
-        lockfile_changed=lockfile_changed, exec_mode=facts.exec_mode, paths=paths)
+        lockfile_changed=lockfile_changed, exec_mode=facts.exec_mode, paths=paths, apply=apply)
     scratch: str | None = f"{inp.target.ops_dir}/build"
     if paths is not None:
         scratch = f"{inp.target.releases_path}/{paths.release}" if needs_build else None
     return HostPlan(inp.target, inp.action, facts.head, to_sha, needs_build,
                     needs_build and lockfile_changed, facts.exec_mode, steps,
                     release=paths.release if paths else None, scratch=scratch,
-                    from_release=paths.from_release if paths else None)
+                    from_release=paths.from_release if paths else None, pm2=apply)
+
+
+def pm2_plan(facts: HostFacts, app_name: str) -> ApplyPlan | None:
+    """What the target's ecosystem file changes in PM2 (None when its file was not read)."""
+    read = facts.target_ecosystem
+    if read is None:
+        return None
+    return plan_apply(facts.running, ecosystem.wanted(read, app_name), read.error)

@@ -1,8 +1,10 @@
 """What a deploy or rollback hands to the renderer: per step, per host, and for the run.
 
 The JSON shape is the CLI contract: {"ok", "outcome", "target_sha", "hosts": [{"name",
-"from_sha", "to_sha", "outcome", "steps": [{"name", "status", "duration_s", "detail"}]}],
-"duration_s", "checks"}. Details are names, codes and short tails of tool output, never secrets.
+"from_sha", "to_sha", "outcome", "steps": [{"name", "status", "duration_s", "detail"}],
+"pm2": {"apply", "changes": [{"setting", "from", "to"}], "unknown"} or null}], "duration_s",
+"checks", "warnings": [{"host", "step", "detail"}]}. A step's status is ok, warn, failed or
+skipped. Details are names, codes and short tails of tool output, never secrets.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from cookcam_ops.report import Check, checks_ok
 
 if TYPE_CHECKING:
     from cookcam_ops.deploy.plan import HostPlan
+    from cookcam_ops.pm2.apply import ApplyPlan
 
-OK, FAILED, SKIPPED, PLANNED = "ok", "failed", "skipped", "planned"
+OK, FAILED, SKIPPED, PLANNED, WARN = "ok", "failed", "skipped", "planned", "warn"
 
 # Host outcomes.
 DEPLOYED = "deployed"
@@ -62,10 +65,12 @@ class HostResult:
     outcome: str = NOT_RUN
     steps: list[StepResult] = field(default_factory=list)
     touched: bool = False
+    pm2: ApplyPlan | None = None  # the ecosystem settings this run set out to change
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "from_sha": self.from_sha, "to_sha": self.to_sha,
-                "outcome": self.outcome, "steps": [s.to_dict() for s in self.steps]}
+                "outcome": self.outcome, "steps": [s.to_dict() for s in self.steps],
+                "pm2": None if self.pm2 is None else self.pm2.to_dict()}
 
     @property
     def failed_step(self) -> StepResult | None:
@@ -107,11 +112,18 @@ class RunResult:
             return ExitCode.UNREACHABLE
         return ExitCode.CHECKS_FAILED
 
+    @property
+    def warnings(self) -> list[dict[str, str]]:
+        """Every step that passed with a warning (a SIGKILLed worker, a saved list that would
+        not bring the release back): what CI should look at although the run succeeded."""
+        return [{"host": h.name, "step": s.name, "detail": s.detail}
+                for h in self.hosts for s in h.steps if s.status == WARN]
+
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "outcome": self.outcome, "target_sha": self.target_sha,
                 "hosts": [h.to_dict() for h in self.hosts],
                 "duration_s": round(self.duration_s, 3),
-                "checks": [c.to_dict() for c in self.checks]}
+                "checks": [c.to_dict() for c in self.checks], "warnings": self.warnings}
 
 
 def run_outcome(action: str, hosts: list[HostResult]) -> str:

@@ -7,6 +7,10 @@ running. The node scripts print one JSON line and nothing secret (names, codes, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from cookcam_ops.pm2.apply import Apply, ApplyPlan
+from cookcam_ops.pm2.daemonlog import log_size_command
 from cookcam_ops.remote.protocol import q
 
 KILL_GRACE_S = 5
@@ -105,22 +109,48 @@ def test_build(build_path: str, timeout: float, health_path: str, expect: str,
             f"{deadline_ms} {q(health_path)} {q(expect)}")
 
 
-def reload(app_name: str, exec_mode: str | None, ops_path: str,
-           current: str | None = None, overlap: bool = False) -> str:
-    """`pm2 reload` (cluster) or `pm2 restart` (fork), printing the host time it started.
+@dataclass(frozen=True)
+class ReloadSpec:
+    """What the reload built-in does on one host."""
 
-    current (releases): also print where the `current` link resolves (`@@current=PATH`).
-    overlap (cluster mode): every worker replaced at once instead (handover.OVERLAP_JS).
-    """
+    app_name: str
+    exec_mode: str | None  # what PM2 runs now: fork_mode means `pm2 restart`
+    ops_path: str
+    directory: str  # where PM2 should run the app from (a handover starts it there)
+    current: str | None = None  # releases: also print where `current` resolves
+    overlap: bool = False  # cluster mode: every worker replaced at once (handover.OVERLAP_JS)
+    apply: ApplyPlan | None = None  # ecosystem settings the target changes (pm2/apply.py)
+    timeout: float = 120.0
+
+
+def _reload_run(spec: ReloadSpec) -> str:
+    from cookcam_ops.deploy.handover import handover
     from cookcam_ops.deploy.handover import overlap as overlap_command
 
-    verb = "restart" if exec_mode == "fork_mode" else "reload"
-    log = q(f"{ops_path}/pm2-{verb}.log")
-    where = f"echo \"@@current=$(readlink -f {q(current)})\"; " if current else ""
-    run = (f"( {overlap_command(app_name, 60.0)} )" if overlap and verb == "reload"
-           else f"pm2 {verb} {q(app_name)} --update-env")
-    return (f"t0=$({NOW_MS}); {run} > {log} 2>&1; rc=$?; "
-            f"tail -n 3 {log}; {where}echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
+    how = spec.apply.how if spec.apply is not None else Apply.NONE
+    if how in (Apply.HANDOVER, Apply.RESTART):
+        run = handover(spec.app_name, spec.directory, spec.timeout,
+                       replace=how is Apply.RESTART)
+        return f"out=$({run}); echo \"$out\"; case \"$out\" in *'\"ok\":true'*) ;; *) false;; esac"
+    verb = "restart" if spec.exec_mode == "fork_mode" else "reload"
+    run = (f"( {overlap_command(spec.app_name, 60.0)} )" if spec.overlap and verb == "reload"
+           else f"pm2 {verb} {q(spec.app_name)} --update-env")
+    if how is Apply.SCALE and spec.apply is not None and spec.apply.wanted is not None:
+        run += f" && pm2 scale {q(spec.app_name)} {spec.apply.wanted.instances}"
+    return run
+
+
+def reload(spec: ReloadSpec) -> str:
+    """Replace the app's workers with the new code, applying what the ecosystem file changed,
+    printing where PM2's log ended (`@@pm2log=BYTES`) and the host time it started.
+
+    `pm2 reload` (cluster) or `pm2 restart` (fork), then `pm2 scale` when only the worker count
+    changed; a handover when other settings changed (handover.py).
+    """
+    log = q(f"{spec.ops_path}/pm2-reload.log")
+    where = f"echo \"@@current=$(readlink -f {q(spec.current)})\"; " if spec.current else ""
+    return (f"{log_size_command()}; t0=$({NOW_MS}); {{ {_reload_run(spec)}; }} > {log} 2>&1; "
+            f"rc=$?; tail -n 3 {log}; {where}echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
 
 
 def health(url: str, retries: int, delay: float, sha: str | None, need: int = 2) -> str:

@@ -100,7 +100,7 @@ def planned_hosts(plans: list[HostPlan]) -> list[HostResult]:
                  for s in p.steps]
         outcome = "nothing_to_do" if p.nothing_to_do else ("failed" if p.blocked else
                                                           PLANNED_HOST)
-        out.append(HostResult(p.label, p.from_sha, p.to_sha, outcome, steps))
+        out.append(HostResult(p.label, p.from_sha, p.to_sha, outcome, steps, pm2=p.pm2))
     return out
 
 
@@ -160,7 +160,7 @@ class RunMeta:
             return None
         pre = preflight_steps(plans, checks)
         hosts = [HostResult(p.label, p.from_sha, p.to_sha, "nothing_to_do" if p.nothing_to_do
-                            else "failed", pre[p.label]) for p in plans]
+                            else "failed", pre[p.label], pm2=p.pm2) for p in plans]
         return self.finish(plans, hosts, checks)
 
 

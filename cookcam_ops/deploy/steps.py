@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy import audit, scripts
 from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
+from cookcam_ops.deploy.persist import settle
 from cookcam_ops.deploy.result import FAILED, OK, StepResult
 from cookcam_ops.deploy.session import Cuts
 from cookcam_ops.remote import composite
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 # (host label, connections) -> (ok, one-line detail): the smoke gate, run from this machine.
 SmokeGate = Callable[[str, int | None], tuple[bool, str]]
 RELOAD_RE = re.compile(r"@@reload rc=(-?\d+) t0=(\d+)")
+LOG_RE = re.compile(r"@@pm2log=(\d+)")
 CURRENT_RE = re.compile(r"^@@current=(.*)$", re.M)
 PROCS_RE = re.compile(r"^@@procs=(\[.*\])$", re.M)
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -167,33 +169,48 @@ def verify_pm2(session: HostSession, app_name: str, t0: int,
         time.sleep(PM2_SETTLE_S)
 
 
+def _verify(session: HostSession, ps: PlannedStep, ctx: RunContext, stdout: str, *,
+            t0: int, procs: list[dict[str, Any]]) -> tuple[bool, str]:
+    """Every instance online and new: from the overlap's own look, else by watching jlist."""
+    watched = PROCS_RE.search(stdout) if ps.overlap else None
+    if watched is None:
+        return verify_pm2(session, ctx.app.name, t0, max(10.0, ps.timeout / 4), procs)
+    procs[:] = [p for p in json.loads(watched.group(1)) if isinstance(p, dict)
+                and p.get("name") == ctx.app.name]
+    problem = _judge_instances(procs, t0)
+    return problem is None, problem or (
+        f"{len(procs)} instance(s) online, all new, unchanged for "
+        f"{STABLE_WINDOW_MS / 1000:g}s after the old ones stopped")
+
+
 def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
-            ctx: RunContext) -> tuple[bool, str]:
+            ctx: RunContext) -> tuple[str, str]:
     result = _remote(session, hp, ps, ctx)
     m = RELOAD_RE.search(result.stdout)
+    handed = last_json(result.stdout)  # a handover's own account, when one ran
     if m is None or m.group(1) != "0":
-        return False, failure_detail(result, ps.timeout)
+        why = _clean(str(handed.get("detail"))) if handed and handed.get("detail") else None
+        return FAILED, why or failure_detail(result, ps.timeout)
     procs: list[dict[str, Any]] = []
-    t0 = int(m.group(2))
-    watched = PROCS_RE.search(result.stdout) if ps.overlap else None
-    if watched is not None:  # the overlap watched the new workers on the host already
-        procs[:] = [p for p in json.loads(watched.group(1)) if isinstance(p, dict)
-                    and p.get("name") == ctx.app.name]
-        problem = _judge_instances(procs, t0)
-        ok, detail = problem is None, problem or (
-            f"{len(procs)} instance(s) online, all new, unchanged for "
-            f"{STABLE_WINDOW_MS / 1000:g}s after the old ones stopped")
-    else:
-        ok, detail = verify_pm2(session, ctx.app.name, t0, max(10.0, ps.timeout / 4), procs)
-    if not ok or not hp.target.releases:
-        return ok, detail
-    from cookcam_ops.deploy.release_steps import ensure_in_release, workers_of
+    ok, detail = _verify(session, ps, ctx, result.stdout, t0=int(m.group(2)), procs=procs)
+    if handed is not None and handed.get("ok") is True:
+        detail = f"{_clean(str(handed.get('detail', '')))}; {detail}"
+    if ok and hp.target.releases:
+        from cookcam_ops.deploy.release_steps import ensure_in_release, workers_of
 
-    current = CURRENT_RE.search(result.stdout)
-    first = (workers_of({"processes": procs}, ctx.app.name),
-             current.group(1).strip() if current else None)
-    moved, where = ensure_in_release(session, hp, ctx.app.name, ps.timeout, first)
-    return moved, f"{detail}; {where}"
+        current = CURRENT_RE.search(result.stdout)
+        first = (workers_of({"processes": procs}, ctx.app.name),
+                 current.group(1).strip() if current else None)
+        ok, where = ensure_in_release(session, hp, ctx.app.name, ps.timeout, first)
+        detail = f"{detail}; {where}"
+    if not ok:
+        return FAILED, detail
+    offset = LOG_RE.search(result.stdout)
+    settled = settle(session, ctx.app.name, int(offset.group(1)) if offset else None,
+                     hp.pm2.wanted if hp.pm2 is not None else None)
+    status, said = settled.verdict()
+    changed = f"{hp.pm2.describe()}; " if hp.pm2 is not None and hp.pm2.changes else ""
+    return status, f"{changed}{detail}; {said}"
 
 
 def record(session: HostSession, hp: HostPlan, ctx: RunContext, *, action: str, outcome: str,
@@ -233,7 +250,8 @@ def run_step(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContex
     elif ps.kind in ("test_build", "health"):
         ok, detail = _json_step(session, hp, ps, ctx)
     elif ps.kind == "reload":
-        ok, detail = _reload(session, hp, ps, ctx)
+        status, detail = _reload(session, hp, ps, ctx)
+        return StepResult(ps.name, status, time.monotonic() - started, detail)
     elif ps.kind == "smoke":
         ok, detail = _smoke(hp, ps, ctx)
     elif ps.kind == "record":

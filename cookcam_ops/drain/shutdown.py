@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cookcam_ops.drain.watcher import LogLine, WatchResult, Worker
+from cookcam_ops.pm2.daemonlog import EXIT_RE, STILL_ALIVE_RE
 
 STEPS = ("received, starting graceful shutdown",
          "HTTP server closed - no longer accepting connections",
@@ -24,9 +25,6 @@ STEP_LABELS = ("<SIG> received, starting graceful shutdown...",
                "Closing WebSocket connections...",
                "✅ Graceful shutdown complete")
 _RECEIVED_RE = re.compile(r"\b(SIG[A-Z0-9]+) received, starting graceful shutdown")
-_EXIT_RE = re.compile(r"App \[[^\]]*?:(?:_old_)?(?P<pm_id>\d+)\] exited with code "
-                      r"\[(?P<code>[^\]]*)\] via signal \[(?P<signal>[^\]]*)\]")
-_SIGKILL_RE = re.compile(r"pid (?P<pid>\d+) still alive after (?P<ms>\d+)ms, sending SIGKILL")
 EARLY_SLACK_MS = 50
 
 
@@ -102,10 +100,10 @@ def _exit_info(worker: Worker, daemon: list[LogLine]) -> tuple[str | None, str |
     code = signal = None
     sigkilled = False
     for line in daemon:
-        if (m := _EXIT_RE.search(line.text)) and worker.pm_id is not None \
+        if (m := EXIT_RE.search(line.text)) and worker.pm_id is not None \
                 and int(m.group("pm_id")) == worker.pm_id and code is None:
             code, signal = m.group("code"), m.group("signal")
-        if (k := _SIGKILL_RE.search(line.text)) and int(k.group("pid")) == worker.pid:
+        if (k := STILL_ALIVE_RE.search(line.text)) and int(k.group("pid")) == worker.pid:
             sigkilled = True
         if "SIGKILL" in line.text and str(worker.pid) in line.text:
             sigkilled = True

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_KILL_TIMEOUT_MS = 1600  # PM2's default when the ecosystem file sets none
+DEFAULT_LISTEN_TIMEOUT_MS = 3000  # PM2's wait for `ready` (wait_ready) when none is set
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Pm2Process:
     err_log: str | None
     cwd: str | None = None  # /proc/PID/cwd resolved: the directory the worker really runs in
     release: str | None = None  # strategy: releases: the release that directory belongs to
+    listen_timeout_ms: int = DEFAULT_LISTEN_TIMEOUT_MS
+    exec_path: str | None = None  # pm_exec_path: the script PM2 starts
 
     @property
     def online(self) -> bool:
@@ -94,6 +97,8 @@ def parse_process(doc: dict[str, Any], now_ms: int | None) -> Pm2Process:
         out_log=_str(doc.get("pm_out_log_path")),
         err_log=_str(doc.get("pm_err_log_path")),
         cwd=_str(doc.get("cwd")),
+        listen_timeout_ms=_int(doc.get("listen_timeout")) or DEFAULT_LISTEN_TIMEOUT_MS,
+        exec_path=_str(doc.get("pm_exec_path")),
     )
 
 

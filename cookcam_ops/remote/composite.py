@@ -24,20 +24,24 @@ _BEGIN_RE = re.compile(rf"^{_MARK} begin (?P<name>[\w.-]+)@@$")
 PM2_HOME = '"${PM2_HOME:-$HOME/.pm2}"'
 
 # `pm2 jlist` on stdin -> {"now": ms, "processes": [whitelisted fields]} on stdout; `cwd` is
-# the worker's /proc/PID/cwd as the kernel resolves it (the release it really runs).
+# the worker's /proc/PID/cwd as the kernel resolves it (the release it really runs). With the
+# argument `saved`, stdin is PM2's saved list (dump.pm2: one pm2_env per worker, env included)
+# and `cwd` is where its pm_cwd resolves now (where `pm2 resurrect` would start the worker).
 PM2_FILTER_JS = r"""
 let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{let a;
 try{a=JSON.parse(s.slice(s.indexOf('[')))}catch(e){
 console.log(JSON.stringify({now:Date.now(),error:'pm2 jlist printed no JSON'}));return}
-const fs=require('fs'),cwdOf=pid=>{try{return pid?fs.readlinkSync('/proc/'+pid+'/cwd'):null}
-catch(e){return null}};
-const w=p=>{const e=p.pm2_env||{},m=p.monit||{};return {name:p.name,pm_id:p.pm_id,pid:p.pid,
-cwd:cwdOf(p.pid),
+const fs=require('fs'),saved=process.argv[1]==='saved',cwdOf=pid=>{
+try{return pid?fs.readlinkSync('/proc/'+pid+'/cwd'):null}catch(e){return null}},
+realOf=p=>{try{return typeof p==='string'?fs.realpathSync(p):null}catch(e){return null}};
+const w=p=>{const e=(saved?p:p.pm2_env)||{},m=p.monit||{};return {name:p.name,pm_id:p.pm_id,
+pid:saved?null:p.pid,cwd:saved?realOf(e.pm_cwd):cwdOf(p.pid),
 cpu:m.cpu,memory:m.memory,status:e.status,exec_mode:e.exec_mode,instances:e.instances,
 restart_time:e.restart_time,unstable_restarts:e.unstable_restarts,pm_uptime:e.pm_uptime,
 pm_cwd:e.pm_cwd,pm_exec_path:e.pm_exec_path,kill_timeout:e.kill_timeout,
-wait_ready:e.wait_ready,pm_out_log_path:e.pm_out_log_path,pm_err_log_path:e.pm_err_log_path}};
-console.log(JSON.stringify({now:Date.now(),processes:a.map(w)}))})
+wait_ready:e.wait_ready,listen_timeout:e.listen_timeout,pm_out_log_path:e.pm_out_log_path,
+pm_err_log_path:e.pm_err_log_path}};
+console.log(JSON.stringify({now:Date.now(),processes:(Array.isArray(a)?a:[]).map(w)}))})
 """.strip()
 
 # GET argv[1] from the host itself -> {"status", "ms", "body"} or {"error"}. node:http, not
@@ -128,6 +132,12 @@ def pm2_jlist() -> str:
     """Whitelisted `pm2 jlist`, without starting a daemon where none runs."""
     return if_pm2_daemon(f"pm2 jlist 2>/dev/null | node -e {q(PM2_FILTER_JS)}",
                          "echo '{\"error\":\"the PM2 daemon is not running\"}'")
+
+
+def pm2_saved() -> str:
+    """PM2's saved process list ($PM2_HOME/dump.pm2), whitelisted like `pm2 jlist`."""
+    return (f'f={PM2_HOME}/dump.pm2; if [ -f "$f" ]; then node -e {q(PM2_FILTER_JS)} saved '
+            '< "$f"; else printf \'{"error":"no saved process list (%s)"}\\n\' "$f"; fi')
 
 
 def health(url: str) -> str:

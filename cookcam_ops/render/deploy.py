@@ -131,6 +131,8 @@ def render_plan(result: RunResult) -> None:
             head.append("  build needed" if p.needs_build else "  the target is kept in prev/: "
                         "no build")
             head.append(", npm ci (package-lock.json changed)" if p.lockfile_changed else "")
+            if p.pm2 is not None and p.pm2.changes:
+                head.append(f"\n  {p.pm2.describe()}", style="yellow")
         out.print(head)
         for i, s in enumerate(p.steps, 1):
             line = Text(f"  {i:2}. {s.name}", style="dim" if s.skip else "bold")
@@ -154,6 +156,9 @@ def _verdict(result: RunResult) -> None:
                 f" ({result.duration_s:.1f}s)")
     if result.interrupted:
         line.append("  interrupted", style="bold red")
+    if result.warnings:
+        line.append(f"  {len(result.warnings)} warning(s): see the table above",
+                    style="bold yellow")
     ui.out().print(line)
 
 
@@ -166,11 +171,15 @@ def render_result(result: RunResult) -> None:
     for col in ("host", "from", "to", "outcome", "detail"):
         table.add_column(col, overflow="fold")
     for h in result.hosts:
-        bad = [s for s in h.steps if s.status == "failed"]
-        detail = "; ".join(f"{s.name}: {s.detail}" for s in bad) or \
-            f"{sum(s.status == 'ok' for s in h.steps)} steps ok"
+        bad = [s for s in h.steps if s.status == "failed"] or \
+            [s for s in h.steps if s.status == "warn"]
+        detail = Text("; ".join(f"{s.name}: {s.detail}" for s in bad) or
+                      f"{sum(s.status == 'ok' for s in h.steps)} steps ok",
+                      style="yellow" if bad and bad[0].status == "warn" else "")
+        if h.pm2 is not None and h.pm2.changes:
+            detail.append(f"\n{h.pm2.describe()}")
         table.add_row(Text(h.name), Text(short(h.from_sha)), Text(short(h.to_sha)),
-                      Text(h.outcome, style=_STYLE.get(h.outcome, "")), Text(detail))
+                      Text(h.outcome, style=_STYLE.get(h.outcome, "")), detail)
     ui.out().print(table)
     _checks_table(result)
     _verdict(result)
@@ -187,6 +196,8 @@ def render_preview(preview: Preview) -> None:
                     f"{short(p.to_sha)}{_who(preview, p.to_sha)}")
         if p.nothing_to_do:
             line.append("  (already there)", style="dim")
+        elif p.pm2 is not None and p.pm2.changes:
+            line.append(f"\n    {p.pm2.describe()}", style="yellow")
         err.print(line)
 
 

@@ -107,10 +107,14 @@ def render_status(report: StatusReport) -> None:
     if procs.row_count:
         ui.out().print(procs)
     failed = [c for c in report.checks if c.status.value == "fail"]
+    warned = [c for c in report.checks if c.status.value == "warn"]
     verdict = Text("OK" if report.ok else "FAILED",
                    style="bold green" if report.ok else "bold red")
     for check in failed:
         verdict.append(f"\n  {check.host}: {check.name}: ")
         verdict.append(check.detail)
-    verdict.append(f"  ({report.duration_s:.1f}s)" if report.ok else "")
+    for check in warned:
+        verdict.append(f"\n  {check.host}: {check.name}: ", style="yellow")
+        verdict.append(check.detail)
+    verdict.append(f"  ({report.duration_s:.1f}s)" if report.ok and not warned else "")
     ui.out().print(verdict)

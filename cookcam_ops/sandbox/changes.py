@@ -21,6 +21,9 @@ KINDS: tuple[str, ...] = (
     "broken-health",
     "crash-on-start",
     "sigterm-only",
+    "ecosystem-scale",
+    "ecosystem-fork",
+    "kill-timeout-short",
 )
 
 RELEASE_FILE = "src/release.ts"
@@ -48,10 +51,19 @@ MARKERS: dict[str, str] = {
     "health-status": "src/routes/health.ts",
     "schema-required-keys": "src/config/env.schema.ts",
     "type-error-slot": "src/version.ts",
+    "exec-mode": "ecosystem.config.js",
+    "instances": "ecosystem.config.js",
+    "kill-timeout": "ecosystem.config.js",
 }
 
 _SIGINT_LINE = f"process.on('SIGINT', () => shutdown('SIGINT')); {_marker('sigint-handler')}"
 _HEALTH_LINE = "const HEALTH_STATUS_CODE: number = {code}; " + _marker("health-status")
+
+
+def _setting(marker: str, key: str, shipped: str, value: str) -> Edit:
+    """Set one ecosystem.config.js setting on its marked line (`key: value, // marker`)."""
+    return Edit(MARKERS[marker], f"{key}: {shipped}, {_marker(marker)}",
+                f"{key}: {value}, {_marker(marker)}")
 
 DEFECTS: dict[str, tuple[tuple[Edit, ...], str]] = {
     "release": ((), "version bump"),
@@ -95,6 +107,19 @@ DEFECTS: dict[str, tuple[tuple[Edit, ...], str]] = {
             ),
         ),
         "graceful shutdown on SIGTERM only (SIGINT not handled)",
+    ),
+    "ecosystem-scale": (
+        (_setting("instances", "instances", "2", "3"),),
+        "ecosystem.config.js: 3 instances instead of 2",
+    ),
+    "ecosystem-fork": (
+        (_setting("exec-mode", "exec_mode", "'cluster'", "'fork'"),
+         _setting("instances", "instances", "2", "1")),
+        "ecosystem.config.js: exec_mode fork, 1 instance",
+    ),
+    "kill-timeout-short": (
+        (_setting("kill-timeout", "kill_timeout", "10000", "1000"),),
+        "ecosystem.config.js: kill_timeout 1000 ms, shorter than the app's 8 s drain",
     ),
 }
 

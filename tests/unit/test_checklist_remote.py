@@ -12,7 +12,6 @@ import pytest
 
 from cookcam_ops.checklist import judge
 from cookcam_ops.checklist.remote import (
-    ECOSYSTEM_JS,
     ChecklistOptions,
     check_ref,
     checklist_script,
@@ -24,11 +23,13 @@ from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.envfile.schema import load_schema
 from cookcam_ops.errors import UsageError
 from cookcam_ops.pm2 import killsignal
+from cookcam_ops.pm2.ecosystem import ECOSYSTEM_JS, EcosystemRead, parse_ecosystem
 from cookcam_ops.remote.fanout import target
 from cookcam_ops.remote.protocol import RunResult
 from cookcam_ops.report import Status
 from cookcam_ops.resources import default_playbook
 from tests.conftest import SENTINEL, VALID_ENV, env_text
+from tests.unit.pm2_fakes import ecosystem_doc, jlist, saved
 from tests.unit.test_status_service import sections
 
 ECO_OK = {"apps": [{"name": "cookcam-api", "exec_mode": "cluster", "instances": 2,
@@ -37,12 +38,20 @@ ECO_OK = {"apps": [{"name": "cookcam-api", "exec_mode": "cluster", "instances": 
 SECRETS = {"JWT_SECRET", "STRIPE_SECRET_KEY"}
 
 
-def eco(**over: object) -> list[judge.EcosystemApp]:
+DRAIN = 8000
+
+
+def eco(**over: object) -> EcosystemRead:
     app = dict(ECO_OK["apps"][0])  # type: ignore[index]
     app.update(over)
-    apps, error = judge.parse_ecosystem({"apps": [app]})
-    assert error is None
-    return apps
+    read = parse_ecosystem({"apps": [app]})
+    assert read.error is None
+    return read
+
+
+def judged(read: EcosystemRead, prefix: str = "") -> list:  # type: ignore[type-arg]
+    return judge.judge_ecosystem(read, "cookcam-api", SECRETS, "h", drain_ms=DRAIN,
+                                 prefix=prefix)
 
 
 def by_name(checks: list) -> dict:  # type: ignore[type-arg]
@@ -50,46 +59,60 @@ def by_name(checks: list) -> dict:  # type: ignore[type-arg]
 
 
 def test_a_good_ecosystem_passes() -> None:
-    checks = judge.judge_ecosystem(eco(), None, "cookcam-api", SECRETS, "web1")
+    checks = judged(eco())
     assert all(c.status is Status.PASS for c in checks), checks
 
 
 def test_ecosystem_judgments() -> None:
-    assert judge.judge_ecosystem(eco(name="other"), None, "cookcam-api", SECRETS, "h")[0] \
-        .status is Status.FAIL
-    checks = by_name(judge.judge_ecosystem(
+    assert judged(eco(name="other"))[0].status is Status.FAIL
+    checks = by_name(judged(
         eco(exec_mode="fork", instances=1, kill_timeout=None, wait_ready=False,
-            env_keys={"env": ["NODE_ENV"], "env_production": ["JWT_SECRET", "API_TOKEN"]}),
-        None, "cookcam-api", SECRETS, "h"))
+            env_keys={"env": ["NODE_ENV"], "env_production": ["JWT_SECRET", "API_TOKEN"]})))
     assert checks["ecosystem-cluster"].status is Status.WARN
     assert "downtime" in checks["ecosystem-cluster"].detail
-    assert checks["ecosystem-kill-timeout"].status is Status.WARN
+    assert checks["ecosystem-kill-timeout"].status is Status.FAIL
     assert "1600" in checks["ecosystem-kill-timeout"].detail
     assert checks["ecosystem-wait-ready"].status is Status.WARN
     secret = checks["ecosystem-no-inline-secrets"]
     assert secret.status is Status.FAIL and "env_production.JWT_SECRET" in secret.detail
-    low = by_name(judge.judge_ecosystem(eco(kill_timeout=3000, instances="max"), None,
-                                        "cookcam-api", SECRETS, "h"))
-    assert low["ecosystem-kill-timeout"].status is Status.WARN
+    low = by_name(judged(eco(kill_timeout=3000, instances="max")))
+    assert low["ecosystem-kill-timeout"].status is Status.FAIL
+    assert "mid-drain" in low["ecosystem-kill-timeout"].detail
     assert low["ecosystem-cluster"].status is Status.PASS
-    looks = by_name(judge.judge_ecosystem(eco(env_keys={"env": ["MY_API_TOKEN"]}), None,
-                                          "cookcam-api", SECRETS, "h"))
+    looks = by_name(judged(eco(env_keys={"env": ["MY_API_TOKEN"]})))
     assert looks["ecosystem-no-inline-secrets"].status is Status.WARN
+
+
+def test_kill_timeout_must_be_above_the_drain_deadline_not_equal_to_it() -> None:
+    assert by_name(judged(eco(kill_timeout=DRAIN)))["ecosystem-kill-timeout"].status \
+        is Status.FAIL
+    assert by_name(judged(eco(kill_timeout=DRAIN + 1)))["ecosystem-kill-timeout"].status \
+        is Status.PASS
+
+
+def test_the_target_file_is_judged_under_its_own_names() -> None:
+    names = {c.name for c in judged(eco(), prefix="target-")}
+    assert names == {"target-ecosystem-app", "target-ecosystem-cluster",
+                     "target-ecosystem-kill-timeout", "target-ecosystem-wait-ready",
+                     "target-ecosystem-no-inline-secrets"}
+    broken = judged(parse_ecosystem({"error": "node cannot load ecosystem.config.js",
+                                     "sha": "b" * 40}), prefix="target-")
+    assert [(c.name, c.status) for c in broken] == [("target-ecosystem", Status.FAIL)]
+    assert "at bbbbbbbbbb" in broken[0].detail
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_the_ecosystem_reader_prints_key_names_never_values(tmp_path: Path) -> None:
-    (tmp_path / "ecosystem.config.js").write_text(
-        "module.exports = {apps: [{name: 'cookcam-api', exec_mode: 'cluster', instances: 2,"
-        f" env: {{NODE_ENV: 'production', JWT_SECRET: '{SENTINEL}'}}}}]}};\n", encoding="utf-8")
-    done = subprocess.run(["node", "-e", ECOSYSTEM_JS], cwd=tmp_path, capture_output=True,
-                          text=True, check=True)
+    source = ("module.exports = {apps: [{name: 'cookcam-api', exec_mode: 'cluster', instances: 2,"
+              f" env: {{NODE_ENV: 'production', JWT_SECRET: '{SENTINEL}'}}}}]}};\n")
+    done = subprocess.run(["node", "-e", ECOSYSTEM_JS, str(tmp_path / "ecosystem.config.js")],
+                          input=source, capture_output=True, text=True, check=True)
     assert SENTINEL not in done.stdout
-    apps, error = judge.parse_ecosystem(json.loads(done.stdout))
-    assert error is None and apps[0].env_keys == {"env": ["NODE_ENV", "JWT_SECRET"]}
-    (tmp_path / "ecosystem.config.js").write_text("module.exports = {;\n", encoding="utf-8")
-    broken = subprocess.run(["node", "-e", ECOSYSTEM_JS], cwd=tmp_path, capture_output=True,
-                            text=True, check=True)
+    read = parse_ecosystem(json.loads(done.stdout))
+    assert read.error is None and read.apps[0].env_keys == {"env": ["NODE_ENV", "JWT_SECRET"]}
+    broken = subprocess.run(["node", "-e", ECOSYSTEM_JS, str(tmp_path / "ecosystem.config.js")],
+                            input="module.exports = {;\n", capture_output=True, text=True,
+                            check=True)
     assert "cannot load" in json.loads(broken.stdout)["error"]
 
 
@@ -181,7 +204,12 @@ class EnvTransport:
 
 def healthy_sections() -> str:
     return sections(**{
-        "ecosystem": (json.dumps(ECO_OK), 0), "git-dirty": ("", 0), "git-branch": ("main", 0),
+        "ecosystem": (json.dumps(ecosystem_doc()), 0),
+        "ecosystem-target": (json.dumps(ecosystem_doc(sha="b" * 40)), 0),
+        "pm2": (jlist(), 0), "pm2-saved": (saved(), 0),
+        "pm2-startup": ("home|/root/.pm2\nunit|/etc/systemd/system/pm2-root.service|"
+                        "/root/.pm2|1", 0),
+        "git-dirty": ("", 0), "git-branch": ("main", 0),
         "git-contained": ("", 0), "ref": ("", 0), "node": ("v20.11.0", 0),
         "npm": ("10.2.4", 0), "engines": ('{"engines":{"node":">=20"}}', 0),
         "disk": ("/dev/sda1 1 1 9999999 1% /", 0), "lock": ("", 0),
@@ -211,7 +239,11 @@ def test_remote_checklist_passes_and_never_shows_a_value() -> None:
     assert SENTINEL not in doc
     names = {c.name for c in report.checks}
     assert {"env-all-set", "jwt-secrets-length", "ecosystem-cluster", "git-clean", "target-ref",
-            "node-version", "disk-free", "lock", "health", "kill-signal"} <= names
+            "node-version", "disk-free", "lock", "health", "kill-signal",
+            "target-ecosystem-kill-timeout", "ecosystem-runtime", "ecosystem-changes",
+            "pm2-startup", "pm2-saved"} <= names
+    assert not [c for c in report.checks if c.status is not Status.PASS], \
+        [c for c in report.checks if c.status is not Status.PASS]
     assert all(c.host == "web1" for c in report.checks)
     assert made[0].runs == 1 and made[0].reads == ["/srv/api/.env"]
 

@@ -31,6 +31,7 @@ from cookcam_ops.remote.fanout import Target
 from cookcam_ops.report import Status
 from cookcam_ops.resources import default_playbook
 from cookcam_ops.status import judge_host, parse_status
+from tests.unit.test_status_service import sections
 
 R_DEPLOY = load_playbook(default_playbook("deploy-releases.yaml"))
 R_ROLLBACK = load_playbook(default_playbook("rollback-releases.yaml"))
@@ -315,16 +316,23 @@ def test_migrate_help_names_the_exit_codes() -> None:
 
 
 class _Reloaded:
-    """Answers the reload command with what the overlap printed."""
+    """Answers the reload command with what the overlap printed, then the settle round trip
+    (pm2 save, the saved list, jlist) with the same workers."""
 
     def __init__(self, procs: list[dict[str, Any]], current: str) -> None:
-        self.out = (f"@@procs={json.dumps(procs)}\n2 new worker(s) ready\n"
+        self.out = (f"@@pm2log=0\n@@procs={json.dumps(procs)}\n2 new worker(s) ready\n"
                     f"@@current={current}\n@@reload rc=0 t0=1000")
+        listed = json.dumps({"now": 3000, "processes": procs})
+        self.settled = sections(kills=("", 0), save=("saved", 0), saved=(listed, 0),
+                                pm2=(listed, 0))
+        self.commands: list[str] = []
 
     def run(self, command: str, *, timeout: float | None = None) -> Any:
         from cookcam_ops.remote.protocol import RunResult
 
-        return RunResult(command, 0, self.out, "", 0.0)
+        self.commands.append(command)
+        return RunResult(command, 0, self.settled if "pm2 save" in command else self.out, "",
+                         0.0)
 
 
 @pytest.mark.parametrize(("uptime", "ok"), [(2000, True), (500, False)])
@@ -346,35 +354,37 @@ def test_an_overlap_reload_is_judged_from_what_it_watched_on_the_host(uptime: in
     ctx = RunContext(run_id="r", action="rollback", user="u", ref=None, app=APP,
                      observer=NullObserver(), rollback_playbook=R_ROLLBACK,
                      cancel=threading.Event())
-    good, detail = _reload(_Reloaded(procs, cur), p, reload, ctx)  # type: ignore[arg-type]
-    assert good is ok
+    host = _Reloaded(procs, cur)
+    status, detail = _reload(host, p, reload, ctx)  # type: ignore[arg-type]
+    assert status == ("ok" if ok else "failed")
     assert ("2 worker(s) run release" in detail) is ok
+    assert ("saved for reboots (pm2 save: 2 worker(s))" in detail) is ok
+    assert len(host.commands) == (2 if ok else 1)  # the reload, then one settle round trip
 
 
-@pytest.mark.parametrize(("answer", "dump", "saved"), [
-    ('{"ok":true,"stage":"delete-temporary","detail":"done"}', True, True),
-    ('{"ok":true,"stage":"delete-temporary","detail":"done"}', False, False),
-    ('{"ok":false,"stage":"start","detail":"no"}', True, False),
-])
-def test_a_handover_saves_pm2s_list_again_only_where_one_is_kept(
-        tmp_path: Path, answer: str, dump: bool, saved: bool) -> None:
-    """After the app moved, `pm2 resurrect` at boot must not start it from the old directory."""
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_handover_passes_its_mode_and_leaves_saving_to_its_caller(tmp_path: Path,
+                                                                   replace: bool) -> None:
+    """Overlap (cluster) or replace (fork mode); `pm2 save` is deploy/persist.py's, once."""
     from cookcam_ops.deploy.handover import handover
 
     pkg, bin_dir, home = tmp_path / "pm2pkg", tmp_path / "bin", tmp_path / "home"
     for d in (pkg / "bin", bin_dir, home / ".pm2"):
         d.mkdir(parents=True)
     (pkg / "package.json").write_text("{}")
-    calls = tmp_path / "pm2-calls"
+    calls, argv = tmp_path / "pm2-calls", tmp_path / "node-argv"
     (pkg / "bin" / "pm2").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
-    (bin_dir / "node").write_text(f"#!/bin/sh\necho '{answer}'\n")
+    (bin_dir / "node").write_text(f'#!/bin/sh\nshift 2; echo "$@" > {argv}\n'
+                                  "echo '{\"ok\":true,\"stage\":\"start\",\"detail\":\"done\"}'\n")
     for f in (pkg / "bin" / "pm2", bin_dir / "node"):
         f.chmod(0o755)
     (bin_dir / "pm2").symlink_to(pkg / "bin" / "pm2")
-    if dump:
-        (home / ".pm2" / "dump.pm2").write_text("[]")
-    done = subprocess.run(["sh", "-c", handover("cookcam-api", "/srv/api/current", 60)],
+    (home / ".pm2" / "dump.pm2").write_text("[]")
+    done = subprocess.run(["sh", "-c", handover("cookcam-api", "/srv/api/current", 60,
+                                                replace=replace)],
                           env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(home)},
                           capture_output=True, text=True, check=False)
-    assert done.returncode == 0 and json.loads(done.stdout.strip()) == json.loads(answer)
-    assert (calls.exists() and calls.read_text() == "save --force\n") is saved
+    assert done.returncode == 0 and json.loads(done.stdout.strip())["ok"] is True
+    assert argv.read_text().split()[1:] == ["cookcam-api", "/srv/api/current", "55000",
+                                            "replace" if replace else "overlap"]
+    assert not calls.exists()
