@@ -21,7 +21,7 @@ from cookcam_ops.history import (
     serving_since,
 )
 from cookcam_ops.pm2.procs import Pm2Process, of_app, parse_jlist
-from cookcam_ops.pm2.reboot import SavedVerdict, compare_saved, saved_check
+from cookcam_ops.pm2.reboot import SavedVerdict, compare_saved, read_saved, saved_check
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
@@ -138,8 +138,8 @@ def parse_health(doc: object) -> Health:
 
 def _saved(sections: dict[str, composite.Section], running: list[Pm2Process],
            app_name: str) -> SavedVerdict:
-    saved, error = parse_jlist(composite.json_section(sections, "pm2-saved"))
-    return compare_saved(error or saved, running, app_name)
+    return compare_saved(read_saved(composite.json_section(sections, "pm2-saved")), running,
+                         app_name)
 
 
 def with_releases(status: HostStatus, current_dir: str | None) -> HostStatus:

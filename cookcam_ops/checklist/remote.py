@@ -144,7 +144,8 @@ def judge_pm2(sections: dict[str, composite.Section], t: Target,
                                    prefix="target-"),
             judge_runtime(served, procs, name, drain, host),
             judge_changes(target, procs, name, host),
-            *reboot_checks(_text(sections, "pm2-startup"), _processes(sections, "pm2-saved"),
+            *reboot_checks(_text(sections, "pm2-startup"),
+                           reboot.read_saved(composite.json_section(sections, "pm2-saved")),
                            procs, name, host)]
 
 

@@ -17,7 +17,7 @@ from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.apply import Change, describe_changes, differences
 from cookcam_ops.pm2.daemonlog import Sigkill, sigkill_lines_command, sigkills
 from cookcam_ops.pm2.procs import of_app, parse_jlist
-from cookcam_ops.pm2.reboot import SavedVerdict, compare_saved
+from cookcam_ops.pm2.reboot import SavedVerdict, compare_saved, read_saved
 from cookcam_ops.remote import composite
 
 if TYPE_CHECKING:
@@ -73,12 +73,12 @@ def parse_settled(stdout: str, app_name: str,
     kills = sections.get("kills")
     save = sections.get("save")
     procs, error = parse_jlist(composite.json_section(sections, "pm2"))
-    saved, saved_error = parse_jlist(composite.json_section(sections, "saved"))
     running = [] if error else procs
     runs = ecosystem.from_processes(of_app(running, app_name))
     left = differences(runs, wanted) if runs is not None and wanted is not None else ()
     return Settled(sigkills=tuple(sigkills(kills.text if kills else "", app_name)),
-                   saved=compare_saved(saved_error or saved, running, app_name),
+                   saved=compare_saved(read_saved(composite.json_section(sections, "saved")),
+                                       running, app_name),
                    save_failed=save is None or not save.ok, left=left,
                    workers=len(of_app(running, app_name)))
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy import audit, gates
-from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.engine import execute
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts
 from cookcam_ops.deploy.fleet import Fleet, interrupts
@@ -34,6 +33,7 @@ from cookcam_ops.deploy.service import (
 )
 from cookcam_ops.deploy.steps import RunContext
 from cookcam_ops.history import HistoryRecord
+from cookcam_ops.pm2.apply import Apply
 from cookcam_ops.report import Check, Status
 
 if TYPE_CHECKING:
@@ -72,8 +72,13 @@ def choose_target(facts: dict[str, HostFacts], to: str | None) -> tuple[str | No
 def rollback_batch(env: EnvironmentConfig, plans: list[HostPlan]) -> int:
     """Hosts switched at a time: every host at once under releases (a kept, complete release
     is only a symlink and a reload away, and a fleet split between releases is what a rollback
-    ends), batch_size in place (each host may need a build)."""
-    return max(1, len(plans)) if env.strategy == "releases" else env.batch_size
+    ends), batch_size in place (each host may need a build), and batch_size too when a host
+    must stop the app before starting it again (fork mode on either side: all at once would
+    leave the whole fleet refusing connections together)."""
+    restart = any(p.pm2 is not None and p.pm2.how is Apply.RESTART for p in plans)
+    if env.strategy == "releases" and not restart:
+        return max(1, len(plans))
+    return env.batch_size
 
 
 def releases(facts: dict[str, HostFacts], shas: set[str]) -> dict[str, audit.Release]:
@@ -99,8 +104,9 @@ def _prepare(loaded: LoadedConfig, req: RollbackRequest, book: Playbook, fleet: 
         plans = [HostPlan(t, "rollback", first[t.label].head, None, False, False, None, (),
                           why) for t in fleet.targets]
         return plans, [Check("target", Status.FAIL, why)], Preview("rollback", "", [], [])
-    kept = all(rel.newest_for(f.releases, target) for f in first.values())
-    facts = first if to or kept else fleet.gather(
+    # The second look resolves the target on every host and reads its ecosystem file, so the
+    # rollback puts back the PM2 settings it was deployed with (a kept release included).
+    facts = first if to else fleet.gather(
         FactsQuery(app.remote, app.name, False, (target,)), book.facts_timeout)
     plans = [plan_host(PlanInput(book, app, t, "rollback", target, to), facts[t.label])
              for t in fleet.targets]

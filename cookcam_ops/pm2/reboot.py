@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from cookcam_ops.deploy.releases import release_of_link
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.apply import differences
-from cookcam_ops.pm2.procs import Pm2Process
+from cookcam_ops.pm2.procs import Pm2Process, parse_jlist
 from cookcam_ops.remote.composite import PM2_HOME
 from cookcam_ops.remote.protocol import q
 from cookcam_ops.report import Check, Status
@@ -112,6 +112,14 @@ class SavedVerdict:
         return {"matches": self.matches, "workers": self.workers, "detail": self.detail}
 
 
+def read_saved(doc: object) -> list[Pm2Process] | str:
+    """The saved list from the whitelisting filter's document, or why there is none."""
+    if not isinstance(doc, dict):
+        return "could not read PM2's saved process list (dump.pm2)"
+    procs, error = parse_jlist(doc)
+    return error if error is not None else procs
+
+
 def _where(procs: list[Pm2Process]) -> str | None:
     """The release (or directory) the processes run in, resolved."""
     dirs = sorted({p.cwd for p in procs if p.cwd})
@@ -136,10 +144,9 @@ def compare_saved(saved: list[Pm2Process] | str, running: list[Pm2Process],
     if was is None or runs is None:
         return SavedVerdict(None, f"PM2 runs no {app_name} to compare the saved list with",
                             len(mine))
-    diffs = [f"{c.setting} {c.after} (runs {c.before})" for c in differences(runs, was)]
     there, here = _where(mine), _where(now)
-    if there != here and there and here:
-        diffs.append(f"the code in {there} (runs {here})")
+    diffs = [f"the code in {there} (runs {here})"] if there != here and there and here else []
+    diffs += [f"{c.setting} {c.after} (runs {c.before})" for c in differences(runs, was)]
     if diffs:
         return SavedVerdict(False, "a reboot (`pm2 resurrect`) would bring back "
                             + "; ".join(diffs), len(mine))

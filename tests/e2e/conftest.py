@@ -77,6 +77,19 @@ class Sandbox:
                  "restart_time": a["pm2_env"]["restart_time"],
                  "pm_cwd": a["pm2_env"].get("pm_cwd")} for a in apps]
 
+    def reboot(self, host: str) -> None:
+        """What a reboot does to a host's PM2, with the host's own pm2 and PM2_HOME: the daemon
+        and its apps stop (`pm2 kill`, this home's daemon only), then the boot unit's
+        `pm2 resurrect` starts what the last `pm2 save` wrote."""
+        from cookcam_ops.sandbox.pm2 import kill_daemon, pm2_env
+
+        home, dirs = Path(self.host(host).pm2_home), [Path(d) for d in self.state.path_dirs]
+        kill_daemon(Path(self.state.pm2_bin), home, dirs)
+        done = subprocess.run([self.state.pm2_bin, "resurrect"], env=pm2_env(home, dirs),
+                              cwd="/", capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL, check=False)
+        assert done.returncode == 0, f"pm2 resurrect failed on {host}: {done.stdout[-500:]}"
+
     def smoke_env(self) -> dict[str, str]:
         """smoke.env's variables (the smoke user's credentials and the stub's URL and key)."""
         text = self.layout.smoke_env.read_text(encoding="utf-8")

@@ -171,10 +171,13 @@ def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
     took = time.monotonic() - started
     assert done.code == 0, done.stderr[-3000:]
     doc = done.doc
-    assert set(doc) == {"ok", "outcome", "target_sha", "hosts", "duration_s", "checks"}
+    assert set(doc) == {"ok", "outcome", "target_sha", "hosts", "duration_s", "checks",
+                        "warnings"}
     assert doc["ok"] is True and doc["outcome"] == "deployed" and doc["target_sha"] == sha
+    assert doc["warnings"] == []
     for h in doc["hosts"]:
-        assert set(h) == {"name", "from_sha", "to_sha", "outcome", "steps"}
+        assert set(h) == {"name", "from_sha", "to_sha", "outcome", "steps", "pm2"}
+        assert h["pm2"] == {"apply": "none", "changes": [], "unknown": None}
         assert h["outcome"] == "deployed" and h["to_sha"] == sha and h["from_sha"] in old
         names = [s["name"] for s in h["steps"]]
         assert names[:2] == ["lock", "checklist"] and "switch" in names

@@ -150,6 +150,8 @@ def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Release
         assert len(backups) == 1 and (backups[0] / ".git").is_dir()
         assert history(rel.sb, h.name)[-1]["action"] == "migrate"
     workers_in(rel, {h.name: rel.current(h.name) for h in rel.sb.state.hosts})
+    saved = {h["name"]: h["saved"] for h in rel.status()["hosts"]}
+    assert all(s["matches"] for s in saved.values()), saved  # a reboot starts it from current/
     again = run_cli(rel.sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
     assert again.code == 0 and again.doc["outcome"] == "nothing_to_do"
     assert "already in the releases layout" in again.stdout
@@ -317,7 +319,10 @@ def test_prune_and_a_stale_pm2_cwd(releases: Releases, tmp_path: Path) -> None:
     done = run_cli(config, "deploy", "sandbox", "--yes", "--json", "--batch", "2")
     assert done.code == 0, done.stderr[-3000:]
     steps = {h["name"]: {s["name"]: s for s in h["steps"]} for h in done.doc["hosts"]}
-    assert "moved by a handover" in steps["host1"]["reload"]["detail"]
+    # PM2 runs host1 from another cwd and script than the ecosystem file names (current/):
+    # the deploy applies them with a handover instead of a reload
+    assert {c["setting"] for c in done.doc["hosts"][0]["pm2"]["changes"]} == {"cwd", "script"}
+    assert "by a handover" in steps["host1"]["reload"]["detail"]
     assert "handover" not in steps["host2"]["reload"]["detail"]
     for h in rel.sb.state.hosts:
         now = rel.current(h.name)
@@ -332,3 +337,49 @@ def test_prune_and_a_stale_pm2_cwd(releases: Releases, tmp_path: Path) -> None:
     back = run_cli(config, "rollback", "sandbox", "--yes", "--json")
     assert back.code == 0, back.stderr[-3000:]
     workers_in(rel, served_from)
+
+
+def _point_saved_list_at(sb: Sandbox, host: str, release_dir: Path) -> None:
+    """Rewrite a host's dump.pm2 as a `pm2 save` run while the app ran from release_dir would
+    have written it (the file holds the app's env: it is edited here, never printed)."""
+    dump = Path(sb.host(host).pm2_home) / "dump.pm2"
+    current = str(Path(sb.host(host).app_path) / "current")
+    entries = json.loads(dump.read_text())
+    for e in entries:
+        for key in ("pm_cwd", "cwd", "pm_exec_path"):
+            if isinstance(e.get(key), str):
+                e[key] = e[key].replace(current, str(release_dir))
+    dump.write_text(json.dumps(entries))
+
+
+def test_a_reboot_brings_back_the_deployed_release_and_status_names_a_stale_saved_list(
+        releases: Releases) -> None:
+    rel = releases
+    before = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
+    sha = change(rel.sb, "release")
+    done = run_cli(rel.config, "deploy", "sandbox", "--yes", "--json", "--batch", "2")
+    assert done.code == 0, done.stderr[-3000:]
+    now = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
+    rel.sb.reboot("host1")  # pm2 kill + pm2 resurrect, as the boot unit does
+    deadline = time.monotonic() + 60
+    while served(rel.sb)["host1"] != sha:
+        assert time.monotonic() < deadline, "host1 does not serve the deployed SHA after a reboot"
+        time.sleep(0.5)
+    workers_in(rel, now)
+
+    old = rel.app("host2") / "releases" / before["host2"]
+    _point_saved_list_at(rel.sb, "host2", old)
+    doc = rel.status()
+    saved = {h["name"]: h["saved"] for h in doc["hosts"]}
+    assert saved["host1"]["matches"] is True
+    assert saved["host2"]["matches"] is False
+    assert f"the code in {before['host2']} (runs {now['host2']})" in saved["host2"]["detail"]
+    check = next(c for c in doc["checks"] if (c["host"], c["name"]) == ("host2", "saved-list"))
+    assert check["status"] == "warn"
+    human = run_cli(rel.config, "status", "sandbox")
+    assert f"would bring back the code in {before['host2']}" in " ".join(human.stdout.split())
+
+    back = run_cli(rel.config, "rollback", "sandbox", "--yes", "--json")
+    assert back.code == 0, back.stderr[-3000:]
+    workers_in(rel, before)
+    assert all(h["saved"]["matches"] for h in rel.status()["hosts"])  # the rollback saved

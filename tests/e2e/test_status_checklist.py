@@ -46,6 +46,7 @@ def test_status_all_healthy_two_workers_per_host_no_env_leak(runner: CliRunner,
         mine = [p for p in host["processes"] if p["name"] == "cookcam-api"]
         assert len(mine) == 2
         assert all(p["status"] == "online" and p["exec_mode"] == "cluster" for p in mine)
+        assert host["saved"] is None or set(host["saved"]) == {"matches", "workers", "detail"}
         assert all(set(p) <= {"name", "pm_id", "pid", "status", "exec_mode", "instances",
                               "restarts", "unstable_restarts", "uptime_s", "memory_bytes",
                               "cpu", "pm_cwd", "cwd", "release"} for p in host["processes"])
@@ -68,6 +69,8 @@ def test_checklist_passes_on_the_healthy_sandbox(runner: CliRunner, sandbox: San
     for name in ("env-all-set", "jwt-secrets-length", "stripe-webhook-secret",
                  "sentry-dsn-project", "ecosystem-app", "ecosystem-cluster",
                  "ecosystem-kill-timeout", "ecosystem-wait-ready", "ecosystem-no-inline-secrets",
+                 "target-ecosystem-app", "target-ecosystem-kill-timeout", "ecosystem-runtime",
+                 "ecosystem-changes", "pm2-startup", "pm2-saved",
                  "git-clean", "git-branch", "target-ref", "node-version", "npm-version",
                  "disk-free", "lock", "health", "kill-signal"):
         assert {c["host"] for c in doc["checks"] if c["name"] == name} == hosts, name

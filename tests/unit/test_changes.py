@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from cookcam_ops.errors import SandboxError, UsageError
+from cookcam_ops.pm2.ecosystem import parse_ecosystem, served_command, wanted
 from cookcam_ops.sandbox import changes
 
 SKIPPED = {"node_modules", "dist", ".env"}
@@ -85,6 +88,28 @@ def test_sigterm_only_drops_the_sigint_handler(tmp_path: Path) -> None:
     assert "process.on('SIGINT'" in shipped
     assert "process.on('SIGINT'" not in written
     assert "process.on('SIGTERM', () => shutdown('SIGTERM'));" in written
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize(("kind", "settings"), [
+    ("release", ("cluster", 2, 10000)),
+    ("ecosystem-scale", ("cluster", 3, 10000)),
+    ("ecosystem-fork", ("fork", 1, 10000)),
+    ("kill-timeout-short", ("cluster", 2, 1000)),
+])
+def test_ecosystem_kinds_change_only_what_pm2_reads(tmp_path: Path, kind: str,
+                                                    settings: tuple[str, int, int]) -> None:
+    """Read back by the tool's own ecosystem reader, as a deploy reads a target commit."""
+    changes.write_api_tree(tmp_path, kind, 5)
+    diff = changed_files(tmp_path)
+    assert sorted(diff) == (["ecosystem.config.js", "src/release.ts"] if kind != "release"
+                            else ["src/release.ts"])
+    done = subprocess.run(["sh", "-c", served_command(str(tmp_path))], capture_output=True,
+                          text=True, check=True)
+    got = wanted(parse_ecosystem(json.loads(done.stdout)), "cookcam-api")
+    assert got is not None
+    assert (got.exec_mode, got.instances, got.kill_timeout) == settings
+    assert (got.wait_ready, got.listen_timeout, got.cwd) == (True, 10000, str(tmp_path))
 
 
 def test_every_kind_is_covered() -> None:

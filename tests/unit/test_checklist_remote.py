@@ -289,3 +289,28 @@ def test_an_unhealthy_host_warns_but_does_not_block_a_deploy() -> None:
     assert gated["health"].status is Status.WARN
     assert "checked again after the switch" in gated["health"].detail
     assert not [c for c in gated.values() if c.status is Status.FAIL]
+
+
+def test_the_deploy_gate_blocks_on_the_target_file_not_on_the_served_one() -> None:
+    """The deploy replaces the served file; the target's short kill_timeout must stop it."""
+    from cookcam_ops.deploy.gates import as_deploy_gate
+
+    env = env_text(VALID_ENV).encode()  # type: ignore[arg-type]
+    short = json.dumps(ecosystem_doc(kill_timeout=1000))
+    out = healthy_sections().replace(json.dumps(ecosystem_doc()), short, 1)
+    t = target(HostConfig(ssh="web1"), AppConfig(path="/srv/api"))
+    report = remote_checklist([t], lambda h: EnvTransport(h.label, out, env), opts())
+    failed = [c.name for c in report.checks if c.status is Status.FAIL]
+    assert failed == ["ecosystem-kill-timeout"]
+    gated = by_name([as_deploy_gate(c) for c in report.checks])
+    assert gated["ecosystem-kill-timeout"].status is Status.WARN
+    assert "this deploy applies the target's" in gated["ecosystem-kill-timeout"].detail
+    target_short = healthy_sections().replace(json.dumps(ecosystem_doc(sha="b" * 40)),
+                                              json.dumps(ecosystem_doc(sha="b" * 40,
+                                                                       kill_timeout=1000)))
+    report = remote_checklist([t], lambda h: EnvTransport(h.label, target_short, env), opts())
+    gated = by_name([as_deploy_gate(c) for c in report.checks])
+    assert gated["target-ecosystem-kill-timeout"].status is Status.FAIL
+    assert gated["ecosystem-changes"].detail == ("the target at bbbbbbbbbb: PM2 settings: "
+                                                 "kill_timeout 10000 ms -> 1000 ms "
+                                                 "(zero-downtime handover)")

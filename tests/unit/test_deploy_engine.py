@@ -12,9 +12,12 @@ from collections.abc import Iterator
 import pytest
 from deploy_fakes import NEW, OLD, World, plan
 
+from cookcam_ops import ui
 from cookcam_ops.deploy import engine
-from cookcam_ops.deploy.result import RunResult, run_outcome
+from cookcam_ops.deploy.result import RunResult, StepResult, run_outcome
 from cookcam_ops.errors import ExitCode
+from cookcam_ops.pm2.apply import Apply, ApplyPlan, Change
+from cookcam_ops.render.deploy import render_result
 
 
 @pytest.fixture
@@ -166,3 +169,24 @@ def test_json_shape(world: World) -> None:
     assert list(host) == ["name", "from_sha", "to_sha", "outcome", "steps", "pm2"]
     assert list(host["steps"][0]) == ["name", "status", "duration_s", "detail"]
     assert doc["warnings"] == [] and host["pm2"] is None
+
+
+def test_a_warned_step_is_in_the_json_and_the_report_never_a_silent_success(
+        world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(world)
+    killed = "PM2 SIGKILLed 1 worker(s) mid-drain (worker 0 after 1000 ms)"
+    web1 = result.hosts[0]
+    web1.steps = [StepResult(s.name, "warn", s.duration_s, killed) if s.name == "reload"
+                  else s for s in web1.steps]
+    web1.pm2 = ApplyPlan(Apply.SCALE, (Change("instances", 2, 3),))
+    assert result.ok and result.exit_code == 0 and result.outcome == "deployed"
+    doc = result.to_dict()
+    assert doc["warnings"] == [{"host": "web1", "step": "reload", "detail": killed}]
+    assert doc["hosts"][0]["pm2"]["changes"] == [{"setting": "instances", "from": 2, "to": 3}]
+    monkeypatch.setenv("COLUMNS", "200")
+    ui.reset()
+    render_result(result)
+    text = " ".join(capsys.readouterr().out.split())
+    assert "reload: PM2 SIGKILLed 1 worker(s)" in text
+    assert "PM2 settings: instances 2 -> 3 (pm2 scale)" in text
+    assert "DEPLOYED" in text and "1 warning(s)" in text

@@ -5,6 +5,9 @@ from __future__ import annotations
 from deploy_fakes import APP, DEPLOY, NEW, OLD, ROLLBACK, facts, make_target, plan
 
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host
+from cookcam_ops.pm2.apply import Apply
+from cookcam_ops.pm2.ecosystem import Pm2Settings, parse_ecosystem
+from tests.unit.pm2_fakes import ecosystem_doc
 
 
 def by_name(p: HostPlan) -> dict[str, PlannedStep]:
@@ -95,3 +98,53 @@ def test_auto_rollback_plan_skips_lock_and_record_and_ignores_a_dirty_tree() -> 
     assert p.blocked is None and not p.needs_build
     assert steps["lock"].skip and steps["record"].skip
     assert f"-B main {OLD}" in steps["switch"].command
+
+
+SHIPPED = Pm2Settings("cluster", 2, 10000, True, 10000, "/srv/web1/api/dist/index.js",
+                      "/srv/web1/api")
+
+
+def eco_facts(running: Pm2Settings | None = SHIPPED, **over: object) -> dict[str, object]:
+    """Facts fields: PM2 runs `running`, the target's file is the shipped one with over."""
+    doc = ecosystem_doc(sha=NEW, **over)
+    doc["apps"][0].update(cwd="/srv/web1/api", script="/srv/web1/api/dist/index.js")
+    return {"running": running, "target_ecosystem": parse_ecosystem(doc)}
+
+
+
+def test_an_instance_count_change_is_a_reload_then_pm2_scale() -> None:
+    p = plan("web1", **eco_facts(instances=3))
+    assert p.pm2 is not None and p.pm2.how is Apply.SCALE
+    reload = by_name(p)["reload"]
+    assert "pm2 reload cookcam-api --update-env && pm2 scale cookcam-api 3" in reload.command
+    assert "@@pm2log=" in reload.command  # where PM2's log ended: SIGKILLs after it count
+    assert "instances 2 -> 3 (pm2 scale)" in reload.display
+
+
+def test_settings_a_reload_keeps_are_applied_by_a_handover() -> None:
+    p = plan("web1", **eco_facts(kill_timeout=12000))
+    assert p.pm2 is not None and p.pm2.how is Apply.HANDOVER
+    reload = by_name(p)["reload"]
+    assert "pm2 reload" not in reload.command
+    assert "/srv/web1/api 115000 overlap" in reload.command
+    assert "beside the old workers" in reload.display
+
+
+def test_fork_mode_on_either_side_stops_then_starts() -> None:
+    p = plan("web1", **eco_facts(exec_mode="fork", instances=1))
+    assert p.pm2 is not None and p.pm2.how is Apply.RESTART
+    assert "/srv/web1/api 115000 replace" in by_name(p)["reload"].command
+    back = plan("web1", **eco_facts(Pm2Settings("fork", 1, 10000, True, 10000,
+                                                "/srv/web1/api/dist/index.js",
+                                                "/srv/web1/api")))
+    assert back.pm2 is not None and back.pm2.how is Apply.RESTART
+
+
+def test_unchanged_or_unread_settings_keep_the_plain_reload() -> None:
+    same = plan("web1", **eco_facts())
+    assert same.pm2 is not None and same.pm2.how is Apply.NONE and not same.pm2.changes
+    assert "{ pm2 reload cookcam-api --update-env; }" in by_name(same)["reload"].command
+    broken = plan("web1", running=SHIPPED, target_ecosystem=parse_ecosystem(
+        {"error": "node cannot load ecosystem.config.js (SyntaxError)"}))
+    assert broken.pm2 is not None and broken.pm2.unknown and broken.pm2.how is Apply.NONE
+    assert plan("web1").pm2 is None  # no target file read (the facts had no candidates)

@@ -11,6 +11,8 @@ from cookcam_ops.deploy import audit, lock
 from cookcam_ops.deploy.facts import FactsQuery, facts_script, parse_facts
 from cookcam_ops.history import LockInfo, parse_history
 from cookcam_ops.remote import composite
+from tests.unit.pm2_fakes import ecosystem_doc
+from tests.unit.pm2_fakes import jlist as pm2_jlist
 
 MID = "c" * 40
 
@@ -132,6 +134,24 @@ def test_facts_come_from_one_script_and_parse() -> None:
     assert f.prev_sha == MID and f.exec_mode == "cluster_mode" and f.instances == 2
     assert f.lock is not None and f.lock.owner == "ann"
     assert composite.parse(out)["git"].ok
+
+
+def test_facts_read_the_target_commits_ecosystem_file_and_what_pm2_runs() -> None:
+    t = make_target("web1")
+    query = FactsQuery("origin", "cookcam-api", False, (NEW,))
+    script = facts_script(t, query)
+    assert "git -C /srv/web1/api show" in script and "ecosystem.config.js" in script
+    eco = ecosystem_doc(sha=NEW, instances=3)
+    out = "".join(f"\n@@cookcam-ops begin {name}@@\n{body}\n@@cookcam-ops end {name} 0@@\n"
+                  for name, body in [("git", f"head={OLD}\nbranch=main\ndirty=0"),
+                                     ("target", f"target={NEW}\nlockfile_diff=0"),
+                                     ("ecosystem", json.dumps(eco)), ("pm2", pm2_jlist(2))])
+    f = parse_facts("web1", out, query)
+    assert f.running is not None and f.running.instances == 2
+    assert f.target_ecosystem is not None and f.target_ecosystem.sha == NEW
+    assert f.target_ecosystem.apps[0].instances == 3
+    assert parse_facts("web1", out, FactsQuery("origin", "cookcam-api", False)).running \
+        is not None
 
 
 def test_facts_of_a_missing_app_dir() -> None:

@@ -250,6 +250,22 @@ def test_a_releases_rollback_switches_every_host_at_once() -> None:
     assert rollback_batch(env.model_copy(update={"strategy": "releases"}), plans) == 3
 
 
+def test_a_rollback_out_of_fork_mode_goes_host_by_host() -> None:
+    """Stop-then-start on every host at once would leave the whole fleet refusing."""
+    from dataclasses import replace
+
+    from cookcam_ops.config import EnvironmentConfig
+    from cookcam_ops.deploy.rollback import rollback_batch
+    from cookcam_ops.pm2.apply import Apply, ApplyPlan
+
+    env = EnvironmentConfig.model_validate({"hosts": ["a@h1", "a@h2"], "strategy": "releases"})
+    plans = [plan_host(PlanInput(R_ROLLBACK, APP, rtarget(n), "rollback", NEW, None), _rfacts())
+             for n in ("h1", "h2")]
+    assert rollback_batch(env, plans) == 2
+    plans[1] = replace(plans[1], pm2=ApplyPlan(Apply.RESTART))
+    assert rollback_batch(env, plans) == 1
+
+
 class _Host:
     """A host whose commands succeed, except the handovers listed as failing (in order)."""
 

@@ -15,7 +15,8 @@ from cookcam_ops.errors import HostError
 from cookcam_ops.history import merge_key, parse_history, serving_since
 from cookcam_ops.logs import clean_line, parse_logs
 from cookcam_ops.remote import fanout
-from tests.unit.test_status_service import FakeTransport, healthy_output
+from tests.unit import pm2_fakes
+from tests.unit.test_status_service import FakeTransport, healthy_output, sections
 
 OPS_YAML = """\
 app: {name: cookcam-api, path: /srv/api}
@@ -136,3 +137,30 @@ def test_serving_since_is_the_newest_success_that_put_the_sha_in_place() -> None
 def test_clean_line_drops_terminal_escapes() -> None:
     assert clean_line("\x1b]0;title\x07ok\x1b[2J\x08!") == "ok!"
     assert parse_logs("[TAILING] x\n\n  \nkept\n") == ["kept"]
+
+
+def test_status_shows_a_saved_list_that_would_bring_back_another_release(
+        runner: CliRunner, ops: Path, hosts: dict[str, str | None]) -> None:
+    old, new = (f"/srv/api/releases/2026010{i}000000-{c * 10}" for i, c in ((1, "a"), (2, "b")))
+
+    def host(saved_cwd: str) -> str:
+        return sections(sha=("0" * 40, 0), pm2=(pm2_fakes.jlist(cwd=new), 0),
+                        health=('{"status":200,"ms":3,"body":"{}"}', 0),
+                        **{"pm2-saved": (pm2_fakes.saved(cwd=saved_cwd), 0)})
+
+    hosts.update(web1=host(old), web2=host(new))
+    result = runner.invoke(app, ["--config", str(ops), "status", "production", "--json"])
+    assert result.exit_code == 0, result.stderr  # a warning: what runs now is fine
+    doc = json.loads(result.stdout)
+    saved = {h["name"]: h["saved"] for h in doc["hosts"]}
+    assert saved["web2"]["matches"] is True and saved["web2"]["workers"] == 2
+    assert saved["web1"]["matches"] is False
+    assert saved["web1"]["detail"] == ("a reboot (`pm2 resurrect`) would bring back the code "
+                                       "in 20260101000000-aaaaaaaaaa (runs "
+                                       "20260102000000-bbbbbbbbbb)")
+    checks = {(c["host"], c["name"]): c["status"] for c in doc["checks"]}
+    assert checks[("web1", "saved-list")] == "warn" and checks[("web2", "saved-list")] == "pass"
+    human = runner.invoke(app, ["--config", str(ops), "status", "production"])
+    assert human.exit_code == 0
+    assert "web1: saved-list: a reboot (`pm2 resurrect`) would bring back the code in " \
+        "20260101000000-aaaaaaaaaa" in " ".join(human.stdout.split())
