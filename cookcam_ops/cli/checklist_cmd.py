@@ -27,9 +27,11 @@ def checklist(
     """Run the pre-deploy checklist on every host over SSH (or --local on a .env file).
 
     On each host: the .env against the schema (read into memory, never printed), JWT, Stripe
-    and Sentry items, the PM2 ecosystem file, git state, the target ref, node/npm against
-    package.json engines, free disk, the deploy lock, health, and PM2's kill signal against
-    the app's signal handlers. Exit 0 when nothing failed (warnings allowed), 1 otherwise,
+    and Sentry items, the PM2 ecosystem file served and the target ref's (kill_timeout must be
+    above app.drain_deadline_ms), what PM2 runs against it and what a deploy would change, the
+    startup unit and the saved process list (reboots), git state, the target ref, node/npm
+    against package.json engines, free disk, the deploy lock, health, and PM2's kill signal
+    against the app's signal handlers. Exit 0 when nothing failed (warnings allowed), 1 otherwise,
     2 for a bad config or ref.
     """
     from cookcam_ops.envfile.schema import load_schema

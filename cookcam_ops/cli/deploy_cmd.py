@@ -84,6 +84,12 @@ def deploy(
 ) -> None:
     """Deploy a ref to every host; a failure after the switch rolls the fleet back by itself.
 
+    What the commit changes in ecosystem.config.js (instances, exec_mode, kill_timeout, ...)
+    is applied at the reload (pm2 scale, or the app started again beside the old workers), and
+    PM2's process list is saved for reboots. A kill_timeout not above app.drain_deadline_ms in
+    the target's file stops the deploy before anything changes; a worker PM2 SIGKILLs during
+    the reload is a warning in the summary and the JSON (`warnings`).
+
     Ctrl-C stops at the next safe point and puts back what changed; a second Ctrl-C cuts the
     steps still running before their host's switch (a long npm ci), never a switch or reload.
 

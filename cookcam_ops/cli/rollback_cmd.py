@@ -30,7 +30,8 @@ def rollback(
 ) -> None:
     """Roll every host back to the release before the current one, and check its health.
 
-    Shows each host's from -> to with who deployed each and when, and asks unless --yes.
+    Shows each host's from -> to with who deployed each and when, and asks unless --yes. PM2
+    settings the release changed (ecosystem.config.js) are put back too, and saved for reboots.
     Exit 0 rolled back, 1 failed (hosts left as they were), 4 a host could not be put back.
     """
     from cookcam_ops.deploy.rollback import RollbackRequest, rollback_environment

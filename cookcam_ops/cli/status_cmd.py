@@ -15,7 +15,8 @@ def status(
     environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show each host's SHA (and since when), PM2 processes, health and lock holder.
+    """Show each host's SHA (and since when), PM2 processes, health, lock holder, and whether
+    PM2's saved list (what a reboot brings back) matches what runs.
 
     Hosts are probed in parallel, one SSH round trip each. An unreachable host is reported
     (reachable: false) rather than aborting: exit 0 when every host is reachable, healthy and
