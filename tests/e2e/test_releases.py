@@ -25,8 +25,8 @@ import pytest
 import yaml
 from test_deploy import ROOT, Cli, change, history, locks, ops_copy, run_cli, served
 
-from cookcam_ops.deploy.releases import ReleaseEntry, prune_selection
 from cookcam_ops.drain.load import LoadRun, LoadStats, load_target
+from cookcam_ops.layout.releases import ReleaseEntry, prune_selection
 
 if TYPE_CHECKING:
     from conftest import Sandbox
