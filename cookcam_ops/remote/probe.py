@@ -210,7 +210,7 @@ def _describe(c: Candidate) -> str:
     if c.source == "setting":
         return "ssh.path"
     if c.source.startswith("pm2-daemon:"):
-        return f"the running PM2 daemon's node (pid {c.source.partition(':')[2]})"
+        return f"the running PM2 daemon's node, pid {c.source.partition(':')[2]}"
     if c.source == "nvm":
         return "nvm"
     return c.source
