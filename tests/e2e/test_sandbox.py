@@ -102,7 +102,8 @@ def test_ops_yaml_loads_and_matches_state(sandbox: Sandbox) -> None:
         assert (host.hostname, host.ssh_port, host.port) == ("127.0.0.1", state.ssh_port,
                                                             state.app_port)
         assert host.app_path == state.app_path and host.base_url == state.base_url
-        assert Path(host.app_path, ".git").is_dir()
+        assert Path(state.checkout, ".git").is_dir()
+        assert Path(host.app_path) == Path(state.checkout) / "backend" / "api"
     assert env.ssh.identity_file and Path(env.ssh.identity_file).is_file()
     assert env.ssh.known_hosts and Path(env.ssh.known_hosts).is_file()
     assert env.batch_size == 1
