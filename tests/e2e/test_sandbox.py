@@ -76,6 +76,11 @@ def test_status_json_all_up(sandbox: Sandbox) -> None:
     assert doc["ok"] is True and doc["auth_up"] is True
     assert doc["dir"] == str(sandbox.dir)
     assert doc["auth_url"] == sandbox.state.auth.url
+    assert doc["origin"] == str(sandbox.layout.origin)
+    tree = subprocess.run(["git", "-C", doc["origin"], "ls-tree", "--name-only", "-r", "main"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert {"README.md", "frontend/README.md", "backend/api/package-lock.json",
+            "backend/api/ecosystem.config.js"} <= set(tree)
     assert [h["name"] for h in doc["hosts"]] == ["host1", "host2"]
     for h in doc["hosts"]:
         assert {"name", "ssh_port", "app_port", "base_url", "app_path", "sshd_up", "app_up",
