@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from deploy_fakes import DEPLOY, make_target
+from deploy_fakes import DEPLOY, FakeTransport, make_target
 from deploy_fakes import facts as host_facts
 
 from cookcam_ops.deploy.plan import PlanInput, plan_host
@@ -21,7 +21,7 @@ from cookcam_ops.remote.probe import (
     parse_probe,
     probe_script,
 )
-from cookcam_ops.remote.protocol import RunResult, with_path
+from cookcam_ops.remote.protocol import with_path
 
 NVM = "/home/deploy/.nvm/versions/node"
 ALL = frozenset({"node", "npm", "pm2"})
@@ -92,28 +92,11 @@ def test_an_unanswered_probe_changes_nothing() -> None:
 
 
 def test_every_command_gets_the_toolchain_on_path() -> None:
-    sent: list[str] = []
-
-    class Plain:
-        label = "web1"
-
-        def run(self, command: str, *, timeout: float | None = None) -> RunResult:
-            sent.append(command)
-            return RunResult(command, 0, "", "", 0.0)
-
-        def read_file(self, path: str) -> bytes | None:
-            return None
-
-        def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
-            return None
-
-        def close(self) -> None:
-            return None
-
-    plain = Plain()
+    sent: list[tuple[str, str]] = []
+    plain = FakeTransport("web1", sent)
     assert with_path(plain, ()) is plain
     with_path(plain, ("/opt/my node/bin",)).run("pm2 jlist")
-    assert sent == ["export PATH='/opt/my node/bin':\"$PATH\"; pm2 jlist"]
+    assert sent == [("web1", "export PATH='/opt/my node/bin':\"$PATH\"; pm2 jlist")]
 
 
 def _git(*args: str, cwd: Path) -> None:
