@@ -26,13 +26,15 @@ def checklist(
 ) -> None:
     """Run the pre-deploy checklist on every host over SSH (or --local on a .env file).
 
-    On each host: the .env against the schema (read into memory, never printed), JWT, Stripe
-    and Sentry items, the PM2 ecosystem file served and the target ref's (kill_timeout must be
-    above app.drain_deadline_ms), what PM2 runs against it and what a deploy would change, the
-    startup unit and the saved process list (reboots), git state, the target ref, node/npm
-    against package.json engines, free disk, the deploy lock, health, and PM2's kill signal
-    against the app's signal handlers. Exit 0 when nothing failed (warnings allowed), 1 otherwise,
-    2 for a bad config or ref.
+    On each host: where node, npm and pm2 were found (`toolchain`: ssh.path, the PATH, the PM2
+    daemon's node, nvm, volta, asdf, /usr/local/bin), the .env against the schema (read into
+    memory, never printed), JWT, Stripe and Sentry items, the PM2 ecosystem file served and the
+    target ref's (kill_timeout must be above app.drain_deadline_ms), what PM2 runs against it
+    and what a deploy would change, the startup unit and the saved process list (reboots), git
+    state of the whole checkout, the target ref, node/npm against package.json engines, free
+    disk, the deploy lock, health, and PM2's kill signal against the app's signal handlers.
+    Exit 0 when nothing failed (warnings allowed), 1 otherwise (a host without node/npm/pm2
+    too), 2 for a bad config or ref.
     """
     from cookcam_ops.envfile.schema import load_schema
 
@@ -47,11 +49,14 @@ def checklist(
         report = local_checklist(loaded, environment, env_file, schema)
     else:
         from cookcam_ops.checklist.remote import ChecklistOptions, check_ref, remote_checklist
+        from cookcam_ops.deploy.refs import ref_candidates
         from cookcam_ops.remote.fanout import ssh_connector, target
 
+        app = loaded.config.app
         env = loaded.environment(environment)
-        opts = ChecklistOptions(environment, check_ref(ref or loaded.config.app.branch),
-                                schema, env.sentry_project_id)
+        opts = ChecklistOptions(environment, check_ref(ref or app.branch), schema,
+                                env.sentry_project_id,
+                                target=tuple(ref_candidates(ref, app.remote, app.branch)))
         targets = [target(h, loaded.config.app, env) for h in env.hosts]
         report = remote_checklist(targets, ssh_connector(loaded, env), opts)
     finish(report, as_json=as_json, junit=junit, suite=f"checklist-{environment}")

@@ -18,9 +18,10 @@ def status(
     """Show each host's SHA (and since when), PM2 processes, health, lock holder, and whether
     PM2's saved list (what a reboot brings back) matches what runs.
 
-    Hosts are probed in parallel, one SSH round trip each. An unreachable host is reported
-    (reachable: false) rather than aborting: exit 0 when every host is reachable, healthy and
-    online, else 1.
+    Hosts are probed in parallel. An unreachable host is reported (reachable: false) rather than
+    aborting; where node/pm2 cannot be found, PM2 and health are reported unknown (with how to
+    set ssh.path), not unhealthy. Exit 0 when every host is reachable, healthy and online,
+    else 1.
     """
     from cookcam_ops import ui
     from cookcam_ops.remote.fanout import ssh_connector, target

@@ -19,7 +19,7 @@ stage}; names and counts only. Saving the process list is the caller's (deploy/p
 
 from __future__ import annotations
 
-from cookcam_ops.deploy.releases import HANDOVER_SUFFIX
+from cookcam_ops.layout.releases import HANDOVER_SUFFIX
 from cookcam_ops.remote.protocol import q
 
 STABLE_WINDOW_MS = 1000  # overlap: the new workers must look the same for this long

@@ -71,6 +71,7 @@ once();
 """.strip()
 
 NOW_MS = "node -e 'console.log(Date.now())'"
+RELOAD_RETRIES = 3
 
 
 def wrap(command: str, *, cwd: str, ops_path: str, run_id: str, timeout: float) -> str:
@@ -149,8 +150,13 @@ def reload(spec: ReloadSpec) -> str:
     """
     log = q(f"{spec.ops_path}/pm2-reload.log")
     where = f"echo \"@@current=$(readlink -f {q(spec.current)})\"; " if spec.current else ""
-    return (f"{log_size_command()}; t0=$({NOW_MS}); {{ {_reload_run(spec)}; }} > {log} 2>&1; "
-            f"rc=$?; tail -n 3 {log}; {where}echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
+    # PM2 refuses a reload while it is itself restarting a crashed worker ("process already
+    # started"): a rollback right after a crash loop meets that; it is retried a few times.
+    return (f"{log_size_command()}; t0=$({NOW_MS}); n=0; while :; do "
+            f"{{ {_reload_run(spec)}; }} > {log} 2>&1; rc=$?; "
+            f"[ $rc -ne 0 ] && [ $n -lt {RELOAD_RETRIES} ] && "
+            f"grep -q 'process already started' {log} || break; n=$((n+1)); sleep 2; done; "
+            f"tail -n 3 {log}; {where}echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
 
 
 def health(url: str, retries: int, delay: float, sha: str | None, need: int = 2) -> str:

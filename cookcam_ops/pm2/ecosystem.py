@@ -140,15 +140,15 @@ def served_command(code_dir: str) -> str:
 def committed_command(git: str, spec: str, code_dir: str, candidates: tuple[str, ...]) -> str:
     """Read the ecosystem file of the first candidate that resolves to a commit, from git.
 
-    git: the git command with its repository (`git -C APP` or `git --git-dir=REPO`); spec: how
-    a file of the app is named in a commit (`./` in a work tree's app directory, or the app's
-    path in the repository), the file read as if it lay in code_dir.
+    git: the git command with its repository (`git -C DIR`: a work tree or a bare repository);
+    spec: the app's directory in a commit (`backend/api/`, '' at the top, or `./` when git runs
+    in the app's own directory of a work tree); the file is read as if it lay in code_dir.
     """
     files = q(*ECOSYSTEM_FILES)
     return (f"for c in {q(*candidates)}; do s=$({git} rev-parse --verify -q \"$c^{{commit}}\") "
             "|| continue; "
-            f"for f in {files}; do if {git} cat-file -e \"$s:{spec}$f\" 2>/dev/null; then "
-            f"{git} show \"$s:{spec}$f\" | node -e {q(ECOSYSTEM_JS)} "
+            f"for f in {files}; do if {git} cat-file -e \"$s:\"{q(spec)}\"$f\" 2>/dev/null; "
+            f"then {git} show \"$s:\"{q(spec)}\"$f\" | node -e {q(ECOSYSTEM_JS)} "
             f"{q(code_dir.rstrip('/'))}/\"$f\" \"$s\"; exit 0; fi; done; "
             f"{_none_found('in the commit')}; exit 0; done; "
             "echo '{\"error\":\"the target does not resolve to a commit on the host\"}'")
@@ -215,12 +215,9 @@ def from_processes(procs: list[Pm2Process]) -> Pm2Settings | None:
 def target_command(t: Target, candidates: tuple[str, ...]) -> str:
     """Read the ecosystem file of the first candidate commit, as it will be served on t.
 
-    In place the app directory is in a work tree (`./FILE` names the file in the app's own
-    directory of the commit, wherever that is in the repository); under releases, commits are
-    read from the bare APP/repo and the file is read as if it lay in APP/current, the directory
-    PM2 runs the app from.
+    Git runs in the repository the layout names (a work tree's top or the bare APP/repo); the
+    file is the one in the app's own directory of the commit (layout.subdir in a monorepo), read
+    as if it lay in the directory PM2 runs the app from (layout.code_path).
     """
-    if t.releases:
-        return committed_command(f"git --git-dir={q(t.repo_path)}", "", t.current_path,
-                                 candidates)
-    return committed_command(f"git -C {q(t.app_path)}", "./", t.app_path, candidates)
+    spec = f"{t.layout.subdir}/" if t.layout.subdir else ""
+    return committed_command(f"git -C {q(t.repo_path)}", spec, t.code_path, candidates)

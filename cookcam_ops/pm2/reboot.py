@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cookcam_ops.deploy.releases import release_of_link
+from cookcam_ops.layout.releases import release_of_link
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.apply import differences
 from cookcam_ops.pm2.procs import Pm2Process, parse_jlist
