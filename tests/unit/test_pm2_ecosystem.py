@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from cookcam_ops.checklist.pm2_items import judge_changes, judge_runtime
+from cookcam_ops.config import AppConfig, HostConfig
+from cookcam_ops.layout import Place, Strategy, layout_for
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.apply import Apply, Change, differences, plan_apply
 from cookcam_ops.pm2.ecosystem import (
@@ -21,8 +23,10 @@ from cookcam_ops.pm2.ecosystem import (
     from_processes,
     parse_ecosystem,
     served_command,
+    target_command,
 )
 from cookcam_ops.pm2.procs import parse_jlist
+from cookcam_ops.remote.fanout import Target
 from cookcam_ops.report import Status
 from tests.conftest import SENTINEL
 from tests.unit.pm2_fakes import APP_DIR, SCRIPT, ecosystem_doc, jlist
@@ -91,6 +95,38 @@ def test_the_target_commits_file_is_read_from_git_in_a_monorepo_subdirectory(
     missing = parse_ecosystem(run(committed_command(f"git -C {api}", "./", str(api),
                                                     ("no-such-ref",)), tmp_path))
     assert missing.error is not None and "does not resolve" in missing.error
+
+
+@needs_node
+@pytest.mark.parametrize("strategy", [Strategy.IN_PLACE, Strategy.RELEASES])
+def test_the_target_file_is_read_where_the_layout_keeps_the_app(tmp_path: Path,
+                                                                strategy: Strategy) -> None:
+    """In place: git at the checkout's top, the file at the app's subdir; releases: the bare
+    APP/repo, the file read as if it lay in APP/current (where PM2 runs the app)."""
+    top = tmp_path / "cookcam"
+    (top / "backend" / "api").mkdir(parents=True)
+    git(top, "init", "-q", "-b", "main")
+    (top / "backend" / "api" / "ecosystem.config.js").write_text(
+        FILE.replace("INSTANCES", "3").replace("KILL", "12000"))
+    (top / "ecosystem.config.js").write_text(FILE.replace("INSTANCES", "9").replace("KILL", "1"))
+    git(top, "add", "-A")
+    git(top, "commit", "-qm", "one")
+    sha = git(top, "rev-parse", "HEAD")
+    if strategy is Strategy.IN_PLACE:
+        app = top / "backend" / "api"
+        place = Place(top=str(top), subdir="backend/api")
+    else:
+        app = tmp_path / "releases-root"
+        app.mkdir()
+        git(tmp_path, "clone", "-q", "--bare", str(top), str(app / "repo"))
+        place = Place(subdir="backend/api")
+    t = Target(HostConfig(ssh="web1"), AppConfig(), layout_for(strategy, str(app), place),
+               3000, "http://web1:3000")
+    read = parse_ecosystem(run(target_command(t, ("nope", sha)), tmp_path))
+    got = ecosystem.wanted(read, "cookcam-api")
+    assert read.sha == sha and got is not None
+    assert (got.instances, got.kill_timeout) == (3, 12000)
+    assert got.cwd == t.code_path and got.script == f"{t.code_path}/dist/index.js"
 
 
 @needs_node
