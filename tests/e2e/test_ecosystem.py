@@ -39,7 +39,10 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 APP = "cookcam-api"
-SLOW_MS = 3000  # in-flight requests a worker must drain: longer than kill_timeout 1000
+SLOW_MS = 5000  # in-flight requests a worker must drain: longer than kill_timeout 1000
+SLOW_CLIENTS = 6  # per host, started SLOW_MS / SLOW_CLIENTS apart: at any moment some request
+# has most of its time still to run (clients started together would finish together, and a
+# stop that came just before they did would drain in time)
 
 
 def deploy(sb: Sandbox, *args: str, config: Path | None = None) -> Cli:
@@ -87,11 +90,17 @@ def wait_serving(sb: Sandbox, host: str, sha: str, timeout: float = 60.0) -> Non
 def slow_requests(sb: Sandbox) -> Iterator[Load]:
     """Requests that take SLOW_MS each, always in flight on every host, until the block ends."""
     load = Load([f"{h.base_url}/api/v1/slow?ms={SLOW_MS}" for h in sb.state.hosts])
-    threads = [threading.Thread(target=load.worker, args=(url,), daemon=True)
-               for url in load.urls for _ in range(4)]
+
+    def client(url: str, delay: float) -> None:
+        if not load.stop.wait(delay):
+            load.worker(url)
+
+    threads = [threading.Thread(target=client, args=(url, i * SLOW_MS / 1000 / SLOW_CLIENTS),
+                                daemon=True)
+               for url in load.urls for i in range(SLOW_CLIENTS)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    time.sleep(SLOW_MS / 1000)
     try:
         yield load
     finally:
@@ -208,7 +217,7 @@ def careless(sb: Sandbox, tmp_path: Path) -> Path:
 
 def test_a_reload_that_gets_workers_sigkilled_is_reported(fleet: Sandbox,
                                                           tmp_path: Path) -> None:
-    """A careless deploy puts kill_timeout 1000 on the hosts; the next reload under 3 s
+    """A careless deploy puts kill_timeout 1000 on the hosts; the next reload under 5 s
     requests SIGKILLs the draining workers (PM2's log says so): DEPLOYED with a warning, never
     a silent success. Then the fix, deployed under the same load, replaces the short-fused
     workers: that handover's SIGKILLs are reported too, in the JSON."""
