@@ -49,4 +49,4 @@ def smoke(
     report = run_smoke(plan.targets, plan.creds, plan.options,
                        progress=lambda step: ui.say(step, style="dim"))
     suite = f"smoke-{environment}" if environment else "smoke"
-    finish(report, as_json=as_json, junit=junit, suite=suite)
+    finish(ctx, report, as_json=as_json, junit=junit, suite=suite)
