@@ -17,6 +17,7 @@ from cookcam_ops.cli import (
     deploy_cmd,
     drain_cmd,
     env_cmd,
+    init_cmd,
     logs_cmd,
     migrate_cmd,
     rollback_cmd,
@@ -85,6 +86,7 @@ app.command("history", cls=OpsCommand)(logs_cmd.history)
 app.command("drain", cls=OpsCommand)(drain_cmd.drain)
 app.command("migrate-to-releases", cls=OpsCommand)(migrate_cmd.migrate_to_releases)
 app.command("schema", cls=OpsCommand)(schema_cmd.schema)
+app.command("init", cls=OpsCommand)(init_cmd.init)
 
 
 def only_command(full: typer.Typer, name: str | None) -> typer.Typer:

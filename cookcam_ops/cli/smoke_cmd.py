@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cookcam_ops.cli.common import JsonOpt, JunitOpt, finish, load
+from cookcam_ops.cli.common import JsonOpt, JunitOpt, complete_environment, finish, load
 
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
@@ -25,7 +25,8 @@ def _optional_config(ctx: typer.Context) -> LoadedConfig | None:
 def smoke(
     ctx: typer.Context,
     environment: Annotated[str | None, typer.Argument(
-        help="Environment from ops.yaml (or give --url).")] = None,
+        help="Environment from ops.yaml (or give --url).",
+        autocompletion=complete_environment)] = None,
     *,
     url: Annotated[str | None, typer.Option(
         "--url", metavar="URL", help="Test this running API instead of an environment.")] = None,

@@ -271,3 +271,36 @@ def test_logs_follow_streams_new_lines_and_stops_cleanly(told: Told) -> None:
     while any(t in told.sb.ssh("host1", "ps -eo args").stdout for t in tails):
         assert time.monotonic() < deadline, "a tail of logs -f is still running on a host"
         time.sleep(1)
+
+
+def test_init_from_a_running_host_writes_what_checklist_and_a_dry_run_accept(
+        told: Told, tmp_path: Path) -> None:
+    """init --from-host: an unknown host key is shown (fingerprint) and refused; trusted when
+    asked; the ops.yaml written from what runs there passes checklist and deploy --dry-run."""
+    h = told.sb.host("host1")
+    out, known = tmp_path / "ops.yaml", tmp_path / "known_hosts"
+    args = ["init", "--from-host", f"{told.sb.state.user}@127.0.0.1:{h.ssh_port}",
+            "--output", str(out), "--environment", "web", "--identity-file",
+            str(told.sb.layout.client_key), "--known-hosts", str(known), "--json"]
+    refused = run_cli(out, *args)
+    assert refused.code == 3, refused.stderr
+    assert "unknown host key" in refused.stderr and "SHA256:" in refused.stderr
+    assert refused.doc["unreachable"][0]["reason"].count("SHA256:") == 1
+    assert not out.exists() and not known.exists()
+
+    done = run_cli(out, *args, "--accept-new-host-keys")
+    assert done.code == 0, done.stderr[-2000:]
+    found = done.doc["discovered"]
+    assert found["pm2_app"] == {"name": "cookcam-api", "cwd": h.app_path,
+                                "exec_mode": "cluster", "instances": 2}
+    assert found["port"] == h.app_port and found["health_path"] == "/health"
+    assert f"[127.0.0.1]:{h.ssh_port} " in known.read_text()
+    smoke = told.sb.smoke_env()  # CI gives these as variables; ops.yaml names them
+    checklist = run_cli(out, "checklist", "web", "--json", env=smoke)
+    assert checklist.code == 0, [c for c in checklist.doc["checks"] if c["status"] == "fail"]
+    dry = run_cli(out, "deploy", "web", "--dry-run", "--json", env=smoke)
+    assert dry.code == 0, dry.stderr[-2000:]
+    assert dry.doc["outcome"] == "dry_run"
+    assert [x["name"] for x in dry.doc["hosts"]] == [f"127.0.0.1:{h.ssh_port}"]
+    for secret in told.sb.secret_values():
+        assert secret not in out.read_text() and secret not in done.stdout + done.stderr

@@ -157,3 +157,24 @@ def test_shell_completion_offers_the_environments_of_ops_yaml(runner: CliRunner)
     assert "rollback" in complete("cookcam-ops roll")
     shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="cookcam-ops")
     assert "_COOKCAM_OPS_COMPLETE=complete_bash" in shown.output
+
+
+def test_init_writes_the_commented_example_that_loads(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "ops.yaml"
+    done = runner.invoke(app, ["init", "--output", str(out), "--environment", "prod-eu",
+                               "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["path"] == str(out)
+    text = out.read_text()
+    assert text.startswith("# ops.yaml") and "\n  prod-eu:\n" in text and "\n  staging:\n" in text
+    from cookcam_ops.config import load_config
+
+    assert set(load_config(out).config.environments) == {"prod-eu", "staging"}
+    again = runner.invoke(app, ["init", "--output", str(out)])
+    assert again.exit_code == 2 and "exists; not overwritten" in again.stderr
+    assert runner.invoke(app, ["init", "--output", str(out), "--force"]).exit_code == 0
+
+
+def test_a_missing_ops_yaml_points_at_init(runner: CliRunner, tmp_path: Path) -> None:
+    done = runner.invoke(app, ["--config", str(tmp_path / "ops.yaml"), "status", "production"])
+    assert done.exit_code == 2 and "`cookcam-ops init`" in done.stderr
