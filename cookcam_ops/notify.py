@@ -43,6 +43,7 @@ class Event:
 
     name: str
     environment: str
+    user: str
     text: str
     document: dict[str, Any]
     human_needed: bool = False
@@ -58,26 +59,27 @@ def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event |
     if result.outcome in ("nothing_to_do", "dry_run") or (result.action == "migrate"
                                                            and result.ok):
         return None
+
+    def event(name: str, text: str, human_needed: bool = False) -> Event:
+        return Event(name, result.environment, user, text, document, human_needed)
+
     what = f"{result.action} {result.environment}"
-    hosts = ", ".join(h.name for h in result.hosts)
     took = f"{result.duration_s:.0f}s"
     was, now = _fleet_sha({h.from_sha for h in result.hosts}), short(result.target_sha)
     if result.ok:
-        return Event(result.action, result.environment, f"{what}: {was} -> {now} by {user} on "
-                     f"{hosts} ({took})", document)
+        hosts = ", ".join(h.name for h in result.hosts)
+        return event(result.action, f"{what}: {was} -> {now} by {user} on {hosts} ({took})")
     failed = "; ".join(f"{h.name}: {s.name}" for h in result.hosts for s in h.steps
                        if s.status == "failed")[:300] or "interrupted"
     if result.outcome == "rollback_failed":
-        return Event("failure", result.environment, f"A HUMAN IS NEEDED NOW: {what} by {user} "
-                     f"failed ({failed}) and putting it back failed too; hosts may serve "
-                     f"different releases. Run `cookcam-ops status {result.environment}`.",
-                     document, human_needed=True)
+        return event("failure", f"A HUMAN IS NEEDED NOW: {what} by {user} failed ({failed}) and "
+                     "putting it back failed too; hosts may serve different releases. Run "
+                     f"`cookcam-ops status {result.environment}`.", human_needed=True)
     if result.outcome == "rolled_back" and result.action == "deploy":
-        return Event("failure", result.environment, f"{what} of {now} by {user} failed "
-                     f"({failed}) and was rolled back by itself: back on {was} ({took})",
-                     document)
-    return Event("failure", result.environment, f"{what} to {now} by {user} failed ({failed}); "
-                 f"nothing served changed ({took})", document)
+        return event("failure", f"{what} of {now} by {user} failed ({failed}) and was rolled "
+                     f"back by itself: back on {was} ({took})")
+    return event("failure", f"{what} to {now} by {user} failed ({failed}); the hosts serve "
+                 f"what they served before ({took})")
 
 
 def unlock_event(result: UnlockResult, document: dict[str, Any], user: str) -> Event | None:
@@ -86,18 +88,20 @@ def unlock_event(result: UnlockResult, document: dict[str, Any], user: str) -> E
     if not broken:
         return None
     held = "; ".join(f"{h.host}: {h.holder.describe()}" for h in broken if h.holder)
-    return Event("unlock", result.environment, f"deploy lock of {result.environment} broken "
-                 f"by {user} (was held: {held[:300]})", document)
+    return Event("unlock", result.environment, user, f"deploy lock of {result.environment} "
+                 f"broken by {user} (was held: {held[:300]})", document)
 
 
 def payload(event: Event, fmt: str) -> dict[str, Any]:
-    """slack: an incoming-webhook message; json: the command's document plus `event`."""
+    """slack: an incoming-webhook message; json: the command's document plus `event`, `user`
+    (who ran it) and `human_needed`."""
     if fmt == "slack":
         icon = {"deploy": ":rocket:", "rollback": ":leftwards_arrow_with_hook:",
                 "unlock": ":unlock:"}.get(event.name, ":warning:")
         icon = ":rotating_light:" if event.human_needed else icon
         return {"text": f"{icon} cookcam-ops: {event.text}"}
-    return {**event.document, "event": event.name, "human_needed": event.human_needed}
+    return {**event.document, "event": event.name, "user": event.user,
+            "human_needed": event.human_needed}
 
 
 def _post_job(cfg: NotifyConfig, event: Event, environ: Mapping[str, str]) -> Job:

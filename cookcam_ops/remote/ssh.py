@@ -9,6 +9,7 @@ unknown key is refused unless accept-new is asked for, as OpenSSH's StrictHostKe
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import threading
@@ -43,6 +44,10 @@ class _Lines:
             lines.append(self.pending[:MAX_LINE])
             self.pending = self.pending[MAX_LINE:]
         for line in lines:
+            self._hand_over(line)
+
+    def _hand_over(self, line: str) -> None:
+        with contextlib.suppress(Exception):  # a display or log that fails must not fail a step
             self.sink(self.stream, line.rstrip("\r"))
 
     def flush(self) -> None:
@@ -51,7 +56,7 @@ class _Lines:
     def close(self) -> None:
         """Hand over a last line that had no newline."""
         if self.pending:
-            self.sink(self.stream, self.pending.rstrip("\r"))
+            self._hand_over(self.pending)
             self.pending = ""
 
 

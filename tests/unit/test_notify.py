@@ -70,6 +70,7 @@ def test_a_self_rolled_back_deploy_is_a_failure_and_marks_the_old_release() -> N
     posted = as_json.body if "event" in as_json.body else slack.body
     assert posted["event"] == "failure" and posted["outcome"] == "rolled_back"
     assert posted["human_needed"] is False and posted["schema_version"] == 1
+    assert posted["user"] == "ana"
     assert [d["version"] for d in seen.deploys] == [OLD]  # the fleet is back on OLD
     assert seen.deploys[0]["name"].startswith("cookcam-ops: automatic rollback")
 

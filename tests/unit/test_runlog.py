@@ -86,6 +86,11 @@ def test_lines_are_handed_over_whole_and_bounded() -> None:
     lines.close()
     assert got[-1] == ("out", "third")
 
+    def broken(stream: str, line: str) -> None:
+        raise BrokenPipeError
+
+    _Lines("err", broken).write("a display that fails does not fail the step\n")
+
 
 class EnvTransport:
     label = "web1"
