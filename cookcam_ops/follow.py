@@ -26,7 +26,7 @@ from cookcam_ops.errors import HostError, UsageError
 from cookcam_ops.logs import HostLogs, LogsReport, clean_line
 from cookcam_ops.pm2.procs import of_app, parse_jlist
 from cookcam_ops.remote import composite
-from cookcam_ops.remote.fanout import Connector, Target
+from cookcam_ops.remote.fanout import Connector, Target, open_host
 from cookcam_ops.remote.protocol import Transport, q
 
 HEARTBEAT = "@@cookcam-ops alive"
@@ -190,7 +190,9 @@ class _Host:
 def _follow_one(h: _Host, connector: Connector, opts: FollowOptions, emit: Emit,
                 stop: threading.Event) -> None:
     try:
-        h.transport = connector(h.target.host)
+        h.transport, h.target = open_host(connector, h.target)
+        if not h.target.toolchain.ok:
+            raise _NoLogs(h.target.toolchain.explanation())
         files, errs, now, offset = _prepare(h.transport, h.target, opts)
     except HostError as e:
         h.lost(str(e))

@@ -52,35 +52,28 @@ def render(found: Discovery, from_host: str, environment: str, ssh: dict[str, st
     """The ops.yaml text: what was found, as keys, and how it was found, as comments."""
     import yaml
 
-    place = found.place
-    app: dict[str, Any] = {"name": found.app.name, "path": place.path}
-    if place.remote_url:
-        app["repo"] = place.remote_url
-    app.update({"remote": place.remote or "origin", "branch": place.branch or "main",
-                "env_file": place.env_file or ".env", "health_path": place.health_path or
-                "/health", "port": place.port})
+    w = found.where
+    app: dict[str, Any] = {"name": found.app.name, "path": w.path}
+    if w.remote_url:
+        app["repo"] = w.remote_url
+    app.update({"remote": w.remote or "origin", "branch": w.branch or "main",
+                "env_file": w.env_file or ".env", "health_path": w.health_path or "/health",
+                "port": w.port})
     doc = {"app": app, "environments": {environment: {"hosts": [from_host],
                                                       **({"ssh": ssh} if ssh else {})}}}
     notes = [f"Written by `cookcam-ops init --from-host {from_host}`, read from the running "
              "server; every key is explained in ops.yaml.example.",
              f"PM2 runs {found.app.name} in {found.app.exec_mode} mode, {found.instances} "
-             f"instance(s), from {place.path}.",
-             f"pm2 and node: {_tools(found)}.",
-             f"git: the checkout is {place.top or '(none found)'}"
-             + (f", the app is {place.subdir}/ in it" if place.subdir else "")
-             + f"; branch {place.branch or '(detached HEAD)'}.",
-             f"health: {place.health_path or 'no answer on ' + str(place.port)}"
-             + (f" answers 200 on port {place.port}." if place.health_path else
-                "; check app.health_path and app.port.")]
+             f"instance(s), from {w.path}.",
+             f"node, npm and pm2: {found.toolchain.where} (found again at every connection; "
+             "ssh.path pins it)." if found.toolchain.ok else
+             f"node, npm or pm2 not found: {found.toolchain.explanation()}",
+             f"git: the checkout is {w.place.top or '(none found)'}"
+             + (f", the app is {w.place.subdir}/ in it" if w.place.subdir else "")
+             + f"; branch {w.branch or '(detached HEAD)'}.",
+             (f"health: {w.health_path} answers 200 on port {w.port}." if w.health_path else
+              f"health: no answer on port {w.port}; check app.health_path and app.port.")]
     if found.others:
         notes.append(f"PM2 also runs {', '.join(found.others)} (not deployed by this file).")
     header = "".join(f"# {line}\n" for line in notes)
     return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
-
-
-def _tools(found: Discovery) -> str:
-    if found.tool_source == "path":
-        return "on the SSH PATH"
-    if found.bin_dir:
-        return f"{found.bin_dir} (found by: {found.tool_source})"
-    return "not found on the SSH PATH, from the PM2 daemon, nvm or /usr/local/bin"

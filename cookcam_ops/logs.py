@@ -93,6 +93,8 @@ def fetch_logs(environment: str, targets: list[Target], connector: Connector, li
         raise UsageError(f"--lines must be from 1 to {MAX_LINES}, not {lines}")
 
     def work(transport: Transport, t: Target) -> HostLogs:
+        if not t.toolchain.ok:
+            return HostLogs(t.label, [], t.toolchain.explanation())
         result = transport.run(logs_command(t.app.name, lines, err_only),
                                timeout=LOGS_TIMEOUT_S)
         if not result.ok:

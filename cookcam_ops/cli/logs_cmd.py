@@ -39,8 +39,9 @@ def logs(
     """Print the app's PM2 logs from each host, each line prefixed by the host's name.
 
     With -f, follow every host at once until Ctrl-C (exit 130; a host that stops answering is
-    said and the others go on). Exit 0 read from every host, 1 when a host's PM2 logs could
-    not be read, 3 when a host could not be reached (the others are still printed).
+    said and the others go on). Exit 0 read from every host, 1 when a reachable host's logs
+    could not be read (pm2 not found there, its daemon not running), 3 when a host could not
+    be reached: the other hosts are still printed.
     """
     from cookcam_ops.follow import FollowOptions, compile_grep, parse_since
     from cookcam_ops.remote.fanout import select_hosts, ssh_connector, target

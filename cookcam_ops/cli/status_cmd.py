@@ -14,9 +14,10 @@ def status(
 ) -> None:
     """Show each host's SHA (and since when), PM2 processes, health and lock holder.
 
-    Hosts are probed in parallel, one SSH round trip each. An unreachable host is reported
-    (reachable: false) beside the others: exit 0 when every host is healthy and online, 3 when
-    a host could not be reached (or its key is unknown), else 1.
+    Hosts are probed in parallel. An unreachable host is reported (reachable: false) beside the
+    others; where node/pm2 cannot be found, PM2 and health are reported unknown (with how to
+    set ssh.path), not unhealthy. Exit 0 when every host is healthy and online, 3 when a host
+    could not be reached (or its key is unknown), else 1.
     """
     from cookcam_ops.remote.fanout import ssh_connector, target
     from cookcam_ops.render.status import render_status

@@ -95,14 +95,14 @@ def served(sb: Sandbox) -> dict[str, str]:
 
 
 def history(sb: Sandbox, host: str) -> list[dict[str, Any]]:
-    path = Path(sb.host(host).app_path + ".ops/history.jsonl")
+    path = sb.ops_dir(host) / "history.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def locks(sb: Sandbox) -> list[str]:
-    return [h.name for h in sb.state.hosts if Path(h.app_path + ".ops/lock").exists()]
+    return [h.name for h in sb.state.hosts if (sb.ops_dir(h.name) / "lock").exists()]
 
 
 def ops_copy(sb: Sandbox, tmp: Path, edit: Callable[[dict[str, Any]], None]) -> Path:

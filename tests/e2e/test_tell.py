@@ -210,7 +210,7 @@ def test_exit_2_3_and_5_are_documents_and_a_broken_lock_is_announced(told: Told,
     assert lost.code == 3 and [u["host"] for u in lost.doc["unreachable"]] == ["host1"]
     assert lost.doc["answered"] == ["host2"]
 
-    lock = Path(told.sb.host("host1").app_path + ".ops/lock")
+    lock = told.sb.ops_dir("host1") / "lock"
     lock.mkdir(parents=True)
     (lock / "info.json").write_text('{"owner": "ghost", "host": "gone-box", "pid": 1, '
                                     '"command": "deploy", "time": "earlier"}')

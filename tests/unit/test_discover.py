@@ -78,6 +78,7 @@ def seed_host(tmp: Path, port: int) -> dict[str, str]:
     subprocess.run([*git, "init", "-q", str(top)], check=True)
     (api / "ecosystem.config.js").write_text("module.exports = {apps: []}\n")
     (api / ".env").write_text(f"JWT_SECRET=S3NT1N3L-discover\nPORT={port}\n")
+    (api.parent / "api.ops").mkdir()  # a legacy state dir the probe would adopt: init must not
     subprocess.run([*git, "-C", str(top), "add", "backend/api/ecosystem.config.js"], check=True)
     subprocess.run([*git, "-C", str(top), "commit", "-qm", "one"], check=True)
     subprocess.run([*git, "-C", str(top), "remote", "add", "origin",
@@ -92,7 +93,9 @@ def seed_host(tmp: Path, port: int) -> dict[str, str]:
              for i in (0, 1)] + [{"name": "worker", "pid": 12, "pm_id": 2, "monit": {},
                                   "pm2_env": {"status": "online", "pm_cwd": "/srv/w"}}]
     (nvm / "pm2").write_text(f"#!/bin/sh\n[ \"$1\" = jlist ] && echo '{json.dumps(jlist)}'\n")
-    (nvm / "pm2").chmod(0o755)
+    (nvm / "npm").write_text("#!/bin/sh\necho 10.2.4\n")
+    for tool in ("pm2", "npm"):
+        (nvm / tool).chmod(0o755)
     (home / ".pm2").mkdir()
     (home / ".pm2" / "pm2.pid").write_text(str(os.getpid()))  # a live pid: "the daemon runs"
     return {"HOME": str(home), "PATH": "/usr/bin:/bin", "PM2_HOME": str(home / ".pm2")}
@@ -102,16 +105,19 @@ def seed_host(tmp: Path, port: int) -> dict[str, str]:
 def test_discovers_a_seed_shaped_host_and_writes_an_ops_yaml_that_loads(
         tmp_path: Path, health_port: int) -> None:
     env = seed_host(tmp_path, health_port)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     found = discover(LocalHost(env))
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # read only
     api = Path(env["HOME"]) / "var/www/cookcam/backend/api"
-    assert found.tool_source == "nvm" and str(found.bin_dir).endswith("v20.11.1/bin")
+    nvm = str(Path(env["HOME"]) / ".nvm/versions/node/v20.11.1/bin")
+    assert found.toolchain.ok and nvm in found.toolchain.dirs
     assert (found.app.name, found.instances, found.app.exec_mode) == ("cookcam-api", 2, "cluster")
-    place = found.place
-    assert (place.path, place.subdir, place.branch) == (str(api), "backend/api", "main")
-    assert place.top == str(api.parents[1]) and place.remote == "origin"
-    assert place.remote_url == "https://github.com/cookcam/cookcam.git"  # no user:token
-    assert (place.env_file, place.ecosystem) == (".env", "ecosystem.config.js")
-    assert (place.port, place.health_path) == (health_port, "/api/health")
+    w = found.where
+    assert (w.path, w.place.subdir, w.branch) == (str(api), "backend/api", "main")
+    assert w.place.top == str(api.parents[1]) and w.remote == "origin"
+    assert w.remote_url == "https://github.com/cookcam/cookcam.git"  # no user:token
+    assert (w.env_file, w.ecosystem) == (".env", "ecosystem.config.js")
+    assert (w.port, w.health_path) == (health_port, "/api/health")
     assert found.others == ("worker",)
     text = render(found, "deploy@web1.example.com:2222", "production", {})
     assert "S3NT1N3L" not in text and "t0ken" not in text
@@ -119,7 +125,7 @@ def test_discovers_a_seed_shaped_host_and_writes_an_ops_yaml_that_loads(
     config = OpsConfig.model_validate(yaml.safe_load(text))
     assert config.app.path == str(api) and config.app.health_path == "/api/health"
     assert config.environments["production"].hosts[0].ssh == "deploy@web1.example.com:2222"
-    assert "backend/api/ in it" in text and "found by: nvm" in text
+    assert "backend/api/ in it" in text and f"from {nvm} (nvm)" in text
 
 
 def test_choosing_the_app() -> None:

@@ -100,7 +100,8 @@ class EnvTransport:
 
     def run(self, command: str, *, timeout: float | None = None,
             on_line: object = None) -> RunResult:
-        assert callable(on_line)
+        if not callable(on_line):  # the probe at connect: no answer, the target stays as is
+            return RunResult(command, 0, "", "", 0.0)
         on_line("out", f"starting with {SENTINEL}-jwt")
         return RunResult(command, 1, f"out {SENTINEL}-jwt", f"err {SENTINEL}-jwt", 0.1)
 
