@@ -279,8 +279,12 @@ def _deploy(sandbox: Sandbox, host: str, sha: str, *, build_ok: bool = True,
     build = sandbox.ssh(host, f"cd {app_path} && npm run build")
     if build_ok:
         assert build.returncode == 0, build.stdout[-800:]
-        done = sandbox.ssh(host, f"pm2 {action} cookcam-api", timeout=120)
-        assert done.returncode == 0
+        for _attempt in range(5):  # PM2 refuses while it restarts a crashed worker itself
+            done = sandbox.ssh(host, f"pm2 {action} cookcam-api", timeout=120)
+            if done.returncode == 0 or "process already started" not in done.stderr:
+                break
+            time.sleep(2)
+        assert done.returncode == 0, done.stderr[-800:]
     return build
 
 

@@ -147,7 +147,9 @@ def test_wrong_password_exits_2_with_one_clear_line(runner: CliRunner, sandbox: 
     result = smoke(runner, sandbox, "sandbox", "--json",
                    env={"COOKCAM_SMOKE_PASSWORD": "not-the-password-S3CRET"})
     assert result.exit_code == 2
-    assert result.stdout == ""
+    doc = valid_document(result.stdout, "smoke")
+    assert doc["error"]["kind"] == "config" and "invalid_credentials" in doc["error"]["message"]
+    assert "not-the-password-S3CRET" not in result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == ["error: sign-in failed: invalid_credentials "
                       "(check COOKCAM_SMOKE_EMAIL/PASSWORD)"]
