@@ -4,13 +4,12 @@ A commit that changes ecosystem.config.js (instances, exec_mode, kill_timeout) i
 deploy and undone by its rollback; a kill_timeout under the drain stops the deploy; a reload
 that gets a worker SIGKILLed says so; after a deploy `pm2 kill` + `pm2 resurrect` (a reboot)
 brings back the deployed release. The tests run in order and each leaves the fleet healthy on
-the shipped settings; the module ends on a fresh `release`.
+the shipped settings; the `fleet` fixture ends the module on a fresh `release`.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,16 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import yaml
-from test_deploy import (
-    ROOT,
+from test_deploy import Load
+
+from tests.e2e.helpers import (
     Cli,
-    Load,
     assert_fleet_on,
     change,
+    deploy,
     history,
     locks,
     ops_copy,
+    playbook_without,
     run_cli,
     served,
 )
@@ -43,10 +43,6 @@ SLOW_MS = 5000  # in-flight requests a worker must drain: longer than kill_timeo
 SLOW_CLIENTS = 6  # per host, started SLOW_MS / SLOW_CLIENTS apart: at any moment some request
 # has most of its time still to run (clients started together would finish together, and a
 # stop that came just before they did would drain in time)
-
-
-def deploy(sb: Sandbox, *args: str, config: Path | None = None) -> Cli:
-    return run_cli(config or sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", *args)
 
 
 def workers(sb: Sandbox, host: str) -> list[dict[str, Any]]:
@@ -107,29 +103,6 @@ def slow_requests(sb: Sandbox) -> Iterator[Load]:
         load.stop.set()
         for t in threads:
             t.join(timeout=15)
-
-
-def on_a_release(sb: Sandbox) -> bool:
-    """The fleet serves the origin's head, a `release` (version bump), with the shipped
-    settings, unlocked."""
-    head = subprocess.run(["git", "--git-dir", str(sb.layout.origin), "log", "-1",
-                           "--format=%H %s", "main"], capture_output=True, text=True,
-                          check=True).stdout.split(" ", 1)
-    return (head[1].strip().endswith("version bump") and set(served(sb).values()) == {head[0]}
-            and locks(sb) == [] and set(modes(sb).values()) == {("cluster", 2)})
-
-
-@pytest.fixture(scope="module")
-def fleet(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The shared sandbox, left on a `release` (2 cluster workers) when the module ends."""
-    yield sandbox
-    if on_a_release(sandbox):
-        return
-    sha = change(sandbox, "release")
-    done = deploy(sandbox, "--batch", "2")
-    assert done.code == 0, done.stderr[-2000:]
-    assert_fleet_on(sandbox, sha)
-    assert set(modes(sandbox).values()) == {("cluster", 2)}
 
 
 def test_a_commit_that_scales_to_3_runs_3_workers_a_reboot_keeps_them_a_rollback_2(
@@ -208,11 +181,8 @@ def test_kill_timeout_short_is_a_checklist_fail_that_changes_nothing(fleet: Sand
 
 def careless(sb: Sandbox, tmp_path: Path) -> Path:
     """An ops.yaml whose deploy playbook skips the checklist (an operator in a hurry)."""
-    book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
-    book["steps"] = [s for s in book["steps"] if s["name"] != "checklist"]
-    (tmp_path / "careless.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
-    return ops_copy(sb, tmp_path, lambda d: d.update(
-        playbooks={"deploy": str(tmp_path / "careless.yaml")}))
+    book = playbook_without(tmp_path, ("checklist",))
+    return ops_copy(sb, tmp_path, lambda d: d.update(playbooks={"deploy": str(book)}))
 
 
 def test_a_reload_that_gets_workers_sigkilled_is_reported(fleet: Sandbox,

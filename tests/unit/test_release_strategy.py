@@ -279,7 +279,8 @@ class _Host:
         self.target = rtarget()
         self.label = "web1"
 
-    def run(self, command: str, *, timeout: float | None = None) -> Any:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> Any:
         from cookcam_ops.remote.protocol import RunResult
 
         self.sent.append(command)
@@ -347,7 +348,8 @@ class _Reloaded:
                                 pm2=(listed, 0))
         self.commands: list[str] = []
 
-    def run(self, command: str, *, timeout: float | None = None) -> Any:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> Any:
         from cookcam_ops.remote.protocol import RunResult
 
         self.commands.append(command)
