@@ -7,6 +7,7 @@ when interrupted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,8 @@ from cookcam_ops.deploy.result import RunResult, StepResult, run_outcome
 from cookcam_ops.errors import ExitCode
 from cookcam_ops.pm2.apply import Apply, ApplyPlan, Change
 from cookcam_ops.render.deploy import render_result
+from cookcam_ops.report import document
+from tests.documents import valid_document
 
 
 @pytest.fixture
@@ -182,6 +185,7 @@ def test_a_warned_step_is_in_the_json_and_the_report_never_a_silent_success(
     web1.pm2 = ApplyPlan(Apply.SCALE, (Change("instances", 2, 3),))
     assert result.ok and result.exit_code == 0 and result.outcome == "deployed"
     doc = result.to_dict()
+    valid_document(json.dumps(document("deploy", doc)), "deploy")  # the shipped JSON Schema
     assert doc["warnings"] == [{"host": "web1", "step": "reload", "detail": killed}]
     assert doc["hosts"][0]["pm2"]["changes"] == [{"setting": "instances", "from": 2, "to": 3}]
     monkeypatch.setenv("COLUMNS", "200")
