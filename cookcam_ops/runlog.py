@@ -47,7 +47,9 @@ class RunLog:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.error: str | None = None
-        self._lock = threading.Lock()
+        # Re-entrant: Ctrl-C's handler (deploy.fleet.InterruptGuard) writes a phase from the
+        # main thread, which may be inside a write already; a plain Lock deadlocked there.
+        self._lock = threading.RLock()
         self._files: dict[str, tuple[IO[str], list[int]]] = {}
         self._current: dict[str, str] = {}
         self._tails: dict[tuple[str, str], deque[str]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,20 @@ def test_a_sessions_step_output_is_masked_at_the_edge() -> None:
         result = session.run("npm run build", on_line=lambda s, line: seen.append(line))
     assert seen == ["starting with ***"] * 2
     assert SENTINEL not in result.stdout + result.stderr and transport.reads == 1
+
+
+def test_a_write_from_inside_a_write_does_not_deadlock(tmp_path: Path) -> None:
+    """Ctrl-C's handler writes a phase on the main thread, maybe while it is writing already
+    (a second Ctrl-C while the first one's line is written deadlocked a deploy for good)."""
+    log = RunLog.open("deploy", "prod", root=tmp_path)
+
+    def nested() -> None:
+        with log._lock:  # the main thread inside a write when the signal arrives
+            log.phase("SIGINT again: cutting host1")
+
+    t = threading.Thread(target=nested, daemon=True)
+    t.start()
+    t.join(timeout=5)
+    assert not t.is_alive(), "a nested write deadlocked"
+    log.close()
+    assert "SIGINT again: cutting host1" in (log.dir / "run.log").read_text()
