@@ -160,7 +160,8 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
         return "", (f"delete all but the newest {t.keep_releases} releases in "
                     f"{t.releases_path}, never current or the rollback target")
     if step.builtin == "lock":
-        return "", f"mkdir {t.ops_dir}/lock + info.json before any step; removed when the run ends"
+        return "", (f"{t.ops_dir}/lock with info.json (written aside, renamed into place) before "
+                    "any step; removed when the run ends")
     return "", "the checklist's server half, before any host changes"
 
 

@@ -74,7 +74,7 @@ class Target:
 
     @property
     def lock_dir(self) -> str:
-        """The lock is this directory (mkdir is the atomic claim); info.json inside names who."""
+        """The lock is this directory (renamed into place whole); info.json inside names who."""
         return f"{self.ops_dir}/lock"
 
     @property

@@ -113,13 +113,10 @@ def read_env_file(path: Path) -> dict[str, str]:
     """The variables in smoke.env_file, read as Node's dotenv reads them."""
     from cookcam_ops.envfile.dotenv_parser import read_dotenv_file
 
-    if not path.is_file():
-        raise ConfigError(f"{path}: smoke env file not found",
-                          hint="check smoke.env_file in ops.yaml")
     try:
-        return dict(read_dotenv_file(path).values)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the smoke env file ({e.strerror})") from e
+        return dict(read_dotenv_file(path, "smoke env file").values)
+    except ConfigError as e:
+        raise ConfigError(e.message, hint=e.hint or "check smoke.env_file in ops.yaml") from None
 
 
 def find_credentials(smoke: SmokeConfig, env_file: Path | None,
