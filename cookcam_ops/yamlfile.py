@@ -39,6 +39,25 @@ class YamlDoc:
             _index_lines(self.node, (), lines)
         return lines
 
+    def text_line(self, key_path: KeyPath, offset: int) -> int | None:
+        """The file line of a character offset in the string at key_path (a literal block
+        scalar's text starts on the line after its `|`; other styles are given their own)."""
+        node = self.node
+        for part in key_path:
+            children = node.value if node is not None else None
+            if isinstance(part, int) and isinstance(children, list) and part < len(children) \
+                    and not isinstance(children[0], tuple):
+                node = children[part]
+            elif isinstance(part, str) and isinstance(children, list):
+                node = next((v for k, v in children if isinstance(k.value, str)
+                             and k.value == part), None)
+            else:
+                return self.line_of(key_path)
+        if node is None or not isinstance(node.value, str):
+            return self.line_of(key_path)
+        first: int = node.start_mark.line + 1 + (1 if node.style in ("|", ">") else 0)
+        return first + node.value.count("\n", 0, offset) if node.style == "|" else first
+
     def line_of(self, key_path: KeyPath) -> int | None:
         """The line of the deepest known prefix of key_path."""
         for end in range(len(key_path), -1, -1):

@@ -38,6 +38,7 @@ class PlannedStep:
     delay: float = 1.0
     connections: int | None = None
     overlap: bool = False
+    min_free_mb: int | None = None
 
     @property
     def preflight(self) -> bool:
@@ -192,7 +193,7 @@ def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
                                timeout=step.timeout, switch=step.switch,
                                after_switch=i > switch_at, skip=skip, retries=step.retries,
                                delay=step.delay, connections=step.connections,
-                               overlap=step.overlap))
+                               overlap=step.overlap, min_free_mb=step.min_free_mb))
     return tuple(out)
 
 
