@@ -155,14 +155,16 @@ def sign_in(creds: Credentials, timeout_s: float) -> SignIn:
         return SignIn(creds.token, f"token from {creds.source}", 0.0)
     import httpx
 
+    from cookcam_ops.smoke.capped import capped_client
+
     started = time.monotonic()
     try:
-        response = httpx.post(
-            creds.supabase_url.rstrip("/") + "/auth/v1/token",
-            params={"grant_type": "password"},
-            headers={"apikey": creds.anon_key.reveal()},
-            json={"email": creds.email.reveal(), "password": creds.password.reveal()},
-            timeout=timeout_s)
+        with capped_client(timeout=timeout_s) as client:
+            response = client.post(
+                creds.supabase_url.rstrip("/") + "/auth/v1/token",
+                params={"grant_type": "password"},
+                headers={"apikey": creds.anon_key.reveal()},
+                json={"email": creds.email.reveal(), "password": creds.password.reveal()})
     except httpx.TimeoutException as e:
         raise SignInUnavailable(f"sign-in failed: {creds.token_url} did not answer within "
                                 f"{timeout_s:g}s") from e
