@@ -17,7 +17,6 @@ from cookcam_ops.checklist.local import env_items
 from cookcam_ops.deploy import releases as rel
 from cookcam_ops.envfile.schema import EnvSchema
 from cookcam_ops.envfile.validate import validate_parsed
-from cookcam_ops.errors import UsageError
 from cookcam_ops.history import lock_read_command, parse_lock_read
 from cookcam_ops.pm2 import killsignal
 from cookcam_ops.remote import composite
@@ -28,7 +27,6 @@ from cookcam_ops.status import parse_health
 
 CHECKLIST_TIMEOUT_S = 60.0
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
-_REF_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)(?!.*\.lock$)[A-Za-z0-9._/+-]+(?<![/.])$")
 
 # Loads the ecosystem file on the host; prints settings and the NAMES of env keys only.
 ECOSYSTEM_JS = r"""
@@ -48,14 +46,6 @@ listen_timeout:a.listen_timeout,env_keys:Object.fromEntries(Object.keys(a)
 ENGINES_JS = ("try{const p=require(require('path').resolve('package.json'));"
               "console.log(JSON.stringify({engines:p.engines||null}))}"
               "catch(e){console.log(JSON.stringify({engines:null}))}")
-
-
-def check_ref(ref: str) -> str:
-    """Refuse a ref that is not a valid git ref name (before it gets anywhere near a shell)."""
-    if not _REF_RE.match(ref) or len(ref) > 200:
-        raise UsageError(f"'{ref}' is not a valid git ref name",
-                         hint="use a branch, tag or commit SHA")
-    return ref
 
 
 def _ref_command(t: Target, ref: str) -> str:

@@ -177,6 +177,42 @@ def sign_in(creds: Credentials, timeout_s: float) -> SignIn:
                          f"in {elapsed * 1000:.0f} ms", elapsed)
 
 
+def token_expiry(token: str) -> int | None:
+    """A JWT's `exp` (seconds since the epoch), read without verifying it; None when the token
+    is not a JWT or carries no expiry."""
+    import base64
+    import binascii
+    import json
+
+    parts = token.split(".")
+    if len(parts) != 3 or len(parts[1]) > 8192:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return exp if isinstance(exp, int) and not isinstance(exp, bool) else None
+
+
+def verify_credentials(creds: Credentials, timeout_s: float) -> str:
+    """Check the smoke credentials now, before a deploy changes anything: the password grant
+    signs in (ConfigError when refused, SignInUnavailable when the server cannot say), a JWT
+    must not have expired. Returns what was checked."""
+    if isinstance(creds, PasswordGrant):
+        return sign_in(creds, timeout_s).detail
+    exp = token_expiry(creds.token.reveal())
+    if exp is None:
+        return f"token from {creds.source} (not a JWT with an expiry: the smoke step tries it)"
+    left = exp - time.time()
+    if left < 60:
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp))
+        raise ConfigError(f"smoke credentials: the token from {creds.source} expires at {when}, "
+                          "before the smoke step would use it",
+                          hint="set a fresh token, or the password-grant variables instead")
+    return f"token from {creds.source}, valid for {left / 60:.0f} more minutes"
+
+
 def _json_or_none(response: Any) -> Any:
     try:
         return response.json()
