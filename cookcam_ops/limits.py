@@ -20,13 +20,14 @@ YAML_CAP = 1 * MIB  # ops.yaml, playbooks, the env schema
 YAML_NODES_CAP = 20_000  # YAML nodes once aliases are expanded (the shipped files: < 1,000)
 YAML_DEPTH_CAP = 100  # nesting of YAML mappings and lists
 ENV_CAP = 1 * MIB  # a .env file (local or over SFTP), smoke.env
+ENV_LINES_CAP = 10_000  # lines of a .env file (the API's has about 30)
 KNOWN_HOSTS_CAP = 4 * MIB  # known_hosts (about 20,000 keys)
 KEY_FILE_CAP = 64 * KIB  # an SSH identity file
 OUTPUT_CAP = 4 * MIB  # one remote command's stdout (and again its stderr), head and tail kept
 OUTPUT_TAIL = 256 * KIB  # of which the last part kept when a command prints more
 HTTP_CAP = 1 * MIB  # one HTTP answer's body (health, probe, sign-in, polling handshake)
 HISTORY_CAP = 1 * MIB  # the audit log's tail read per host
-SCHEMA_PATTERN_BUDGET_S = 1.0  # all schema patterns of one .env together (regex timeout)
+SCHEMA_PATTERN_BUDGET_S = 0.5  # all schema patterns of one .env together (regex timeout)
 SHOWN_CHARS = 24  # of a value echoed back in a detail: a short prefix, then its length
 
 

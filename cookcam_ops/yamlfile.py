@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     M = TypeVar("M", bound=BaseModel)
 
 KeyPath = tuple[str | int, ...]
+MAX_DIGITS = 1000  # Python refuses to read an int of more than 4300 digits
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,9 @@ class _Bounds:
                                        "(a recursive structure)")
             self._add(self.sizes.get(event.anchor or "", 1), line, None)
         elif isinstance(event, yaml.ScalarEvent):
+            if event.style is None and len(event.value) > MAX_DIGITS and \
+                    event.value.lstrip("+-").replace("_", "").isdigit():
+                raise self.error(line, f"a number of more than {MAX_DIGITS} digits")
             self._add(1, line, event.value)
             if event.anchor:
                 self.sizes[event.anchor] = 1
@@ -195,6 +199,9 @@ def load_yaml(path: Path, what: str) -> YamlDoc:
         raise _parse_error(path, what, e) from None
     except RecursionError:
         raise ConfigError(f"{path}: {what} is nested too deeply") from None
+    except ValueError as e:  # a scalar YAML resolves to a value Python cannot build
+        raise ConfigError(f"{path}: {what} holds a value that cannot be read "
+                          f"({type(e).__name__})") from None
     finally:
         loader.dispose()
     return YamlDoc(path=path, data=data, node=node)

@@ -166,12 +166,12 @@ def judge_sections(sections: dict[str, composite.Section], t: Target,
 def _env_checks(transport: Transport, t: Target, opts: ChecklistOptions,
                 full: bool) -> list[Check]:
     """The remote .env judged in memory: the checklist's items, or every variable (env check)."""
-    from cookcam_ops.envfile.dotenv_parser import parse_dotenv
+    from cookcam_ops.envfile.dotenv_parser import parse_bounded
 
     data = transport.read_file(t.env_path)
     if data is None:
         return [Check("env-file", Status.FAIL, f"no .env at {t.env_path}", t.label)]
-    parsed = parse_dotenv(data.decode("utf-8", errors="replace"))
+    parsed = parse_bounded(data.decode("utf-8", errors="replace"), f"{t.label}:{t.env_path}")
     del data
     items = (validate_parsed(parsed, opts.schema, opts.environment) if full else
              env_items(parsed, opts.schema, opts.environment, opts.sentry_project_id))
@@ -183,13 +183,13 @@ def _env_checks(transport: Transport, t: Target, opts: ChecklistOptions,
 
 def _env_names(transport: Transport, t: Target, incoming: set[str]) -> Check:
     """releases: variable NAMES added or removed in shared/.env since the current release."""
-    from cookcam_ops.envfile.dotenv_parser import parse_dotenv
+    from cookcam_ops.envfile.dotenv_parser import parse_bounded
 
     path = f"{t.current_path}/{t.app.env_file}"
     data = transport.read_file(path)
     if data is None:
         return Check("env-names", Status.WARN, f"no {path} to compare names with", t.label)
-    names = set(parse_dotenv(data.decode("utf-8", errors="replace")).values)
+    names = set(parse_bounded(data.decode("utf-8", errors="replace"), f"{t.label}:{path}").values)
     del data
     added, removed = rel.env_names_diff(names, incoming)
     if not added and not removed:

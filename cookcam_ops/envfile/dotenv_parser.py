@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cookcam_ops.errors import ConfigError
-from cookcam_ops.limits import ENV_CAP, read_regular
+from cookcam_ops.limits import ENV_CAP, ENV_LINES_CAP, read_regular
 
 _JS_SPACE = (
     "\t\n\v\f\r \u00a0\u1680"
@@ -278,6 +278,15 @@ def parse_dotenv(text: str) -> ParsedEnv:
     return ParsedEnv(values, tuple(entries), tuple(findings))
 
 
+def parse_bounded(text: str, where: str) -> ParsedEnv:
+    """parse_dotenv, after refusing more than limits.ENV_LINES_CAP lines (ConfigError)."""
+    lines = text.count("\n") + text.count("\r") - text.count("\r\n") + 1
+    if lines > ENV_LINES_CAP:
+        raise ConfigError(f"{where}: more than {ENV_LINES_CAP} lines, more than a .env holds",
+                          hint="is it the right file?")
+    return parse_dotenv(text)
+
+
 def read_dotenv_file(path: Path, what: str = ".env file") -> ParsedEnv:
     """Read a .env file (a regular file, at most limits.ENV_CAP) as UTF-8 and parse it as
     Node's dotenv does."""
@@ -289,4 +298,4 @@ def read_dotenv_file(path: Path, what: str = ".env file") -> ParsedEnv:
         raise ConfigError(f"{path}: not valid utf-8 (first bad byte at offset {e.start})",
                           hint="save the file as utf-8; node's dotenv would silently replace "
                                "the bad bytes") from None
-    return parse_dotenv(text)
+    return parse_bounded(text, str(path))
