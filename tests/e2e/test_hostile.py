@@ -1,4 +1,5 @@
-"""Two deploys started together, and full disks, on the 2-host sandbox (real sshd, git, npm).
+"""Two deploys started together, full disks and wrong smoke credentials, on the 2-host sandbox
+(real sshd, git, npm, PM2).
 
 Each test leaves the fleet healthy on one release and every lock free; the module ends by
 deploying a fresh `release`. The small filesystems are tmpfs mounts (root: CI runs as root),
@@ -7,6 +8,7 @@ always unmounted.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -85,6 +87,27 @@ def small_fs(where: Path, size: str, *, fill: bool = False) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", str(where)], check=True)
+
+
+def test_wrong_smoke_credentials_stop_a_deploy_before_any_host_changes(fleet: Sandbox) -> None:
+    """The sign-in is tried before the switch: a healthy release is not switched in and rolled
+    back because the smoke user's password is wrong."""
+    before = served(fleet)
+    change(fleet, "release")
+    env = {**cli_env(fleet.dir / "ops.yaml"), "COOKCAM_SMOKE_PASSWORD": "not-the-password"}
+    done = subprocess.run([sys.executable, "-m", "cookcam_ops", "deploy", "sandbox", "--yes",
+                           "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=240, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 1, done.stderr[-2000:]
+    doc = json.loads(done.stdout)
+    failed = [c for c in doc["checks"] if c["status"] == "fail"]
+    assert [c["name"] for c in failed] == ["smoke-credentials"], failed
+    assert "invalid_credentials" in failed[0]["detail"]
+    assert "not-the-password" not in done.stdout + done.stderr
+    ran = [s["name"] for h in doc["hosts"] for s in h["steps"] if s["status"] == "ok"]
+    assert "switch" not in ran and "prepare" not in ran
+    assert served(fleet) == before
+    assert held_locks(fleet) == []
 
 
 def test_a_full_disk_under_the_state_dir_is_named_and_leaves_no_lock(fleet: Sandbox) -> None:
