@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from cookcam_ops.configpath import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401
 from cookcam_ops.deploy.refs import ref_problem
 from cookcam_ops.errors import ConfigError
+from cookcam_ops.limits import clip_value
 from cookcam_ops.yamlfile import load_model
 
 CONFIG_HINT = "see ops.yaml.example for every key"
@@ -273,7 +274,7 @@ class LoadedConfig:
             return self.config.environments[name]
         except KeyError:
             known = ", ".join(sorted(self.config.environments))
-            raise ConfigError(f"unknown environment '{name}' in {self.path}",
+            raise ConfigError(f"unknown environment {clip_value(name)} in {self.path}",
                               hint=f"known environments: {known}") from None
 
     def schema_path(self) -> Path:
