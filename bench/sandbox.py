@@ -82,8 +82,10 @@ def sandbox(workdir: Path, hosts: int) -> Iterator[Sandbox]:
     directory = workdir / "sandbox"
     log = workdir / "sandbox.log"
     try:
-        run(ops_argv("sandbox", "up", "--dir", str(directory), "--hosts", str(hosts)), log,
-            timeout=900)
+        # The flat shape (node on the ssh PATH, the API at the checkout's top): the plain-ssh and
+        # ansible runs replay the dry run's commands as they are, like earlier runs did.
+        run(ops_argv("sandbox", "up", "--dir", str(directory), "--hosts", str(hosts),
+                     "--layout", "flat"), log, timeout=900)
         yield attach(directory, log)
     finally:
         # A second Ctrl-C must not cut the teardown short.

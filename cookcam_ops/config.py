@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from cookcam_ops.configpath import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401
 from cookcam_ops.deploy.refs import ref_problem
@@ -105,12 +113,30 @@ class AppConfig(Model):
         return v
 
 
+def _split_path(v: object) -> object:
+    return v.split(":") if isinstance(v, str) else v
+
+
+def _check_dirs(dirs: list[str]) -> list[str]:
+    for d in dirs:
+        if not d.startswith("/") or any(c in d for c in ":\n\x00"):
+            raise ValueError("each entry must be an absolute directory on the host, without ':'")
+    return dirs
+
+
+# Directories prepended to PATH for every remote command (a list, or one PATH-style string).
+ToolPath = Annotated[list[str], BeforeValidator(_split_path), AfterValidator(_check_dirs)]
+
+
 class SSHConfig(Model):
     """How to reach an environment's hosts: strict host keys against known_hosts."""
 
     identity_file: str | None = None
     known_hosts: str | None = None
     connect_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Directories prepended to PATH for every remote command: where node, npm and pm2 live
+    # when a non-interactive ssh command does not find them (nvm, volta, asdf installs).
+    path: ToolPath = Field(default_factory=list)
 
 
 class HostConfig(Model):
@@ -121,6 +147,7 @@ class HostConfig(Model):
     app_path: str | None = None
     port: Port | None = None
     base_url: str | None = None
+    path: ToolPath | None = None  # overrides the environment's ssh.path for this host
 
     @field_validator("ssh")
     @classmethod

@@ -25,6 +25,7 @@ class HostLogs:
     label: str
     lines: list[str]
     error: str | None = None
+    unreachable: bool = False
 
 
 def clean_line(line: str) -> str:
@@ -51,6 +52,8 @@ def fetch_logs(targets: list[Target], connector: Connector, lines: int) -> list[
         raise UsageError(f"--lines must be from 1 to {MAX_LINES}, not {lines}")
 
     def work(transport: Transport, t: Target) -> HostLogs:
+        if not t.toolchain.ok:
+            return HostLogs(t.label, [], t.toolchain.explanation())
         result = transport.run(logs_command(t.app.name, lines), timeout=LOGS_TIMEOUT_S)
         if not result.ok:
             return HostLogs(t.label, parse_logs(result.stdout),
@@ -58,5 +61,5 @@ def fetch_logs(targets: list[Target], connector: Connector, lines: int) -> list[
                             f"{clean_line(result.tail(2))}")
         return HostLogs(t.label, parse_logs(result.stdout))
 
-    return [o.value if o.value is not None else HostLogs(o.target.label, [], o.error)
+    return [o.value if o.value is not None else HostLogs(o.target.label, [], o.error, True)
             for o in run_on_hosts(targets, connector, work)]

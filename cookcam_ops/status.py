@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cookcam_ops.deploy.releases import judge_cwds, release_of_link
 from cookcam_ops.history import (
     LockInfo,
     lock_read_command,
@@ -19,10 +18,11 @@ from cookcam_ops.history import (
     parse_lock_read,
     serving_since,
 )
+from cookcam_ops.layout.releases import judge_cwds, release_of_link
 from cookcam_ops.pm2.procs import Pm2Process, of_app, parse_jlist
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
-from cookcam_ops.remote.protocol import Transport, q
+from cookcam_ops.remote.protocol import Transport
 from cookcam_ops.report import Check, Status
 
 STATUS_TIMEOUT_S = 45.0
@@ -33,7 +33,7 @@ SHA_LEN = 40
 class Health:
     """The app's health endpoint as seen from the host itself."""
 
-    healthy: bool
+    healthy: bool | None  # None: unknown (the probe needs node on the host)
     status_code: int | None
     latency_ms: int | None
     detail: str
@@ -56,6 +56,7 @@ class HostStatus:
     strategy: str = "in-place"
     release: str | None = None  # releases: the release APP/current names
     current_dir: str | None = None  # releases: where APP/current resolves
+    toolchain_error: str | None = None  # node/npm/pm2 not found: PM2 and health unknown
 
     @property
     def healthy(self) -> bool | None:
@@ -71,7 +72,8 @@ class HostStatus:
                 "processes": [p.to_dict() for p in self.processes],
                 "pm2_error": self.pm2_error,
                 "lock": None if self.lock is None else self.lock.to_dict(),
-                "strategy": self.strategy, "release": self.release}
+                "strategy": self.strategy, "release": self.release,
+                "toolchain_error": self.toolchain_error}
 
 
 @dataclass(frozen=True)
@@ -95,18 +97,14 @@ class StatusReport:
 
 
 def status_script(t: Target) -> str:
-    """The composite script: SHA, audit log tail, lock, PM2 processes, health (and, under
-    releases, where APP/current resolves)."""
-    sha = (f"head -c 40 {q(t.current_path + '/REVISION')}" if t.releases
-           else f"git -C {q(t.app_path)} rev-parse HEAD")
-    current = [("current", f"readlink -f {q(t.current_path)}")] if t.releases else []
-    return composite.script([
-        ("sha", sha), *current,
-        ("history", composite.tail_if_exists(t.history_file, 500)),
-        ("lock", lock_read_command(t.lock_dir)),
-        ("pm2", composite.pm2_jlist()),
-        ("health", composite.health(t.local_url)),
-    ])
+    """The composite script: SHA (and under releases where APP/current resolves), audit log
+    tail, lock, PM2 processes and health (these two only with node and pm2 on the host)."""
+    sections = [*t.layout.status_sections(),
+                ("history", composite.tail_if_exists(t.history_file, 500)),
+                ("lock", lock_read_command(t.lock_dir))]
+    if t.toolchain.ok:
+        sections += [("pm2", composite.pm2_jlist()), ("health", composite.health(t.local_url))]
+    return composite.script(sections)
 
 
 def parse_health(doc: object) -> Health:
@@ -138,7 +136,7 @@ def with_releases(status: HostStatus, current_dir: str | None) -> HostStatus:
                    release=release_of_link(current_dir))
 
 
-def parse_status(label: str, stdout: str, releases: bool = False) -> HostStatus:
+def parse_status(label: str, stdout: str) -> HostStatus:
     """A host's status from the composite script's output (pure)."""
     sections = composite.parse(stdout)
     sha_sec = sections.get("sha")
@@ -155,9 +153,9 @@ def parse_status(label: str, stdout: str, releases: bool = False) -> HostStatus:
         health=parse_health(composite.json_section(sections, "health")),
         processes=processes, pm2_error=pm2_error,
         lock=parse_lock_read(lock_sec.text if lock_sec else None))
-    if not releases:
-        return host
     current = sections.get("current")
+    if current is None:
+        return host
     return with_releases(host, current.text.strip() if current and current.ok else None)
 
 
@@ -171,11 +169,17 @@ def judge_host(status: HostStatus, app_name: str) -> list[Check]:
                   else Check("sha", Status.FAIL, "no REVISION file in current/ (is the current "
                              "release complete?)" if status.strategy == "releases" else
                              "git rev-parse HEAD failed in the app path", name))
-    checks.append(_pm2_check(status, app_name))
-    if status.strategy == "releases":
+    if status.toolchain_error:
+        checks += [Check("toolchain", Status.FAIL, status.toolchain_error, name),
+                   Check("pm2", Status.SKIP, "unknown: pm2 was not found on the host", name),
+                   Check("health", Status.SKIP, "unknown: the health probe runs node on the "
+                         "host, which was not found (not a verdict on the app)", name)]
+    else:
+        checks.append(_pm2_check(status, app_name))
+    if status.strategy == "releases" and not status.toolchain_error:
         checks.append(_release_check(status, app_name))
     health = status.health
-    if health is not None:
+    if health is not None and health.healthy is not None:
         checks.append(Check("health", Status.PASS if health.healthy else Status.FAIL,
                             health.detail, name))
     if status.lock is not None:
@@ -211,7 +215,11 @@ def _probe(transport: Transport, t: Target) -> HostStatus:
     if result.timed_out:
         return HostStatus(name=t.label, reachable=True, error="status script timed out",
                           health=Health(False, None, None, "status script timed out"))
-    return parse_status(t.label, result.stdout, releases=t.releases)
+    found = parse_status(t.label, result.stdout)
+    if t.toolchain.ok:
+        return found
+    return replace(found, pm2_error=None, toolchain_error=t.toolchain.explanation(),
+                   health=Health(None, None, None, "unknown: node not found on the host"))
 
 
 def collect_status(environment: str, targets: list[Target], connector: Connector,

@@ -24,12 +24,12 @@ if [[ ${KEEP:-0} != 1 ]]; then
   trap 'step "sandbox down"; python3 -m cookcam_ops sandbox down --dir "$DIR"' EXIT
 fi
 
-step "sandbox up: 2 hosts (sshd + PM2 cluster each), a git origin, a Supabase auth stand-in"
+step "sandbox up: 2 hosts shaped like the seed's server (a monorepo checkout, the API in backend/api, node from nvm and not on the ssh PATH; sshd + PM2 cluster each), a git origin, a Supabase auth stand-in"
 expect 0 python3 -m cookcam_ops sandbox up --dir "$DIR" --hosts 2
 expect 0 python3 -m cookcam_ops sandbox status --dir "$DIR"
 python3 scripts/demo_configs.py "$DIR"
 
-step "pre-deploy checklist (local .env and every host over SSH)"
+step "pre-deploy checklist (local .env and every host over SSH; toolchain: where node/npm/pm2 were found)"
 expect 0 "${OPS[@]}" checklist sandbox
 
 step "smoke: health, Socket.IO auth (valid, invalid, missing), error envelope, auth rate"

@@ -17,6 +17,7 @@ missing_packages() {
   have_sshd || pkgs+=(openssh-server)
   { have ssh && have ssh-keygen; } || pkgs+=(openssh-client)
   have git || pkgs+=(git)
+  have ps || pkgs+=(procps)  # the e2e tests look for leftover processes with ps
   if ! have node || (( $(node_major) < NODE_MIN )); then pkgs+=(nodejs); fi
   have npm || pkgs+=(npm)
   echo "${pkgs[@]+"${pkgs[@]}"}"

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from cookcam_ops.checklist import judge
 from cookcam_ops.checklist.local import env_items
-from cookcam_ops.deploy import releases as rel
 from cookcam_ops.envfile.schema import EnvSchema
 from cookcam_ops.envfile.validate import validate_parsed
 from cookcam_ops.history import lock_read_command, parse_lock_read
+from cookcam_ops.layout import releases as rel
 from cookcam_ops.pm2 import killsignal
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
@@ -55,25 +55,12 @@ def _ref_command(t: Target, ref: str) -> str:
     return f"git -C {path} ls-remote --exit-code {q(t.app.remote)} {q(ref)} >/dev/null"
 
 
-def _git_sections(t: Target) -> list[tuple[str, str]]:
-    """in-place: the checkout's state; releases: the current release and the releases kept."""
-    path = q(t.app_path)
-    if t.releases:
-        return [("current", f"readlink {q(t.current_path)}"),
-                ("releases", rel.listing_command(t.releases_path, t.app.env_file))]
-    upstream = q(f"{t.app.remote}/{t.app.branch}")
-    return [("git-dirty", f"git -C {path} rev-parse --git-dir >/dev/null && "
-                          f"git -C {path} status --porcelain | head -n 50"),
-            ("git-branch", f"git -C {path} symbolic-ref --short -q HEAD"),
-            ("git-contained", f"git -C {path} merge-base --is-ancestor HEAD {upstream}")]
-
-
 def checklist_script(t: Target, ref: str) -> str:
     """The composite script for one host."""
     code = q(t.code_path)
     return composite.script([
         ("ecosystem", f"cd {code} && node -e {q(ECOSYSTEM_JS)}"),
-        *_git_sections(t),
+        *t.layout.checklist_sections(t.app),
         ("ref", _ref_command(t, ref)),
         ("node", "node --version"),
         ("npm", "npm --version"),
@@ -86,26 +73,13 @@ def checklist_script(t: Target, ref: str) -> str:
     ])
 
 
-def judge_releases(sections: dict[str, composite.Section], t: Target) -> list[Check]:
-    """releases: the current release (what a failed deploy goes back to) is complete."""
-    cur = sections.get("current")
-    name = rel.release_of_link(cur.text.strip() if cur is not None and cur.ok else None)
-    entries = rel.parse_listing(sections["releases"].text if "releases" in sections else "")
-    kept = {e.name: e for e in entries}
-    host = t.label
-    if name is None:
-        return [Check("rollback-target", Status.FAIL, f"{t.current_path} does not point to a "
-                      "release (run `cookcam-ops migrate-to-releases` first?)", host)]
-    entry = kept.get(name)
-    if entry is None or not entry.complete:
-        missing = ", ".join(entry.missing) if entry else "the directory"
-        return [Check("rollback-target", Status.FAIL, f"current release {name} is incomplete "
-                      f"(no {missing}): a failed deploy could not go back to it", host)]
-    older = [e for e in entries if e.name < name]
-    prev = f"; before it: {older[-1].name}" + ("" if older[-1].complete else " (INCOMPLETE)") \
-        if older else "; no earlier release kept"
-    return [Check("rollback-target", Status.PASS, f"current release {name} is complete (dist, "
-                  f"node_modules, {t.app.env_file}, REVISION){prev}", host)]
+def toolchain_check(t: Target) -> Check:
+    """Where node, npm and pm2 come from on the host (what the host probe found)."""
+    chain = t.toolchain
+    if not chain.ok:
+        return Check("toolchain", Status.FAIL, chain.explanation(), t.label)
+    extra = "; prepended to PATH for every remote command" if chain.dirs else ""
+    return Check("toolchain", Status.PASS, chain.where + extra, t.label)
 
 
 @dataclass(frozen=True)
@@ -129,17 +103,7 @@ def judge_sections(sections: dict[str, composite.Section], t: Target,
     host = t.label
     apps, error = judge.parse_ecosystem(composite.json_section(sections, "ecosystem"))
     checks = judge.judge_ecosystem(apps, error, t.app.name, opts.schema.secret_names(), host)
-    dirty_sec = sections.get("git-dirty")
-    if t.releases:
-        checks += judge_releases(sections, t)
-    elif dirty_sec is None or not dirty_sec.ok:
-        checks.append(Check("git-clean", Status.FAIL, "not a git checkout (git status failed)",
-                            host))
-    else:
-        contained = sections.get("git-contained")
-        checks += judge.judge_git([ln for ln in dirty_sec.text.splitlines() if ln.strip()],
-                                  _text(sections, "git-branch"),
-                                  contained.ok if contained else None, t.app.branch, host)
+    checks += t.layout.judge_checklist(sections, t.app, host)
     ref_ok = sections.get("ref")
     checks.append(Check("target-ref", Status.PASS, f"{opts.ref} exists on {t.app.remote}", host)
                   if ref_ok and ref_ok.ok else
@@ -176,16 +140,17 @@ def _env_checks(transport: Transport, t: Target, opts: ChecklistOptions,
     items = (validate_parsed(parsed, opts.schema, opts.environment) if full else
              env_items(parsed, opts.schema, opts.environment, opts.sentry_project_id))
     checks = [Check(c.name, c.status, c.detail, t.label, c.duration_s) for c in items]
-    if t.releases and not full:
-        checks.append(_env_names(transport, t, set(parsed.values)))
+    served = t.layout.served_env_path(t.app.env_file)
+    if served != t.env_path and not full:
+        checks.append(_env_names(transport, t, served, set(parsed.values)))
     return checks
 
 
-def _env_names(transport: Transport, t: Target, incoming: set[str]) -> Check:
-    """releases: variable NAMES added or removed in shared/.env since the current release."""
+def _env_names(transport: Transport, t: Target, path: str, incoming: set[str]) -> Check:
+    """Variable NAMES added or removed in the .env a deploy installs (releases: shared/.env)
+    since the .env the served code runs with (the current release's)."""
     from cookcam_ops.envfile.dotenv_parser import parse_bounded
 
-    path = f"{t.current_path}/{t.app.env_file}"
     data = transport.read_file(path)
     if data is None:
         return Check("env-names", Status.WARN, f"no {path} to compare names with", t.label)
@@ -203,10 +168,13 @@ def _env_names(transport: Transport, t: Target, incoming: set[str]) -> Check:
 
 def _host_checklist(opts: ChecklistOptions) -> Callable[[Transport, Target], list[Check]]:
     def work(transport: Transport, t: Target) -> list[Check]:
+        checks = [toolchain_check(t), *_env_checks(transport, t, opts, full=False)]
+        if not t.toolchain.ok:  # every other item runs node, npm or pm2
+            return checks
         result = transport.run(checklist_script(t, opts.ref), timeout=CHECKLIST_TIMEOUT_S)
         if result.timed_out:
-            return [Check("checklist", Status.FAIL, "the checks timed out on the host", t.label)]
-        checks = _env_checks(transport, t, opts, full=False)
+            return [*checks, Check("checklist", Status.FAIL, "the checks timed out on the host",
+                                   t.label)]
         return checks + judge_sections(composite.parse(result.stdout), t, opts)
 
     return work

@@ -26,11 +26,13 @@ def checklist(
 ) -> None:
     """Run the pre-deploy checklist on every host over SSH (or --local on a .env file).
 
-    On each host: the .env against the schema (read into memory, never printed), JWT, Stripe
-    and Sentry items, the PM2 ecosystem file, git state, the target ref, node/npm against
-    package.json engines, free disk, the deploy lock, health, and PM2's kill signal against
-    the app's signal handlers. Exit 0 when nothing failed (warnings allowed), 1 otherwise,
-    2 for a bad config or ref.
+    On each host: where node, npm and pm2 were found (`toolchain`: ssh.path, the PATH, the PM2
+    daemon's node, nvm, volta, asdf, /usr/local/bin), the .env against the schema (read into
+    memory, never printed), JWT, Stripe and Sentry items, the PM2 ecosystem file, git state of
+    the whole checkout, the target ref, node/npm against package.json engines, free disk, the
+    deploy lock, health, and PM2's kill signal against the app's signal handlers. Exit 0 when
+    nothing failed (warnings allowed), 1 otherwise (a host without node/npm/pm2 too), 2 for a
+    bad config or ref.
     """
     from cookcam_ops.envfile.schema import load_schema
 

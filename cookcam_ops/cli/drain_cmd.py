@@ -39,16 +39,16 @@ def drain(
     from cookcam_ops import ui
     from cookcam_ops.drain import DrainOptions, run_drain
     from cookcam_ops.drain.service import drain_token
-    from cookcam_ops.remote.fanout import select_hosts, ssh_connector, target
+    from cookcam_ops.remote.fanout import open_host, select_hosts, ssh_connector, target
     from cookcam_ops.render.drain import render_drain
 
     loaded = load(ctx)
     env = loaded.environment(environment)
-    chosen = target(select_hosts(environment, env, host)[0], loaded.config.app)
+    chosen = target(select_hosts(environment, env, host)[0], loaded.config.app, env)
     opts = DrainOptions(environment, via=via, duration_s=duration, concurrency=concurrency,
                         socket_clients=sockets).validate()
     token, token_checks = drain_token(loaded, os.environ) if sockets else (None, [])
-    transport = ssh_connector(loaded, env)(chosen.host)
+    transport, chosen = open_host(ssh_connector(loaded, env), chosen)
     try:
         report = run_drain(chosen, transport, opts, token, progress=ui.say,
                            extra_checks=token_checks)

@@ -22,7 +22,8 @@ def logs(
 ) -> None:
     """Print the app's recent PM2 logs from each host, each line prefixed by the host's name.
 
-    Exit 3 when a host could not be reached (the others are still printed).
+    Exit 3 when a host could not be reached, 1 when a reachable host's logs could not be read
+    (pm2 not found there, its daemon not running): the other hosts are still printed.
     """
     from cookcam_ops.logs import fetch_logs
     from cookcam_ops.remote.fanout import select_hosts, ssh_connector, target
@@ -33,7 +34,9 @@ def logs(
     targets = [target(h, loaded.config.app, env) for h in select_hosts(environment, env, host)]
     results = fetch_logs(targets, ssh_connector(loaded, env), lines)
     render_logs(results)
-    raise typer.Exit(int(ExitCode.UNREACHABLE if any(r.error for r in results) else ExitCode.OK))
+    code = ExitCode.UNREACHABLE if any(r.unreachable for r in results) else \
+        ExitCode.CHECKS_FAILED if any(r.error for r in results) else ExitCode.OK
+    raise typer.Exit(int(code))
 
 
 def history(

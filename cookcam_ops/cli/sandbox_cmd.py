@@ -28,12 +28,18 @@ def up(
         help="in-place (a git checkout per host, as the seed's servers) or releases (the same, "
              "then moved by migrate-to-releases to APP/releases + APP/current).")
     ] = "in-place",
+    shape: Annotated[str, typer.Option(
+        "--layout", metavar="LAYOUT",
+        help="seed (the seed's servers: a monorepo checkout at HOST/var/www/cookcam with the "
+             "API in backend/api, node/npm/pm2 from nvm, not on the PATH of `ssh host cmd`) "
+             "or flat (the API at the top of HOST/app, node on the ssh PATH).")
+    ] = "seed",
 ) -> None:
     """Start sshd, PM2 and the API on N loopback hosts, plus the auth stub; write ops.yaml."""
     from cookcam_ops import ui
     from cookcam_ops.sandbox.manager import start_sandbox
 
-    state = start_sandbox(directory, hosts, progress=ui.say, strategy=strategy)
+    state = start_sandbox(directory, hosts, progress=ui.say, strategy=strategy, shape=shape)
     ops_yaml = Path(state.dir) / "ops.yaml"
     ui.say(f"sandbox up in {state.up_seconds}s: {len(state.hosts)} hosts; "
            f"use it with --config {ops_yaml}", style="green")

@@ -17,9 +17,10 @@ def status(
 ) -> None:
     """Show each host's SHA (and since when), PM2 processes, health and lock holder.
 
-    Hosts are probed in parallel, one SSH round trip each. An unreachable host is reported
-    (reachable: false) rather than aborting: exit 0 when every host is reachable, healthy and
-    online, else 1.
+    Hosts are probed in parallel. An unreachable host is reported (reachable: false) rather than
+    aborting; where node/pm2 cannot be found, PM2 and health are reported unknown (with how to
+    set ssh.path), not unhealthy. Exit 0 when every host is reachable, healthy and online,
+    else 1.
     """
     from cookcam_ops import ui
     from cookcam_ops.remote.fanout import ssh_connector, target

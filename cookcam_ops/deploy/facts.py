@@ -1,9 +1,11 @@
 """Facts about one host, gathered in ONE round trip by one composite script.
 
-Current SHA, branch, dirty tree, node_modules, the release kept in `<ops>/prev`, the lock, PM2's
-view of the app (exec mode, instances; whitelisted fields only: never `pm2_env.env`), optionally
-a `git fetch` followed by resolving the target ref to a commit SHA and whether package-lock.json
-differs between the served SHA and the target, and optionally the audit log's tail.
+Current SHA, branch, dirty tree, node_modules, what a rollback can switch to without a build (the
+build kept in `<ops>/prev`, or the releases kept), the lock, PM2's view of the app (exec mode,
+instances; whitelisted fields only: never `pm2_env.env`), optionally a `git fetch` followed by
+resolving the target ref to a commit SHA, where its package-lock.json is and whether the app's
+differs from the served one, and optionally the audit log's tail. The layout (`t.layout`) says
+where each of these is read.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.session import Runner
 from cookcam_ops.history import (
@@ -21,6 +22,7 @@ from cookcam_ops.history import (
     parse_history,
     parse_lock_read,
 )
+from cookcam_ops.layout import releases as rel
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
@@ -54,6 +56,7 @@ class HostFacts:
     fetch_error: str | None = None
     target: str | None = None
     lockfile_differs: bool | None = None
+    lockfile: str | None = None  # the target commit's package-lock.json: app, root or none
     prev_sha: str | None = None
     lock: LockInfo | None = None
     exec_mode: str | None = None
@@ -65,57 +68,33 @@ class HostFacts:
     host_time: str | None = None
 
 
-def _releases_section(t: Target) -> str:
-    """releases: the served SHA is current/REVISION; the layout must be there."""
-    return (f"cd {q(t.app_path)} || exit 3; "
-            "if [ -L current ] && [ -d repo ]; then echo layout=releases; "
-            "elif [ -d .git ]; then echo layout=in-place; exit 4; else exit 3; fi; "
-            "printf 'head=%s\\n' \"$(head -c 64 current/REVISION 2>/dev/null)\"; "
-            "printf 'current=%s\\n' \"$(readlink current)\"; "
-            "printf 'time=%s\\n' \"$(date -u +%Y%m%d%H%M%S)\"; echo dirty=0; "
-            "if [ -d current/node_modules ]; then echo node_modules=1; "
-            "else echo node_modules=0; fi")
-
-
-def _git_section(t: Target) -> str:
-    if t.releases:
-        return _releases_section(t)
-    return (f"cd {q(t.app_path)} || exit 3; "
-            "printf 'head=%s\\n' \"$(git rev-parse --verify -q 'HEAD^{commit}')\"; "
-            "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD)\"; "
-            "printf 'dirty=%s\\n' \"$(git status --porcelain --untracked-files=no | wc -l)\"; "
-            "if [ -d node_modules ]; then echo node_modules=1; else echo node_modules=0; fi")
-
-
-def _fetch_section(app_path: str, remote: str) -> str:
-    return (f"cd {q(app_path)} || exit 3; out=$(git fetch --quiet --prune {q(remote)} 2>&1); "
+def _fetch_section(repo_path: str, remote: str) -> str:
+    return (f"cd {q(repo_path)} || exit 3; out=$(git fetch --quiet --prune {q(remote)} 2>&1); "
             "rc=$?; printf '%s\\n' \"$out\" | tail -n 2; exit $rc")
 
 
 def _target_section(t: Target, candidates: tuple[str, ...]) -> str:
-    head = (f"head -c 40 {q(t.current_path + '/REVISION')}" if t.releases
-            else "git rev-parse --verify -q 'HEAD^{commit}'")
+    """The first candidate that resolves; where its package-lock.json is; whether it changed."""
+    lockfile = q(t.layout.lockfile)
     return (f"cd {q(t.repo_path)} || exit 3; for c in {q(*candidates)}; do "
-            "t=$(git rev-parse --verify -q \"$c^{commit}\") || continue; "
-            f"echo \"target=$t\"; h=$({head}) || exit 0; [ -n \"$h\" ] || exit 0; "
-            "git diff --quiet \"$h\" \"$t\" -- package-lock.json; echo \"lockfile_diff=$?\"; "
+            "t=$(git rev-parse --verify -q \"$c^{commit}\") || continue; echo \"target=$t\"; "
+            f"if git cat-file -e \"$t:\"{lockfile} 2>/dev/null; then echo lockfile=app; "
+            "elif git cat-file -e \"$t:package-lock.json\" 2>/dev/null; then "
+            "echo lockfile=root; else echo lockfile=none; fi; "
+            f"h=$({t.layout.head_command()}) || exit 0; [ -n \"$h\" ] || exit 0; "
+            f"git diff --quiet \"$h\" \"$t\" -- {lockfile}; echo \"lockfile_diff=$?\"; "
             "exit 0; done; exit 1")
 
 
 def facts_script(t: Target, query: FactsQuery) -> str:
     """The composite script for one host (pure)."""
-    ops = t.ops_dir
-    sections = [("git", _git_section(t))]
+    sections = [("git", t.layout.facts_command())]
     if query.fetch:
         sections.append(("fetch", _fetch_section(t.repo_path, query.remote)))
     if query.candidates:
         sections.append(("target", _target_section(t, query.candidates)))
-    if t.releases:
-        sections.append(("releases", rel.listing_command(t.releases_path, t.app.env_file)))
-    else:
-        sections.append(("prev", f"if [ -d {q(ops + '/prev/dist')} ]; then "
-                                 f"cat {q(ops + '/prev/SHA')}; fi"))
     sections += [
+        t.layout.kept_section(t.app.env_file),
         ("lock", lock_read_command(t.lock_dir)),
         ("pm2", composite.pm2_jlist()),
     ]
@@ -157,6 +136,9 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
     if g.get("layout") == "in-place" and git is not None and git.exit_code == 4:
         return HostFacts(label, error="the app path is an in-place checkout, not the releases "
                          "layout; run `cookcam-ops migrate-to-releases ENVIRONMENT` first")
+    if g.get("layout") == "releases" and git is not None and git.exit_code == 4:
+        return HostFacts(label, error="the app path is in the releases layout (APP/current, "
+                         "APP/repo); set `strategy: releases` for this environment")
     if git is None or not git.ok:
         return HostFacts(label, error="the app directory is missing or is not a git checkout"
                          if "layout" not in g else "the app directory is not in the releases "
@@ -178,6 +160,7 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
         dirty=int(g.get("dirty", "0") or 0), has_node_modules=g.get("node_modules") == "1",
         fetch_error=fetch_error, target=_sha(tgt.get("target")),
         lockfile_differs=None if diff is None else diff != "0",
+        lockfile=tgt.get("lockfile"),
         prev_sha=_sha(prev.text.strip()) if prev else None, lock=lock,
         exec_mode=mode, instances=instances, pm2_error=pm2_error, history=history,
         releases=rel.parse_listing(sections["releases"].text) if "releases" in sections else (),

@@ -38,11 +38,15 @@ class Fleet:
 
     def __init__(self, targets: list[Target], connector: Connector,
                  observer: DeployObserver) -> None:
-        self.targets = targets
         self.sessions = {t.label: HostSession(t, connector) for t in targets}
         self.observer = observer
         self.locked: list[str] = []
         self.claim: lock.LockClaim | None = None
+
+    @property
+    def targets(self) -> list[Target]:
+        """Every host's target, as its probe found it once connected."""
+        return [s.target for s in self.sessions.values()]
 
     @property
     def run_id(self) -> str:

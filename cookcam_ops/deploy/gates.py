@@ -34,7 +34,7 @@ def fact_checks(plans: list[HostPlan], facts: dict[str, HostFacts], app: AppConf
         if f.branch and f.branch != app.branch:
             checks.append(Check("branch", Status.WARN, f"the checkout is on {f.branch}, not "
                                 f"{app.branch}; the switch moves it to {app.branch}", p.label))
-        if not f.error and f.instances == 0:
+        if not f.error and f.instances == 0 and p.target.toolchain.ok:
             checks.append(Check("pm2-app", Status.FAIL, f"PM2 runs no process named {app.name} "
                                 f"({f.pm2_error or 'pm2 jlist'}); start it once with `pm2 "
                                 "start ecosystem.config.js`", p.label))

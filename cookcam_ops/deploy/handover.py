@@ -15,7 +15,7 @@ The script prints one JSON line: {ok, detail, stage}; names and counts only.
 
 from __future__ import annotations
 
-from cookcam_ops.deploy.releases import HANDOVER_SUFFIX
+from cookcam_ops.layout.releases import HANDOVER_SUFFIX
 from cookcam_ops.remote.protocol import q
 
 STABLE_WINDOW_MS = 1000  # overlap: the new workers must look the same for this long

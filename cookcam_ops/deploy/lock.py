@@ -181,7 +181,9 @@ def acquire(runner: Runner, label: str, ops_path: str, claim: LockClaim, *,
             looked_twice.add(key)
             time.sleep(random.uniform(*RETRY_S))
             continue
-        if holder is None or time.monotonic() >= deadline:
+        # only a live run of this version (it writes its id) can be about to let go
+        if holder is None or not holder.id or stale_here(holder) or \
+                time.monotonic() >= deadline:
             return holder
         time.sleep(random.uniform(*RETRY_S))
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy import audit, scripts
-from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.fleet import Fleet, interrupts
 from cookcam_ops.deploy.handover import handover
 from cookcam_ops.deploy.lock import local_user, new_claim
@@ -37,8 +36,10 @@ from cookcam_ops.deploy.result import (
     RunResult,
     StepResult,
 )
-from cookcam_ops.deploy.steps import failure_detail, last_json
+from cookcam_ops.deploy.steps import failure_detail
 from cookcam_ops.errors import HostError
+from cookcam_ops.layout import Strategy, layout_for
+from cookcam_ops.layout import releases as rel
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
@@ -92,13 +93,14 @@ class HostLayout:
 
 def layout_script(t: Target) -> str:
     """Layout, HEAD, dirty files, what the first release needs, the clock (read only)."""
-    app, env = q(t.app_path), q(t.app.env_file)
+    app, env, top = q(t.app_path), q(t.app.env_file), q(t.repo_path)
     return composite.script([("layout", (
         f"cd {app} 2>/dev/null || {{ echo layout=missing; exit 0; }}; "
         "if [ -L current ] && [ -d repo ]; then echo layout=releases; exit 0; fi; "
-        "[ -d .git ] || { echo layout=missing; exit 0; }; echo layout=in-place; "
+        f"[ -d {top}/.git ] || {{ echo layout=missing; exit 0; }}; echo layout=in-place; "
         "printf 'sha=%s\\n' \"$(git rev-parse --verify -q 'HEAD^{commit}')\"; "
-        "printf 'dirty=%s\\n' \"$(git status --porcelain --untracked-files=no | wc -l)\"; "
+        f"printf 'dirty=%s\\n' \"$(git -C {top} status --porcelain --untracked-files=no "
+        "| wc -l)\"; "
         f"m=''; for p in dist node_modules {env}; do [ -e \"$p\" ] || m=\"$m $p\"; done; "
         "printf 'missing=%s\\n' \"$m\"; printf 'time=%s\\n' \"$(date -u +%Y%m%d%H%M%S)\"; "
         f"if [ -e {q(t.app_path.rstrip('/') + '.migrating')} ]; then echo leftover=1; fi"))])
@@ -138,17 +140,23 @@ class MigratePaths:
 
 
 def stage_script(t: Target, p: MigratePaths, sha: str) -> str:
-    """Build the releases layout in APP.migrating from the checkout (nothing served changes)."""
+    """Build the releases layout in APP.migrating from the checkout (nothing served changes).
+
+    The release holds the app's directory of the commit; the bare APP/repo is the checkout's
+    git directory, and remembers that directory (`cookcam-ops.subdir`) for the next releases.
+    """
     a, s, r, env = q(p.app), q(p.stage), q(f"{p.stage}/releases/{p.release}"), q(t.app.env_file)
+    sub = t.layout.subdir
+    remember = [f"git --git-dir={s}/repo config cookcam-ops.subdir {q(sub)}"] if sub else []
     return "\n".join([
         "set -e", f"rm -rf {s}", f"mkdir -p {r} {s}/shared",
-        f"git -C {a} archive --format=tar {q(sha)} | tar -x -C {r}",
+        f"git -C {q(t.repo_path)} archive --format=tar {q(t.layout.tree(sha))} | tar -x -C {r}",
         f"printf '%s\\n' {q(sha)} > {r}/REVISION",
         f"cp -a {a}/dist {r}/dist", f"cp -al {a}/node_modules {r}/node_modules",
         f"(umask 077 && cp {a}/{env} {s}/shared/{env} && cp {a}/{env} {r}/{env})",
         f"chmod 600 {s}/shared/{env} {r}/{env}",
-        f"cp -a {a}/.git {s}/repo", f"git --git-dir={s}/repo config core.bare true",
-        f"ln -s releases/{q(p.release)} {s}/current"])
+        f"cp -a {q(t.repo_path)}/.git {s}/repo", f"git --git-dir={s}/repo config core.bare true",
+        *remember, f"ln -s releases/{q(p.release)} {s}/current"])
 
 
 def swap_script(p: MigratePaths) -> str:
@@ -180,7 +188,7 @@ class _HostRun:
                                timeout=timeout)
         try:
             result = self.s.run(wrapped, timeout=timeout + scripts.LOCAL_SLACK_S)
-            doc = last_json(result.stdout) if json_out else None
+            doc = composite.last_json(result.stdout) if json_out else None
             ok = (doc or {}).get("ok") is True if json_out else result.ok
             detail = str((doc or {}).get("detail") or "") if doc else \
                 ("" if ok else failure_detail(result, timeout))
@@ -198,7 +206,7 @@ class _HostRun:
         self.observer.step_started(self.t.label, "verify")
         started = time.monotonic()
         try:
-            verdict = check_cwds(self.s, self.t, self.t.app.name)
+            verdict = check_cwds(self.s, f"{self.paths.app}/current", self.t.app.name)
         except HostError as e:
             return self._done(StepResult("verify", FAILED, 0.0, str(e)))
         return self._done(StepResult("verify", OK if verdict.ok else FAILED,
@@ -287,7 +295,9 @@ def migrate_environment(loaded: LoadedConfig, req: MigrateRequest, *,
     meta = RunMeta("migrate", req.environment)
     env = loaded.environment(req.environment)
     connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
-    targets = [replace(t, strategy="releases") for t in targets_for(loaded, env)]
+    # the hosts are in place until migrated: their probe finds the checkout (or a releases root)
+    targets = [replace(t, layout=layout_for(Strategy.IN_PLACE, t.app_path))
+               for t in targets_for(loaded, env)]
     cancel = threading.Event()
     with interrupts(cancel, observer.phase), Fleet(targets, connector, observer) as fleet:
         fleet.connect_all()

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy import scripts
 from cookcam_ops.deploy.playbook import DEFAULT_EXPECT, Playbook, Step, render
 from cookcam_ops.deploy.refs import short
+from cookcam_ops.layout import Strategy
+from cookcam_ops.layout import releases as rel
 
 if TYPE_CHECKING:
     from cookcam_ops.config import AppConfig
@@ -102,19 +103,18 @@ def placeholders(inp: PlanInput, from_sha: str, to_sha: str, needs_build: bool,
     t = inp.target
     ops = t.ops_dir
     build, prev = f"{ops}/build", f"{ops}/prev"
-    values = {"app_path": t.app_path, "ops_path": ops, "build_path": build,
+    values = {**t.layout.placeholders(), "build_path": build,
               "prev_path": prev, "incoming_path": build if needs_build else prev,
               "branch": inp.app.branch, "remote": inp.app.remote, "app_name": inp.app.name,
               "to_sha": to_sha, "from_sha": from_sha, "ref": inp.ref or to_sha,
-              "port": str(t.port), "repo_path": t.repo_path, "shared_path": t.shared_path,
-              "releases_path": t.releases_path, "current_path": t.current_path,
+              "to_tree": t.layout.tree(to_sha), "port": str(t.port),
               "env_file": inp.app.env_file, "release_path": "", "release_name": "",
               "from_release_path": "", "keep_releases": str(t.keep_releases)}
     if paths is not None:
-        release_path = f"{t.releases_path}/{paths.release}"
+        release_path = f"{values['releases_path']}/{paths.release}"
         values.update(release_path=release_path, release_name=paths.release,
                       build_path=release_path, incoming_path=release_path,
-                      from_release_path=f"{t.releases_path}/{paths.from_release}"
+                      from_release_path=f"{values['releases_path']}/{paths.from_release}"
                       if paths.from_release else "")
     return values
 
@@ -137,15 +137,15 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
                      f"production, spare port, wait for '{step.expect or DEFAULT_EXPECT}' and "
                      f"{inp.app.health_path} 200, stop it")
     if step.builtin == "reload":
-        cmd = scripts.reload(inp.app.name, exec_mode, t.ops_dir,
-                             t.current_path if t.releases else None, overlap=step.overlap)
+        link = t.layout.switched_link
+        cmd = scripts.reload(inp.app.name, exec_mode, t.ops_dir, link, overlap=step.overlap)
         verb = "restart" if exec_mode == "fork_mode" else "reload"
         how = f"pm2 {verb} {inp.app.name} --update-env"
         if step.overlap and verb == "reload":
             how = (f"pm2 scale {inp.app.name} to twice its workers (new ones from current/), "
                    "wait until they are ready, delete the old ones")
         extra = (f"; every worker's /proc/PID/cwd in {values['release_path']} (else a "
-                 "zero-downtime handover to a PM2 app run from current/)") if t.releases else ""
+                 "zero-downtime handover to a PM2 app run from current/)") if link else ""
         return cmd, (f"{how}; then pm2 jlist: every instance online with a new "
                      f"pm_uptime{extra}")
     if step.builtin == "health":
@@ -159,7 +159,7 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
         return "", f"append one JSON line to {t.history_file}"
     if step.builtin == "prune":
         return "", (f"delete all but the newest {t.keep_releases} releases in "
-                    f"{t.releases_path}, never current or the rollback target")
+                    f"{values['releases_path']}, never current or the rollback target")
     if step.builtin == "lock":
         return "", (f"{t.ops_dir}/lock with info.json (written aside, renamed into place) before "
                     "any step; removed when the run ends")
@@ -197,7 +197,9 @@ def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
     return tuple(out)
 
 
-def _blocked(facts: HostFacts, to_sha: str | None, auto: bool) -> str | None:
+def _blocked(t: Target, facts: HostFacts, to_sha: str | None, auto: bool) -> str | None:
+    if not t.toolchain.ok:
+        return t.toolchain.explanation()
     if facts.error:
         return facts.error
     if facts.head is None:
@@ -209,6 +211,14 @@ def _blocked(facts: HostFacts, to_sha: str | None, auto: bool) -> str | None:
         return (f"the app checkout has {facts.dirty} modified tracked file(s); commit or discard "
                 "them on the host first")
     return None
+
+
+def workspace_refusal(lockfile: str) -> str:
+    """Why a build is refused when the lockfile is at the repository's root only."""
+    return (f"the target commit has no {lockfile}, only a package-lock.json at the repository "
+            "root (npm workspaces): a build of the app directory alone cannot `npm ci` from it; "
+            "give the app its own lockfile (`npm install --workspaces=false` in it, committed), "
+            "or make app.path the repository root; nothing was changed")
 
 
 def release_paths(facts: HostFacts, to_sha: str) -> tuple[ReleasePaths, bool] | str:
@@ -224,15 +234,17 @@ def release_paths(facts: HostFacts, to_sha: str) -> tuple[ReleasePaths, bool] | 
 def plan_host(inp: PlanInput, facts: HostFacts) -> HostPlan:
     """The plan for one host from its facts (pure)."""
     to_sha = inp.to_sha or facts.target
-    blocked = _blocked(facts, to_sha, inp.auto)
+    blocked = _blocked(inp.target, facts, to_sha, inp.auto)
     paths: ReleasePaths | None = None
     needs_build = facts.prev_sha != to_sha
-    if blocked is None and to_sha is not None and inp.target.releases:
+    if blocked is None and to_sha is not None and inp.target.strategy is Strategy.RELEASES:
         found = release_paths(facts, to_sha)
         if isinstance(found, str):
             blocked = found
         else:
             paths, needs_build = found
+    if blocked is None and needs_build and facts.lockfile == "root":
+        blocked = workspace_refusal(inp.target.layout.lockfile)
     if blocked is not None or facts.head is None or to_sha is None:
         return HostPlan(inp.target, inp.action, facts.head, to_sha, False, False,
                         facts.exec_mode, (), blocked)
@@ -242,7 +254,8 @@ def plan_host(inp: PlanInput, facts: HostFacts) -> HostPlan:
         lockfile_changed=lockfile_changed, exec_mode=facts.exec_mode, paths=paths)
     scratch: str | None = f"{inp.target.ops_dir}/build"
     if paths is not None:
-        scratch = f"{inp.target.releases_path}/{paths.release}" if needs_build else None
+        scratch = placeholders(inp, facts.head, to_sha, needs_build, paths)["release_path"] \
+            if needs_build else None
     return HostPlan(inp.target, inp.action, facts.head, to_sha, needs_build,
                     needs_build and lockfile_changed, facts.exec_mode, steps,
                     release=paths.release if paths else None, scratch=scratch,

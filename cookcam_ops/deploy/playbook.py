@@ -31,7 +31,7 @@ PLACEHOLDERS = frozenset({
     "app_path", "ops_path", "build_path", "prev_path", "incoming_path", "branch", "remote",
     "app_name", "to_sha", "from_sha", "ref", "port", "repo_path", "shared_path",
     "releases_path", "current_path", "env_file", "release_path", "release_name",
-    "from_release_path", "keep_releases",
+    "from_release_path", "keep_releases", "to_tree", "app_subdir",
 })
 # `{name}` not preceded by `$`, so shell parameter expansions like ${HOME} stay shell syntax.
 PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")

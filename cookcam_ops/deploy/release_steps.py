@@ -11,24 +11,24 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.handover import handover
+from cookcam_ops.layout import Releases
+from cookcam_ops.layout import releases as rel
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
 if TYPE_CHECKING:
     from cookcam_ops.deploy.plan import HostPlan, PlannedStep
     from cookcam_ops.deploy.session import Runner
-    from cookcam_ops.remote.fanout import Target
 
 CWD_SETTLE_S = 0.5
 CWD_LOOKS = 3
 
 
-def cwd_script(t: Target) -> str:
-    """One round trip: the app's workers (with their resolved cwd) and where current points."""
+def cwd_script(link: str) -> str:
+    """One round trip: the app's workers (with their resolved cwd) and where link points."""
     return composite.script([("pm2", composite.pm2_jlist()),
-                             ("current", f"readlink -f {q(t.current_path)}")])
+                             ("current", f"readlink -f {q(link)}")])
 
 
 def workers_of(doc: Any, app_name: str) -> list[tuple[object, str | None]]:
@@ -38,9 +38,9 @@ def workers_of(doc: Any, app_name: str) -> list[tuple[object, str | None]]:
             for p in procs or [] if isinstance(p, dict) and p.get("name") == app_name]
 
 
-def check_cwds(session: Runner, t: Target, app_name: str) -> rel.CwdVerdict:
-    """Whether every worker of the app runs in the release `current` resolves to."""
-    sections = composite.parse(session.run(cwd_script(t), timeout=30).stdout)
+def check_cwds(session: Runner, link: str, app_name: str) -> rel.CwdVerdict:
+    """Whether every worker of the app runs in the release link (`current`) resolves to."""
+    sections = composite.parse(session.run(cwd_script(link), timeout=30).stdout)
     current = sections.get("current")
     real = current.text.strip() if current is not None and current.ok else None
     return rel.judge_cwds(workers_of(composite.json_section(sections, "pm2"), app_name), real)
@@ -53,44 +53,41 @@ def ensure_in_release(session: Runner, hp: HostPlan, app_name: str, timeout: flo
 
     first: the workers and current's target as the reload's last look saw them (no round trip).
     """
-    verdict = rel.judge_cwds(*first) if first else check_cwds(session, hp.target, app_name)
+    link = hp.target.layout.switched_link
+    assert link is not None
+    verdict = rel.judge_cwds(*first) if first else check_cwds(session, link, app_name)
     for _ in range(CWD_LOOKS - 1):
         if verdict.ok:
             break
         time.sleep(CWD_SETTLE_S)
-        verdict = check_cwds(session, hp.target, app_name)
+        verdict = check_cwds(session, link, app_name)
     if verdict.ok:
         return True, verdict.detail
     stale = verdict.detail
-    result = session.run(handover(app_name, hp.target.current_path, timeout),
-                         timeout=timeout + 30)
-    doc = _last_json(result.stdout)
+    result = session.run(handover(app_name, link, timeout), timeout=timeout + 30)
+    doc = composite.last_json(result.stdout)
     if doc is None or doc.get("ok") is not True:
         why = str((doc or {}).get("detail") or f"exit {result.exit_code}")[:300]
         return False, f"{stale}; the handover failed: {why}"
-    verdict = check_cwds(session, hp.target, app_name)
+    verdict = check_cwds(session, link, app_name)
     if not verdict.ok:
         return False, f"{stale}; still after a handover: {verdict.detail}"
     return True, f"{stale} after pm2 reload; moved by a handover: {verdict.detail}"
 
 
-def _last_json(text: str) -> dict[str, Any] | None:
-    from cookcam_ops.deploy.steps import last_json
-
-    return last_json(text)
-
-
 def prune(session: Runner, hp: HostPlan, ps: PlannedStep) -> tuple[str, str]:
     """(status, detail): delete the releases prune_selection picks; a failure is a warning."""
-    t = hp.target
-    listing = session.run(rel.listing_command(t.releases_path, t.app.env_file), timeout=60)
+    t, lay = hp.target, hp.target.layout
+    if not isinstance(lay, Releases):
+        return "warn", "prune applies to strategy: releases only; nothing deleted"
+    listing = session.run(rel.listing_command(lay.releases_path, t.app.env_file), timeout=60)
     if not listing.ok:
-        return "warn", f"could not list {t.releases_path} (exit {listing.exit_code})"
+        return "warn", f"could not list {lay.releases_path} (exit {listing.exit_code})"
     entries = rel.parse_listing(listing.stdout)
     doomed = rel.prune_selection(entries, t.keep_releases, (hp.release, hp.from_release))
     if not doomed:
         return "ok", f"{len(entries)} release(s) kept (keep_releases: {t.keep_releases})"
-    paths = [f"{t.releases_path}/{name}" for name in doomed]
+    paths = [lay.release_path(name) for name in doomed]
     done = session.run(f"rm -rf {q(*paths)}", timeout=ps.timeout)
     if not done.ok:
         return "warn", f"could not delete {len(doomed)} old release(s) (exit {done.exit_code})"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy import audit, gates
-from cookcam_ops.deploy import releases as rel
 from cookcam_ops.deploy.engine import execute
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts
 from cookcam_ops.deploy.fleet import Fleet, interrupts
@@ -34,6 +33,7 @@ from cookcam_ops.deploy.service import (
 )
 from cookcam_ops.deploy.steps import RunContext
 from cookcam_ops.history import HistoryRecord
+from cookcam_ops.layout import releases as rel
 from cookcam_ops.report import Check, Status
 
 if TYPE_CHECKING:

@@ -67,6 +67,7 @@ once();
 """.strip()
 
 NOW_MS = "node -e 'console.log(Date.now())'"
+RELOAD_RETRIES = 3
 
 
 def wrap(command: str, *, cwd: str, ops_path: str, run_id: str, timeout: float,
@@ -123,7 +124,11 @@ def reload(app_name: str, exec_mode: str | None, ops_path: str,
     where = f"echo \"@@current=$(readlink -f {q(current)})\"; " if current else ""
     run = (f"( {overlap_command(app_name, 60.0)} )" if overlap and verb == "reload"
            else f"pm2 {verb} {q(app_name)} --update-env")
-    return (f"t0=$({NOW_MS}); {run} > {log} 2>&1; rc=$?; "
+    # PM2 refuses a reload while it is itself restarting a crashed worker ("process already
+    # started"): a rollback right after a crash loop meets that; it is retried a few times.
+    return (f"t0=$({NOW_MS}); n=0; while :; do {run} > {log} 2>&1; rc=$?; "
+            f"[ $rc -ne 0 ] && [ $n -lt {RELOAD_RETRIES} ] && "
+            f"grep -q 'process already started' {log} || break; n=$((n+1)); sleep 2; done; "
             f"tail -n 3 {log}; {where}echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
 
 

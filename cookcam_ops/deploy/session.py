@@ -44,8 +44,10 @@ class HostSession:
         return self.target.label
 
     def connect(self) -> None:
-        """Open the connection (HostError when the host cannot be reached)."""
-        self._transport = self._connector(self.target.host)
+        """Open the connection and probe the host (HostError when it cannot be reached)."""
+        from cookcam_ops.remote.fanout import open_host
+
+        self._transport, self.target = open_host(self._connector, self.target)
         self.lost = False
 
     def run(self, command: str, *, timeout: float | None = None) -> RunResult:

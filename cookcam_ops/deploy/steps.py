@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy import audit, diskspace, scripts
 from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
+from cookcam_ops.deploy.release_steps import ensure_in_release, prune, workers_of
 from cookcam_ops.deploy.result import FAILED, OK, StepResult
 from cookcam_ops.deploy.session import Cuts
 from cookcam_ops.remote import composite
+from cookcam_ops.remote.composite import last_json
 
 if TYPE_CHECKING:
     from cookcam_ops.config import AppConfig
@@ -49,19 +51,6 @@ class RunContext:
     auto_rollback: bool = True
     batch_size: int = 1
     cuts: Cuts = field(default_factory=Cuts)
-
-
-def last_json(text: str) -> dict[str, Any] | None:
-    """The last line of text that parses as a JSON object."""
-    for raw in reversed(text.strip().splitlines()):
-        line = raw.strip()
-        if line.startswith("{"):
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                continue
-            return doc if isinstance(doc, dict) else None
-    return None
 
 
 def _clean(text: str, limit: int = 300) -> str:
@@ -208,10 +197,8 @@ def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
             f"{STABLE_WINDOW_MS / 1000:g}s after the old ones stopped")
     else:
         ok, detail = verify_pm2(session, ctx.app.name, t0, max(10.0, ps.timeout / 4), procs)
-    if not ok or not hp.target.releases:
+    if not ok or hp.target.layout.switched_link is None:
         return ok, detail
-    from cookcam_ops.deploy.release_steps import ensure_in_release, workers_of
-
     current = CURRENT_RE.search(result.stdout)
     first = (workers_of({"processes": procs}, ctx.app.name),
              current.group(1).strip() if current else None)
@@ -247,8 +234,6 @@ def run_step(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContex
     """Run one step; HostError propagates (the engine reconnects and decides)."""
     started = time.monotonic()
     if ps.kind == "prune":
-        from cookcam_ops.deploy.release_steps import prune
-
         status, detail = prune(session, hp, ps)
         return StepResult(ps.name, status, time.monotonic() - started, detail)
     if ps.kind == "run":

@@ -39,23 +39,24 @@ class UnlockResult:
         return all(h.error is None for h in self.locks)
 
 
-def _look(connector: Connector, t: Target) -> tuple[HostLock, Transport | None]:
+def _look(connector: Connector, t: Target) -> tuple[HostLock, Transport | None, Target]:
+    from cookcam_ops.remote.fanout import open_host
+
     try:
-        transport = connector(t.host)
+        transport, t = open_host(connector, t)
     except HostError as e:
-        return HostLock(t.label, None, str(e)), None
+        return HostLock(t.label, None, str(e)), None, t
     try:
         out = transport.run(lock.read_command(t.ops_dir), timeout=30).stdout
     except HostError as e:
         transport.close()
-        return HostLock(t.label, None, str(e)), None
-    return HostLock(t.label, lock.parse_read(out)), transport
+        return HostLock(t.label, None, str(e)), None, t
+    return HostLock(t.label, lock.parse_read(out)), transport, t
 
 
-def _break(found: list[tuple[HostLock, Transport | None]],
-           targets: list[Target]) -> list[HostLock]:
+def _break(found: list[tuple[HostLock, Transport | None, Target]]) -> list[HostLock]:
     out = []
-    for (h, transport), t in zip(found, targets, strict=True):
+    for h, transport, t in found:
         if h.holder is None or transport is None:
             out.append(h)
             continue
@@ -81,11 +82,11 @@ def unlock_environment(loaded: LoadedConfig, environment: str, *,
     targets = targets_for(loaded, env)
     found = in_parallel_map(targets, lambda t: _look(conn, t))
     try:
-        held = [h for h, _ in found if h.holder is not None]
+        held = [h for h, _, _ in found if h.holder is not None]
         if not held or not confirm(held):
-            return UnlockResult(environment, [h for h, _ in found])
-        return UnlockResult(environment, _break(found, targets))
+            return UnlockResult(environment, [h for h, _, _ in found])
+        return UnlockResult(environment, _break(found))
     finally:
-        for _, transport in found:
+        for _, transport, _ in found:
             if transport is not None:
                 transport.close()

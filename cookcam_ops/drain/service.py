@@ -23,7 +23,7 @@ from cookcam_ops.drain.watcher import WatchResult, parse_watch, watcher_command
 from cookcam_ops.errors import UsageError
 from cookcam_ops.remote.fanout import Target
 from cookcam_ops.remote.protocol import Transport
-from cookcam_ops.report import Check, Report
+from cookcam_ops.report import Check, Report, Status
 from cookcam_ops.smoke.credentials import Secret
 
 VIAS = ("reload", "restart", "signal")
@@ -68,6 +68,11 @@ def run_drain(t: Target, transport: Transport, opts: DrainOptions, token: Secret
     """Run the drain against one host and judge it."""
     opts.validate()
     started = time.monotonic()
+    if not t.toolchain.ok:  # the watcher and PM2 need node on the host
+        return Report(title=f"drain {opts.environment} {t.label} via {opts.via}",
+                      checks=[Check("toolchain", Status.FAIL, t.toolchain.explanation(),
+                                    t.label)], duration_s=0.0,
+                      extra={"host": t.label, "via": opts.via})
     facts = asyncio.run(_drive(t, transport, opts, token, progress))
     checks = list(extra_checks or []) + judge(facts)
     return Report(title=f"drain {opts.environment} {t.label} via {opts.via}", checks=checks,
@@ -111,7 +116,7 @@ def _what(via: str, name: str) -> str:
 
 
 async def _watch(t: Target, transport: Transport, via: str) -> WatchResult:
-    command = watcher_command(t.app.name, t.app_path, via, int(WATCH_DEADLINE_S * 1000))
+    command = watcher_command(t.app.name, t.code_path, via, int(WATCH_DEADLINE_S * 1000))
     result = await asyncio.to_thread(transport.run, command, timeout=WATCH_DEADLINE_S + 20)
     if result.timed_out:
         return WatchResult(error=f"the watcher on {t.label} did not finish within "

@@ -118,6 +118,19 @@ def json_section(sections: dict[str, Section], name: str) -> Any:
     return None
 
 
+def last_json(text: str) -> dict[str, Any] | None:
+    """The last line of text that parses as a JSON object (what a host-side script printed)."""
+    for raw in reversed(text.strip().splitlines()):
+        line = raw.strip()
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            return doc if isinstance(doc, dict) else None
+    return None
+
+
 def if_pm2_daemon(then: str, otherwise: str) -> str:
     """Run `then` only when the PM2 daemon runs: any pm2 command would start one otherwise."""
     alive = (f'H={PM2_HOME}; P=$(cat "$H/pm2.pid" 2>/dev/null); '

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from cookcam_ops.config import AppConfig, EnvironmentConfig, HostConfig, LoadedConfig
 from cookcam_ops.errors import HostError, UsageError
+from cookcam_ops.layout import Layout, Strategy, layout_for
 from cookcam_ops.limits import clip_value
-from cookcam_ops.remote.protocol import Transport
+from cookcam_ops.remote.probe import (
+    PROBE_TIMEOUT_S,
+    HostProbe,
+    Toolchain,
+    choose_toolchain,
+    parse_probe,
+    probe_script,
+)
+from cookcam_ops.remote.protocol import Transport, with_path
 
 T = TypeVar("T")
 Connector = Callable[[HostConfig], Transport]
@@ -25,78 +34,67 @@ MAX_PARALLEL = 16
 
 @dataclass(frozen=True)
 class Target:
-    """One host with its app's resolved location."""
+    """One host with its app's resolved location: its layout and, once probed, its toolchain."""
 
     host: HostConfig
     app: AppConfig
-    app_path: str
+    layout: Layout
     port: int
     base_url: str
-    strategy: str = "in-place"
     keep_releases: int = 5
+    tool_path: tuple[str, ...] = ()  # ssh.path / the host's path: prepended to PATH
+    toolchain: Toolchain = field(default_factory=Toolchain)
 
     @property
     def label(self) -> str:
         return self.host.label
 
     @property
-    def releases(self) -> bool:
-        """True when the host keeps releases side by side (strategy: releases)."""
-        return self.strategy == "releases"
+    def app_path(self) -> str:
+        return self.layout.app_path
 
     @property
-    def current_path(self) -> str:
-        """releases: the `current` symlink; in-place: the checkout itself."""
-        return f"{self.app_path.rstrip('/')}/current" if self.releases else self.app_path
+    def strategy(self) -> Strategy:
+        return self.layout.strategy
 
     @property
     def code_path(self) -> str:
         """Where the served code is read from (ecosystem file, package.json, dist)."""
-        return self.current_path
+        return self.layout.code_path
 
     @property
     def repo_path(self) -> str:
-        """Where git runs: the checkout (in-place) or the bare repository `APP/repo`."""
-        return f"{self.app_path.rstrip('/')}/repo" if self.releases else self.app_path
-
-    @property
-    def shared_path(self) -> str:
-        """releases: `APP/shared`, the .env deploys copy and what every release links to."""
-        return f"{self.app_path.rstrip('/')}/shared"
-
-    @property
-    def releases_path(self) -> str:
-        return f"{self.app_path.rstrip('/')}/releases"
+        """Where git runs: the top of the checkout (in-place) or the bare `APP/repo`."""
+        return self.layout.repo_path
 
     @property
     def ops_dir(self) -> str:
-        """Where deploy keeps its lock and audit log: beside the app, `<app_path>.ops`."""
-        return self.app_path.rstrip("/") + ".ops"
+        """Where the tool keeps its lock, audit log and kept builds (never in a work tree)."""
+        return self.layout.state_dir
 
     @property
     def lock_dir(self) -> str:
-        """The lock is this directory (renamed into place whole); info.json inside names who."""
-        return f"{self.ops_dir}/lock"
-
-    @property
-    def lock_file(self) -> str:
-        return f"{self.lock_dir}/info.json"
+        return self.layout.lock_dir
 
     @property
     def history_file(self) -> str:
-        return f"{self.ops_dir}/history.jsonl"
+        return self.layout.history_file
 
     @property
     def env_path(self) -> str:
-        env_file = self.app.env_file
-        if env_file.startswith("/"):
-            return env_file
-        return f"{self.shared_path if self.releases else self.app_path}/{env_file}"
+        return self.layout.env_path(self.app.env_file)
 
     @property
     def local_url(self) -> str:
         """The app as seen from the host itself."""
         return f"http://127.0.0.1:{self.port}{self.app.health_path}"
+
+    def probed(self, probe: HostProbe) -> Target:
+        """This target as the host probe found it: its layout's places and its toolchain."""
+        if not probe.answered:
+            return self
+        return replace(self, layout=layout_for(self.strategy, self.app_path, probe.place),
+                       toolchain=choose_toolchain(probe, self.tool_path))
 
 
 @dataclass(frozen=True)
@@ -113,13 +111,28 @@ class HostOutcome(Generic[T]):
 
 
 def target(host: HostConfig, app: AppConfig, env: EnvironmentConfig | None = None) -> Target:
-    """Resolve a host's app path, port and base URL (host overrides first)."""
+    """Resolve a host's app path, port, base URL and tool path (host overrides first)."""
     port = host.port or app.port
     base_url = host.base_url or f"http://{host.hostname}:{port}"
-    return Target(host=host, app=app, app_path=host.app_path or app.path, port=port,
-                  base_url=base_url.rstrip("/"),
-                  strategy=env.strategy if env else "in-place",
-                  keep_releases=env.keep_releases if env else 5)
+    strategy = Strategy(env.strategy) if env else Strategy.IN_PLACE
+    tool_path = tuple(host.path if host.path is not None else env.ssh.path if env else ())
+    return Target(host=host, app=app, layout=layout_for(strategy, host.app_path or app.path),
+                  port=port, base_url=base_url.rstrip("/"),
+                  keep_releases=env.keep_releases if env else 5, tool_path=tool_path)
+
+
+def open_host(connector: Connector, t: Target) -> tuple[Transport, Target]:
+    """Connect and probe (one round trip): a transport that puts the host's toolchain on PATH
+    for every command, and the target as the probe found it."""
+    transport = connector(t.host)
+    try:
+        probe = parse_probe(transport.run(probe_script(t.app_path, t.tool_path),
+                                          timeout=PROBE_TIMEOUT_S).stdout)
+    except BaseException:
+        transport.close()
+        raise
+    found = t.probed(probe)
+    return with_path(transport, found.toolchain.dirs), found
 
 
 def select_hosts(env_name: str, env: EnvironmentConfig, only: str | None) -> list[HostConfig]:
@@ -153,7 +166,7 @@ def run_on_hosts(targets: list[Target], connector: Connector,
 
     def one(t: Target) -> HostOutcome[T]:
         try:
-            transport = connector(t.host)
+            transport, t = open_host(connector, t)
         except HostError as e:
             return HostOutcome(t, None, str(e))
         try:

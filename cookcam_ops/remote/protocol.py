@@ -50,3 +50,30 @@ class Transport(Protocol):
 def q(*args: str | int) -> str:
     """Join arguments into one shell word list, each quoted: the only way values reach a shell."""
     return " ".join(shlex.quote(str(a)) for a in args)
+
+
+class PathTransport:
+    """A transport whose every command runs with directories prepended to PATH (the host's
+    toolchain: node, npm and pm2 where a non-interactive ssh command does not find them)."""
+
+    def __init__(self, inner: Transport, dirs: tuple[str, ...]) -> None:
+        self.label = inner.label
+        self._inner = inner
+        self._prefix = f"export PATH={q(':'.join(dirs))}:\"$PATH\"; "
+
+    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+        return self._inner.run(self._prefix + command, timeout=timeout)
+
+    def read_file(self, path: str) -> bytes | None:
+        return self._inner.read_file(path)
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        self._inner.write_file(path, data, mode)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def with_path(transport: Transport, dirs: tuple[str, ...]) -> Transport:
+    """transport, with dirs prepended to PATH for every command (itself when there are none)."""
+    return PathTransport(transport, dirs) if dirs else transport

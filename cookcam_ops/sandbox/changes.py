@@ -165,3 +165,17 @@ def write_api_tree(dest: Path, kind: str, release: int) -> str:
         (dest / rel).write_text(text, encoding="utf-8")
     _, summary = DEFECTS[kind]
     return f"release 1.0.{release}: {summary}"
+
+
+MONOREPO_FILES: dict[str, str] = {
+    "README.md": "# CookCam\n\nThe CookCam monorepo: the API in `backend/api` (Express + "
+                 "Socket.IO, run by PM2),\nthe app in `frontend/`.\n",
+    "frontend/README.md": "# CookCam app\n\n(The sandbox's placeholder for the mobile app.)\n",
+}
+
+
+def write_monorepo_root(dest: Path) -> None:
+    """The monorepo around the API, as the seed's repository is: a root README, frontend/."""
+    for rel, text in MONOREPO_FILES.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text, encoding="utf-8")

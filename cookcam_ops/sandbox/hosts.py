@@ -16,6 +16,7 @@ from pathlib import Path
 from cookcam_ops.errors import SandboxError
 from cookcam_ops.sandbox.layout import HostState, Layout, write_private
 from cookcam_ops.sandbox.procs import wait_until
+from cookcam_ops.sandbox.seedhost import NVM_SOURCE
 from cookcam_ops.sandbox.sshd import SshClient, SshdSpec, render_sshd_config, start_sshd
 
 Progress = Callable[[str], None]
@@ -40,10 +41,12 @@ def git(args: list[str], cwd: Path | None = None, *, timeout: float = 120.0) -> 
 
 
 def write_sshd_config(host: HostState, layout: Layout, user: str, path_dirs: list[Path]) -> None:
-    """Write the host's sshd_config."""
+    """Write the host's sshd_config (PM2_HOME only where pm2's default $HOME/.pm2 is not it)."""
+    home = Path(host.home) if host.home else None
+    pm2_home = None if home and Path(host.pm2_home) == home / ".pm2" else Path(host.pm2_home)
     spec = SshdSpec(port=host.ssh_port, host_key=layout.host_key(host.name),
                     pid_file=Path(host.sshd_pid_file), authorized_keys=layout.authorized_keys,
-                    user=user, pm2_home=Path(host.pm2_home), path_dirs=tuple(path_dirs))
+                    user=user, pm2_home=pm2_home, path_dirs=tuple(path_dirs), home=home)
     Path(host.sshd_config).write_text(render_sshd_config(spec), encoding="utf-8")
 
 
@@ -71,17 +74,20 @@ def _ssh_step(client: SshClient, host: HostState, what: str, command: str,
 
 def deploy_host(host: HostState, layout: Layout, env_text: str, client: SshClient,
                 progress: Progress) -> None:
-    """Clone origin, write .env (600), then over ssh: npm ci, build, pm2 start."""
+    """Clone origin, write .env (600), then over ssh as a human would (on a seed-shaped host
+    sourcing nvm first): npm ci, build, pm2 start from the ecosystem file (and pm2 save)."""
     app = Path(host.app_path)
-    git(["clone", "--quiet", "--branch", "main", str(layout.origin), str(app)])
+    git(["clone", "--quiet", "--branch", "main", str(layout.origin), host.checkout])
     write_private(app / ".env", env_text)
-    cd = f"cd {shlex.quote(str(app))} && "
+    cd = (NVM_SOURCE if host.home else "") + f"cd {shlex.quote(str(app))} && "
     progress(f"{host.name}: npm ci (over ssh 127.0.0.1:{host.ssh_port})")
     _ssh_step(client, host, "npm ci", cd + f"npm ci {NPM_FLAGS}")
     progress(f"{host.name}: npm run build")
     _ssh_step(client, host, "npm run build", cd + "npm run build")
-    progress(f"{host.name}: pm2 start ecosystem.config.js")
-    _ssh_step(client, host, "pm2 start", cd + "pm2 start ecosystem.config.js", timeout=120.0)
+    save = " && pm2 save" if host.home else ""
+    progress(f"{host.name}: pm2 start ecosystem.config.js{save}")
+    _ssh_step(client, host, "pm2 start", cd + f"pm2 start ecosystem.config.js{save}",
+              timeout=120.0)
 
 
 def health_ok(url: str, timeout: float = 2.0) -> bool:

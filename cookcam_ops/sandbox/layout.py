@@ -72,6 +72,10 @@ class Layout:
     def setup_log(self) -> Path:
         return self.root / "setup.log"
 
+    @property
+    def pm2_package(self) -> Path:
+        return self.tools / "node_modules" / "pm2"
+
     def host_dir(self, name: str) -> Path:
         return self.root / "hosts" / name
 
@@ -93,6 +97,8 @@ class HostState:
     sshd_log: str
     setup_log: str
     sshd_pid: int | None = None
+    checkout: str = ""  # the git checkout (app_path is its top, or inside it: seed shape)
+    home: str = ""  # seed shape: the HOME every ssh session gets (nvm lives there)
 
     @property
     def base_url(self) -> str:
@@ -127,6 +133,8 @@ class SandboxState:
     path_dirs: tuple[str, ...]
     sentry_project_id: str
     release: int = 1
+    shape: str = "flat"  # seed: a monorepo, node from nvm off the PATH; flat: the older shape
+    api_subdir: str = ""  # where the API lives in the origin ('' at its top)
     pm2_short_root: str | None = None
     created_at: str = ""
     up_seconds: float | None = None

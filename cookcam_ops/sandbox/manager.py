@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cookcam_ops.errors import MissingToolError, SandboxError, UsageError
-from cookcam_ops.sandbox import files, hosts, pm2, procs, sshd
+from cookcam_ops.sandbox import files, hosts, pm2, procs, seedhost, sshd
 from cookcam_ops.sandbox.layout import (
     AuthState,
     HostState,
@@ -31,6 +31,9 @@ from cookcam_ops.sandbox.layout import (
 
 Progress = Callable[[str], None]
 MAX_HOSTS = 16
+SHAPES = ("seed", "flat")
+SEED_CHECKOUT = "var/www/cookcam"  # the seed's server: a monorepo checkout here,
+SEED_API = "backend/api"  # and the API in this directory of it
 STUB_TIMEOUT_S = 20.0
 TOOL_HINTS = {
     "ssh-keygen": "install it with `apt-get install openssh-client` (root) or your OS's package",
@@ -68,31 +71,40 @@ def check_tools() -> Tools:
 
 
 def _host_states(layout: Layout, count: int, pm2_homes: dict[str, Path],
-                 ports: list[int]) -> tuple[HostState, ...]:
+                 ports: list[int], shape: str) -> tuple[HostState, ...]:
     out = []
     for i in range(count):
         name = f"host{i + 1}"
         hdir = layout.host_dir(name)
+        checkout = hdir / SEED_CHECKOUT if shape == "seed" else hdir / "app"
+        app_path = checkout / SEED_API if shape == "seed" else checkout
         out.append(HostState(name=name, ssh_port=ports[2 * i], app_port=ports[2 * i + 1],
-                             app_path=str(hdir / "app"), pm2_home=str(pm2_homes[name]),
+                             app_path=str(app_path), pm2_home=str(pm2_homes[name]),
                              sshd_config=str(hdir / "sshd_config"),
                              sshd_pid_file=str(hdir / "sshd.pid"), sshd_log=str(hdir / "sshd.log"),
-                             setup_log=str(hdir / "setup.log")))
+                             setup_log=str(hdir / "setup.log"), checkout=str(checkout),
+                             home=str(hdir / "home") if shape == "seed" else ""))
     return tuple(out)
 
 
-def _plan(layout: Layout, count: int, tools: Tools) -> SandboxState:
+def _default_pm2_home(layout: Layout, name: str, shape: str) -> Path:
+    """seed: pm2's own default, $HOME/.pm2; flat: a directory beside the host's app."""
+    return layout.host_dir(name) / ("home/.pm2" if shape == "seed" else "pm2")
+
+
+def _plan(layout: Layout, count: int, tools: Tools, shape: str) -> SandboxState:
     """Pick ports and paths for a new sandbox (nothing started yet)."""
     ports = procs.pick_free_ports(2 * count + 1)
     names = [f"host{i + 1}" for i in range(count)]
-    homes, short_root = pm2.pm2_homes(layout.root, names)
+    homes, short_root = pm2.pm2_homes({n: _default_pm2_home(layout, n, shape) for n in names})
     auth = AuthState(port=ports[-1], config=str(layout.auth_dir / "config.json"),
                      pid_file=str(layout.auth_dir / "auth.pid"),
                      log=str(layout.auth_dir / "auth.log"))
     path_dirs = tuple(dict.fromkeys([str(layout.pm2_bin_dir), str(tools.node.parent),
                                      "/usr/local/bin", "/usr/bin", "/bin"]))
     return SandboxState(dir=str(layout.root), user=getpass.getuser(),
-                        hosts=_host_states(layout, count, homes, ports), auth=auth,
+                        hosts=_host_states(layout, count, homes, ports, shape), auth=auth,
+                        shape=shape, api_subdir=SEED_API if shape == "seed" else "",
                         node_bin_dir=str(tools.node.parent),
                         pm2_bin=str(layout.pm2_bin_dir / "pm2"), path_dirs=path_dirs,
                         sentry_project_id=files.new_sentry_project_id(),
@@ -161,13 +173,16 @@ def _start_stub(state: SandboxState, sec: files.Secrets) -> SandboxState:
     return state
 
 
-def _seed_origin(layout: Layout) -> None:
-    from cookcam_ops.sandbox.changes import write_api_tree
+def _seed_origin(layout: Layout, api_subdir: str) -> None:
+    """The origin: the API at its top (flat), or a monorepo with the API under backend/api."""
+    from cookcam_ops.sandbox.changes import write_api_tree, write_monorepo_root
 
     hosts.git(["init", "--quiet", "--bare", "--initial-branch=main", str(layout.origin)])
     hosts.git(["clone", "--quiet", str(layout.origin), str(layout.work)])
     hosts.git(["checkout", "--quiet", "-B", "main"], layout.work)
-    message = write_api_tree(layout.work, "release", 1)
+    if api_subdir:
+        write_monorepo_root(layout.work)
+    message = write_api_tree(layout.work / api_subdir, "release", 1)
     hosts.git(["add", "--all"], layout.work)
     hosts.git(["commit", "--quiet", "--allow-empty", "-m", message], layout.work)
     hosts.git(["push", "--quiet", "origin", "main"], layout.work)
@@ -175,10 +190,17 @@ def _seed_origin(layout: Layout) -> None:
 
 def _start_sshds(state: SandboxState, layout: Layout, tools: Tools) -> SandboxState:
     started = []
-    dirs = [Path(d) for d in state.path_dirs]
     for h in state.hosts:
         Path(h.sshd_config).parent.mkdir(parents=True, exist_ok=True)
         Path(h.pm2_home).mkdir(parents=True, exist_ok=True)
+        if h.home:  # seed: node from nvm in the host's HOME, a PATH without it
+            hdir = Path(h.sshd_config).parent
+            seedhost.make_home(Path(h.home), tools.node, seedhost.npm_package(tools.npm),
+                               layout.pm2_package)
+            seedhost.link_system_bin(hdir / "bin")
+            dirs = [hdir / "bin"]
+        else:
+            dirs = [Path(d) for d in state.path_dirs]
         hosts.write_sshd_config(h, layout, state.user, dirs)
         started.append(replace(h, sshd_pid=hosts.launch_sshd(tools.sshd, h)))
         # Record each pid as soon as it exists, so a failure later still stops it.
@@ -187,10 +209,14 @@ def _start_sshds(state: SandboxState, layout: Layout, tools: Tools) -> SandboxSt
     return state
 
 
-def start_sandbox(directory: Path, host_count: int = 2,
-                  progress: Progress = _quiet, strategy: str = "in-place") -> SandboxState:
+def start_sandbox(directory: Path, host_count: int = 2, progress: Progress = _quiet,
+                  strategy: str = "in-place", shape: str = "seed") -> SandboxState:
     """Bring up a sandbox of host_count hosts in directory; its state (also in state.json).
 
+    shape "seed" (the seed's servers): a monorepo checkout at <host>/var/www/cookcam with the API
+    in backend/api, node/npm/pm2 from nvm in the host's HOME and not on the PATH of `ssh host
+    cmd`, PM2 started from the ecosystem file and saved. "flat": the API at the top of a
+    checkout at <host>/app, node on the ssh PATH.
     strategy "releases": the hosts come up in place, as the seed's servers are, and are then
     moved to the releases layout by `migrate-to-releases`; ops.yaml says `strategy: releases`.
     """
@@ -198,12 +224,14 @@ def start_sandbox(directory: Path, host_count: int = 2,
         raise UsageError(f"--hosts must be from 1 to {MAX_HOSTS} (got {host_count})")
     if strategy not in ("in-place", "releases"):
         raise UsageError(f"--strategy must be in-place or releases (got {strategy!r})")
+    if shape not in SHAPES:
+        raise UsageError(f"--layout must be {' or '.join(SHAPES)} (got {shape!r})")
     started = time.monotonic()
     tools = check_tools()
     layout = Layout(directory.resolve())
     sshd.check_safe_path(layout.root)
     _prepare_dir(layout, progress)
-    state = _plan(layout, host_count, tools)
+    state = _plan(layout, host_count, tools, shape)
     write_state(layout, state)
     try:
         state = _bring_up(layout, state, tools, progress)
@@ -228,15 +256,17 @@ def _bring_up(layout: Layout, state: SandboxState, tools: Tools,
     write_state(layout, state)
     progress(f"installing {pm2.PM2_SPEC} into {layout.tools}")
     pm2.install_pm2(layout.tools, layout.setup_log)
-    progress("seeding the git origin with release 1")
-    _seed_origin(layout)
+    progress("seeding the git origin with release 1" + (
+        f" (a monorepo: the API in {state.api_subdir})" if state.api_subdir else ""))
+    _seed_origin(layout, state.api_subdir)
     progress("starting sshd on " + ", ".join(f"127.0.0.1:{h.ssh_port}" for h in state.hosts))
     state = _start_sshds(state, layout, tools)
     env = files.app_env(0, state.auth.url, sec.anon_key, state.sentry_project_id)
     client = sshd.SshClient(state.user, layout.client_key, layout.known_hosts)
     with ThreadPoolExecutor(max_workers=min(len(state.hosts), 8)) as pool:
         futures = [pool.submit(hosts.deploy_host, h, layout,
-                               files.env_text({**env, "PORT": str(h.app_port)}), client, progress)
+                               files.env_text({**env, "PORT": str(h.app_port)}), client,
+                               progress)
                    for h in state.hosts]
         for future in futures:
             future.result()

@@ -51,12 +51,12 @@ def socket_path_fits(pm2_home: Path) -> bool:
     return len(os.fsencode(pm2_home / "rpc.sock")) <= SOCKET_PATH_MAX
 
 
-def pm2_homes(sandbox: Path, names: list[str]) -> tuple[dict[str, Path], Path | None]:
-    """A PM2_HOME per host: under sandbox/hosts/NAME/pm2, or under a short /tmp dir if too deep.
+def pm2_homes(homes: dict[str, Path]) -> tuple[dict[str, Path], Path | None]:
+    """A PM2_HOME per host: the one given, or under a short /tmp dir if too deep for a socket.
 
     Returns the homes and the short root created for them (None when not needed).
     """
-    homes = {n: sandbox / "hosts" / n / "pm2" for n in names}
+    names = list(homes)
     if all(socket_path_fits(h) for h in homes.values()):
         return homes, None
     root = Path(tempfile.mkdtemp(prefix=SHORT_ROOT_PREFIX, dir="/tmp"))

@@ -1,8 +1,9 @@
 """OpenSSH on loopback: keys, known_hosts, one sshd per sandbox host, and the ssh client calls.
 
-Each host's sshd sets PM2_HOME and PATH for every session with `SetEnv` (OpenSSH applies it
-after its own default PATH, so it wins), so a plain client with only a key and a known_hosts
-file finds `pm2` and the right daemon, exactly as on a real server.
+Each host's sshd sets PATH (and HOME, or PM2_HOME) for every session with `SetEnv` (OpenSSH
+applies it after its own defaults, so it wins): a plain client with only a key and a known_hosts
+file gets the session a real server would give it — on a seed-shaped host, one whose PATH has
+no node (see seedhost.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class SshdSpec:
     pid_file: Path
     authorized_keys: Path
     user: str
-    pm2_home: Path
+    pm2_home: Path | None  # None: pm2's default, $HOME/.pm2
     path_dirs: tuple[Path, ...]
+    home: Path | None = None  # the HOME sessions get (None: the user's own)
 
 
 def find_sshd() -> Path | None:
@@ -66,9 +68,12 @@ def check_safe_path(path: Path) -> None:
 
 def render_sshd_config(spec: SshdSpec) -> str:
     """The sshd_config text for one sandbox host (pure)."""
-    for p in (spec.host_key, spec.pid_file, spec.authorized_keys, spec.pm2_home, *spec.path_dirs):
+    optional = [p for p in (spec.pm2_home, spec.home) if p is not None]
+    for p in (spec.host_key, spec.pid_file, spec.authorized_keys, *optional, *spec.path_dirs):
         check_safe_path(p)
     path = ":".join(str(d) for d in spec.path_dirs)
+    env = ([f"HOME={spec.home}"] if spec.home else []) + \
+        ([f"PM2_HOME={spec.pm2_home}"] if spec.pm2_home else []) + [f"PATH={path}"]
     lines = [
         f"ListenAddress {LOOPBACK}:{spec.port}",
         f"HostKey {spec.host_key}",
@@ -87,7 +92,7 @@ def render_sshd_config(spec: SshdSpec) -> str:
         "UseDNS no",
         "X11Forwarding no",
         "Subsystem sftp internal-sftp",
-        f"SetEnv PM2_HOME={spec.pm2_home} PATH={path}",
+        f"SetEnv {' '.join(env)}",
     ]
     return "\n".join(lines) + "\n"
 

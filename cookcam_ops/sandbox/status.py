@@ -39,6 +39,7 @@ class SandboxStatus:
     hosts: tuple[HostStatus, ...]
     auth_url: str
     auth_up: bool
+    origin: str
 
     @property
     def ok(self) -> bool:
@@ -46,7 +47,8 @@ class SandboxStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "hosts": [asdict(h) for h in self.hosts],
-                "auth_url": self.auth_url, "auth_up": self.auth_up, "dir": self.dir}
+                "auth_url": self.auth_url, "auth_up": self.auth_up, "dir": self.dir,
+                "origin": self.origin}
 
 
 def _host_status(h: HostState) -> HostStatus:
@@ -66,7 +68,8 @@ def inspect_sandbox(directory: Path) -> SandboxStatus:
         statuses = tuple(pool.map(_host_status, state.hosts))
     auth_up = (procs.owned_alive(state.auth.pid, state.auth.config)
                and hosts.health_ok(state.auth.url + "/auth/v1/health"))
-    return SandboxStatus(dir=state.dir, hosts=statuses, auth_url=state.auth.url, auth_up=auth_up)
+    return SandboxStatus(dir=state.dir, hosts=statuses, auth_url=state.auth.url, auth_up=auth_up,
+                         origin=str(Layout(Path(state.dir)).origin))
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def change_sandbox(directory: Path, kind: str, progress: Progress = lambda _: No
     progress(f"pulling origin main into {work}")
     hosts.git(["pull", "--quiet", "--ff-only", "origin", "main"], work)
     release = state.release + 1
-    message = write_api_tree(work, kind, release)
+    message = write_api_tree(work / state.api_subdir, kind, release)
     hosts.git(["add", "--all"], work)
     hosts.git(["commit", "--quiet", "--allow-empty", "-m", message], work)
     progress(f"pushing '{message}' to origin main")

@@ -1,4 +1,6 @@
-"""The e2e sandbox: one 2-host sandbox (real sshd, git, npm, PM2) for the whole test session.
+"""The e2e sandbox: one 2-host sandbox (real sshd, git, npm, PM2) for the whole test session,
+shaped like the seed's servers (a monorepo checkout, the API in backend/api, node from nvm and
+not on the PATH of `ssh host cmd`).
 
 Brought up through the service API in a short /tmp directory (PM2's unix sockets live under
 it), and always taken down at the end — on failure, Ctrl-C or SIGTERM too. Set
@@ -24,6 +26,7 @@ import pytest
 from cookcam_ops.config import LoadedConfig, load_config
 from cookcam_ops.sandbox.layout import HostState, Layout, SandboxState, read_state
 from cookcam_ops.sandbox.manager import start_sandbox, stop_sandbox
+from cookcam_ops.sandbox.seedhost import NVM_SOURCE
 from cookcam_ops.sandbox.sshd import SshClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,8 +59,16 @@ class Sandbox:
 
     def ssh(self, host: str, command: str, timeout: float = 300.0
             ) -> subprocess.CompletedProcess[str]:
-        """Run command on a host through its sshd (stock ssh client, strict host keys)."""
-        return self.client.run(self.host(host).ssh_port, command, timeout=timeout)
+        """Run command on a host through its sshd (stock ssh client, strict host keys), as a
+        human does there: on a seed-shaped host node comes from nvm, sourced first."""
+        h = self.host(host)
+        return self.client.run(h.ssh_port, (NVM_SOURCE if h.home else "") + command,
+                               timeout=timeout)
+
+    def ops_dir(self, host: str) -> Path:
+        """Where the tool keeps a host's lock and audit log: beside the checkout, never in it."""
+        h = self.host(host)
+        return Path(h.checkout + ".ops")
 
     def refresh(self) -> SandboxState:
         """Re-read state.json (e.g. after `sandbox change` bumped the release)."""
@@ -104,12 +115,13 @@ def _down(directory: Path) -> None:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    """A 2-host sandbox for the session, always brought down at the end."""
+    """A 2-host seed-shaped sandbox for the session, always brought down at the end."""
     yield from sandbox_of(2, "cc-sb-")
 
 
-def sandbox_of(hosts: int, prefix: str) -> Iterator[Sandbox]:
-    """Bring up a sandbox of its own (in place, as the seed's servers), always brought down."""
+def sandbox_of(hosts: int, prefix: str, shape: str = "seed") -> Iterator[Sandbox]:
+    """Bring up a sandbox of its own (in place, shaped like the seed's servers unless shape is
+    "flat"), always brought down."""
     directory = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     done = False
 
@@ -128,7 +140,7 @@ def sandbox_of(hosts: int, prefix: str) -> Iterator[Sandbox]:
         signal.signal(signal.SIGTERM, on_sigterm)
     progress: list[str] = []
     try:
-        state = start_sandbox(directory, hosts, progress=progress.append)
+        state = start_sandbox(directory, hosts, progress=progress.append, shape=shape)
         yield Sandbox(dir=directory, config=load_config(directory / "ops.yaml"), state=state,
                       progress=progress)
     finally:

@@ -104,14 +104,14 @@ def served(sb: Sandbox) -> dict[str, str]:
 
 
 def history(sb: Sandbox, host: str) -> list[dict[str, Any]]:
-    path = Path(sb.host(host).app_path + ".ops/history.jsonl")
+    path = sb.ops_dir(host) / "history.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def locks(sb: Sandbox) -> list[str]:
-    return [h.name for h in sb.state.hosts if Path(h.app_path + ".ops/lock").exists()]
+    return [h.name for h in sb.state.hosts if (sb.ops_dir(h.name) / "lock").exists()]
 
 
 def ops_copy(sb: Sandbox, tmp: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
@@ -284,7 +284,7 @@ def test_a_concurrent_deploy_is_refused_with_5(fleet: Sandbox) -> None:
 
 
 def test_unlock_breaks_a_stale_lock(fleet: Sandbox) -> None:
-    lock = Path(fleet.host("host2").app_path + ".ops/lock")
+    lock = fleet.ops_dir("host2") / "lock"
     lock.mkdir(parents=True)
     (lock / "info.json").write_text(json.dumps({"owner": "ghost", "host": "gone-box", "pid": 1,
                                                 "command": "deploy", "time": "earlier"}))
@@ -410,7 +410,7 @@ def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox,
     assert {h["outcome"] for h in done.doc["hosts"]} == {"failed"}
     assert served(fleet) == before and locks(fleet) == []
     for h in fleet.state.hosts:
-        ops = Path(h.app_path + ".ops")
+        ops = fleet.ops_dir(h.name)
         assert not (ops / "build").exists() and not (ops / "step.pid").exists()
         left = fleet.ssh(h.name, "ps -eo args | grep -c '[s]leep 300' || true")
         assert left.stdout.strip() == "0", f"{h.name}: the cut step still runs"

@@ -22,7 +22,7 @@ import yaml
 from test_deploy import ROOT, Cli, change, cli_env, run_cli, served
 
 from cookcam_ops.deploy.service import targets_for
-from cookcam_ops.remote.fanout import Target
+from cookcam_ops.remote.fanout import Target, open_host, ssh_connector
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -31,13 +31,21 @@ pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(sys.platform != "linux", reason="tmpfs mounts: Linux only")]
 
 
-def hosts(sb: Sandbox) -> list[Target]:
-    """The sandbox's targets, as the tool resolves them (its state directory included)."""
-    return targets_for(sb.config, sb.config.environment("sandbox"))
+def probed(sb: Sandbox) -> list[Target]:
+    """The sandbox's targets as the tool finds them on connecting (its state directory and
+    the app's place in the repository included)."""
+    env = sb.config.environment("sandbox")
+    connector = ssh_connector(sb.config, env)
+    found = []
+    for t in targets_for(sb.config, env):
+        transport, target = open_host(connector, t)
+        transport.close()
+        found.append(target)
+    return found
 
 
-def held_locks(sb: Sandbox) -> list[str]:
-    return [t.label for t in hosts(sb) if Path(t.lock_dir).exists()]
+def held_locks(hosts: list[Target]) -> list[str]:
+    return [t.label for t in hosts if Path(t.lock_dir).exists()]
 
 
 def deploy(config: Path) -> Cli:
@@ -54,10 +62,16 @@ def fleet(sandbox: Sandbox) -> Iterator[Sandbox]:
     done = deploy(sandbox.dir / "ops.yaml")
     assert done.code == 0, done.stderr[-2000:]
     assert set(served(sandbox).values()) == {sha}
-    assert held_locks(sandbox) == []
+    assert held_locks(probed(sandbox)) == []
 
 
-def test_of_two_deploys_started_together_exactly_one_runs(fleet: Sandbox) -> None:
+@pytest.fixture(scope="module")
+def hosts(fleet: Sandbox) -> list[Target]:
+    return probed(fleet)
+
+
+def test_of_two_deploys_started_together_exactly_one_runs(fleet: Sandbox,
+                                                         hosts: list[Target]) -> None:
     """Ten times: both start at once, one proceeds (0), the other stops naming it (5)."""
     env = cli_env(fleet.dir / "ops.yaml")
     argv = [sys.executable, "-m", "cookcam_ops", "deploy", "sandbox", "--yes", "--json"]
@@ -70,7 +84,7 @@ def test_of_two_deploys_started_together_exactly_one_runs(fleet: Sandbox) -> Non
         assert codes == [0, 5], f"trial {trial}: " + " | ".join(e[-600:] for _, _, e in runs)
         loser = next(err for p, _, err in runs if p.returncode == 5)
         assert "the deploy lock is held by" in loser and "stale" not in loser
-        assert held_locks(fleet) == []
+        assert held_locks(hosts) == []
 
 
 @contextmanager
@@ -89,7 +103,8 @@ def small_fs(where: Path, size: str, *, fill: bool = False) -> Iterator[Path]:
         subprocess.run(["umount", str(where)], check=True)
 
 
-def test_wrong_smoke_credentials_stop_a_deploy_before_any_host_changes(fleet: Sandbox) -> None:
+def test_wrong_smoke_credentials_stop_a_deploy_before_any_host_changes(
+        fleet: Sandbox, hosts: list[Target]) -> None:
     """The sign-in is tried before the switch: a healthy release is not switched in and rolled
     back because the smoke user's password is wrong."""
     before = served(fleet)
@@ -107,12 +122,13 @@ def test_wrong_smoke_credentials_stop_a_deploy_before_any_host_changes(fleet: Sa
     ran = [s["name"] for h in doc["hosts"] for s in h["steps"] if s["status"] == "ok"]
     assert "switch" not in ran and "prepare" not in ran
     assert served(fleet) == before
-    assert held_locks(fleet) == []
+    assert held_locks(hosts) == []
 
 
-def test_a_full_disk_under_the_state_dir_is_named_and_leaves_no_lock(fleet: Sandbox) -> None:
+def test_a_full_disk_under_the_state_dir_is_named_and_leaves_no_lock(
+        fleet: Sandbox, hosts: list[Target]) -> None:
     before = served(fleet)
-    second = sorted(hosts(fleet), key=lambda t: (t.host.hostname, t.host.ssh_port))[1]
+    second = sorted(hosts, key=lambda t: (t.host.hostname, t.host.ssh_port))[1]
     with small_fs(Path(second.ops_dir), "64k", fill=True) as ops:
         done = deploy(fleet.dir / "ops.yaml")
         assert done.code == 1, done.stderr[-2000:]
@@ -120,15 +136,16 @@ def test_a_full_disk_under_the_state_dir_is_named_and_leaves_no_lock(fleet: Sand
                f"{second.ops_dir}" in done.stderr
         assert "nothing was left behind" in done.stderr
         assert sorted(p.name for p in ops.iterdir()) == ["fill"]
-    assert held_locks(fleet) == []
+    assert held_locks(hosts) == []
     assert served(fleet) == before
 
 
-def push_lockfile_change(sb: Sandbox) -> str:
-    """A commit on the origin's branch that changes package-lock.json (so npm ci runs)."""
+def push_lockfile_change(sb: Sandbox, t: Target) -> str:
+    """A commit on the origin's branch that changes the app's package-lock.json (so npm ci
+    runs)."""
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         subprocess.run(["git", "clone", "-q", str(sb.layout.origin), tmp], check=True)
-        lock = Path(tmp) / "package-lock.json"
+        lock = Path(tmp) / t.layout.lockfile
         lock.write_text(lock.read_text().replace('"version": "1.0.0"', '"version": "1.0.1"', 2))
         git = ["git", "-C", tmp, "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
         subprocess.run([*git, "commit", "-qam", "test: bump the lockfile's version"], check=True)
@@ -151,7 +168,8 @@ def without_min_free(sb: Sandbox, tmp: Path) -> Path:
     return path
 
 
-def test_a_full_disk_under_the_build_dir_says_no_space(fleet: Sandbox, tmp_path: Path) -> None:
+def test_a_full_disk_under_the_build_dir_says_no_space(fleet: Sandbox, hosts: list[Target],
+                                                       tmp_path: Path) -> None:
     """The state directory (and the build in it) on an 8 MB disk: the lock fits, npm ci not.
 
     With the shipped playbook the free-space check (min_free_mb) stops the build before its
@@ -159,8 +177,8 @@ def test_a_full_disk_under_the_build_dir_says_no_space(fleet: Sandbox, tmp_path:
     ENOSPC output fails the step.
     """
     before = served(fleet)
-    push_lockfile_change(fleet)
-    first = hosts(fleet)[0]  # the first batch: it fails before its switch, nothing changes
+    first = hosts[0]  # the first batch: it fails before its switch, nothing changes
+    push_lockfile_change(fleet, first)
     for config, step, said in (
             (fleet.dir / "ops.yaml", "prepare", "not enough disk space to start: "),
             (without_min_free(fleet, tmp_path), "npm-ci", "no space left on the disk ")):
@@ -173,5 +191,5 @@ def test_a_full_disk_under_the_build_dir_says_no_space(fleet: Sandbox, tmp_path:
             assert failed[0][1].startswith(said), failed
             assert f"disk mounted at {first.ops_dir}" in failed[0][1]
             assert not (ops / "lock").exists()
-        assert held_locks(fleet) == []
+        assert held_locks(hosts) == []
         assert served(fleet) == before

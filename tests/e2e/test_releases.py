@@ -13,6 +13,7 @@ import json
 import os
 import shlex
 import stat
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,8 +26,8 @@ import pytest
 import yaml
 from test_deploy import ROOT, Cli, change, history, locks, ops_copy, run_cli, served
 
-from cookcam_ops.deploy.releases import ReleaseEntry, prune_selection
 from cookcam_ops.drain.load import LoadRun, LoadStats, load_target
+from cookcam_ops.layout.releases import ReleaseEntry, prune_selection
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -131,6 +132,39 @@ def workers_in(rel: Releases, expected: dict[str, str]) -> None:
         assert all(p["pm_cwd"].endswith("/current") for p in procs)
 
 
+def test_state_left_inside_the_checkout_is_adopted_with_its_history_and_lock(
+        inplace_sandbox: Sandbox) -> None:
+    """An older cookcam-ops kept its state in APP.ops, inside the monorepo's work tree: a held
+    lock there still holds (exit 5); once free, the state moves beside the checkout, history
+    and all, and the checkout is clean again."""
+    sb = inplace_sandbox
+    old = {"id": "old-run", "time": "2026-01-01T00:00:00Z", "action": "deploy", "user": "ops",
+           "host": "x", "from_sha": None, "to_sha": "0" * 40, "outcome": "deployed",
+           "duration_s": 1.0, "ref": "main"}
+    for h in sb.state.hosts:
+        legacy = Path(h.app_path + ".ops")
+        legacy.mkdir()
+        (legacy / "history.jsonl").write_text(json.dumps(old) + "\n")
+    lock = Path(sb.host("host2").app_path + ".ops/lock")
+    lock.mkdir()
+    (lock / "info.json").write_text(json.dumps({"owner": "older-tool", "host": "box", "pid": 1,
+                                                "command": "deploy", "time": "earlier"}))
+    sha = change(sb, "release")
+    refused = run_cli(sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
+    assert refused.code == 5 and "older-tool@box" in refused.stderr, refused.stderr[-2000:]
+    lock.joinpath("info.json").unlink()
+    lock.rmdir()
+    done = run_cli(sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
+    assert done.code == 0, done.stderr[-3000:]
+    assert set(served(sb).values()) == {sha} and locks(sb) == []
+    for h in sb.state.hosts:
+        assert not Path(h.app_path + ".ops").exists()
+        records = history(sb, h.name)
+        assert records[0]["id"] == "old-run" and records[-1]["to_sha"] == sha
+    clean = [c for c in done.doc["checks"] if c["name"] == "checklist:git-clean"]
+    assert len(clean) == 2 and {c["status"] for c in clean} == {"pass"}
+
+
 def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Releases) -> None:
     rel, done = releases, releases.migrate
     assert done.code == 0, done.stderr[-3000:]
@@ -146,9 +180,17 @@ def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Release
         for env in (app / "shared" / ".env", app / "releases" / name / ".env"):
             assert stat.S_IMODE(env.stat().st_mode) == 0o600
         assert (app / "repo" / "HEAD").is_file() and not (app / "repo" / ".git").exists()
-        backups = list(Path(h.app_path + ".ops").glob("inplace-*"))
-        assert len(backups) == 1 and (backups[0] / ".git").is_dir()
-        assert history(rel.sb, h.name)[-1]["action"] == "migrate"
+        # a monorepo: the release holds the API's directory, the bare repo remembers which
+        release = app / "releases" / name
+        assert (release / "package-lock.json").is_file() and not (release / "frontend").exists()
+        sub = subprocess.run(["git", "--git-dir", str(app / "repo"), "config", "--get",
+                              "cookcam-ops.subdir"], capture_output=True, text=True, check=False)
+        assert sub.stdout.strip() == "backend/api"
+        # the old app directory is kept beside the checkout, whose .git stays where it was
+        backups = list(rel.sb.ops_dir(h.name).glob("inplace-*"))
+        assert len(backups) == 1 and (backups[0] / "package.json").is_file()
+        assert (Path(h.checkout) / ".git").is_dir()
+        assert [r["action"] for r in history(rel.sb, h.name)][-2:] == ["deploy", "migrate"]
     workers_in(rel, {h.name: rel.current(h.name) for h in rel.sb.state.hosts})
     again = run_cli(rel.sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
     assert again.code == 0 and again.doc["outcome"] == "nothing_to_do"

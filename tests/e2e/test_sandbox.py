@@ -77,6 +77,11 @@ def test_status_json_all_up(sandbox: Sandbox) -> None:
     assert doc["ok"] is True and doc["auth_up"] is True
     assert doc["dir"] == str(sandbox.dir)
     assert doc["auth_url"] == sandbox.state.auth.url
+    assert doc["origin"] == str(sandbox.layout.origin)
+    tree = subprocess.run(["git", "-C", doc["origin"], "ls-tree", "--name-only", "-r", "main"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert {"README.md", "frontend/README.md", "backend/api/package-lock.json",
+            "backend/api/ecosystem.config.js"} <= set(tree)
     assert [h["name"] for h in doc["hosts"]] == ["host1", "host2"]
     for h in doc["hosts"]:
         assert {"name", "ssh_port", "app_port", "base_url", "app_path", "sshd_up", "app_up",
@@ -103,7 +108,8 @@ def test_ops_yaml_loads_and_matches_state(sandbox: Sandbox) -> None:
         assert (host.hostname, host.ssh_port, host.port) == ("127.0.0.1", state.ssh_port,
                                                             state.app_port)
         assert host.app_path == state.app_path and host.base_url == state.base_url
-        assert Path(host.app_path, ".git").is_dir()
+        assert Path(state.checkout, ".git").is_dir()
+        assert Path(host.app_path) == Path(state.checkout) / "backend" / "api"
     assert env.ssh.identity_file and Path(env.ssh.identity_file).is_file()
     assert env.ssh.known_hosts and Path(env.ssh.known_hosts).is_file()
     assert env.batch_size == 1

@@ -218,7 +218,7 @@ def test_remote_checklist_passes_and_never_shows_a_value() -> None:
     assert {"env-all-set", "jwt-secrets-length", "ecosystem-cluster", "git-clean", "target-ref",
             "node-version", "disk-free", "lock", "health", "kill-signal"} <= names
     assert all(c.host == "web1" for c in report.checks)
-    assert made[0].runs == 1 and made[0].reads == ["/srv/api/.env"]
+    assert made[0].runs == 2 and made[0].reads == ["/srv/api/.env"]  # the probe, the checks
 
 
 def test_remote_checklist_fails_on_missing_env_and_held_lock() -> None:

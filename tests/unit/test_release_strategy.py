@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from deploy_fakes import APP, NEW, OLD, facts, make_target
 
-from cookcam_ops.checklist.remote import judge_releases
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, facts_script, parse_facts
 from cookcam_ops.deploy.migrate import HostLayout, parse_layout
 from cookcam_ops.deploy.plan import PlanInput, plan_host
 from cookcam_ops.deploy.playbook import load_playbook
-from cookcam_ops.deploy.releases import (
+from cookcam_ops.layout import Strategy, layout_for
+from cookcam_ops.layout.releases import (
     ReleaseEntry,
     env_names_diff,
     judge_cwds,
@@ -38,7 +38,8 @@ T_OLD, T_NEW = "20261101120000", "20261102120000"
 
 
 def rtarget(label: str = "web1", keep: int = 5) -> Target:
-    return replace(make_target(label), strategy="releases", keep_releases=keep)
+    t = make_target(label)
+    return replace(t, layout=layout_for(Strategy.RELEASES, t.app_path), keep_releases=keep)
 
 
 def entry(when: str, sha: str, *missing: str) -> ReleaseEntry:
@@ -192,7 +193,7 @@ def test_status_reports_each_workers_release_and_flags_a_stale_one(cwd_release: 
     out = "\n".join([f"@@cookcam-ops begin sha@@\n{NEW}\n@@cookcam-ops end sha 0@@",
                      f"@@cookcam-ops begin current@@\n{cur}\n@@cookcam-ops end current 0@@",
                      _jlist(cwd)])
-    status = parse_status("web1", out, releases=True)
+    status = parse_status("web1", out)
     assert status.release == release_name(T_NEW, NEW)
     assert [p.release for p in status.processes] == [release_name(cwd_release, NEW)] * 2
     doc = status.to_dict()
@@ -214,18 +215,21 @@ def test_checklist_rollback_target_must_be_complete() -> None:
         return {"current": composite.Section("current", f"releases/{name}", 0),
                 "releases": composite.Section("releases", listing, 0)}
 
-    good = judge_releases(sections(f"{release_name(T_OLD, OLD)}|{OLD}|\n{name}|{NEW}|"), t)
+    def judge(given: dict[str, composite.Section]) -> list[Any]:
+        return t.layout.judge_checklist(given, APP, t.label)
+
+    good = judge(sections(f"{release_name(T_OLD, OLD)}|{OLD}|\n{name}|{NEW}|"))
     assert good[0].status is Status.PASS and release_name(T_OLD, OLD) in good[0].detail
-    bad = judge_releases(sections(f"{name}|{NEW}| node_modules"), t)
+    bad = judge(sections(f"{name}|{NEW}| node_modules"))
     assert bad[0].status is Status.FAIL and "node_modules" in bad[0].detail
-    none = judge_releases({"current": composite.Section("current", "", 1)}, t)
+    none = judge({"current": composite.Section("current", "", 1)})
     assert none[0].status is Status.FAIL
 
 
 def test_migration_scripts_quote_every_path_and_keep_the_checkout() -> None:
     from cookcam_ops.deploy.migrate import MigratePaths, restore_script, stage_script, swap_script
 
-    t = replace(rtarget(), app_path="/srv/my app")
+    t = replace(rtarget(), layout=layout_for(Strategy.IN_PLACE, "/srv/my app"))
     lay = HostLayout("in-place", OLD, 0, (), T_NEW)
     p = MigratePaths.of(t, lay)
     assert p.stage == "/srv/my app.migrating" and p.backup == f"/srv/my app.ops/inplace-{T_NEW}"

@@ -76,14 +76,15 @@ def test_foreign_directory_is_refused(tmp_path: Path) -> None:
 
 
 def test_pm2_homes_stay_under_the_sandbox_when_short(tmp_path: Path) -> None:
-    homes, short_root = pm2.pm2_homes(tmp_path, ["host1", "host2"])
+    wanted = {n: tmp_path / "hosts" / n / "home/.pm2" for n in ("host1", "host2")}
+    homes, short_root = pm2.pm2_homes(wanted)
     assert short_root is None
-    assert homes["host2"] == tmp_path / "hosts/host2/pm2"
+    assert homes == wanted
 
 
 def test_pm2_homes_move_to_a_short_root_when_deep(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
-    homes, short_root = pm2.pm2_homes(deep, ["host1"])
+    homes, short_root = pm2.pm2_homes({"host1": deep / "hosts/host1/pm2"})
     try:
         assert short_root is not None and short_root.name.startswith("cookcam-pm2-")
         assert homes["host1"] == short_root / "host1"
@@ -97,13 +98,15 @@ def test_pm2_homes_move_to_a_short_root_when_deep(tmp_path: Path) -> None:
 def test_status_document_shape() -> None:
     up = HostStatus(name="host1", ssh_port=1, app_port=2, base_url="http://127.0.0.1:2",
                     app_path="/a", sshd_up=True, app_up=True, pm2_up=True, workers=2)
-    status = SandboxStatus(dir="/sb", hosts=(up,), auth_url="http://127.0.0.1:3", auth_up=True)
+    status = SandboxStatus(dir="/sb", hosts=(up,), auth_url="http://127.0.0.1:3", auth_up=True,
+                           origin="/sb/origin.git")
     doc = status.to_dict()
     assert doc["ok"] is True
-    assert set(doc) == {"ok", "hosts", "auth_url", "auth_up", "dir"}
+    assert set(doc) == {"ok", "hosts", "auth_url", "auth_up", "dir", "origin"}
     assert {"name", "ssh_port", "app_port", "base_url", "app_path", "sshd_up", "app_up",
             "pm2_up"} <= set(doc["hosts"][0])
-    down = SandboxStatus(dir="/sb", hosts=(up,), auth_url="http://127.0.0.1:3", auth_up=False)
+    down = SandboxStatus(dir="/sb", hosts=(up,), auth_url="http://127.0.0.1:3", auth_up=False,
+                         origin="/sb/origin.git")
     assert down.to_dict()["ok"] is False
 
 

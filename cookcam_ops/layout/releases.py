@@ -2,7 +2,8 @@
 
 Layout on a host (app.path is APP):
   APP/repo/                          bare git repository (the remote, fetched on deploy)
-  APP/releases/<UTC time>-<sha10>/   one release: `git archive` of the commit, REVISION, its own
+  APP/releases/<UTC time>-<sha10>/   one release: `git archive` of the app's directory in the
+                                     commit (SHA:SUBDIR in a monorepo), REVISION, its own
                                      node_modules and dist, its own .env (mode 600)
   APP/shared/.env                    the .env a deploy copies into the release it builds;
   APP/shared/*                       anything else in shared/ is linked into every release
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cookcam_ops.remote.protocol import q
+from cookcam_ops.report import Check, Status
 
 HOST_TIME_RE = re.compile(r"^\d{14}$")
 RELEASE_NAME_RE = re.compile(r"^(?P<time>\d{14})-(?P<sha>[0-9a-f]{7,40})$")
@@ -131,3 +133,22 @@ def judge_cwds(workers: Sequence[tuple[object, str | None]], current_real: str |
         return CwdVerdict(False, f"worker(s) not in release {want}: {', '.join(stale)}",
                           tuple(stale))
     return CwdVerdict(True, f"{len(workers)} worker(s) run release {want}")
+
+
+def judge_rollback_target(current_link: str | None, entries: tuple[ReleaseEntry, ...],
+                          current_path: str, env_file: str, host: str) -> Check:
+    """The current release (what a failed deploy goes back to) is complete."""
+    name = release_of_link(current_link)
+    if name is None:
+        return Check("rollback-target", Status.FAIL, f"{current_path} does not point to a "
+                     "release (run `cookcam-ops migrate-to-releases` first?)", host)
+    entry = next((e for e in entries if e.name == name), None)
+    if entry is None or not entry.complete:
+        missing = ", ".join(entry.missing) if entry else "the directory"
+        return Check("rollback-target", Status.FAIL, f"current release {name} is incomplete "
+                     f"(no {missing}): a failed deploy could not go back to it", host)
+    older = [e for e in entries if e.name < name]
+    prev = f"; before it: {older[-1].name}" + ("" if older[-1].complete else " (INCOMPLETE)") \
+        if older else "; no earlier release kept"
+    return Check("rollback-target", Status.PASS, f"current release {name} is complete (dist, "
+                 f"node_modules, {env_file}, REVISION){prev}", host)

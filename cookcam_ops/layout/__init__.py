@@ -1,0 +1,301 @@
+"""Where a host keeps the app and how it is served: one interface, an implementation per strategy.
+
+`InPlace`: app.path is a directory of a git checkout — its top, or a directory inside it (a
+monorepo: the seed's API is `backend/api` of the checkout at /var/www/cookcam). Git runs at the
+top of the work tree; install, build, test and reload run in the app directory.
+
+`Releases`: app.path is the root of APP/{repo,releases,shared,current}; each release holds the
+app's directory of a commit (`git archive SHA:SUBDIR`), `current` names the one served.
+
+Either way the tool's own state (lock, audit log, kept builds) never lives inside a git work
+tree: it is `<top>.ops` beside the work tree when app.path is inside one, else `<app_path>.ops`.
+Where the app is on a host is learnt by the host probe (`cookcam_ops.remote.probe`); before it
+answers, a layout assumes the flat shape its configuration names.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+from cookcam_ops.remote.protocol import q
+
+if TYPE_CHECKING:
+    from cookcam_ops.config import AppConfig
+    from cookcam_ops.remote.composite import Section
+    from cookcam_ops.report import Check
+
+LOCKFILE = "package-lock.json"
+
+
+class Strategy(StrEnum):
+    """How a host serves the app (ops.yaml's `strategy`)."""
+
+    IN_PLACE = "in-place"
+    RELEASES = "releases"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where app.path sits, as the host probe found it."""
+
+    top: str | None = None  # the top of the git work tree app.path is in, if any
+    subdir: str = ""  # the app's directory inside the repository ('' at its top)
+    state_dir: str | None = None  # where the tool keeps its state (the probe decides: adoption)
+
+
+@dataclass(frozen=True)
+class Layout(ABC):
+    """The paths and host-side commands one strategy needs; services never test a strategy."""
+
+    app_path: str
+    state_dir: str
+    subdir: str = ""
+
+    strategy: ClassVar[Strategy]
+
+    @property
+    def lock_dir(self) -> str:
+        """The lock is this directory (renamed into place whole); info.json inside names who."""
+        return f"{self.state_dir}/lock"
+
+    @property
+    def history_file(self) -> str:
+        return f"{self.state_dir}/history.jsonl"
+
+    @property
+    def lockfile(self) -> str:
+        """The app's package-lock.json, relative to the repository's top."""
+        return f"{self.subdir}/{LOCKFILE}" if self.subdir else LOCKFILE
+
+    def tree(self, sha: str) -> str:
+        """The app's tree in a commit: what a build or a release is made of."""
+        return f"{sha}:{self.subdir}" if self.subdir else sha
+
+    def env_path(self, env_file: str) -> str:
+        """The .env a deploy installs (releases: shared/.env)."""
+        return env_file if env_file.startswith("/") else f"{self.env_dir}/{env_file}"
+
+    def served_env_path(self, env_file: str) -> str:
+        """The .env the served code runs with (releases: the current release's copy)."""
+        return env_file if env_file.startswith("/") else f"{self.code_path}/{env_file}"
+
+    @property
+    def switched_link(self) -> str | None:
+        """The link a switch renames; after a reload every worker must run inside its target."""
+        return None
+
+    @property
+    @abstractmethod
+    def code_path(self) -> str:
+        """The directory the served app runs from (ecosystem file, package.json, dist)."""
+
+    @property
+    @abstractmethod
+    def repo_path(self) -> str:
+        """Where git runs: the work tree's top, or the bare repository."""
+
+    @property
+    @abstractmethod
+    def env_dir(self) -> str:
+        """Where app.env_file is resolved (relative names)."""
+
+    @abstractmethod
+    def head_command(self) -> str:
+        """Print the commit served (nothing when it cannot be told)."""
+
+    @abstractmethod
+    def facts_command(self) -> str:
+        """The deploy facts' `git` section: key=value lines about what is served (read only)."""
+
+    @abstractmethod
+    def checklist_sections(self, app: AppConfig) -> list[tuple[str, str]]:
+        """The checklist's layout sections (read only)."""
+
+    @abstractmethod
+    def judge_checklist(self, sections: dict[str, Section], app: AppConfig,
+                        host: str) -> list[Check]:
+        """The checklist's layout items from those sections (pure)."""
+
+    @abstractmethod
+    def status_sections(self) -> list[tuple[str, str]]:
+        """`status`: the `sha` section, and what else the strategy shows."""
+
+    @abstractmethod
+    def kept_section(self, env_file: str) -> tuple[str, str]:
+        """The deploy facts' section about what a rollback can switch to without a build."""
+
+    def placeholders(self) -> dict[str, str]:
+        """The playbook placeholders that name places."""
+        return {"app_path": self.app_path, "ops_path": self.state_dir,
+                "repo_path": self.repo_path, "current_path": self.code_path,
+                "shared_path": "", "releases_path": "", "app_subdir": self.subdir}
+
+
+def _node_modules_line(path: str) -> str:
+    return (f"if [ -d {q(path)} ]; then echo node_modules=1; else echo node_modules=0; fi")
+
+
+@dataclass(frozen=True)
+class InPlace(Layout):
+    """app.path is a checkout's top or a directory in it; served as it is checked out."""
+
+    top: str = ""
+
+    strategy: ClassVar[Strategy] = Strategy.IN_PLACE
+
+    @property
+    def code_path(self) -> str:
+        return self.app_path
+
+    @property
+    def repo_path(self) -> str:
+        return self.top or self.app_path
+
+    @property
+    def env_dir(self) -> str:
+        return self.app_path
+
+    def head_command(self) -> str:
+        return f"git -C {q(self.app_path)} rev-parse --verify -q 'HEAD^{{commit}}'"
+
+    def facts_command(self) -> str:
+        return (f"cd {q(self.app_path)} || exit 3; "
+                f"if [ -L current ] && [ -d repo ]; then echo layout=releases; exit 4; fi; "
+                f"printf 'head=%s\\n' \"$({self.head_command()})\"; "
+                "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD)\"; "
+                f"printf 'dirty=%s\\n' \"$(git -C {q(self.repo_path)} status --porcelain "
+                "--untracked-files=no | wc -l)\"; " + _node_modules_line("node_modules"))
+
+    def checklist_sections(self, app: AppConfig) -> list[tuple[str, str]]:
+        top = q(self.repo_path)
+        upstream = q(f"{app.remote}/{app.branch}")
+        return [("git-dirty", f"git -C {top} rev-parse --git-dir >/dev/null && "
+                              f"git -C {top} status --porcelain | head -n 50"),
+                ("git-branch", f"git -C {top} symbolic-ref --short -q HEAD"),
+                ("git-contained", f"git -C {top} merge-base --is-ancestor HEAD {upstream}")]
+
+    def judge_checklist(self, sections: dict[str, Section], app: AppConfig,
+                        host: str) -> list[Check]:
+        from cookcam_ops.checklist.judge import judge_git
+        from cookcam_ops.report import Check, Status
+
+        dirty = sections.get("git-dirty")
+        if dirty is None or not dirty.ok:
+            return [Check("git-clean", Status.FAIL, "not a git checkout (git status failed)",
+                          host)]
+        branch = sections.get("git-branch")
+        contained = sections.get("git-contained")
+        return judge_git([ln for ln in dirty.text.splitlines() if ln.strip()],
+                         branch.text.strip() or None if branch and branch.ok else None,
+                         contained.ok if contained else None, app.branch, host)
+
+    def status_sections(self) -> list[tuple[str, str]]:
+        return [("sha", self.head_command())]
+
+    def kept_section(self, env_file: str) -> tuple[str, str]:
+        prev = f"{self.state_dir}/prev"
+        return ("prev", f"if [ -d {q(prev + '/dist')} ]; then cat {q(prev + '/SHA')}; fi")
+
+
+@dataclass(frozen=True)
+class Releases(Layout):
+    """app.path is the root of the releases layout; PM2 runs the app from APP/current."""
+
+    strategy: ClassVar[Strategy] = Strategy.RELEASES
+
+    @property
+    def root(self) -> str:
+        return self.app_path.rstrip("/")
+
+    @property
+    def current_path(self) -> str:
+        return f"{self.root}/current"
+
+    @property
+    def releases_path(self) -> str:
+        return f"{self.root}/releases"
+
+    @property
+    def shared_path(self) -> str:
+        """The .env deploys copy, and what every release links to."""
+        return f"{self.root}/shared"
+
+    @property
+    def code_path(self) -> str:
+        return self.current_path
+
+    @property
+    def switched_link(self) -> str | None:
+        return self.current_path
+
+    @property
+    def repo_path(self) -> str:
+        return f"{self.root}/repo"
+
+    @property
+    def env_dir(self) -> str:
+        return self.shared_path
+
+    def release_path(self, name: str) -> str:
+        return f"{self.releases_path}/{name}"
+
+    def head_command(self) -> str:
+        return f"head -c 40 {q(self.current_path + '/REVISION')}"
+
+    def facts_command(self) -> str:
+        return (f"cd {q(self.app_path)} || exit 3; "
+                "if [ -L current ] && [ -d repo ]; then echo layout=releases; "
+                "elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then "
+                "echo layout=in-place; exit 4; else exit 3; fi; "
+                "printf 'head=%s\\n' \"$(head -c 64 current/REVISION 2>/dev/null)\"; "
+                "printf 'current=%s\\n' \"$(readlink current)\"; "
+                "printf 'time=%s\\n' \"$(date -u +%Y%m%d%H%M%S)\"; echo dirty=0; "
+                + _node_modules_line("current/node_modules"))
+
+    def checklist_sections(self, app: AppConfig) -> list[tuple[str, str]]:
+        from cookcam_ops.layout.releases import listing_command
+
+        return [("current", f"readlink {q(self.current_path)}"),
+                ("releases", listing_command(self.releases_path, app.env_file))]
+
+    def judge_checklist(self, sections: dict[str, Section], app: AppConfig,
+                        host: str) -> list[Check]:
+        from cookcam_ops.layout.releases import judge_rollback_target, parse_listing
+
+        cur = sections.get("current")
+        entries = parse_listing(sections["releases"].text if "releases" in sections else "")
+        return [judge_rollback_target(cur.text.strip() if cur is not None and cur.ok else None,
+                                      entries, self.current_path, app.env_file, host)]
+
+    def status_sections(self) -> list[tuple[str, str]]:
+        return [("sha", self.head_command()),
+                ("current", f"readlink -f {q(self.current_path)}")]
+
+    def kept_section(self, env_file: str) -> tuple[str, str]:
+        from cookcam_ops.layout.releases import listing_command
+
+        return ("releases", listing_command(self.releases_path, env_file))
+
+    def placeholders(self) -> dict[str, str]:
+        return {**super().placeholders(), "shared_path": self.shared_path,
+                "releases_path": self.releases_path}
+
+
+def default_state_dir(app_path: str) -> str:
+    """`<app_path>.ops`: where state lives when app.path is not inside a work tree."""
+    return app_path.rstrip("/") + ".ops"
+
+
+def layout_for(strategy: Strategy, app_path: str, place: Place | None = None) -> Layout:
+    """The layout of a host: from its configuration, refined by what the probe found."""
+    place = place or Place()
+    state = place.state_dir or default_state_dir(app_path)
+    match strategy:
+        case Strategy.IN_PLACE:
+            return InPlace(app_path=app_path, state_dir=state, subdir=place.subdir,
+                           top=place.top or app_path)
+        case Strategy.RELEASES:
+            return Releases(app_path=app_path, state_dir=state, subdir=place.subdir)
