@@ -20,17 +20,11 @@ from cookcam_ops.deploy.engine import in_parallel_map
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.observer import DeployObserver
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
-from cookcam_ops.errors import ExitCode, HostError, OpsError
+from cookcam_ops.errors import HostError, OpsError, Unreachable
 from cookcam_ops.history import LockInfo
 from cookcam_ops.remote.fanout import Target
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class Interrupted(OpsError):
-    """Ctrl-C (or SIGTERM) before any host changed: nothing to put back."""
-
-    exit_code = ExitCode.INTERRUPTED
 
 
 class Fleet:
@@ -66,11 +60,17 @@ class Fleet:
     def connect_all(self) -> None:
         """Connect to every host in parallel; HostError (exit 3) names the first that failed."""
         self.observer.phase(f"connecting to {len(self.targets)} host(s)")
-        errors = [e for e in in_parallel_map(list(self.sessions.values()), _connect) if e]
+        sessions = list(self.sessions.values())
+        results = in_parallel_map(sessions, _connect)
+        errors = [e for e in results if e]
         if errors:
             more = f" (and {len(errors) - 1} more host(s))" if len(errors) > 1 else ""
+            failed = tuple(u for e in errors for u in e.hosts) or tuple(
+                Unreachable(s.label, e.message) for s, e in zip(sessions, results, strict=True)
+                if e)
+            answered = tuple(s.label for s, e in zip(sessions, results, strict=True) if not e)
             raise HostError(f"{errors[0].message}{more}; nothing was changed",
-                            hint=errors[0].hint)
+                            hint=errors[0].hint, hosts=failed, answered=answered)
 
     def lock_all(self, claim: lock.LockClaim, environment: str) -> None:
         """Take the lock on every host, or release the ones taken and raise.
@@ -95,10 +95,13 @@ class Fleet:
 
         results = in_parallel_map(sessions, take)
         self.locked += [label for label, got in results if got is None]
-        for _, got in results:
+        for label, got in results:
             if isinstance(got, HostError):
                 self.release_all()
-                raise HostError(f"{got.message}; nothing was changed", hint=got.hint)
+                raise HostError(f"{got.message}; nothing was changed", hint=got.hint,
+                                hosts=got.hosts or (Unreachable(label, got.message),),
+                                answered=tuple(x for x, h in results if x != label
+                                               and not isinstance(h, HostError)))
             if isinstance(got, OpsError):
                 self.release_all()
                 raise got

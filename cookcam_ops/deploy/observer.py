@@ -21,6 +21,9 @@ class DeployObserver(Protocol):
     def step_started(self, host: str, step: str) -> None:
         """A step begins on a host."""
 
+    def step_output(self, host: str, stream: str, line: str) -> None:
+        """A line of the running step's output ("out" or "err"), masked, as it arrives."""
+
     def step_finished(self, host: str, result: StepResult) -> None:
         """A step ended on a host (ok, failed or skipped)."""
 
@@ -37,8 +40,38 @@ class NullObserver:
     def step_started(self, host: str, step: str) -> None:
         return None
 
+    def step_output(self, host: str, stream: str, line: str) -> None:
+        return None
+
     def step_finished(self, host: str, result: StepResult) -> None:
         return None
 
     def host_finished(self, host: str, outcome: str) -> None:
         return None
+
+
+class Observers:
+    """Several observers as one (the progress display and the run log, say)."""
+
+    def __init__(self, *observers: DeployObserver) -> None:
+        self.observers = observers
+
+    def phase(self, message: str) -> None:
+        for o in self.observers:
+            o.phase(message)
+
+    def step_started(self, host: str, step: str) -> None:
+        for o in self.observers:
+            o.step_started(host, step)
+
+    def step_output(self, host: str, stream: str, line: str) -> None:
+        for o in self.observers:
+            o.step_output(host, stream, line)
+
+    def step_finished(self, host: str, result: StepResult) -> None:
+        for o in self.observers:
+            o.step_finished(host, result)
+
+    def host_finished(self, host: str, outcome: str) -> None:
+        for o in self.observers:
+            o.host_finished(host, outcome)

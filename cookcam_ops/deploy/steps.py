@@ -74,7 +74,11 @@ def _remote(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext
     before = diskspace.precheck(_disk_paths(hp), ps.min_free_mb) if ps.min_free_mb else ""
     command = scripts.wrap(ps.command, cwd=hp.target.app_path, ops_path=hp.target.ops_dir,
                            run_id=ctx.run_id, timeout=ps.timeout, before=before)
-    return session.run(command, timeout=ps.timeout + scripts.LOCAL_SLACK_S)
+
+    def output(stream: str, line: str) -> None:
+        ctx.observer.step_output(hp.label, stream, line)
+
+    return session.run(command, timeout=ps.timeout + scripts.LOCAL_SLACK_S, on_line=output)
 
 
 def _disk_full(session: HostSession, hp: HostPlan, ps: PlannedStep,

@@ -3,14 +3,14 @@
 invoke keeps all of a command's output, and joins all of it again for every chunk it reads (to
 feed watchers, which cookcam-ops never uses): a host printing megabytes costs memory and
 quadratic time. Here a stream keeps its first part and its last limits.OUTPUT_TAIL characters,
-with a marker line between them saying how much was left out; the rest is read and dropped, so
-the remote side never blocks on a full pipe.
+with a marker line between them saying how much was left out; the rest is read (and streamed to
+a line sink when one is given) and dropped, so the remote side never blocks on a full pipe.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from cookcam_ops.limits import OUTPUT_CAP, OUTPUT_TAIL
@@ -52,15 +52,23 @@ def bounded_remote() -> type[Any]:
     from fabric.runners import Remote
 
     class BoundedRemote(Remote):  # type: ignore[misc]
-        """Keeps each stream's head and tail; never echoes (cookcam-ops always hides)."""
+        """Keeps each stream's head and tail; passes every chunk on when not hidden (the line
+        sink that streams a step's output)."""
 
-        def _bounded(self, buffer_: list[str], reader: Callable[[int], Any]) -> None:
-            capture(self.read_proc_output(reader), buffer_)
+        def _bounded(self, buffer_: list[str], hide: bool, output: Any,
+                     reader: Callable[[int], Any]) -> None:
+            def chunks() -> Iterator[str]:
+                for data in self.read_proc_output(reader):
+                    if not hide:
+                        self.write_our_output(stream=output, string=data)
+                    yield data
+
+            capture(chunks(), buffer_)
 
         def handle_stdout(self, buffer_: list[str], hide: bool, output: Any) -> None:
-            self._bounded(buffer_, self.read_proc_stdout)
+            self._bounded(buffer_, hide, output, self.read_proc_stdout)
 
         def handle_stderr(self, buffer_: list[str], hide: bool, output: Any) -> None:
-            self._bounded(buffer_, self.read_proc_stderr)
+            self._bounded(buffer_, hide, output, self.read_proc_stderr)
 
     return BoundedRemote

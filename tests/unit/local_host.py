@@ -16,7 +16,8 @@ class LocalHost(FakeTransport):
     def __init__(self, label: str = "local") -> None:
         super().__init__(label, [])
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> RunResult:
         self.log.append((self.label, command))
         started = time.monotonic()
         try:

@@ -26,7 +26,8 @@ class Host(LocalHost):
         super().__init__("web1")
         self.answer = answer
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> RunResult:
         self.log.append((self.label, command))
         if command.startswith("set -- $(df -Pk"):
             return RunResult(command, 0, "812 /srv\n", "", 0.0)
