@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from test_deploy import ROOT, Cli, change, cli_env, run_cli, served
 
 from cookcam_ops.deploy.service import targets_for
 from cookcam_ops.remote.fanout import Target, open_host, ssh_connector
+from tests.e2e.helpers import ROOT, Cli, change, cli_env, run_cli, served
 
 if TYPE_CHECKING:
     from conftest import Sandbox

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from test_deploy import run_cli
 from typer.testing import CliRunner
 
 from cookcam_ops.cli.main import app
@@ -26,6 +25,7 @@ from cookcam_ops.sandbox.layout import HostState
 from cookcam_ops.sandbox.manager import start_sandbox, stop_sandbox
 from cookcam_ops.sandbox.status import change_sandbox, inspect_sandbox
 from tests.documents import valid_document
+from tests.e2e.helpers import run_cli
 
 if TYPE_CHECKING:
     from conftest import Sandbox
