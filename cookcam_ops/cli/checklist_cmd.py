@@ -48,13 +48,13 @@ def checklist(
                              hint="point it at the .env file you are about to deploy")
         report = local_checklist(loaded, environment, env_file, schema)
     else:
-        from cookcam_ops.checklist.remote import ChecklistOptions, check_ref, remote_checklist
-        from cookcam_ops.deploy.refs import ref_candidates
+        from cookcam_ops.checklist.remote import ChecklistOptions, remote_checklist
+        from cookcam_ops.deploy.refs import ref_candidates, validate_ref
         from cookcam_ops.remote.fanout import ssh_connector, target
 
         app = loaded.config.app
         env = loaded.environment(environment)
-        opts = ChecklistOptions(environment, check_ref(ref or app.branch), schema,
+        opts = ChecklistOptions(environment, validate_ref(ref or app.branch), schema,
                                 env.sentry_project_id,
                                 target=tuple(ref_candidates(ref, app.remote, app.branch)))
         targets = [target(h, loaded.config.app, env) for h in env.hosts]

@@ -111,10 +111,10 @@ def render_status(report: StatusReport) -> None:
     verdict = Text("OK" if report.ok else "FAILED",
                    style="bold green" if report.ok else "bold red")
     for check in failed:
-        verdict.append(f"\n  {check.host}: {check.name}: ")
+        verdict.append(f"\n  {check.host or 'fleet'}: {check.name}: ")
         verdict.append(check.detail)
     for check in warned:
-        verdict.append(f"\n  {check.host}: {check.name}: ", style="yellow")
+        verdict.append(f"\n  {check.host or 'fleet'}: {check.name}: ", style="yellow")
         verdict.append(check.detail)
     verdict.append(f"  ({report.duration_s:.1f}s)" if report.ok and not warned else "")
     ui.out().print(verdict)
