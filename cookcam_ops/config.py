@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from cookcam_ops.canary.settings import CanaryConfig
 from cookcam_ops.configpath import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401
 from cookcam_ops.errors import ConfigError
 from cookcam_ops.yamlfile import load_model
@@ -172,6 +173,7 @@ class EnvironmentConfig(Model):
     batch_size: int = Field(default=1, ge=1)
     strategy: Literal["in-place", "releases"] = "in-place"
     keep_releases: int = Field(default=5, ge=2)
+    canary: CanaryConfig = CanaryConfig()  # deploy --canary and watch
 
     @field_validator("hosts", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -27,8 +28,10 @@ def load(ctx: typer.Context) -> LoadedConfig:
 
 
 def finish(report: Report, *, as_json: bool, junit: Path | None = None,
-           suite: str = "cookcam-ops", fail_code: ExitCode = ExitCode.CHECKS_FAILED) -> NoReturn:
-    """Render a report (table or JSON), write JUnit if asked, exit 0 or fail_code."""
+           suite: str = "cookcam-ops", fail_code: ExitCode = ExitCode.CHECKS_FAILED,
+           render: Callable[[Report], None] | None = None) -> NoReturn:
+    """Render a report (JSON, else `render` or the checks table), write JUnit if asked, exit 0
+    or fail_code."""
     from cookcam_ops import ui
     from cookcam_ops.report import write_junit
 
@@ -37,5 +40,5 @@ def finish(report: Report, *, as_json: bool, junit: Path | None = None,
     if as_json:
         ui.emit_json(report.to_dict())
     else:
-        ui.render_report(report)
+        (render or ui.render_report)(report)
     raise typer.Exit(int(ExitCode.OK if report.ok else fail_code))

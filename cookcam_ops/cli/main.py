@@ -24,6 +24,7 @@ from cookcam_ops.cli import (
     smoke_cmd,
     status_cmd,
     unlock_cmd,
+    watch_cmd,
 )
 from cookcam_ops.cli.boundary import OpsGroup
 
@@ -85,6 +86,7 @@ app.command("logs")(logs_cmd.logs)
 app.command("history")(logs_cmd.history)
 app.command("drain")(drain_cmd.drain)
 app.command("migrate-to-releases")(migrate_cmd.migrate_to_releases)
+app.command("watch")(watch_cmd.watch)
 
 
 def command_name(args: list[str]) -> str | None:

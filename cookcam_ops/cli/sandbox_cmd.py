@@ -79,7 +79,9 @@ def down(
 @app.command("change")
 def change(
     kind: Annotated[str, typer.Argument(
-        help="release, broken-build, broken-health, crash-on-start or sigterm-only.")],
+        help="release, broken-build, broken-health, crash-on-start, sigterm-only, late-crash "
+             "(workers exit 30 s after start) or late-auth-failure (valid tokens refused 30 s "
+             "after start).")],
     directory: DirOpt = DEFAULT_DIR,
 ) -> None:
     """Push the next release, with the defect KIND, to the sandbox's origin; print its SHA."""

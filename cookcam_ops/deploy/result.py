@@ -2,7 +2,9 @@
 
 The JSON shape is the CLI contract: {"ok", "outcome", "target_sha", "hosts": [{"name",
 "from_sha", "to_sha", "outcome", "steps": [{"name", "status", "duration_s", "detail"}]}],
-"duration_s", "checks"}. Details are names, codes and short tails of tool output, never secrets.
+"duration_s", "checks"}, and with --canary "canary": {"hosts", "bake_s", "verdict", "metrics":
+[{"name", "canary", "baseline", "rule", "status"}], ...}. Details are names, codes and short
+tails of tool output, never secrets.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from cookcam_ops.errors import ExitCode
 from cookcam_ops.report import Check, checks_ok
 
 if TYPE_CHECKING:
+    from cookcam_ops.canary.bake import CanaryReport
     from cookcam_ops.deploy.plan import HostPlan
 
 OK, FAILED, SKIPPED, PLANNED = "ok", "failed", "skipped", "planned"
@@ -85,6 +88,7 @@ class RunResult:
     duration_s: float = 0.0
     interrupted: bool = False
     plans: list[HostPlan] = field(default_factory=list)
+    canary: CanaryReport | None = None  # deploy --canary
 
     @property
     def success_outcome(self) -> str:
@@ -108,10 +112,13 @@ class RunResult:
         return ExitCode.CHECKS_FAILED
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "outcome": self.outcome, "target_sha": self.target_sha,
-                "hosts": [h.to_dict() for h in self.hosts],
-                "duration_s": round(self.duration_s, 3),
-                "checks": [c.to_dict() for c in self.checks]}
+        doc = {"ok": self.ok, "outcome": self.outcome, "target_sha": self.target_sha,
+               "hosts": [h.to_dict() for h in self.hosts],
+               "duration_s": round(self.duration_s, 3),
+               "checks": [c.to_dict() for c in self.checks]}
+        if self.canary is not None:
+            doc["canary"] = self.canary.to_dict()
+        return doc
 
 
 def run_outcome(action: str, hosts: list[HostResult]) -> str:
