@@ -59,7 +59,7 @@ DEFAULT_RULES: dict[Metric, Rule] = {
     Metric.SOCKET_AUTH_SUCCESS: Rule(min=99),
     Metric.SOCKET_AUTH_P95: Rule(ratio=2, margin=250),
     Metric.HEALTH_SUCCESS: Rule(min=99),
-    Metric.HEALTH_P95: Rule(ratio=2, margin=100),
+    Metric.HEALTH_P95: Rule(ratio=2, margin=250),
     Metric.HTTP_5XX: Rule(max=0),
     Metric.PM2_RESTARTS: Rule(max=0),
     Metric.WORKERS_NOT_ONLINE: Rule(max=0),
