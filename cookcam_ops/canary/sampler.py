@@ -43,15 +43,16 @@ class HostSampler:
     def sample(self, token: Secret) -> HostSample:
         """PM2 first (its time is the sample's), then health, probes and handshakes."""
         at = time.monotonic()
-        pm2, problem = self._pm2()
-        return HostSample(at=at, health=self._health(), probes=self._probes(),
-                          handshakes=self._handshakes(token), pm2=pm2, problem=problem)
+        pm2, problem = self.pm2_look()
+        return HostSample(at=at, health=self.health(), probes=self.probes(),
+                          handshakes=self.handshakes(token), pm2=pm2, problem=problem)
 
     def _look(self, sample: Pm2Sample) -> Pm2Look:
         result = self.session.run(sample.command(), timeout=LOOK_TIMEOUT_S)
         return sample.process(result.stdout)
 
-    def _pm2(self) -> tuple[Pm2Look | None, str]:
+    def pm2_look(self) -> tuple[Pm2Look | None, str]:
+        """The app's workers and the error lines since the last look (None: why not)."""
         try:
             if not self.session.ensure():
                 return None, f"{self.label}: unreachable"
@@ -66,7 +67,8 @@ class HostSampler:
         self.offsets.update({path: size for path, (size, _) in look.logs.items()})
         return look, ""
 
-    def _health(self) -> tuple[bool, float]:
+    def health(self) -> tuple[bool, float]:
+        """(answered 200, seconds) of one GET of the health path on a new connection."""
         import httpx
 
         started = time.monotonic()
@@ -77,7 +79,7 @@ class HostSampler:
             ok = False
         return ok, time.monotonic() - started
 
-    def _probes(self) -> tuple[int, int]:
+    def probes(self) -> tuple[int, int]:
         """(sent, answered 5xx or not at all), within one interval."""
         import httpx
 
@@ -94,7 +96,8 @@ class HostSampler:
                     bad += 1
         return sent, bad
 
-    def _handshakes(self, token: Secret) -> tuple[tuple[bool, float], ...]:
+    def handshakes(self, token: Secret) -> tuple[tuple[bool, float], ...]:
+        """(connected, seconds) of each of a few concurrent authenticated handshakes."""
         from cookcam_ops.smoke.judge import Outcome
         from cookcam_ops.smoke.socket_checks import run_rate
 
