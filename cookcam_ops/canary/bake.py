@@ -72,6 +72,11 @@ class CanaryReport:
                 "metrics": [m.to_dict() for m in self.metrics],
                 "elapsed_s": round(self.elapsed_s, 1), "samples": self.samples}
 
+    @property
+    def failed(self) -> bool:
+        """Failed its bake and left in place (--no-auto-rollback): the run failed."""
+        return self.verdict is Verdict.FAILED
+
     def checks(self) -> list[Check]:
         """One check per metric judged."""
         return [m.check(f"canary:{m.metric}", m.figures()) for m in self.metrics]
@@ -200,15 +205,15 @@ class CanaryRun:
         """The bake's report, or why there was none (labels: the hosts that had work)."""
         if self.bake is not None and self.bake.report.verdict is not Verdict.NOT_BAKED:
             return self.bake.report
-        hosts, bake_s = list(labels[:self.settings.hosts]), self.settings.bake_s
+        n, bake_s = self.settings.hosts, self.settings.bake_s
         if outcome == "dry_run":
-            return CanaryReport(hosts, bake_s, Verdict.PLANNED, "a dry run bakes nothing")
-        if bake_s == 0:
-            return CanaryReport(hosts, bake_s, Verdict.NOT_BAKED,
-                                "bake 0: deployed as without --canary")
-        why = "the canary did not reach its bake" if self.bake is not None else \
-            "the run stopped before any host changed"
-        return CanaryReport(hosts, bake_s, Verdict.NOT_BAKED, why)
+            verdict, why = Verdict.PLANNED, f"a deploy bakes {bake_s:g}s; a dry run bakes nothing"
+        elif bake_s == 0:
+            verdict, why = Verdict.NOT_BAKED, "bake 0: deployed as without --canary"
+        else:
+            verdict, why = Verdict.NOT_BAKED, "the canary did not reach its bake" \
+                if self.bake is not None else "the run stopped before any host changed"
+        return CanaryReport(list(labels[:n]), bake_s, verdict, why, list(labels[n:]))
 
 
 def canary_settings(base: CanaryConfig, hosts: int | None, bake_s: float | None

@@ -158,6 +158,8 @@ class RunMeta:
         outcome = outcome or run_outcome(self.action, hosts)
         canary = None if self.canary is None else self.canary.report(
             [p.label for p in plans if not p.nothing_to_do], outcome)
+        if canary is not None and canary.failed:  # kept where it is (--no-auto-rollback)
+            outcome = "failed"
         return RunResult(action=self.action, environment=self.environment, outcome=outcome,
                          target_sha=shas.pop() if len(shas) == 1 else None, hosts=hosts,
                          checks=checks + (canary.checks() if canary else []),

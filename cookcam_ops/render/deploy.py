@@ -117,6 +117,7 @@ class Progress:
     def sampled(self, view: SampleView) -> None:
         from cookcam_ops.render.canary import plain_line
 
+        self._start_live()  # a one-host bake samples before any step: after the prompt too
         with self._lock:
             self._view = view
         if self._live is None:

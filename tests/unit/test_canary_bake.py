@@ -254,3 +254,20 @@ def test_the_report_shape_is_the_documented_one() -> None:
     doc = report.to_dict()
     assert {"hosts", "bake_s", "verdict", "metrics"} <= set(doc)
     assert doc["verdict"] == "rolled_back" and doc["baseline"] == "hosts"
+
+
+def test_a_canary_left_in_place_fails_the_run() -> None:
+    from cookcam_ops.deploy.result import HostResult
+    from cookcam_ops.deploy.service import RunMeta
+
+    samplers = {"web1": FakeSampler(lambda k: healthy(k, restarts=k)),
+                "web2": FakeSampler(healthy)}
+    bake = bake_of(samplers, auto_rollback=False)
+    bake.after_switch(["web1"], ["web2"])
+    meta = RunMeta("deploy", "prod", canary=CanaryRun(FAST, bake))
+    hosts = [HostResult("web1", OLD, NEW, "deployed"), HostResult("web2", OLD, NEW, "skipped")]
+    result = meta.finish([plan("web1"), plan("web2")], hosts, [])
+    assert result.outcome == "failed" and result.exit_code == ExitCode.CHECKS_FAILED
+    assert result.to_dict()["canary"]["verdict"] == "failed"
+    assert any(c.name == "canary:pm2-restarts" and c.status.value == "fail"
+               for c in result.checks)
