@@ -159,6 +159,62 @@ class HostConfig(Model):
         return self.hostname if self.ssh_port == 22 else f"{self.hostname}:{self.ssh_port}"
 
 
+NotifyEvent = Literal["deploy", "rollback", "failure", "unlock"]
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+
+
+def _every_event() -> list[NotifyEvent]:
+    return ["deploy", "rollback", "failure", "unlock"]
+
+
+def _var_name(v: str) -> str:
+    if not ENV_VAR_RE.match(v):
+        raise ValueError("must be an environment variable name, not a value")
+    return v
+
+
+class NotifyConfig(Model):
+    """A webhook told what happened: the NAME of the variable holding its URL (a secret)."""
+
+    url_env: str
+    format: Literal["slack", "json"] = "json"
+    events: list[NotifyEvent] = Field(default_factory=_every_event, min_length=1)
+
+    @field_validator("url_env")
+    @classmethod
+    def _url_var(cls, v: str) -> str:
+        return _var_name(v)
+
+
+class SentryConfig(Model):
+    """Where releases and deploys are recorded: a Sentry (sentry.io or self-hosted) project."""
+
+    url: str = "https://sentry.io"
+    org: str
+    project: str
+    auth_token_env: str = "SENTRY_AUTH_TOKEN"
+    environment: str | None = None  # Sentry's environment name [default: the ops environment]
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", v):
+            raise ValueError("must be an http(s) URL such as https://sentry.io")
+        return v.rstrip("/")
+
+    @field_validator("org", "project")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not SLUG_RE.match(v):
+            raise ValueError("must be a Sentry slug (lowercase letters, digits, '-', '_')")
+        return v
+
+    @field_validator("auth_token_env")
+    @classmethod
+    def _token_var(cls, v: str) -> str:
+        return _var_name(v)
+
+
 def _host_from_str(v: object) -> object:
     return {"ssh": v} if isinstance(v, str) else v
 
@@ -174,6 +230,8 @@ class EnvironmentConfig(Model):
     strategy: Literal["in-place", "releases"] = "in-place"
     keep_releases: int = Field(default=5, ge=2)
     canary: CanaryConfig = CanaryConfig()  # deploy --canary and watch
+    notify: list[NotifyConfig] = Field(default_factory=list)
+    sentry: SentryConfig | None = None
 
     @field_validator("hosts", mode="before")
     @classmethod
@@ -212,10 +270,8 @@ class SmokeConfig(Model):
 
     @field_validator("token_env", "email_env", "password_env", "supabase_url_env", "anon_key_env")
     @classmethod
-    def _var_name(cls, v: str) -> str:
-        if not ENV_VAR_RE.match(v):
-            raise ValueError("must be an environment variable name, not a value")
-        return v
+    def _var_names(cls, v: str) -> str:
+        return _var_name(v)
 
 
 class PlaybooksConfig(Model):
@@ -278,6 +334,8 @@ def load_config(path: Path) -> LoadedConfig:
     """Load and validate ops.yaml."""
     if not path.exists():
         raise ConfigError(f"{path}: ops.yaml not found",
-                          hint=f"pass --config PATH, set {CONFIG_ENV}, or copy ops.yaml.example")
+                          hint=f"pass --config PATH, set {CONFIG_ENV}, or write one with "
+                               "`cookcam-ops init` (add --from-host USER@HOST to fill it in from "
+                               "a running server)")
     config, _ = load_model(path, OpsConfig, "ops.yaml", hint=CONFIG_HINT)
     return LoadedConfig(config=config, path=path.resolve())

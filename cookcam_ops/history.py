@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cookcam_ops.errors import ExitCode, Unreachable
 from cookcam_ops.remote import composite
-from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
+from cookcam_ops.remote.fanout import Connector, Target, reach, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
-from cookcam_ops.report import Check, Status
+from cookcam_ops.report import Check, Status, reachability
 
 # Outcomes that leave a host serving the record's to_sha.
 SUCCESS_OUTCOMES = frozenset({"deployed", "ok", "success", "succeeded"})
@@ -174,15 +175,25 @@ class HistoryReport:
     environment: str
     records: list[HistoryRecord]
     checks: list[Check]
+    unreachable: list[Unreachable] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(c.status is not Status.FAIL for c in self.checks)
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when a host's log could not be read because it was unreachable, else 0 or 1."""
+        if self.unreachable:
+            return ExitCode.UNREACHABLE
+        return ExitCode.OK if self.ok else ExitCode.CHECKS_FAILED
+
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "environment": self.environment,
                 "records": [r.to_dict() for r in self.records],
-                "checks": [c.to_dict() for c in self.checks]}
+                "checks": [c.to_dict() for c in self.checks],
+                **reachability(self.unreachable, self.answered)}
 
 
 def _read(transport: Transport, target: Target) -> tuple[list[HistoryRecord], int]:
@@ -208,7 +219,9 @@ def read_history(environment: str, targets: list[Target], connector: Connector, 
         checks.append(Check("history", Status.WARN if bad else Status.PASS, detail, label))
         if progress:
             progress(f"{label}: {len(found)} history records")
-    return HistoryReport(environment, _dedupe(newest_first(records))[:limit], checks)
+    unreachable, answered = reach(outcomes)
+    return HistoryReport(environment, _dedupe(newest_first(records))[:limit], checks,
+                         unreachable, answered)
 
 
 def merge_key(record: HistoryRecord) -> tuple[str, str, str]:

@@ -1,17 +1,42 @@
-"""Check results and reports, and their machine formats (JSON and JUnit XML).
+"""Check results and reports, and their machine formats (JSON documents and JUnit XML).
 
 Reports never hold secret values: services put only names, counts and reasons in `detail`.
+Every JSON document starts with `schema_version` (this module's SCHEMA_VERSION, raised on any
+incompatible change) and `command`; its JSON Schema is `cookcam-ops schema COMMAND`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cookcam_ops.errors import ConfigError
+from cookcam_ops.errors import ConfigError, ExitCode, Unreachable
+
+SCHEMA_VERSION = 1
+# What XML 1.0 cannot hold: control characters but tab, LF and CR; lone surrogates; U+FFFE/F.
+_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def document(command: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A JSON document: schema_version and command first, then the command's own fields."""
+    return {"schema_version": SCHEMA_VERSION, "command": command, **body}
+
+
+def error_body(exit_code: int, kind: str, message: str, hint: str | None,
+               details: dict[str, Any]) -> dict[str, Any]:
+    """The document of a command that stopped with an error, before or instead of a report."""
+    return {"ok": False, "error": {"exit_code": exit_code, "kind": kind, "message": message,
+                                   "hint": hint},
+            "checks": [], **details}
+
+
+def reachability(unreachable: list[Unreachable], answered: list[str]) -> dict[str, Any]:
+    """The fields of every document of a command that contacts hosts."""
+    return {"unreachable": [u.to_dict() for u in unreachable], "answered": answered}
 
 
 class Status(StrEnum):
@@ -50,31 +75,53 @@ def checks_ok(checks: list[Check]) -> bool:
 
 @dataclass
 class Report:
-    """What a report command hands to the renderer: checks plus command-specific fields."""
+    """What a report command hands to the renderer: checks plus command-specific fields.
+
+    `answered` is None for commands that contact no host; otherwise the hosts that answered,
+    and `unreachable` those that did not (exit 3, whatever the checks say).
+    """
 
     title: str
     checks: list[Check] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     duration_s: float | None = None
+    unreachable: list[Unreachable] = field(default_factory=list)
+    answered: list[str] | None = None
 
     @property
     def ok(self) -> bool:
-        return checks_ok(self.checks)
+        return checks_ok(self.checks) and not self.unreachable
+
+    def exit_code(self, fail_code: ExitCode = ExitCode.CHECKS_FAILED) -> ExitCode:
+        """3 when a host could not be reached, else 0 when no check failed, else fail_code."""
+        if self.unreachable:
+            return ExitCode.UNREACHABLE
+        return ExitCode.OK if self.ok else fail_code
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
         if self.duration_s is not None:
             doc["duration_s"] = round(self.duration_s, 3)
         doc.update(self.extra)
+        if self.answered is not None:
+            doc.update(reachability(self.unreachable, self.answered))
         return doc
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
 
+def xml_safe(text: str) -> str:
+    """text with each character XML 1.0 cannot hold written as a visible escape (\\x1b)."""
+    return _NOT_XML_RE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                           else f"\\u{ord(m.group()):04x}", text)
+
+
 def junit_xml(report: Report, suite_name: str) -> str:
-    """Render a report as JUnit XML: one testcase per check."""
+    """Render a report as JUnit XML: one testcase per check (every text made XML-safe)."""
     import xml.etree.ElementTree as ET  # only JUnit needs it: keep it off start-up
+
+    suite_name = xml_safe(suite_name)
 
     failures = sum(c.status is Status.FAIL for c in report.checks)
     skipped = sum(c.status is Status.SKIP for c in report.checks)
@@ -86,17 +133,19 @@ def junit_xml(report: Report, suite_name: str) -> str:
                           failures=str(failures), errors="0", skipped=str(skipped),
                           time=f"{total_time:.3f}")
     for check in report.checks:
-        classname = f"{suite_name}.{check.host}" if check.host else suite_name
-        case = ET.SubElement(suite, "testcase", classname=classname, name=check.name,
+        host, name, detail = (xml_safe(check.host or ""), xml_safe(check.name),
+                              xml_safe(check.detail))
+        classname = f"{suite_name}.{host}" if host else suite_name
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name,
                              time=f"{(check.duration_s or 0.0):.3f}")
         if check.status is Status.FAIL:
-            failure = ET.SubElement(case, "failure", message=check.detail or "failed")
-            failure.text = check.detail
+            failure = ET.SubElement(case, "failure", message=detail or "failed")
+            failure.text = detail
         elif check.status is Status.SKIP:
-            ET.SubElement(case, "skipped", message=check.detail)
-        elif check.status is Status.WARN and check.detail:
+            ET.SubElement(case, "skipped", message=detail)
+        elif check.status is Status.WARN and detail:
             out = ET.SubElement(case, "system-out")
-            out.text = f"warning: {check.detail}"
+            out.text = f"warning: {detail}"
     ET.indent(suites)
     body = ET.tostring(suites, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'

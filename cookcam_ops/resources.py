@@ -1,7 +1,8 @@
-"""Where the default playbooks and schema live: one copy, in the repo's playbooks/.
+"""Where the default playbooks, schema and ops.yaml.example live: one copy each, in the repo.
 
-An installed wheel carries them as `cookcam_ops/_playbooks` (mapped at build time by
-pyproject.toml); a source checkout or editable install reads the repo's `playbooks/` directly.
+An installed wheel carries them in `cookcam_ops/_playbooks` (mapped at build time by
+pyproject.toml); a source checkout or editable install reads the repo's `playbooks/` and
+`ops.yaml.example` directly.
 """
 
 from __future__ import annotations
@@ -18,3 +19,9 @@ def playbooks_dir() -> Path:
 
 def default_playbook(name: str) -> Path:
     return playbooks_dir() / name
+
+
+def example_config() -> Path:
+    """ops.yaml.example, every key commented (what `cookcam-ops init` writes)."""
+    bundled = _PACKAGE / "_playbooks" / "ops.yaml.example"
+    return bundled if bundled.is_file() else _PACKAGE.parent / "ops.yaml.example"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cookcam_ops.errors import ExitCode, Unreachable
 from cookcam_ops.history import (
     LockInfo,
     lock_read_command,
@@ -23,7 +24,7 @@ from cookcam_ops.pm2.procs import Pm2Process, of_app, parse_jlist
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport
-from cookcam_ops.report import Check, Status
+from cookcam_ops.report import Check, Status, reachability
 
 STATUS_TIMEOUT_S = 45.0
 SHA_LEN = 40
@@ -86,14 +87,27 @@ class StatusReport:
     duration_s: float
 
     @property
+    def unreachable(self) -> list[Unreachable]:
+        return [Unreachable(h.name, h.error or "unreachable") for h in self.hosts
+                if not h.reachable]
+
+    @property
     def ok(self) -> bool:
         return all(c.status is not Status.FAIL for c in self.checks)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when a host could not be reached, else 0 when all is well, else 1."""
+        if self.unreachable:
+            return ExitCode.UNREACHABLE
+        return ExitCode.OK if self.ok else ExitCode.CHECKS_FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "environment": self.environment,
                 "hosts": [h.to_dict() for h in self.hosts],
                 "checks": [c.to_dict() for c in self.checks],
-                "duration_s": round(self.duration_s, 3)}
+                "duration_s": round(self.duration_s, 3),
+                **reachability(self.unreachable, [h.name for h in self.hosts if h.reachable])}
 
 
 def status_script(t: Target) -> str:

@@ -20,15 +20,21 @@ if TYPE_CHECKING:
     from cookcam_ops.report import Check, Report
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
-WIDTH_ENV = "COLUMNS"
+# Not on a terminal (a CI log, a pipe, a file) nothing reads a width: tables are laid out this
+# wide, so no value is ever broken across lines.
+UNWRAPPED_WIDTH = 10_000
 
 
 @lru_cache(maxsize=1)
 def out() -> Console:
-    """The console for a command's data (stdout)."""
+    """The console for a command's data (stdout): the terminal's width on a terminal, else wide
+    enough that tables never wrap a value."""
     from rich.console import Console
 
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = UNWRAPPED_WIDTH
+    return console
 
 
 @lru_cache(maxsize=1)

@@ -45,6 +45,15 @@ class SampleView:
     def failing(self) -> list[ViewRow]:
         return [r for r in self.rows if r.status in (MetricStatus.FAIL, MetricStatus.FAILING)]
 
+    def summary(self) -> str:
+        """One line: the time, and what fails so far with every column's figure."""
+        head = f"{self.title}: {self.elapsed_s:.0f}s of {self.total_s:g}s: "
+        if not self.failing:
+            return head + "every metric within its rule"
+        return head + "; ".join(f"{r.metric} {r.status} (" + ", ".join(
+            f"{c} {v}" for c, v in zip(self.columns, r.values, strict=True)) + f"; rule {r.rule})"
+            for r in self.failing)
+
 
 class SamplingObserver(Protocol):
     """Receives a bake's or a watch's progress (thread-safe; plain text, never markup)."""

@@ -19,6 +19,7 @@ from cookcam_ops.canary.sampler import HostSampler, sample_rounds
 from cookcam_ops.canary.settings import Metric
 from cookcam_ops.canary.tally import HostSample, HostTally
 from cookcam_ops.canary.view import SampleView, SamplingObserver, hosts_view
+from cookcam_ops.errors import Unreachable
 from cookcam_ops.report import Check, Report, Status
 
 if TYPE_CHECKING:
@@ -64,15 +65,15 @@ def watch_environment(loaded: LoadedConfig, req: WatchRequest, *, observer: Samp
 
     env = loaded.environment(req.environment)
     settings = env.canary
-    plan, sign_in = signed_sampling(loaded, req.environment)
-    urls = {t.label: t.base_url for t in plan.targets}
     connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
     cancel = threading.Event()
     started = time.monotonic()  # again once sampling starts
     tallies: dict[str, HostTally] = {}
     with interrupts(cancel, observer.phase), \
             Fleet(targets_for(loaded, env), connector, observer) as fleet:
-        fleet.connect_all()
+        fleet.connect_all()  # as deploy does: the hosts first, then the smoke credentials
+        plan, sign_in = signed_sampling(loaded, req.environment)
+        urls = {t.label: t.base_url for t in plan.targets}
         samplers = [HostSampler(s.label, urls[s.label], loaded.config.app.health_path, s,
                                 loaded.config.app.name, settings, plan.options.timeout_s)
                     for s in fleet.sessions.values()]
@@ -114,5 +115,8 @@ def _result(loaded: LoadedConfig, req: WatchRequest, tallies: dict[str, HostTall
     extra = {"watch": {"environment": req.environment, "duration_s": req.duration_s,
                        "interval_s": loaded.environment(req.environment).canary.interval_s,
                        "interrupted": interrupted, "hosts": hosts}}
+    lost = [Unreachable(label, t.problems[-1]) for label, t in tallies.items()
+            if t.looks == 0 and t.problems]
+    answered = [label for label in tallies if label not in {u.host for u in lost}]
     return WatchResult(Report(title=f"watch {req.environment}", checks=checks, extra=extra,
-                              duration_s=elapsed_s), view)
+                              duration_s=elapsed_s, unreachable=lost, answered=answered), view)

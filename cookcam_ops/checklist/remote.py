@@ -21,7 +21,7 @@ from cookcam_ops.history import lock_read_command, parse_lock_read
 from cookcam_ops.layout import releases as rel
 from cookcam_ops.pm2 import killsignal
 from cookcam_ops.remote import composite
-from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
+from cookcam_ops.remote.fanout import Connector, Target, reach, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
 from cookcam_ops.report import Check, Report, Status
 from cookcam_ops.status import parse_health
@@ -190,36 +190,38 @@ def _host_checklist(opts: ChecklistOptions) -> Callable[[Transport, Target], lis
     return work
 
 
-def _collect(targets: list[Target], connector: Connector,
-             work: Callable[[Transport, Target], list[Check]]) -> list[Check]:
+def _collect(title: str, targets: list[Target], connector: Connector,
+             work: Callable[[Transport, Target], list[Check]]) -> Report:
+    """A report of work's checks on every host; an unreachable host is a failed check."""
+    started = time.monotonic()
+    outcomes = run_on_hosts(targets, connector, work)
     checks: list[Check] = []
-    for outcome in run_on_hosts(targets, connector, work):
+    for outcome in outcomes:
         if outcome.value is None:
             checks.append(Check("reachable", Status.FAIL, outcome.error or "unreachable",
                                 outcome.target.label))
         else:
             checks.extend(outcome.value)
-    return checks
+    unreachable, answered = reach(outcomes)
+    return Report(title=title, checks=checks, duration_s=time.monotonic() - started,
+                  unreachable=unreachable, answered=answered)
 
 
 def remote_checklist(targets: list[Target], connector: Connector,
                      opts: ChecklistOptions) -> Report:
     """The full checklist on every host, in parallel."""
-    started = time.monotonic()
-    checks = _collect(targets, connector, _host_checklist(opts))
-    return Report(title=f"checklist {opts.environment}", checks=checks,
-                  duration_s=time.monotonic() - started,
-                  extra={"environment": opts.environment, "scope": "server", "ref": opts.ref,
-                         "hosts": [t.label for t in targets]})
+    report = _collect(f"checklist {opts.environment}", targets, connector,
+                      _host_checklist(opts))
+    report.extra = {"environment": opts.environment, "scope": "server", "ref": opts.ref,
+                    "hosts": [t.label for t in targets]}
+    return report
 
 
 def remote_env_check(targets: list[Target], connector: Connector,
                      opts: ChecklistOptions) -> Report:
     """`env check`: each host's .env judged against the schema, variable by variable."""
-    started = time.monotonic()
-    checks = _collect(targets, connector,
+    report = _collect(f"env check {opts.environment}", targets, connector,
                       lambda tr, t: _env_checks(tr, t, opts, full=True))
-    return Report(title=f"env check {opts.environment}", checks=checks,
-                  duration_s=time.monotonic() - started,
-                  extra={"environment": opts.environment, "schema": str(opts.schema.path),
-                         "hosts": [t.label for t in targets]})
+    report.extra = {"environment": opts.environment, "schema": str(opts.schema.path),
+                    "hosts": [t.label for t in targets]}
+    return report

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from cookcam_ops.cli.common import JsonOpt, JunitOpt, finish, load
+from cookcam_ops.cli.common import EnvArg, JsonOpt, JunitOpt, finish, load
 from cookcam_ops.errors import UsageError
 
 
 def checklist(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    environment: EnvArg,
     local: Annotated[bool, typer.Option(
         "--local", help="Only the items that need no server (the .env file given).")] = False,
     env_file: Annotated[Path | None, typer.Option(
@@ -54,4 +54,4 @@ def checklist(
                                 schema, env.sentry_project_id)
         targets = [target(h, loaded.config.app, env) for h in env.hosts]
         report = remote_checklist(targets, ssh_connector(loaded, env), opts)
-    finish(report, as_json=as_json, junit=junit, suite=f"checklist-{environment}")
+    finish(ctx, report, as_json=as_json, junit=junit, suite=f"checklist-{environment}")

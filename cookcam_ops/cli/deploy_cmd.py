@@ -2,75 +2,26 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from cookcam_ops.cli.common import JsonOpt, JunitOpt, load
-from cookcam_ops.errors import UsageError
-
-if TYPE_CHECKING:
-    from cookcam_ops.deploy.result import RunResult
-    from cookcam_ops.deploy.service import Preview
-
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-AcceptKeysOpt = Annotated[bool, typer.Option(
-    "--accept-new-host-keys", help="Trust and record host keys not yet in known_hosts.")]
-
-
-def command_line() -> str:
-    """What the lock's info.json says this run is."""
-    return " ".join(["cookcam-ops", *sys.argv[1:]])[:200]
-
-
-def refuse_without_tty(action: str) -> None:
-    """A prompt needs a terminal: without one, --yes must say the user means it."""
-    if not sys.stdin.isatty():
-        raise UsageError(f"refusing to {action} without --yes when not on a terminal",
-                         hint="pass --yes to confirm (e.g. in CI)")
-
-
-def confirmer(yes: bool, action: str) -> Callable[[Preview], bool]:
-    """The confirm callback: show the preview, then ask unless --yes."""
-    from cookcam_ops.render import deploy as render_deploy
-
-    def confirm(preview: Preview) -> bool:
-        render_deploy.render_preview(preview)
-        if yes:
-            return True
-        try:
-            return typer.confirm(f"{action} {preview.environment}?", default=False, err=True)
-        except typer.Abort:
-            raise KeyboardInterrupt from None
-
-    return confirm
-
-
-def finish_run(result: RunResult, as_json: bool, junit: Path | None = None) -> NoReturn:
-    """Print the result (JSON, plan or summary), write JUnit if asked, exit with its code."""
-    from cookcam_ops import ui
-    from cookcam_ops.render import deploy as render_deploy
-
-    if junit is not None:
-        from cookcam_ops.report import Report, write_junit
-
-        write_junit(Report(f"{result.action} {result.environment}", result.checks),
-                    f"cookcam-ops {result.action}", junit)
-    if as_json:
-        ui.emit_json(result.to_dict())
-    elif result.outcome == "dry_run":
-        render_deploy.render_plan(result)
-    else:
-        render_deploy.render_result(result)
-    raise typer.Exit(int(result.exit_code))
+from cookcam_ops.cli.common import EnvArg, JsonOpt, JunitOpt, load
+from cookcam_ops.cli.runs import (
+    AcceptKeysOpt,
+    VerboseOpt,
+    YesOpt,
+    command_line,
+    confirmer,
+    finish_run,
+    observed,
+    refuse_without_tty,
+)
 
 
 def deploy(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    environment: EnvArg,
     ref: Annotated[str | None, typer.Option(
         "--ref", metavar="REF",
         help="Branch, tag or commit to deploy [default: the remote's branch from ops.yaml].")
@@ -97,6 +48,7 @@ def deploy(
         help="How long the canary bakes (implies --canary; 0: no bake) [default: "
              "canary.bake_s, 300].")] = None,
     accept_new_host_keys: AcceptKeysOpt = False,
+    verbose: VerboseOpt = False,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
 ) -> None:
@@ -110,15 +62,16 @@ def deploy(
 
     Ctrl-C stops at the next safe point and puts back what changed (during a bake: the canary);
     a second Ctrl-C cuts the steps still running before their host's switch (a long npm ci),
-    never a switch or reload.
+    never a switch or reload. Every step's full output is kept in a run log (its path is
+    printed on failure); the webhooks and Sentry project of ops.yaml are told what happened.
 
     Exit 0 deployed (or nothing to do), 1 failed and rolled back healthy, 2 bad input, 3 host
     unreachable, 4 the rollback failed too, 5 another run holds the lock, 130 interrupted.
     """
     from cookcam_ops.deploy.service import DeployRequest, deploy_environment
-    from cookcam_ops.render import deploy as render_deploy
 
     loaded = load(ctx)
+    env = loaded.environment(environment)
     if not (yes or dry_run):
         refuse_without_tty("deploy")
     req = DeployRequest(environment=environment, ref=ref, dry_run=dry_run, batch=batch,
@@ -126,7 +79,7 @@ def deploy(
                         accept_new_host_keys=accept_new_host_keys, command_line=command_line(),
                         canary=canary or canary_hosts is not None or bake is not None,
                         canary_hosts=canary_hosts, bake_s=bake)
-    with render_deploy.Progress() as progress:
-        result = deploy_environment(loaded, req, observer=progress,
+    with observed(ctx, "deploy", environment, verbose) as (observer, log):
+        result = deploy_environment(loaded, req, observer=observer,
                                     confirm=confirmer(yes, "deploy"))
-    finish_run(result, as_json, junit)
+    finish_run(ctx, env, result, log, as_json, junit)

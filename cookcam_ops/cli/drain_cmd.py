@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from cookcam_ops.cli.common import JsonOpt, JunitOpt, finish, load
+from cookcam_ops.cli.common import EnvArg, JsonOpt, JunitOpt, finish, load
 
 
 def drain(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    environment: EnvArg,
     host: Annotated[str | None, typer.Option(
         "--host", metavar="NAME", help="The host to drain [default: the first one].")] = None,
     via: Annotated[str, typer.Option(
@@ -56,4 +56,4 @@ def drain(
         transport.close()
     if not as_json:
         render_drain(report)
-    finish(report, as_json=as_json, junit=junit, suite=f"drain-{environment}")
+    finish(ctx, report, as_json=as_json, junit=junit, suite=f"drain-{environment}")

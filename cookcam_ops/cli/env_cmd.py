@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cookcam_ops.cli.boundary import OpsGroup
-from cookcam_ops.cli.common import JsonOpt, JunitOpt, finish
+from cookcam_ops.cli.boundary import OpsCommand, OpsGroup
+from cookcam_ops.cli.common import EnvArg, JsonOpt, JunitOpt, finish
 
 app = typer.Typer(cls=OpsGroup, no_args_is_help=True,
                   help="Validate .env files against the env schema.")
@@ -29,7 +29,7 @@ def schema_for(ctx: typer.Context, schema: Path | None) -> Path:
     return default_playbook("env.schema.yaml")
 
 
-@app.command("validate")
+@app.command("validate", cls=OpsCommand)
 def validate(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="The .env file to check.")],
@@ -47,17 +47,18 @@ def validate(
     from cookcam_ops.envfile.validate import validate_env_file
 
     report = validate_env_file(path, load_schema(schema_for(ctx, schema)), environment)
-    finish(report, as_json=as_json, junit=junit, suite="env-validate")
+    finish(ctx, report, as_json=as_json, junit=junit, suite="env-validate")
 
 
-@app.command("check")
+@app.command("check", cls=OpsCommand)
 def check(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    environment: EnvArg,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
 ) -> None:
-    """Check each host's .env over SSH (read into memory, never printed): exit 0 valid, 1 not."""
+    """Check each host's .env over SSH (read into memory, never printed): exit 0 valid, 1 not,
+    3 a host could not be reached."""
     from cookcam_ops.checklist.remote import ChecklistOptions, remote_env_check
     from cookcam_ops.cli.common import load
     from cookcam_ops.envfile.schema import load_schema
@@ -69,4 +70,4 @@ def check(
                             load_schema(loaded.schema_path()), env.sentry_project_id)
     targets = [target(h, loaded.config.app, env) for h in env.hosts]
     report = remote_env_check(targets, ssh_connector(loaded, env), opts)
-    finish(report, as_json=as_json, junit=junit, suite=f"env-check-{environment}")
+    finish(ctx, report, as_json=as_json, junit=junit, suite=f"env-check-{environment}")

@@ -17,25 +17,25 @@ from cookcam_ops.cli import (
     deploy_cmd,
     drain_cmd,
     env_cmd,
+    init_cmd,
     logs_cmd,
     migrate_cmd,
     rollback_cmd,
     sandbox_cmd,
+    schema_cmd,
     smoke_cmd,
     status_cmd,
     unlock_cmd,
     watch_cmd,
 )
-from cookcam_ops.cli.boundary import OpsGroup
-
-VALUE_OPTIONS = frozenset({"--config", "-c"})  # global options that take a separate value
+from cookcam_ops.cli.boundary import OpsCommand, OpsGroup, command_name
 
 app = typer.Typer(
     name="cookcam-ops",
     cls=OpsGroup,
     help="Deploy and verify the CookCam API over SSH (PM2, Socket.IO, Supabase auth).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
@@ -75,29 +75,20 @@ def main(
 
 
 app.add_typer(env_cmd.app, name="env")
-app.command("checklist")(checklist_cmd.checklist)
-app.command("smoke")(smoke_cmd.smoke)
+app.command("checklist", cls=OpsCommand)(checklist_cmd.checklist)
+app.command("smoke", cls=OpsCommand)(smoke_cmd.smoke)
 app.add_typer(sandbox_cmd.app, name="sandbox")
-app.command("deploy")(deploy_cmd.deploy)
-app.command("rollback")(rollback_cmd.rollback)
-app.command("unlock")(unlock_cmd.unlock)
-app.command("status")(status_cmd.status)
-app.command("logs")(logs_cmd.logs)
-app.command("history")(logs_cmd.history)
-app.command("drain")(drain_cmd.drain)
-app.command("migrate-to-releases")(migrate_cmd.migrate_to_releases)
-app.command("watch")(watch_cmd.watch)
-
-
-def command_name(args: list[str]) -> str | None:
-    """The command a command line runs: its first word that is not a global option."""
-    words = iter(args)
-    for word in words:
-        if word in VALUE_OPTIONS:
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
+app.command("deploy", cls=OpsCommand)(deploy_cmd.deploy)
+app.command("rollback", cls=OpsCommand)(rollback_cmd.rollback)
+app.command("unlock", cls=OpsCommand)(unlock_cmd.unlock)
+app.command("status", cls=OpsCommand)(status_cmd.status)
+app.command("logs", cls=OpsCommand)(logs_cmd.logs)
+app.command("history", cls=OpsCommand)(logs_cmd.history)
+app.command("drain", cls=OpsCommand)(drain_cmd.drain)
+app.command("migrate-to-releases", cls=OpsCommand)(migrate_cmd.migrate_to_releases)
+app.command("schema", cls=OpsCommand)(schema_cmd.schema)
+app.command("init", cls=OpsCommand)(init_cmd.init)
+app.command("watch", cls=OpsCommand)(watch_cmd.watch)
 
 
 def only_command(full: typer.Typer, name: str | None) -> typer.Typer:

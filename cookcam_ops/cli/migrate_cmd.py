@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from cookcam_ops.cli.common import JsonOpt, load
-from cookcam_ops.cli.deploy_cmd import (
+from cookcam_ops.cli.common import EnvArg, JsonOpt, load
+from cookcam_ops.cli.runs import (
     AcceptKeysOpt,
+    VerboseOpt,
     YesOpt,
     command_line,
     finish_run,
+    observed,
     refuse_without_tty,
 )
+from cookcam_ops.errors import ChecksFailed
 
 
 def migrate_to_releases(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    environment: EnvArg,
     yes: YesOpt = False,
     accept_new_host_keys: AcceptKeysOpt = False,
+    verbose: VerboseOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Turn each host's checkout into APP/releases, APP/shared, APP/current; move PM2 to it.
@@ -32,20 +34,17 @@ def migrate_to_releases(
     Exit 0 migrated (or already), 1 failed and put back, 2 bad input, 3 host unreachable,
     4 a host could not be put back, 5 another run holds the lock, 130 interrupted.
     """
-    from cookcam_ops import ui
     from cookcam_ops.deploy.migrate import MigrateRequest, migrate_environment
-    from cookcam_ops.render import deploy as render_deploy
 
     loaded = load(ctx)
-    loaded.environment(environment)
+    env = loaded.environment(environment)
     if not yes:
         refuse_without_tty("migrate")
         if not typer.confirm(f"migrate every host of {environment} to the releases layout?",
                              default=False, err=True):
-            ui.err().print("not confirmed; nothing changed")
-            raise typer.Exit(1)
+            raise ChecksFailed("migrate-to-releases not confirmed; nothing changed")
     req = MigrateRequest(environment=environment, accept_new_host_keys=accept_new_host_keys,
                          command_line=command_line())
-    with render_deploy.Progress() as progress:
-        result = migrate_environment(loaded, req, observer=progress)
-    finish_run(result, as_json)
+    with observed(ctx, "migrate", environment, verbose) as (observer, log):
+        result = migrate_environment(loaded, req, observer=observer)
+    finish_run(ctx, env, result, log, as_json)

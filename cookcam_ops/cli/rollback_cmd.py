@@ -6,42 +6,46 @@ from typing import Annotated
 
 import typer
 
-from cookcam_ops.cli.common import JsonOpt, load
-from cookcam_ops.cli.deploy_cmd import (
+from cookcam_ops.cli.common import EnvArg, JsonOpt, load
+from cookcam_ops.cli.runs import (
     AcceptKeysOpt,
+    VerboseOpt,
     YesOpt,
     command_line,
     confirmer,
     finish_run,
+    observed,
     refuse_without_tty,
 )
 
 
 def rollback(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    environment: EnvArg,
     to: Annotated[str | None, typer.Option(
         "--to", metavar="SHA",
         help="Roll back to this commit [default: the release before the current one, from "
              "the hosts' audit logs].")] = None,
     yes: YesOpt = False,
     accept_new_host_keys: AcceptKeysOpt = False,
+    verbose: VerboseOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Roll every host back to the release before the current one, and check its health.
 
     Shows each host's from -> to with who deployed each and when, and asks unless --yes.
-    Exit 0 rolled back, 1 failed (hosts left as they were), 4 a host could not be put back.
+    Exit 0 rolled back, 1 failed (hosts left as they were), 3 a host could not be reached,
+    4 a host could not be put back, 5 another run holds the lock, 130 interrupted.
     """
     from cookcam_ops.deploy.rollback import RollbackRequest, rollback_environment
-    from cookcam_ops.render import deploy as render_deploy
 
     loaded = load(ctx)
+    env = loaded.environment(environment)
     if not yes:
         refuse_without_tty("roll back")
     req = RollbackRequest(environment=environment, to=to,
                           accept_new_host_keys=accept_new_host_keys, command_line=command_line())
-    with render_deploy.Progress() as progress:
-        result = rollback_environment(loaded, req, observer=progress,
+    with observed(ctx, "rollback", environment, verbose) as (observer, log):
+        result = rollback_environment(loaded, req, observer=observer,
                                       confirm=confirmer(yes, "roll back"))
-    finish_run(result, as_json)
+    finish_run(ctx, env, result, log, as_json)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cookcam_ops.cli.boundary import OpsGroup
-from cookcam_ops.cli.common import JsonOpt
+from cookcam_ops.cli.boundary import OpsCommand, OpsGroup
+from cookcam_ops.cli.common import JsonOpt, conclude
 from cookcam_ops.errors import ExitCode
 
 app = typer.Typer(cls=OpsGroup, no_args_is_help=True,
@@ -19,8 +20,9 @@ DirOpt = Annotated[Path, typer.Option(
 DEFAULT_DIR = Path(".sandbox")
 
 
-@app.command("up")
+@app.command("up", cls=OpsCommand)
 def up(
+    ctx: typer.Context,
     directory: DirOpt = DEFAULT_DIR,
     hosts: Annotated[int, typer.Option("--hosts", metavar="N", help="Hosts to run (1-16).")] = 2,
     strategy: Annotated[str, typer.Option(
@@ -34,8 +36,11 @@ def up(
              "API in backend/api, node/npm/pm2 from nvm, not on the PATH of `ssh host cmd`) "
              "or flat (the API at the top of HOST/app, node on the ssh PATH).")
     ] = "seed",
+    as_json: JsonOpt = False,
 ) -> None:
-    """Start sshd, PM2 and the API on N loopback hosts, plus the auth stub; write ops.yaml."""
+    """Start sshd, PM2 and the API on N loopback hosts, plus the auth stub; write ops.yaml.
+
+    Prints the path of the ops.yaml it wrote (with --json, a document holding it)."""
     from cookcam_ops import ui
     from cookcam_ops.sandbox.manager import start_sandbox
 
@@ -43,50 +48,57 @@ def up(
     ops_yaml = Path(state.dir) / "ops.yaml"
     ui.say(f"sandbox up in {state.up_seconds}s: {len(state.hosts)} hosts; "
            f"use it with --config {ops_yaml}", style="green")
-    print(ops_yaml)
+    conclude(ctx, as_json=as_json, code=ExitCode.OK, render=lambda: print(ops_yaml),
+             doc=lambda: {"ok": True, "checks": [], "dir": state.dir, "ops_yaml": str(ops_yaml),
+                          "hosts": [h.name for h in state.hosts],
+                          "up_seconds": state.up_seconds})
 
 
-@app.command("status")
-def status(directory: DirOpt = DEFAULT_DIR, as_json: JsonOpt = False) -> None:
+@app.command("status", cls=OpsCommand)
+def status(ctx: typer.Context, directory: DirOpt = DEFAULT_DIR, as_json: JsonOpt = False) -> None:
     """Show whether each host's sshd, PM2 and app and the auth stub are up: exit 0 all up, 1 not,
     2 no sandbox."""
-    from cookcam_ops import ui
     from cookcam_ops.sandbox.render import render_sandbox_status
     from cookcam_ops.sandbox.status import inspect_sandbox
 
     report = inspect_sandbox(directory)
-    if as_json:
-        ui.emit_json(report.to_dict())
-    else:
-        render_sandbox_status(report)
-    raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.CHECKS_FAILED))
+    conclude(ctx, as_json=as_json, doc=report.to_dict,
+             code=ExitCode.OK if report.ok else ExitCode.CHECKS_FAILED,
+             render=lambda: render_sandbox_status(report))
 
 
-@app.command("down")
+@app.command("down", cls=OpsCommand)
 def down(
+    ctx: typer.Context,
     directory: DirOpt = DEFAULT_DIR,
     purge: Annotated[bool, typer.Option("--purge", help="Also delete DIR.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Stop every process the sandbox started (by pid); keep DIR unless --purge."""
     from cookcam_ops import ui
     from cookcam_ops.sandbox.manager import stop_sandbox
 
     report = stop_sandbox(directory, purge=purge, progress=ui.say)
-    ui.say(f"stopped {len(report.stopped)} processes" + (f"; deleted {report.dir}"
-                                                         if report.purged else ""))
+    conclude(ctx, as_json=as_json, code=ExitCode.OK,
+             doc=lambda: {"ok": True, "checks": [], **asdict(report)},
+             render=lambda: ui.say(f"stopped {len(report.stopped)} processes" + (
+                 f"; deleted {report.dir}" if report.purged else "")))
 
 
-@app.command("change")
+@app.command("change", cls=OpsCommand)
 def change(
+    ctx: typer.Context,
     kind: Annotated[str, typer.Argument(
         help="release, broken-build, broken-health, crash-on-start, sigterm-only, late-crash "
              "(workers exit 30 s after start) or late-auth-failure (valid tokens refused 30 s "
              "after start).")],
     directory: DirOpt = DEFAULT_DIR,
+    as_json: JsonOpt = False,
 ) -> None:
     """Push the next release, with the defect KIND, to the sandbox's origin; print its SHA."""
     from cookcam_ops import ui
     from cookcam_ops.sandbox.status import change_sandbox
 
     result = change_sandbox(directory, kind, progress=ui.say)
-    print(result.sha)
+    conclude(ctx, as_json=as_json, code=ExitCode.OK, render=lambda: print(result.sha),
+             doc=lambda: {"ok": True, "checks": [], **asdict(result)})

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cookcam_ops.cli.common import JsonOpt, JunitOpt, finish, load
+from cookcam_ops.cli.common import JsonOpt, JunitOpt, complete_environment, finish, load
 
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
@@ -25,7 +25,8 @@ def _optional_config(ctx: typer.Context) -> LoadedConfig | None:
 def smoke(
     ctx: typer.Context,
     environment: Annotated[str | None, typer.Argument(
-        help="Environment from ops.yaml (or give --url).")] = None,
+        help="Environment from ops.yaml (or give --url).",
+        autocompletion=complete_environment)] = None,
     *,
     url: Annotated[str | None, typer.Option(
         "--url", metavar="URL", help="Test this running API instead of an environment.")] = None,
@@ -49,4 +50,4 @@ def smoke(
     report = run_smoke(plan.targets, plan.creds, plan.options,
                        progress=lambda step: ui.say(step, style="dim"))
     suite = f"smoke-{environment}" if environment else "smoke"
-    finish(report, as_json=as_json, junit=junit, suite=suite)
+    finish(ctx, report, as_json=as_json, junit=junit, suite=suite)

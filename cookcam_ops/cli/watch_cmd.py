@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from cookcam_ops.cli.common import JsonOpt, JunitOpt, finish, load
-from cookcam_ops.cli.deploy_cmd import AcceptKeysOpt
+from cookcam_ops.cli.common import EnvArg, JsonOpt, JunitOpt, finish, load
+from cookcam_ops.cli.runs import AcceptKeysOpt
 from cookcam_ops.errors import ExitCode
 
 
 def watch(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="Environment from ops.yaml.")],
+    environment: EnvArg,
     duration: Annotated[float, typer.Option(
         "--duration", min=1, max=86400, metavar="S",
         help="Seconds to sample every host (every canary.interval_s).")] = 60.0,
@@ -38,6 +38,6 @@ def watch(
     with WatchProgress() as progress:
         result = watch_environment(loaded, req, observer=progress)
     interrupted = bool(result.report.extra["watch"]["interrupted"])
-    finish(result.report, as_json=as_json, junit=junit, suite=f"watch-{environment}",
+    finish(ctx, result.report, as_json=as_json, junit=junit, suite=f"watch-{environment}",
            fail_code=ExitCode.INTERRUPTED if interrupted else ExitCode.CHECKS_FAILED,
            render=lambda report: render_watch(result.view, report))

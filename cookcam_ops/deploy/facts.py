@@ -63,7 +63,11 @@ class HostFacts:
 
 
 def _fetch_section(repo_path: str, remote: str) -> str:
-    return (f"cd {q(repo_path)} || exit 3; out=$(git fetch --quiet --prune {q(remote)} 2>&1); "
+    """Fetch the remote's branches and every tag (--tags: also a tag no branch reaches, which
+    git's automatic tag following never fetches; --force: a tag moved on the remote is taken
+    as the remote has it, not refused). Tags are not pruned: local ones stay."""
+    return (f"cd {q(repo_path)} || exit 3; "
+            f"out=$(git fetch --quiet --prune --tags --force {q(remote)} 2>&1); "
             "rc=$?; printf '%s\\n' \"$out\" | tail -n 2; exit $rc")
 
 

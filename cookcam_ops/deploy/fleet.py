@@ -20,18 +20,12 @@ from cookcam_ops.deploy.engine import in_parallel_map
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.observer import Phases
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
-from cookcam_ops.errors import ExitCode, HostError, OpsError
+from cookcam_ops.errors import HostError, Unreachable
 from cookcam_ops.history import LockInfo
 from cookcam_ops.remote.fanout import Target
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 Obs = TypeVar("Obs", bound=Phases)  # the run's observer: a DeployObserver, or watch's
-
-
-class Interrupted(OpsError):
-    """Ctrl-C (or SIGTERM) before any host changed: nothing to put back."""
-
-    exit_code = ExitCode.INTERRUPTED
 
 
 class Fleet(Generic[Obs]):
@@ -66,11 +60,17 @@ class Fleet(Generic[Obs]):
     def connect_all(self) -> None:
         """Connect to every host in parallel; HostError (exit 3) names the first that failed."""
         self.observer.phase(f"connecting to {len(self.targets)} host(s)")
-        errors = [e for e in in_parallel_map(list(self.sessions.values()), _connect) if e]
+        sessions = list(self.sessions.values())
+        results = in_parallel_map(sessions, _connect)
+        errors = [e for e in results if e]
         if errors:
             more = f" (and {len(errors) - 1} more host(s))" if len(errors) > 1 else ""
+            failed = tuple(u for e in errors for u in e.hosts) or tuple(
+                Unreachable(s.label, e.message) for s, e in zip(sessions, results, strict=True)
+                if e)
+            answered = tuple(s.label for s, e in zip(sessions, results, strict=True) if not e)
             raise HostError(f"{errors[0].message}{more}; nothing was changed",
-                            hint=errors[0].hint)
+                            hint=errors[0].hint, hosts=failed, answered=answered)
 
     def lock_all(self, claim: lock.LockClaim, environment: str) -> None:
         """Take the lock on every host, or release the ones taken and raise LockHeld (exit 5)."""
@@ -85,10 +85,13 @@ class Fleet(Generic[Obs]):
 
         holders = in_parallel_map(list(self.sessions.values()), take)
         self.locked = [label for label, holder in holders if holder is None]
-        for _, holder in holders:
+        for label, holder in holders:
             if isinstance(holder, HostError):
                 self.release_all()
-                raise HostError(f"{holder.message}; nothing was changed", hint=holder.hint)
+                raise HostError(f"{holder.message}; nothing was changed", hint=holder.hint,
+                                hosts=holder.hosts or (Unreachable(label, holder.message),),
+                                answered=tuple(x for x, h in holders if x != label
+                                               and not isinstance(h, HostError)))
         for label, holder in holders:
             if isinstance(holder, LockInfo):
                 self.release_all()

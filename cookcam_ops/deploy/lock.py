@@ -140,7 +140,8 @@ def held_error(label: str, holder: LockInfo, environment: str) -> LockHeld:
     if stale_here(holder):
         return LockHeld(f"{label}: the deploy lock is held by {holder.describe()}, a process "
                         "that no longer runs on this machine: the lock is stale",
-                        hint=f"run `cookcam-ops unlock {environment}` to break it")
+                        hint=f"run `cookcam-ops unlock {environment}` to break it",
+                        host=label, holder=holder.to_dict())
     return LockHeld(f"{label}: the deploy lock is held by {holder.describe()}",
                     hint=f"wait for that run to end; if it is gone, run `cookcam-ops unlock "
-                         f"{environment}`")
+                         f"{environment}`", host=label, holder=holder.to_dict())

@@ -26,6 +26,9 @@ class DeployObserver(Phases, Protocol):
     def step_started(self, host: str, step: str) -> None:
         """A step begins on a host."""
 
+    def step_output(self, host: str, stream: str, line: str) -> None:
+        """A line of the running step's output ("out" or "err"), masked, as it arrives."""
+
     def step_finished(self, host: str, result: StepResult) -> None:
         """A step ended on a host (ok, failed or skipped)."""
 
@@ -45,6 +48,9 @@ class NullObserver:
     def step_started(self, host: str, step: str) -> None:
         return None
 
+    def step_output(self, host: str, stream: str, line: str) -> None:
+        return None
+
     def step_finished(self, host: str, result: StepResult) -> None:
         return None
 
@@ -53,3 +59,33 @@ class NullObserver:
 
     def sampled(self, view: SampleView) -> None:
         return None
+
+class Observers:
+    """Several observers as one (the progress display and the run log, say)."""
+
+    def __init__(self, *observers: DeployObserver) -> None:
+        self.observers = observers
+
+    def phase(self, message: str) -> None:
+        for o in self.observers:
+            o.phase(message)
+
+    def step_started(self, host: str, step: str) -> None:
+        for o in self.observers:
+            o.step_started(host, step)
+
+    def step_output(self, host: str, stream: str, line: str) -> None:
+        for o in self.observers:
+            o.step_output(host, stream, line)
+
+    def step_finished(self, host: str, result: StepResult) -> None:
+        for o in self.observers:
+            o.step_finished(host, result)
+
+    def host_finished(self, host: str, outcome: str) -> None:
+        for o in self.observers:
+            o.host_finished(host, outcome)
+
+    def sampled(self, view: SampleView) -> None:
+        for o in self.observers:
+            o.sampled(view)

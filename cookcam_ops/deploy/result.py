@@ -1,10 +1,11 @@
 """What a deploy or rollback hands to the renderer: per step, per host, and for the run.
 
-The JSON shape is the CLI contract: {"ok", "outcome", "target_sha", "hosts": [{"name",
-"from_sha", "to_sha", "outcome", "steps": [{"name", "status", "duration_s", "detail"}]}],
-"duration_s", "checks"}, and with --canary "canary": {"hosts", "bake_s", "verdict", "metrics":
+The JSON shape is the CLI contract (`cookcam-ops schema deploy`): {"ok", "environment",
+"action", "outcome", "target_sha", "hosts": [{"name", "from_sha", "to_sha", "outcome", "steps":
+[{"name", "status", "duration_s", "detail"}]}], "duration_s", "checks", "interrupted",
+"unreachable", "answered"}, and with --canary "canary": {"hosts", "bake_s", "verdict", "metrics":
 [{"name", "canary", "baseline", "rule", "status"}], ...}. Details are names, codes and short
-tails of tool output, never secrets.
+tails of tool output (masked: never secrets).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cookcam_ops.errors import ExitCode
-from cookcam_ops.report import Check, checks_ok
+from cookcam_ops.errors import ExitCode, Unreachable
+from cookcam_ops.report import Check, checks_ok, reachability
 
 if TYPE_CHECKING:
     from cookcam_ops.canary.bake import CanaryReport
@@ -111,11 +112,23 @@ class RunResult:
             return ExitCode.UNREACHABLE
         return ExitCode.CHECKS_FAILED
 
+    @property
+    def unreachable(self) -> list[Unreachable]:
+        """Hosts lost during the run (and not reached again), with the last thing they said."""
+        return [Unreachable(h.name, next((s.detail for s in reversed(h.steps)
+                                          if s.status == FAILED), "unreachable"))
+                for h in self.hosts if h.outcome == UNREACHABLE]
+
     def to_dict(self) -> dict[str, Any]:
-        doc = {"ok": self.ok, "outcome": self.outcome, "target_sha": self.target_sha,
+        lost = self.unreachable
+        doc = {"ok": self.ok, "environment": self.environment, "action": self.action,
+               "outcome": self.outcome, "target_sha": self.target_sha,
                "hosts": [h.to_dict() for h in self.hosts],
                "duration_s": round(self.duration_s, 3),
-               "checks": [c.to_dict() for c in self.checks]}
+               "checks": [c.to_dict() for c in self.checks],
+               "interrupted": self.interrupted,
+               **reachability(lost, [h.name for h in self.hosts
+                                     if h.name not in {u.host for u in lost}])}
         if self.canary is not None:
             doc["canary"] = self.canary.to_dict()
         return doc

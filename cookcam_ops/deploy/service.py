@@ -16,7 +16,7 @@ from cookcam_ops.canary.bake import CanaryRun, canary_settings, new_bake
 from cookcam_ops.deploy import gates
 from cookcam_ops.deploy.engine import execute
 from cookcam_ops.deploy.facts import FactsQuery
-from cookcam_ops.deploy.fleet import Fleet, Interrupted, interrupts
+from cookcam_ops.deploy.fleet import Fleet, interrupts
 from cookcam_ops.deploy.lock import local_user, new_claim
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, plan_host
 from cookcam_ops.deploy.playbook import Playbook, load_playbook, playbook_path
@@ -31,7 +31,7 @@ from cookcam_ops.deploy.result import (
     run_outcome,
 )
 from cookcam_ops.deploy.steps import RunContext
-from cookcam_ops.errors import ChecksFailed, ConfigError
+from cookcam_ops.errors import ChecksFailed, ConfigError, Interrupted
 from cookcam_ops.report import Check, Status, checks_ok
 
 if TYPE_CHECKING:
@@ -228,7 +228,8 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
             canary.bake = new_bake(loaded, req.environment, canary.settings, fleet.sessions,
                                    observer=observer, cancel=cancel,
                                    auto_rollback=req.auto_rollback)
-        ctx = RunContext(run_id=fleet.run_id, action="deploy", user=local_user(), ref=req.ref,
+        ctx = RunContext(run_id=fleet.run_id, action="deploy", user=local_user(),
+                         ref=req.ref or loaded.config.app.branch,
                          app=loaded.config.app, observer=observer, rollback_playbook=back_book,
                          cancel=cancel, smoke=gates.smoke_gate(loaded, req.environment),
                          auto_rollback=req.auto_rollback, batch_size=req.batch or env.batch_size,

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from cookcam_ops.errors import HostError
-from cookcam_ops.remote.protocol import RunResult, Transport
+from cookcam_ops.masking import Masker
+from cookcam_ops.remote.protocol import LineSink, RunResult, Transport
 
 if TYPE_CHECKING:
     from cookcam_ops.config import HostConfig
@@ -27,7 +28,8 @@ RECONNECT_DELAY_S = 1.5
 class Runner(Protocol):
     """Anything that runs a command on one host (a Transport, or a HostSession)."""
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult: ...
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: LineSink | None = None) -> RunResult: ...
 
 
 class HostSession:
@@ -37,6 +39,7 @@ class HostSession:
         self.target = target
         self._connector = connector
         self._transport: Transport | None = None
+        self._masker: Masker | None = None
         self.lost = False
 
     @property
@@ -50,21 +53,39 @@ class HostSession:
         self._transport, self.target = open_host(self._connector, self.target)
         self.lost = False
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
-        """Run a command; HostError when the connection is (or turns out to be) gone."""
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: LineSink | None = None) -> RunResult:
+        """Run a command; HostError when the connection is (or turns out to be) gone.
+
+        With on_line (a step's output, streamed) every line and the result are masked with
+        the host's .env values first, read once per session.
+        """
         transport = self._transport
         if transport is None:
-            raise HostError(f"{self.label}: not connected")
+            raise HostError(f"{self.label}: not connected", host=self.label)
+        masker: Masker | None = None
+        sink: LineSink | None = None
         try:
-            result = transport.run(command, timeout=timeout)
+            if on_line is not None:
+                masker = self._masks(transport)
+                sink = _masked(on_line, masker)
+            result = transport.run(command, timeout=timeout, on_line=sink)
         except HostError:
             self._drop()
             raise
         if result.exit_code < 0:  # the channel closed without an exit status: the link died
             self._drop()
             raise HostError(f"{self.label}: connection lost (the session ended without an "
-                            "exit status)")
-        return result
+                            "exit status)", host=self.label)
+        if masker is None:
+            return result
+        return RunResult(result.command, result.exit_code, masker.mask(result.stdout),
+                         masker.mask(result.stderr), result.duration_s)
+
+    def _masks(self, transport: Transport) -> Masker:
+        if self._masker is None:
+            self._masker = Masker.from_dotenv(transport.read_file(self.target.env_path))
+        return self._masker
 
     def cut(self) -> None:
         """Close the connection from another thread: the running command ends, `lost` set."""
@@ -95,6 +116,13 @@ class HostSession:
     def close(self) -> None:
         self._drop()
         self.lost = False
+
+
+def _masked(on_line: LineSink, masker: Masker) -> LineSink:
+    def sink(stream: str, line: str) -> None:
+        on_line(stream, masker.mask(line))
+
+    return sink
 
 
 class Cuts:

@@ -70,7 +70,11 @@ def failure_detail(result: RunResult, timeout: float) -> str:
 def _remote(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext) -> RunResult:
     command = scripts.wrap(ps.command, cwd=hp.target.app_path, ops_path=hp.target.ops_dir,
                            run_id=ctx.run_id, timeout=ps.timeout)
-    return session.run(command, timeout=ps.timeout + scripts.LOCAL_SLACK_S)
+
+    def output(stream: str, line: str) -> None:
+        ctx.observer.step_output(hp.label, stream, line)
+
+    return session.run(command, timeout=ps.timeout + scripts.LOCAL_SLACK_S, on_line=output)
 
 
 def _run_template(session: HostSession, hp: HostPlan, ps: PlannedStep,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy import lock
-from cookcam_ops.errors import HostError
+from cookcam_ops.errors import ExitCode, HostError, Unreachable
 from cookcam_ops.history import LockInfo
+from cookcam_ops.report import Check, Status, reachability
 
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
@@ -26,17 +27,55 @@ class HostLock:
     error: str | None = None
     broken: bool = False
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "holder": self.holder.to_dict() if self.holder else None,
+                "broken": self.broken, "error": self.error}
+
+    def check(self) -> Check:
+        """The lock as a check: free or broken pass, still held warns, unreachable fails."""
+        if self.error:
+            return Check("lock", Status.FAIL, self.error, self.host)
+        if self.holder is None:
+            return Check("lock", Status.PASS, "free", self.host)
+        if self.broken:
+            return Check("lock", Status.PASS, f"broken: {self.holder.describe()}", self.host)
+        return Check("lock", Status.WARN, f"held by {self.holder.describe()}", self.host)
+
 
 @dataclass(frozen=True)
 class UnlockResult:
-    """What unlock found and did."""
+    """What unlock found and did; `declined` when a held lock was shown and not broken."""
 
     environment: str
     locks: list[HostLock]
+    declined: bool = False
+    notified: tuple[Check, ...] = ()  # the webhooks told of a broken lock
 
     @property
     def ok(self) -> bool:
-        return all(h.error is None for h in self.locks)
+        return all(h.error is None for h in self.locks) and not self.declined
+
+    @property
+    def broken(self) -> list[HostLock]:
+        return [h for h in self.locks if h.broken]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when a host could not be reached, 1 when not confirmed, else 0."""
+        if any(h.error for h in self.locks):
+            return ExitCode.UNREACHABLE
+        return ExitCode.CHECKS_FAILED if self.declined else ExitCode.OK
+
+    @property
+    def checks(self) -> list[Check]:
+        return [h.check() for h in self.locks] + list(self.notified)
+
+    def to_dict(self) -> dict[str, Any]:
+        lost = [Unreachable(h.host, h.error) for h in self.locks if h.error]
+        return {"ok": self.ok, "environment": self.environment,
+                "locks": [h.to_dict() for h in self.locks], "declined": self.declined,
+                "checks": [c.to_dict() for c in self.checks],
+                **reachability(lost, [h.host for h in self.locks if not h.error])}
 
 
 def _look(connector: Connector, t: Target) -> tuple[HostLock, Transport | None, Target]:
@@ -83,8 +122,10 @@ def unlock_environment(loaded: LoadedConfig, environment: str, *,
     found = in_parallel_map(targets, lambda t: _look(conn, t))
     try:
         held = [h for h, _, _ in found if h.holder is not None]
-        if not held or not confirm(held):
+        if not held:
             return UnlockResult(environment, [h for h, _, _ in found])
+        if not confirm(held):
+            return UnlockResult(environment, [h for h, _, _ in found], declined=True)
         return UnlockResult(environment, _break(found))
     finally:
         for _, transport, _ in found:

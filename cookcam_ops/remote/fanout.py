@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from cookcam_ops.config import AppConfig, EnvironmentConfig, HostConfig, LoadedConfig
-from cookcam_ops.errors import HostError, UsageError
+from cookcam_ops.errors import HostError, Unreachable, UsageError
 from cookcam_ops.layout import Layout, Strategy, layout_for
 from cookcam_ops.remote.probe import (
     PROBE_TIMEOUT_S,
@@ -179,3 +179,9 @@ def run_on_hosts(targets: list[Target], connector: Connector,
         return [one(targets[0])]
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(targets))) as pool:
         return list(pool.map(one, targets))
+
+
+def reach(outcomes: list[HostOutcome[T]]) -> tuple[list[Unreachable], list[str]]:
+    """Which hosts could not be used (and why), and which answered, in config order."""
+    return ([Unreachable(o.target.label, o.error) for o in outcomes if o.error is not None],
+            [o.target.label for o in outcomes if o.error is None])

@@ -61,7 +61,7 @@ printf 'top=%s\nsubdir=%s\n' "$top" "$sub"
 legacy="$A.ops"; state="$legacy"
 if [ -n "$top" ] && [ -n "$prefix" ]; then state="$top.ops"
   if [ -d "$legacy/lock" ]; then state="$legacy"; echo legacy=locked
-  elif [ -d "$legacy" ] && [ ! -e "$state" ]; then
+  elif [ __ADOPT__ = 1 ] && [ -d "$legacy" ] && [ ! -e "$state" ]; then
     if mv -T "$legacy" "$state" 2>/dev/null; then echo "adopted=$legacy"; else state="$legacy"; fi
   elif [ -d "$legacy" ]; then echo legacy=left; fi
 fi
@@ -125,10 +125,12 @@ class Toolchain:
                 "interactive shells (~/.bashrc returns before its lines); " + SETTING_HINT)
 
 
-def probe_script(app_path: str, configured: tuple[str, ...]) -> str:
-    """The probe for one host (read only, but for adopting a legacy state dir)."""
+def probe_script(app_path: str, configured: tuple[str, ...], *, adopt: bool = True) -> str:
+    """The probe for one host (read only, but for adopting a legacy state dir; adopt=False:
+    read only, as `init --from-host` must be)."""
     tools = _TOOLS_SH.replace("__CONFIGURED__", q(*configured) if configured else "")
-    place = _PLACE_SH.replace("__APP__", q(app_path.rstrip("/") or "/"))
+    place = _PLACE_SH.replace("__APP__", q(app_path.rstrip("/") or "/")).replace(
+        "__ADOPT__", "1" if adopt else "0")
     package = (f"A={q(app_path.rstrip('/'))}; for f in \"$A/package.json\" "
                f"\"$A/current/package.json\"; do [ -f \"$f\" ] || continue; "
                f"head -c {PACKAGE_JSON_MAX} \"$f\"; break; done")

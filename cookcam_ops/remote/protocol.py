@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 TIMEOUT_EXIT = 124  # what coreutils `timeout` uses; RunResult.exit_code when a command timed out
+# Receives a command's output live, a line at a time: (stream "out" or "err", line).
+LineSink = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,13 @@ class RunResult:
 
 
 class Transport(Protocol):
-    """One connected host. run() never raises for a non-zero exit, only for a lost connection."""
+    """One connected host. run() never raises for a non-zero exit, only for a lost connection;
+    with on_line it also hands each line of output over as it arrives."""
 
     label: str
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult: ...
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: LineSink | None = None) -> RunResult: ...
 
     def read_file(self, path: str) -> bytes | None: ...
 
@@ -61,8 +66,9 @@ class PathTransport:
         self._inner = inner
         self._prefix = f"export PATH={q(':'.join(dirs))}:\"$PATH\"; "
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
-        return self._inner.run(self._prefix + command, timeout=timeout)
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: LineSink | None = None) -> RunResult:
+        return self._inner.run(self._prefix + command, timeout=timeout, on_line=on_line)
 
     def read_file(self, path: str) -> bytes | None:
         return self._inner.read_file(path)

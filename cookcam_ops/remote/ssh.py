@@ -9,6 +9,7 @@ unknown key is refused unless accept-new is asked for, as OpenSSH's StrictHostKe
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.errors import HostError
-from cookcam_ops.remote.protocol import TIMEOUT_EXIT, RunResult
+from cookcam_ops.remote.protocol import TIMEOUT_EXIT, LineSink, RunResult
 
 if TYPE_CHECKING:
     import paramiko
@@ -25,7 +26,38 @@ if TYPE_CHECKING:
     from cookcam_ops.config import EnvironmentConfig, HostConfig
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+MAX_LINE = 64 * 1024  # a longer run without a newline is handed over in pieces this long
 _known_hosts_lock = threading.Lock()
+
+
+class _Lines:
+    """The stream invoke mirrors a command's output to: complete lines go to a LineSink."""
+
+    def __init__(self, stream: str, sink: LineSink) -> None:
+        self.stream = stream
+        self.sink = sink
+        self.pending = ""
+
+    def write(self, text: str) -> None:
+        *lines, self.pending = (self.pending + text).split("\n")
+        while len(self.pending) > MAX_LINE:
+            lines.append(self.pending[:MAX_LINE])
+            self.pending = self.pending[MAX_LINE:]
+        for line in lines:
+            self._hand_over(line)
+
+    def _hand_over(self, line: str) -> None:
+        with contextlib.suppress(Exception):  # a display or log that fails must not fail a step
+            self.sink(self.stream, line.rstrip("\r"))
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        """Hand over a last line that had no newline."""
+        if self.pending:
+            self._hand_over(self.pending)
+            self.pending = ""
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -51,7 +83,8 @@ def _policy(known_hosts: Path, accept_new: bool, label: str) -> Any:
                 raise HostError(
                     f"{label}: unknown host key {kind} {fingerprint(key)} ({hostname} is not in "
                     f"{known_hosts})",
-                    hint="verify the fingerprint, then pass --accept-new-host-keys or add it")
+                    hint="verify the fingerprint, then pass --accept-new-host-keys or add it",
+                    host=label)
             with _known_hosts_lock:
                 known_hosts.parent.mkdir(parents=True, exist_ok=True)
                 with known_hosts.open("a", encoding="utf-8") as f:
@@ -69,19 +102,27 @@ class SSHTransport:
         self._conn = connection
         self._sftp: Any = None
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: LineSink | None = None) -> RunResult:
         from invoke.exceptions import CommandTimedOut
 
         start = time.monotonic()
+        streams = (_Lines("out", on_line), _Lines("err", on_line)) if on_line else None
+        mirror: dict[str, Any] = ({"hide": False, "out_stream": streams[0],
+                                   "err_stream": streams[1]} if streams else {"hide": True})
         try:
-            result = self._conn.run(command, hide=True, warn=True, in_stream=False,
-                                    timeout=timeout)
+            result = self._conn.run(command, warn=True, in_stream=False, timeout=timeout,
+                                    **mirror)
         except CommandTimedOut as e:
             return RunResult(command, TIMEOUT_EXIT, e.result.stdout, f"timed out after {timeout}s",
                              time.monotonic() - start)
         except (OSError, EOFError, _ssh_exception()) as e:
             raise HostError(f"{self.label}: connection lost ({type(e).__name__})",
-                            hint="check the host and rerun; status shows where it stands") from e
+                            hint="check the host and rerun; status shows where it stands",
+                            host=self.label) from e
+        finally:
+            for stream in streams or ():
+                stream.close()
         return RunResult(command, result.exited, result.stdout, result.stderr,
                          time.monotonic() - start)
 
@@ -99,7 +140,8 @@ class SSHTransport:
         except FileNotFoundError:
             return None
         except (OSError, EOFError, _ssh_exception()) as e:
-            raise HostError(f"{self.label}: cannot read {path} ({type(e).__name__})") from e
+            raise HostError(f"{self.label}: cannot read {path} ({type(e).__name__})",
+                            host=self.label) from e
 
     def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
         """Write a remote file atomically: a temp file with the mode set, renamed into place."""
@@ -111,7 +153,8 @@ class SSHTransport:
                 f.write(data)
             sftp.posix_rename(tmp, path)
         except (OSError, EOFError, _ssh_exception()) as e:
-            raise HostError(f"{self.label}: cannot write {path} ({type(e).__name__})") from e
+            raise HostError(f"{self.label}: cannot write {path} ({type(e).__name__})",
+                            host=self.label) from e
 
     def close(self) -> None:
         try:
@@ -159,17 +202,20 @@ def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: b
             f"{where}: HOST KEY CHANGED: it offered {e.key.get_name()} {fingerprint(e.key)}, "
             f"{known_hosts} has {fingerprint(e.expected_key)}",
             hint=f"if the change is expected, remove the old key: ssh-keygen -R '{name}' "
-                 f"-f {known_hosts}") from e
+                 f"-f {known_hosts}", host=host.label) from e
     except paramiko.AuthenticationException as e:
         raise HostError(f"{where}: authentication failed as {host.user or 'the current user'}",
-                        hint="check ssh.identity_file in ops.yaml or your ssh-agent") from e
+                        hint="check ssh.identity_file in ops.yaml or your ssh-agent",
+                        host=host.label) from e
     except TimeoutError as e:
         raise HostError(f"{where}: could not connect (timed out after "
-                        f"{env.ssh.connect_timeout:g}s)", hint="check the host and port") from e
+                        f"{env.ssh.connect_timeout:g}s)", hint="check the host and port",
+                        host=host.label) from e
     except (OSError, EOFError, paramiko.SSHException) as e:
         reason = getattr(e, "strerror", None) or type(e).__name__
         raise HostError(f"{where}: could not connect ({reason})",
-                        hint="check the host, port and that sshd is running") from e
+                        hint="check the host, port and that sshd is running",
+                        host=host.label) from e
     return SSHTransport(host.label, conn)
 
 

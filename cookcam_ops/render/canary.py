@@ -47,15 +47,7 @@ def plain_line(view: SampleView) -> Text:
     """One line per round off a terminal: the time, and what fails so far."""
     from rich.text import Text
 
-    line = Text(f"{view.title}: {view.elapsed_s:.0f}s of {view.total_s:g}s: ")
-    failing = view.failing
-    if not failing:
-        line.append("every metric within its rule", style="green")
-        return line
-    line.append("; ".join(f"{r.metric} {r.status} (" + ", ".join(
-        f"{c} {v}" for c, v in zip(view.columns, r.values, strict=True)) + f"; rule {r.rule})"
-        for r in failing), style="yellow")
-    return line
+    return Text(view.summary(), style="yellow" if view.failing else "")
 
 
 def render_canary(report: CanaryReport) -> None:

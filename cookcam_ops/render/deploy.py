@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.result import RunResult, StepResult
     from cookcam_ops.deploy.service import Preview
     from cookcam_ops.deploy.unlock import UnlockResult
+    from cookcam_ops.runlog import RunLog
 
 _STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim", "planned": "cyan",
           "running": "yellow", "deployed": "bold green", "rolled_back": "yellow",
@@ -30,10 +31,12 @@ _STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim", "planned": "cya
 
 
 class Progress:
-    """A DeployObserver for people: a live table on a terminal, plain lines otherwise."""
+    """A DeployObserver for people: a live table on a terminal, plain lines otherwise; with
+    verbose, every line of step output too, prefixed by its host."""
 
-    def __init__(self, live: bool | None = None) -> None:
+    def __init__(self, live: bool | None = None, verbose: bool = False) -> None:
         self._live_wanted = ui.err().is_terminal if live is None else live
+        self._verbose = verbose
         self._live: Live | None = None
         self._rows: dict[str, list[Any]] = {}
         self._view: SampleView | None = None  # a canary's bake, once it samples
@@ -92,6 +95,15 @@ class Progress:
             from rich.text import Text
 
             self._line(Text(f"{host}: {step} ..."))
+
+    def step_output(self, host: str, stream: str, line: str) -> None:
+        if self._verbose:
+            from rich.text import Text
+
+            from cookcam_ops.logs import clean_line
+
+            self._line(Text(f"[{host}] {clean_line(line)}",
+                            style="dim" if stream == "out" else "yellow"))
 
     def step_finished(self, host: str, result: StepResult) -> None:
         from rich.text import Text
@@ -184,6 +196,25 @@ def _verdict(result: RunResult) -> None:
     ui.out().print(line)
 
 
+def render_failures(result: RunResult, log: RunLog) -> None:
+    """Each failed step's last lines of output and where its full output is (stderr)."""
+    from rich.text import Text
+
+    from cookcam_ops.logs import clean_line
+
+    err = ui.err()
+    for h in result.hosts:
+        for step in (s for s in h.steps if s.status == "failed"):
+            lines = log.tail(h.name, step.name)
+            err.print(Text(f"{h.name}: {step.name} failed" + (
+                "; its last lines:" if lines else ""), style="bold red"))
+            for line in lines:
+                err.print(Text(f"  | {clean_line(line)}"), soft_wrap=True)
+            err.print(Text(f"  full output: {log.host_path(h.name)}"), soft_wrap=True)
+    if log.error:
+        err.print(Text(f"run log: {log.error}", style="yellow"))
+
+
 def render_result(result: RunResult) -> None:
     """The summary table of a run (stdout)."""
     from rich.table import Table
@@ -240,3 +271,6 @@ def render_locks(result: UnlockResult, *, before: bool = False) -> None:
             line.append("broken: " if h.broken else "held by ", style="yellow")
             line.append(h.holder.describe())
         console.print(line)
+    for check in result.notified:
+        if check.status.value != "pass":
+            console.print(Text(f"{check.name}: {check.detail}", style="yellow"))

@@ -55,6 +55,16 @@ def render_history(report: HistoryReport) -> None:
             ui.err().print(line)
 
 
+def render_followed(kind: str, text: str) -> None:
+    """A followed line (stdout) or a note about a host (stderr), as it comes."""
+    from rich.text import Text
+
+    if kind == "line":
+        ui.out().print(Text(text), soft_wrap=True, markup=False, highlight=False)
+    else:
+        ui.say(text, style="yellow")
+
+
 def render_logs(results: list[HostLogs]) -> None:
     """Each host's lines on stdout as `[host] line`; errors on stderr."""
     from rich.text import Text

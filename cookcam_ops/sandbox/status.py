@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cookcam_ops.errors import UsageError
+from cookcam_ops.report import Check, Status
 from cookcam_ops.sandbox import hosts, pm2, procs
 from cookcam_ops.sandbox.layout import HostState, Layout, SandboxState, write_state
 from cookcam_ops.sandbox.manager import load_sandbox
@@ -45,10 +46,20 @@ class SandboxStatus:
     def ok(self) -> bool:
         return self.auth_up and all(h.sshd_up and h.app_up and h.pm2_up for h in self.hosts)
 
+    @property
+    def checks(self) -> list[Check]:
+        """Each part as a check: every host's sshd, PM2 daemon and app, then the auth stub."""
+        def part(name: str, up: bool, host: str | None) -> Check:
+            return Check(name, Status.PASS if up else Status.FAIL, "up" if up else "down", host)
+
+        out = [part(n, up, h.name) for h in self.hosts
+               for n, up in (("sshd", h.sshd_up), ("pm2", h.pm2_up), ("app", h.app_up))]
+        return [*out, part("auth-stub", self.auth_up, None)]
+
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "hosts": [asdict(h) for h in self.hosts],
                 "auth_url": self.auth_url, "auth_up": self.auth_up, "dir": self.dir,
-                "origin": self.origin}
+                "origin": self.origin, "checks": [c.to_dict() for c in self.checks]}
 
 
 def _host_status(h: HostState) -> HostStatus:

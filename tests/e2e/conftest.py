@@ -113,6 +113,19 @@ def _down(directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Run logs of the session's commands go to a temp state directory, not ~/.local/state."""
+    home = tmp_path_factory.mktemp("state")
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(home)
+    yield home
+    if before is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """A 2-host seed-shaped sandbox for the session, always brought down at the end."""
@@ -147,6 +160,19 @@ def sandbox_of(hosts: int, prefix: str, shape: str = "seed") -> Iterator[Sandbox
         teardown()
         if previous is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def fleet(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The shared sandbox for a module that deploys: left healthy on a fresh `release` when
+    the module ends, so later modules find it so."""
+    from tests.e2e.helpers import assert_fleet_on, change, run_cli
+
+    yield sandbox
+    sha = change(sandbox, "release")
+    done = run_cli(sandbox.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
+    assert done.code == 0, done.stderr[-2000:]
+    assert_fleet_on(sandbox, sha)
 
 
 @pytest.fixture(scope="module")

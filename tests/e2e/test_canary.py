@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from test_deploy import Cli, LiveCli, change, history, locks, run_cli, served
 from test_releases import no_failures, steady_load
+
+from tests.e2e.helpers import Cli, LiveCli, change, history, locks, run_cli, served
 
 if TYPE_CHECKING:
     from conftest import Sandbox

@@ -1,8 +1,8 @@
 """deploy, rollback and unlock end to end on the 2-host sandbox (real sshd, git, npm, PM2).
 
-The tests run in order and share the sandbox: each one starts from a healthy fleet on one
-release and leaves it that way; the module ends by deploying a `release`, so later modules find
-the sandbox healthy. The CLI runs as a subprocess, as a user or CI runs it.
+The tests run in order and share the sandbox (the `fleet` fixture): each one starts from a
+healthy fleet on one release and leaves it that way. The CLI runs as a subprocess, as a user or
+CI runs it (tests/e2e/helpers.py).
 """
 
 from __future__ import annotations
@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,128 +22,24 @@ import pytest
 import yaml
 
 from cookcam_ops.sandbox.procs import children_of
-from cookcam_ops.sandbox.status import change_sandbox
+from tests.e2e.helpers import (
+    FAST_HEALTH_PLAYBOOK_RETRIES,
+    ROOT,
+    LiveCli,
+    assert_fleet_on,
+    change,
+    deploy,
+    history,
+    locks,
+    ops_copy,
+    run_cli,
+    served,
+)
 
 if TYPE_CHECKING:
     from conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-FAST_HEALTH_PLAYBOOK_RETRIES = 3
-
-
-@dataclass
-class Cli:
-    """A finished CLI run."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def doc(self) -> dict[str, Any]:
-        doc = json.loads(self.stdout)
-        assert isinstance(doc, dict)
-        return doc
-
-
-def cli_env(config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
-    env.update(COOKCAM_OPS_CONFIG=str(config), NO_COLOR="1", COLUMNS="120")
-    return env
-
-
-def run_cli(config: Path, *args: str, timeout: float = 240) -> Cli:
-    done = subprocess.run([sys.executable, "-m", "cookcam_ops", *args], cwd=ROOT,
-                          env=cli_env(config), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
-    return Cli(done.returncode, done.stdout, done.stderr)
-
-
-@dataclass
-class LiveCli:
-    """A CLI run in the background whose stderr lines can be waited on."""
-
-    proc: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-
-    @classmethod
-    def start(cls, config: Path, *args: str) -> LiveCli:
-        proc = subprocess.Popen([sys.executable, "-m", "cookcam_ops", *args], cwd=ROOT,
-                                env=cli_env(config), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        return cls(proc)
-
-    def wait_line(self, prefix: str, timeout: float = 120) -> None:
-        """Read stderr until a line starts with prefix (or fail at the deadline)."""
-        assert self.proc.stderr is not None
-        deadline = time.monotonic() + timeout
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if line.startswith(prefix):
-                return
-            assert time.monotonic() < deadline, f"no line {prefix!r} in time"
-        raise AssertionError(f"exited without a line {prefix!r}:\n{''.join(self.lines[-20:])}")
-
-    def finish(self, timeout: float = 180) -> Cli:
-        out, err = self.proc.communicate(timeout=timeout)
-        return Cli(self.proc.returncode, out, "".join(self.lines) + err)
-
-
-def served(sb: Sandbox) -> dict[str, str]:
-    """The commit each host's API reports on /health (what it really serves)."""
-    out = {}
-    for h in sb.state.hosts:
-        r = httpx.get(f"{h.base_url}/health", timeout=5)
-        assert r.status_code == 200, f"{h.name}: /health answered {r.status_code}"
-        out[h.name] = r.json()["commit"]
-    return out
-
-
-def history(sb: Sandbox, host: str) -> list[dict[str, Any]]:
-    path = sb.ops_dir(host) / "history.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def locks(sb: Sandbox) -> list[str]:
-    return [h.name for h in sb.state.hosts if (sb.ops_dir(h.name) / "lock").exists()]
-
-
-def ops_copy(sb: Sandbox, tmp: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
-    """A copy of the sandbox's ops.yaml (absolute paths), edited; the shared one is untouched."""
-    doc = yaml.safe_load((sb.dir / "ops.yaml").read_text())
-    doc["smoke"]["env_file"] = str(sb.dir / doc["smoke"]["env_file"])
-    edit(doc)
-    path = tmp / "ops.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-def change(sb: Sandbox, kind: str) -> str:
-    sha = change_sandbox(sb.dir, kind).sha
-    sb.refresh()
-    return sha
-
-
-def assert_fleet_on(sb: Sandbox, sha: str) -> None:
-    assert set(served(sb).values()) == {sha}
-    assert locks(sb) == []
-
-
-@pytest.fixture(scope="module")
-def fleet(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The shared sandbox, left healthy on a fresh `release` when the module ends."""
-    yield sandbox
-    sha = change(sandbox, "release")
-    done = run_cli(sandbox.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
-    assert done.code == 0, done.stderr[-2000:]
-    assert_fleet_on(sandbox, sha)
-
-
-def deploy(sb: Sandbox, *args: str, config: Path | None = None) -> Cli:
-    return run_cli(config or sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", *args)
 
 
 def test_injected_ref_is_refused_before_any_connection(fleet: Sandbox) -> None:
@@ -157,6 +50,7 @@ def test_injected_ref_is_refused_before_any_connection(fleet: Sandbox) -> None:
         done = deploy(fleet, "--ref", ref)
         assert done.code == 2, done.stderr
         assert "not a valid git ref name" in done.stderr
+        assert done.doc["error"]["kind"] == "usage"
         assert "connecting" not in done.stderr
     assert not marker.exists()
     assert Path("/tmp/x").exists() == x_existed
@@ -167,11 +61,20 @@ def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
     old = set(served(fleet).values())
     sha = change(fleet, "release")
     started = time.monotonic()
-    done = deploy(fleet)
+    done = deploy(fleet, "-v")
     took = time.monotonic() - started
     assert done.code == 0, done.stderr[-3000:]
+    # -v: each step's output live on stderr, prefixed by its host; all of it in the run log
+    assert "[host1] > tsc" in done.stderr and "[host2] > tsc" in done.stderr
+    run_log = Path(done.doc["run_log"])
+    build = (run_log / "host1.log").read_text()
+    assert "== build\n" in build and "out | > tsc" in build and "== build ok" in build
+    logged = "".join(p.read_text() for p in run_log.iterdir())
     doc = done.doc
-    assert set(doc) == {"ok", "outcome", "target_sha", "hosts", "duration_s", "checks"}
+    assert set(doc) >= {"schema_version", "command", "ok", "environment", "action", "outcome",
+                        "target_sha", "hosts", "duration_s", "checks", "unreachable",
+                        "answered", "run_log"}
+    assert doc["answered"] == ["host1", "host2"] and doc["unreachable"] == []
     assert doc["ok"] is True and doc["outcome"] == "deployed" and doc["target_sha"] == sha
     for h in doc["hosts"]:
         assert set(h) == {"name", "from_sha", "to_sha", "outcome", "steps"}
@@ -185,8 +88,10 @@ def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
         assert {"id", "time", "action", "user", "host", "from_sha", "to_sha", "outcome",
                 "duration_s", "ref"} <= set(last)
         assert (last["action"], last["outcome"], last["to_sha"]) == ("deploy", "deployed", sha)
+        assert last["ref"] == "main"  # the ref asked for: app.branch when no --ref
     for secret in fleet.secret_values():
         assert secret not in done.stdout and secret not in done.stderr
+        assert secret not in logged
     print(f"\ndeploy of a release to 2 hosts: {took:.1f}s (CLI wall time)")
 
 
@@ -277,6 +182,7 @@ def test_a_concurrent_deploy_is_refused_with_5(fleet: Sandbox) -> None:
     second = deploy(fleet)
     assert second.code == 5, second.stderr
     assert "deploy lock is held by" in second.stderr and "since" in second.stderr
+    assert second.doc["error"]["kind"] == "locked" and second.doc["lock"]["holder"]["pid"]
     assert "unlock" in second.stderr
     done = first.finish()
     assert done.code == 0, done.stderr[-3000:]
@@ -333,6 +239,8 @@ def test_an_unreachable_host_changes_nothing_anywhere(fleet: Sandbox, tmp_path: 
     done = deploy(fleet, config=config)
     assert done.code == 3, done.stderr
     assert "host2" in done.stderr and "nothing was changed" in done.stderr
+    assert [u["host"] for u in done.doc["unreachable"]] == ["host2"]
+    assert done.doc["answered"] == ["host1"]
     assert served(fleet) == before
     assert len(history(fleet, "host1")) == count
     assert locks(fleet) == []
@@ -459,25 +367,3 @@ def test_steady_load_sees_no_failed_request_during_a_deploy(fleet: Sandbox) -> N
     assert_fleet_on(fleet, sha)
     assert load.ok > 100
     assert load.failures == []
-
-
-def test_a_hotfix_deploys_to_a_fleet_that_is_unhealthy_now(fleet: Sandbox,
-                                                             tmp_path: Path) -> None:
-    """On-call's case: the fleet answers 503; the checklist warns but the fix goes out."""
-    book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
-    book["steps"] = [s for s in book["steps"]
-                     if s["name"] not in ("test-build", "health", "smoke")]
-    (tmp_path / "careless.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
-    careless = ops_copy(fleet, tmp_path, lambda d: d.update(
-        playbooks={"deploy": str(tmp_path / "careless.yaml")}))
-    change(fleet, "broken-health")
-    assert deploy(fleet, "--batch", "2", config=careless).code == 0
-    assert {httpx.get(f"{h.base_url}/health", timeout=5).status_code
-            for h in fleet.state.hosts} == {503}
-
-    fix = change(fleet, "release")
-    done = deploy(fleet, "--batch", "2")
-    assert done.code == 0, done.stderr[-3000:]
-    health = [c for c in done.doc["checks"] if c["name"] == "checklist:health"]
-    assert health and all(c["status"] == "warn" and "503" in c["detail"] for c in health)
-    assert_fleet_on(fleet, fix)

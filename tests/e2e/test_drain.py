@@ -6,7 +6,6 @@ ssh) and always puts that host back on the origin's next `release` change before
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 
 from cookcam_ops.cli.main import app
 from cookcam_ops.sandbox.status import change_sandbox
+from tests.documents import valid_document
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -70,7 +70,7 @@ def test_reload_drains_with_zero_failed_requests(runner: CliRunner, sandbox: San
     wait_healthy(sandbox, host)
     result = cli(runner, sandbox, "drain", "sandbox", "--host", host, "--via", "reload",
                  "--duration", "8", "--json")
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout)
     failed = [c for c in doc["checks"] if c["status"] != "pass"]
     assert result.exit_code == 0 and doc["ok"] is True, failed
     m = doc["metrics"]
@@ -109,7 +109,7 @@ def test_sigterm_only_is_caught_by_drain_and_checklist(runner: CliRunner, sandbo
     result = cli(runner, sandbox, "drain", "sandbox", "--host", host, "--via", "restart",
                  "--duration", "6", "--json")
     assert result.exit_code == 1, result.stdout + result.stderr
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout)
     checks = {c["name"]: c for c in doc["checks"]}
     assert checks["kill-signal"]["status"] == "fail"
     assert PLAIN_WORDS in checks["kill-signal"]["detail"]
@@ -120,7 +120,7 @@ def test_sigterm_only_is_caught_by_drain_and_checklist(runner: CliRunner, sandbo
     assert human.exit_code == 1
     assert "kill-signal" in human.stdout and "FAILED" in human.stdout
     checklist = cli(runner, sandbox, "checklist", "sandbox", "--json")
-    listed = json.loads(checklist.stdout)
+    listed = valid_document(checklist.stdout)
     signal = next(c for c in listed["checks"]
                   if c["name"] == "kill-signal" and c["host"] == host)
     assert signal["status"] == "warn"

@@ -25,6 +25,7 @@ import pytest
 
 from cookcam_ops.sandbox import auth_stub, changes
 from cookcam_ops.sandbox.auth_stub import AuthStubServer, StubConfig
+from tests.documents import valid_document
 
 pytestmark = pytest.mark.e2e
 
@@ -574,7 +575,7 @@ def test_smoke_catches_broken_health_in_words(
          "--connections", "5", "--json"], cwd=tmp_path, capture_output=True, text=True,
         timeout=120, check=False, env={**child_env(), "COOKCAM_SMOKE_TOKEN": token})
     assert done.returncode == 1, done.stderr
-    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    checks = {c["name"]: c for c in valid_document(done.stdout, "smoke")["checks"]}
     assert checks["health"]["status"] == "fail"
     assert "503" in checks["health"]["detail"]
     assert checks["socket-auth-valid"]["status"] == "pass"  # only health is broken

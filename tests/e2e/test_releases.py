@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from test_deploy import ROOT, Cli, change, history, locks, ops_copy, run_cli, served
 
 from cookcam_ops.drain.load import LoadRun, LoadStats, load_target
 from cookcam_ops.layout.releases import ReleaseEntry, prune_selection
+from tests.e2e.helpers import ROOT, Cli, change, history, locks, ops_copy, run_cli, served
 
 if TYPE_CHECKING:
     from conftest import Sandbox

@@ -24,6 +24,7 @@ from cookcam_ops.sandbox import pm2, procs
 from cookcam_ops.sandbox.layout import HostState
 from cookcam_ops.sandbox.manager import start_sandbox, stop_sandbox
 from cookcam_ops.sandbox.status import change_sandbox, inspect_sandbox
+from tests.documents import valid_document
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -72,7 +73,7 @@ def runner() -> CliRunner:
 def test_status_json_all_up(sandbox: Sandbox) -> None:
     result = runner().invoke(app, ["sandbox", "status", "--dir", str(sandbox.dir), "--json"])
     assert result.exit_code == 0, result.stderr
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout, "sandbox status")
     assert doc["ok"] is True and doc["auth_up"] is True
     assert doc["dir"] == str(sandbox.dir)
     assert doc["auth_url"] == sandbox.state.auth.url
@@ -278,8 +279,12 @@ def _deploy(sandbox: Sandbox, host: str, sha: str, *, build_ok: bool = True,
     build = sandbox.ssh(host, f"cd {app_path} && npm run build")
     if build_ok:
         assert build.returncode == 0, build.stdout[-800:]
-        done = sandbox.ssh(host, f"pm2 {action} cookcam-api", timeout=120)
-        assert done.returncode == 0
+        for _attempt in range(5):  # PM2 refuses while it restarts a crashed worker itself
+            done = sandbox.ssh(host, f"pm2 {action} cookcam-api", timeout=120)
+            if done.returncode == 0 or "process already started" not in done.stderr:
+                break
+            time.sleep(2)
+        assert done.returncode == 0, done.stderr[-800:]
     return build
 
 

@@ -6,7 +6,6 @@ stand-in resets it in a finally.
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typer.testing import CliRunner
 
 from cookcam_ops.cli.main import app
 from cookcam_ops.smoke import resolve_targets
+from tests.documents import valid_document
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -58,7 +58,7 @@ def test_healthy_sandbox_passes_with_json_junit_and_metrics(
     result = smoke(runner, sandbox, "sandbox", "--connections", "100", "--json",
                    "--junit", str(junit))
     assert result.exit_code == 0, result.stdout + result.stderr
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout)
     assert doc["ok"] is True
     checks = doc["checks"]
     assert [c["name"] for c in checks] == ["sign-in"] + HOST_CHECKS * 2
@@ -98,7 +98,7 @@ def test_url_mode_takes_credentials_from_the_environment(
     result = runner.invoke(app, ["smoke", "--url", target.base_url, "--connections", "10",
                                  "--json"], env={**NO_CREDENTIALS, **sandbox.smoke_env()})
     assert result.exit_code == 0, result.stdout + result.stderr
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout)
     host = target.base_url.removeprefix("http://")
     statuses = {c["name"]: c["status"] for c in doc["checks"]}
     assert statuses["error-envelope"] == "skip"  # no ops.yaml, so no duplicate_probe
@@ -133,7 +133,7 @@ def test_auth_slower_than_timeout_is_reported_as_a_timeout(
                    "--connections", "3", "--json", env={"COOKCAM_SMOKE_TOKEN": slow_auth})
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    checks = {c["name"]: c for c in valid_document(result.stdout)["checks"]}
     assert checks["health"]["status"] == "pass"
     assert checks["socket-auth-valid"]["status"] == "fail"
     assert checks["socket-auth-valid"]["detail"] == (
@@ -147,7 +147,9 @@ def test_wrong_password_exits_2_with_one_clear_line(runner: CliRunner, sandbox: 
     result = smoke(runner, sandbox, "sandbox", "--json",
                    env={"COOKCAM_SMOKE_PASSWORD": "not-the-password-S3CRET"})
     assert result.exit_code == 2
-    assert result.stdout == ""
+    doc = valid_document(result.stdout, "smoke")
+    assert doc["error"]["kind"] == "config" and "invalid_credentials" in doc["error"]["message"]
+    assert "not-the-password-S3CRET" not in result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == ["error: sign-in failed: invalid_credentials "
                       "(check COOKCAM_SMOKE_EMAIL/PASSWORD)"]

@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cookcam_ops.cli.main import app
+from tests.documents import valid_document
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -38,7 +39,7 @@ def test_status_all_healthy_two_workers_per_host_no_env_leak(runner: CliRunner,
                                                              sandbox: Sandbox) -> None:
     result = cli(runner, sandbox, "status", "sandbox", "--json")
     assert result.exit_code == 0, result.stdout + result.stderr
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout)
     assert doc["ok"] is True
     assert [h["name"] for h in doc["hosts"]] == [h.name for h in sandbox.state.hosts]
     for host in doc["hosts"]:
@@ -61,7 +62,7 @@ def test_checklist_passes_on_the_healthy_sandbox(runner: CliRunner, sandbox: San
                                                  tmp_path: Path) -> None:
     junit = tmp_path / "checklist.xml"
     result = cli(runner, sandbox, "checklist", "sandbox", "--json", "--junit", str(junit))
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout)
     failed = [c for c in doc["checks"] if c["status"] == "fail"]
     assert result.exit_code == 0 and doc["ok"] is True, failed
     hosts = {h.name for h in sandbox.state.hosts}
@@ -80,7 +81,7 @@ def test_env_check_reads_each_hosts_env_without_showing_it(runner: CliRunner,
                                                            sandbox: Sandbox) -> None:
     result = cli(runner, sandbox, "env", "check", "sandbox", "--json")
     assert result.exit_code == 0, result.stdout + result.stderr
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout)
     assert doc["ok"] is True
     assert {c["host"] for c in doc["checks"] if c["name"] == "JWT_SECRET"} == \
         {h.name for h in sandbox.state.hosts}
@@ -100,7 +101,7 @@ def test_logs_are_prefixed_by_host(runner: CliRunner, sandbox: Sandbox) -> None:
 def test_history_reads_every_hosts_audit_log(runner: CliRunner, sandbox: Sandbox) -> None:
     result = cli(runner, sandbox, "history", "sandbox", "--json")
     assert result.exit_code == 0, result.stdout + result.stderr
-    doc = json.loads(result.stdout)
+    doc = valid_document(result.stdout)
     assert doc["ok"] is True and isinstance(doc["records"], list)
     times = [r["time"] for r in doc["records"]]
     assert times == sorted(times, reverse=True)
@@ -129,3 +130,34 @@ def test_status_reaches_hosts_through_ssh_config_aliases(sandbox: Sandbox,
     assert done.returncode == 0, done.stderr[-2000:]
     hosts = json.loads(done.stdout)["hosts"]
     assert [h["reachable"] for h in hosts] == [True] * len(sandbox.state.hosts)
+
+
+@pytest.mark.parametrize("args", [["status"], ["checklist"], ["env", "check"], ["history"],
+                                  ["logs"], ["unlock", "--yes"],
+                                  ["deploy", "--dry-run"], ["rollback", "--yes"]],
+                         ids=" ".join)
+def test_an_unknown_host_key_is_exit_3_on_every_command(runner: CliRunner, sandbox: Sandbox,
+                                                        tmp_path: Path,
+                                                        args: list[str]) -> None:
+    """host2's key is not in known_hosts: every command exits 3, its document names host2 and
+    the key's fingerprint, and says that host1 answered."""
+    first, second = sandbox.state.hosts[0], sandbox.state.hosts[1]
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(line + "\n" for line in
+                             sandbox.layout.known_hosts.read_text().splitlines()
+                             if not line.startswith(f"[127.0.0.1]:{second.ssh_port} ")))
+    doc = yaml.safe_load((sandbox.dir / "ops.yaml").read_text())
+    doc["environments"]["sandbox"]["ssh"]["known_hosts"] = str(known)
+    doc["smoke"]["env_file"] = str(sandbox.dir / doc["smoke"]["env_file"])
+    config = tmp_path / "ops.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    words = [a for a in args if not a.startswith("-")]
+    opts = [a for a in args if a.startswith("-")]
+    result = runner.invoke(app, ["--config", str(config), *words, "sandbox", *opts, "--json"])
+    assert result.exit_code == 3, result.stdout + result.stderr
+    out = valid_document(result.stdout, " ".join(words))
+    (lost,) = out["unreachable"]
+    assert lost["host"] == second.name
+    assert "unknown host key" in lost["reason"] and "SHA256:" in lost["reason"]
+    assert out["answered"] == [first.name]
+    assert "unknown host key" in result.stderr

@@ -54,7 +54,8 @@ class FakeTransport:
         self.label = label
         self.log = log
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> RunResult:
         self.log.append((self.label, command))
         return RunResult(command, 0, "", "", 0.0)
 

@@ -106,16 +106,18 @@ def test_watch_help_and_a_missing_environment(runner: CliRunner, config: Path) -
     assert done.exit_code == 2 and "unknown environment 'nope'" in done.output
 
 
-def test_the_verdict_table_fits_80_columns(capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-    ui.reset()
+def test_the_verdict_table_fits_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(ui, "out", lambda: Console(file=buffer, width=80, highlight=False))
     render_canary(fake_result(None).canary)  # type: ignore[arg-type]
-    out = capsys.readouterr().out
+    out = buffer.getvalue()
     assert "canary host1: baked 31s of 60s, 7 samples" in out
     assert "pm2-restarts" in out and "canary rolled_back  host1 against host2" in out
     assert max(len(line) for line in out.splitlines()) <= 80
-    ui.reset()
 
 
 def test_plain_lines_name_what_fails_with_both_figures() -> None:

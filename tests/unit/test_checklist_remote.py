@@ -164,7 +164,8 @@ class EnvTransport:
     reads: list[str] = field(default_factory=list)
     runs: int = 0
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> RunResult:
         self.runs += 1
         return RunResult(command, 0, self.stdout, "", 0.01)
 

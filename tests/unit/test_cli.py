@@ -41,7 +41,9 @@ def test_env_validate_invalid_exits_1(runner: CliRunner, write_env: Callable[...
 def test_missing_file_exits_2_with_one_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["env", "validate", str(tmp_path / "nope.env"), "--json"])
     assert result.exit_code == 2
-    assert result.stdout == ""
+    doc = json.loads(result.stdout)
+    assert doc["error"]["exit_code"] == 2 and doc["error"]["kind"] == "config"
+    assert "nope.env" in doc["error"]["message"] and doc["ok"] is False
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "Traceback" not in result.stderr
@@ -108,3 +110,71 @@ def test_checklist_unknown_environment_exits_2(runner: CliRunner,
     assert result.exit_code == 2
     assert "unknown environment 'prod'" in result.stderr
     assert "known environments: production, staging" in result.stderr
+
+
+def test_junit_holds_details_with_control_characters(tmp_path: Path) -> None:
+    """Remote text (a tool's output, a log line) may carry ESC, NUL or a bell: the file must
+    still parse, and the characters show as escapes."""
+    from cookcam_ops.report import Check, Report, Status, write_junit
+
+    report = Report("t", [Check("build\x07", Status.FAIL, "npm ERR! \x1b[31mboom\x1b[0m\x00",
+                                "web\x01"), Check("warned", Status.WARN, "form\x0cfeed")])
+    path = tmp_path / "junit.xml"
+    write_junit(report, "deploy\x1b", path)
+    suite = ET.parse(path).getroot().find("testsuite")
+    assert suite is not None and suite.get("name") == "deploy\\x1b"
+    failure = suite.find("testcase/failure")
+    assert failure is not None
+    assert failure.get("message") == "npm ERR! \\x1b[31mboom\\x1b[0m\\x00"
+    assert suite.findall("testcase")[0].get("classname") == "deploy\\x1b.web\\x01"
+
+
+def test_tables_not_on_a_terminal_never_break_a_value(runner: CliRunner,
+                                                       write_env: Callable[..., Path]) -> None:
+    """Piped into a CI log (no terminal), a long detail stays on its row's one line."""
+    env = write_env(JWT_SECRET="short", STRIPE_SECRET_KEY="x" * 10,
+                    NEW_VARIABLE_WITH_A_LONG_NAME_THAT_NOBODY_EXPECTS="1")
+    done = runner.invoke(app, ["env", "validate", str(env)], env={"COLUMNS": "60"})
+    assert done.exit_code == 1
+    rows = [line for line in done.stdout.splitlines() if "JWT_SECRET" in line]
+    assert len(rows) == 1 and "32" in rows[0]  # the whole reason, on the row
+    unknown = [line for line in done.stdout.splitlines() if "NEW_VARIABLE" in line]
+    assert unknown and all("NOBODY_EXPECTS" in line for line in unknown)
+
+
+def test_shell_completion_offers_the_environments_of_ops_yaml(runner: CliRunner) -> None:
+    def complete(words: str) -> list[str]:
+        done = runner.invoke(app, [], prog_name="cookcam-ops", env={
+            "_COOKCAM_OPS_COMPLETE": "complete_bash", "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))})
+        assert done.exit_code == 0, done.output
+        return done.output.split()
+
+    config = f"cookcam-ops --config {ROOT / 'ops.yaml.example'}"
+    assert complete(f"{config} deploy ") == ["production", "staging"]
+    assert complete(f"{config} env check st") == ["staging"]
+    assert complete("cookcam-ops --config /nonexistent/ops.yaml status ") == []
+    assert "rollback" in complete("cookcam-ops roll")
+    shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="cookcam-ops")
+    assert "_COOKCAM_OPS_COMPLETE=complete_bash" in shown.output
+
+
+def test_init_writes_the_commented_example_that_loads(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "ops.yaml"
+    done = runner.invoke(app, ["init", "--output", str(out), "--environment", "prod-eu",
+                               "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["path"] == str(out)
+    text = out.read_text()
+    assert text.startswith("# ops.yaml") and "\n  prod-eu:\n" in text and "\n  staging:\n" in text
+    from cookcam_ops.config import load_config
+
+    assert set(load_config(out).config.environments) == {"prod-eu", "staging"}
+    again = runner.invoke(app, ["init", "--output", str(out)])
+    assert again.exit_code == 2 and "exists; not overwritten" in again.stderr
+    assert runner.invoke(app, ["init", "--output", str(out), "--force"]).exit_code == 0
+
+
+def test_a_missing_ops_yaml_points_at_init(runner: CliRunner, tmp_path: Path) -> None:
+    done = runner.invoke(app, ["--config", str(tmp_path / "ops.yaml"), "status", "production"])
+    assert done.exit_code == 2 and "`cookcam-ops init`" in done.stderr

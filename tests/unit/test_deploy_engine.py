@@ -156,7 +156,8 @@ def test_a_host_lost_before_its_switch_is_exit_3(world: World) -> None:
 
 def test_json_shape(world: World) -> None:
     doc = run(world).to_dict()
-    assert list(doc) == ["ok", "outcome", "target_sha", "hosts", "duration_s", "checks"]
+    assert list(doc) == ["ok", "environment", "action", "outcome", "target_sha", "hosts",
+                         "duration_s", "checks", "interrupted", "unreachable", "answered"]
     host = doc["hosts"][0]
     assert list(host) == ["name", "from_sha", "to_sha", "outcome", "steps"]
     assert list(host["steps"][0]) == ["name", "status", "duration_s", "detail"]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+from pathlib import Path
 
 from deploy_fakes import NEW, OLD, make_target
 
+from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.deploy import audit, lock
 from cookcam_ops.deploy.facts import FactsQuery, facts_script, parse_facts
+from cookcam_ops.deploy.refs import ref_candidates
 from cookcam_ops.history import LockInfo, parse_history
 from cookcam_ops.remote import composite
+from cookcam_ops.remote.fanout import target
 
 MID = "c" * 40
 
@@ -111,7 +116,7 @@ def test_facts_come_from_one_script_and_parse() -> None:
     t = make_target("web1")
     query = FactsQuery("origin", "cookcam-api", True, ("refs/remotes/origin/main",))
     script = facts_script(t, query)
-    assert "git fetch --quiet --prune origin" in script
+    assert "git fetch --quiet --prune --tags --force origin" in script
     assert "refs/remotes/origin/main" in script and "pm2 jlist" in script
     pm2 = json.dumps({"now": 1, "processes": [
         {"name": "cookcam-api", "exec_mode": "cluster_mode", "status": "online"},
@@ -138,3 +143,34 @@ def test_facts_of_a_missing_app_dir() -> None:
     query = FactsQuery("origin", "cookcam-api", False)
     out = "\n@@cookcam-ops begin git@@\n\n@@cookcam-ops end git 3@@\n"
     assert parse_facts("web1", out, query).error
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(cwd), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_a_tag_no_branch_reaches_resolves_after_the_facts_fetch(tmp_path: Path) -> None:
+    """Real git: a hotfix tag on a commit no branch holds is fetched and resolved to its SHA."""
+    work, origin, app = tmp_path / "work", tmp_path / "origin.git", tmp_path / "app"
+    work.mkdir()
+    _git(work, "init", "-q")
+    _git(work, "commit", "-q", "--allow-empty", "-m", "one")
+    _git(tmp_path, "clone", "-q", "--bare", str(work), str(origin))
+    _git(tmp_path, "clone", "-q", str(origin), str(app))
+    _git(work, "checkout", "-q", "--detach")
+    _git(work, "commit", "-q", "--allow-empty", "-m", "hotfix only a tag holds")
+    _git(work, "tag", "v1.0.1-hotfix")
+    tagged = _git(work, "rev-parse", "HEAD")
+    _git(work, "push", "-q", str(origin), "refs/tags/v1.0.1-hotfix")
+    t = target(HostConfig(ssh="d@h", name="web1"), AppConfig(path=str(app)))
+    query = FactsQuery("origin", "cookcam-api", True,
+                       tuple(ref_candidates("v1.0.1-hotfix", "origin", "main")))
+    done = subprocess.run(["sh", "-c", facts_script(t, query)], capture_output=True, text=True,
+                          check=False, timeout=60, env={"PATH": "/usr/bin:/bin",
+                                                        "HOME": str(tmp_path)})
+    found = parse_facts("web1", done.stdout, query)
+    assert found.fetch_error is None and found.target == tagged

@@ -1,4 +1,5 @@
-"""The wheel carries the default playbooks, schema and the reference API (without build output)."""
+"""The wheel carries the default playbooks, schema, ops.yaml.example, LICENSE and the reference
+API (without build output)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def test_wheel_carries_playbooks_and_api(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for playbook in sorted(p.name for p in (ROOT / "playbooks").glob("*.yaml")):
         assert f"cookcam_ops/_playbooks/{playbook}" in names
+    assert "cookcam_ops/_playbooks/ops.yaml.example" in names  # what `init` writes
+    license_file = next(n for n in names if n.endswith("licenses/LICENSE"))
+    assert "MIT License" in zipfile.ZipFile(wheel).read(license_file).decode()
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))
+    assert b"License-Expression: MIT" in metadata
     assert "cookcam_ops/sandbox/api/package-lock.json" in names
     assert "cookcam_ops/sandbox/api/src/index.ts" in names
     assert not [n for n in names if "node_modules" in n or "/api/dist/" in n]

@@ -262,7 +262,8 @@ class _Host:
         self.target = rtarget()
         self.label = "web1"
 
-    def run(self, command: str, *, timeout: float | None = None) -> Any:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> Any:
         from cookcam_ops.remote.protocol import RunResult
 
         self.sent.append(command)
@@ -325,7 +326,8 @@ class _Reloaded:
         self.out = (f"@@procs={json.dumps(procs)}\n2 new worker(s) ready\n"
                     f"@@current={current}\n@@reload rc=0 t0=1000")
 
-    def run(self, command: str, *, timeout: float | None = None) -> Any:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> Any:
         from cookcam_ops.remote.protocol import RunResult
 
         return RunResult(command, 0, self.out, "", 0.0)

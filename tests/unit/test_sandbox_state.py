@@ -102,7 +102,9 @@ def test_status_document_shape() -> None:
                            origin="/sb/origin.git")
     doc = status.to_dict()
     assert doc["ok"] is True
-    assert set(doc) == {"ok", "hosts", "auth_url", "auth_up", "dir", "origin"}
+    assert set(doc) == {"ok", "hosts", "auth_url", "auth_up", "dir", "origin", "checks"}
+    assert [(c["name"], c["status"]) for c in doc["checks"]] == [
+        ("sshd", "pass"), ("pm2", "pass"), ("app", "pass"), ("auth-stub", "pass")]
     assert {"name", "ssh_port", "app_port", "base_url", "app_path", "sshd_up", "app_up",
             "pm2_up"} <= set(doc["hosts"][0])
     down = SandboxStatus(dir="/sb", hosts=(up,), auth_url="http://127.0.0.1:3", auth_up=False,

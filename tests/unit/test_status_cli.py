@@ -73,13 +73,19 @@ def test_status_json_all_healthy(runner: CliRunner, ops: Path,
     assert all(h["healthy"] and len(h["processes"]) == 2 for h in doc["hosts"])
 
 
-def test_status_unreachable_host_is_reported_exit_1(runner: CliRunner, ops: Path,
+def test_status_unreachable_host_is_reported_exit_3(runner: CliRunner, ops: Path,
                                                     hosts: dict[str, str | None]) -> None:
     hosts.update(web1=healthy_output(), web2=None)
     result = runner.invoke(app, ["--config", str(ops), "status", "production"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "web2" in result.stdout and "connection refused" in result.stdout
     assert "FAILED" in result.stdout
+    doc = json.loads(runner.invoke(app, ["--config", str(ops), "status", "production",
+                                         "--json"]).stdout)
+    assert doc["unreachable"] == [{"host": "web2",
+                                   "reason": "web2: could not connect (connection refused)"}]
+    assert doc["answered"] == ["web1"]
+    assert [h["reachable"] for h in doc["hosts"]] == [True, False]
 
 
 def test_logs_prefix_each_line_with_the_host(runner: CliRunner, ops: Path,

@@ -125,7 +125,8 @@ class FakeTransport:
     stdout: str
     commands: list[str] = field(default_factory=list)
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: object = None) -> RunResult:
         self.commands.append(command)
         return RunResult(command, 0, self.stdout, "", 0.01)
 

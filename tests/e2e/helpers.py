@@ -1,0 +1,144 @@
+"""What the end-to-end tests of deploy, rollback and their reports share: the CLI run as a
+subprocess (as a user or CI runs it), and looks at what the sandbox's hosts serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import yaml
+
+from cookcam_ops.sandbox.status import change_sandbox
+from tests.documents import valid_document
+
+if TYPE_CHECKING:
+    from conftest import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST_HEALTH_PLAYBOOK_RETRIES = 3
+
+
+@dataclass
+class Cli:
+    """A finished CLI run."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The one JSON document on stdout, valid against its command's shipped schema."""
+        return valid_document(self.stdout)
+
+
+def cli_env(config: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    env.update(COOKCAM_OPS_CONFIG=str(config), NO_COLOR="1", COLUMNS="120", **(extra or {}))
+    return env
+
+
+def run_cli(config: Path, *args: str, timeout: float = 240,
+            env: dict[str, str] | None = None) -> Cli:
+    done = subprocess.run([sys.executable, "-m", "cookcam_ops", *args], cwd=ROOT,
+                          env=cli_env(config, env), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    return Cli(done.returncode, done.stdout, done.stderr)
+
+
+@dataclass
+class LiveCli:
+    """A CLI run in the background whose stderr lines can be waited on."""
+
+    proc: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, config: Path, *args: str) -> LiveCli:
+        proc = subprocess.Popen([sys.executable, "-m", "cookcam_ops", *args], cwd=ROOT,
+                                env=cli_env(config), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        return cls(proc)
+
+    def wait_line(self, prefix: str, timeout: float = 120) -> None:
+        """Read stderr until a line starts with prefix (or fail at the deadline)."""
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + timeout
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if line.startswith(prefix):
+                return
+            assert time.monotonic() < deadline, f"no line {prefix!r} in time"
+        raise AssertionError(f"exited without a line {prefix!r}:\n{''.join(self.lines[-20:])}")
+
+    def finish(self, timeout: float = 180) -> Cli:
+        out, err = self.proc.communicate(timeout=timeout)
+        return Cli(self.proc.returncode, out, "".join(self.lines) + err)
+
+
+def served(sb: Sandbox) -> dict[str, str]:
+    """The commit each host's API reports on /health (what it really serves)."""
+    out = {}
+    for h in sb.state.hosts:
+        r = httpx.get(f"{h.base_url}/health", timeout=5)
+        assert r.status_code == 200, f"{h.name}: /health answered {r.status_code}"
+        out[h.name] = r.json()["commit"]
+    return out
+
+
+def history(sb: Sandbox, host: str) -> list[dict[str, Any]]:
+    path = sb.ops_dir(host) / "history.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def locks(sb: Sandbox) -> list[str]:
+    return [h.name for h in sb.state.hosts if (sb.ops_dir(h.name) / "lock").exists()]
+
+
+def ops_copy(sb: Sandbox, tmp: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the sandbox's ops.yaml (absolute paths), edited; the shared one is untouched."""
+    doc = yaml.safe_load((sb.dir / "ops.yaml").read_text())
+    doc["smoke"]["env_file"] = str(sb.dir / doc["smoke"]["env_file"])
+    edit(doc)
+    path = tmp / "ops.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def change(sb: Sandbox, kind: str) -> str:
+    sha = change_sandbox(sb.dir, kind).sha
+    sb.refresh()
+    return sha
+
+
+def assert_fleet_on(sb: Sandbox, sha: str) -> None:
+    assert set(served(sb).values()) == {sha}
+    assert locks(sb) == []
+
+
+def deploy(sb: Sandbox, *args: str, config: Path | None = None) -> Cli:
+    return run_cli(config or sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", *args)
+
+
+def playbook_without(tmp: Path, steps: tuple[str, ...], name: str = "deploy",
+                     health_retries: int | None = None) -> Path:
+    """A copy of a default playbook without some steps (a broken release then gets past the
+    switch), with fewer health retries when asked."""
+    book = yaml.safe_load((ROOT / "playbooks" / f"{name}.yaml").read_text())
+    book["steps"] = [s for s in book["steps"] if s["name"] not in steps]
+    for s in book["steps"]:
+        if s["name"] == "health" and health_retries is not None:
+            s["retries"] = health_retries
+    path = tmp / f"{name}-without-{'-'.join(steps) or 'nothing'}.yaml"
+    path.write_text(yaml.safe_dump(book, sort_keys=False))
+    return path
