@@ -169,3 +169,13 @@ def test_history_keeps_a_canary_verdict() -> None:
     (record,), bad = parse_history(line)
     assert bad == 0 and record.detail is not None and record.detail.startswith("pm2-restarts")
     assert not record.succeeded  # a verdict never counts as a release served
+
+
+def test_a_canary_put_back_is_announced_with_its_metrics() -> None:
+    from cookcam_ops.notify import run_event
+
+    result = fake_result(None)
+    event = run_event(result, {}, "ann")
+    assert event is not None and event.name == "failure"
+    assert "failed (canary bake: pm2-restarts: canary 1, baseline 0 (rule <= 0))" in event.text
+    assert "rolled back by itself" in event.text
