@@ -25,7 +25,7 @@ from cookcam_ops.canary.metrics import (
     judge_all,
     worst,
 )
-from cookcam_ops.canary.sampler import HostSampler, planned_rounds, sample_rounds
+from cookcam_ops.canary.sampler import HostSampler, Sampler, planned_rounds, sample_rounds
 from cookcam_ops.canary.settings import CanaryConfig, Metric
 from cookcam_ops.canary.tally import HostSample, HostTally
 from cookcam_ops.canary.view import SamplingObserver, bake_view
@@ -115,7 +115,7 @@ class Window:
 class Bake:
     """The engine's BakeHook for one run."""
 
-    def __init__(self, settings: CanaryConfig, samplers: Mapping[str, HostSampler], *,
+    def __init__(self, settings: CanaryConfig, samplers: Mapping[str, Sampler], *,
                  bake_s: float, sign_in: Callable[[], Secret], observer: SamplingObserver,
                  cancel: threading.Event, auto_rollback: bool = True) -> None:
         self.settings, self.samplers, self.bake_s = settings, samplers, bake_s

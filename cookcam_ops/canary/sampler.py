@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cookcam_ops.canary.hostside import SIZE_ONLY, Pm2Look, Pm2Sample
 from cookcam_ops.canary.tally import HostSample
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 
 LOOK_TIMEOUT_S = 20.0
 HTTP_TIMEOUT_S = 5.0
+
+
+class Sampler(Protocol):
+    """Anything that samples one host (a HostSampler, or a test's scripted one)."""
+
+    label: str
+
+    def sample(self, token: Secret) -> HostSample: ...
 
 
 @dataclass
@@ -115,7 +123,7 @@ def planned_rounds(duration_s: float, interval_s: float) -> int:
 Round = Callable[[int, list[HostSample]], bool]
 
 
-def sample_rounds(samplers: Sequence[HostSampler], token: Secret, *, duration_s: float,
+def sample_rounds(samplers: Sequence[Sampler], token: Secret, *, duration_s: float,
                   interval_s: float, cancel: threading.Event, on_round: Round) -> None:
     """Sample every host each interval (in parallel) for duration_s; after each round
     on_round(index, samples in sampler order) says whether to go on. Ctrl-C (cancel) stops."""

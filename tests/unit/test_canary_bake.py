@@ -36,6 +36,7 @@ class FakeSampler:
     """Samples from a script: round number -> sample."""
 
     script: Script
+    label: str = "web"
     rounds: int = 0
     tokens: list[str] = field(default_factory=list)
 
@@ -70,7 +71,7 @@ FAST = CanaryConfig.model_construct(interval_s=0.01, bake_s=0.1, baseline_s=0.05
 def bake_of(samplers: dict[str, FakeSampler], observer: Views | None = None,
             sign_in: Callable[[], Secret] = lambda: Secret("tok-1"),
             cancel: threading.Event | None = None, auto_rollback: bool = True) -> Bake:
-    return Bake(FAST, samplers, bake_s=FAST.bake_s, sign_in=sign_in,  # type: ignore[arg-type]
+    return Bake(FAST, samplers, bake_s=FAST.bake_s, sign_in=sign_in,
                 observer=observer or Views(), cancel=cancel or threading.Event(),
                 auto_rollback=auto_rollback)
 
