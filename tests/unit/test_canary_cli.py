@@ -179,3 +179,14 @@ def test_a_canary_put_back_is_announced_with_its_metrics() -> None:
     assert event is not None and event.name == "failure"
     assert "failed (canary bake: pm2-restarts: canary 1, baseline 0 (rule <= 0))" in event.text
     assert "rolled back by itself" in event.text
+
+
+def test_watch_progress_draws_a_live_table_on_a_terminal(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ui.reset()
+    with WatchProgress(live=True) as progress:
+        progress.sampled(bake_view("watch prod", 5, 10, rows(0.0, 0.0)))
+        progress.phase("sampling 2 host(s)")
+    err = capsys.readouterr().err
+    assert "watch prod: 5s of 10s, 5s left" in err and "socket-auth-success" in err
+    ui.reset()
