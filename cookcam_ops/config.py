@@ -24,7 +24,9 @@ from pydantic import (
 
 from cookcam_ops.canary.settings import CanaryConfig
 from cookcam_ops.configpath import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401
+from cookcam_ops.deploy.refs import ref_problem
 from cookcam_ops.errors import ConfigError
+from cookcam_ops.limits import clip_value
 from cookcam_ops.yamlfile import load_model
 
 CONFIG_HINT = "see ops.yaml.example for every key"
@@ -39,6 +41,28 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PATH_PART_RE = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._@+,%=:-]{1,255}$")
+
+
+def _plain_parts(value: str, what: str) -> str:
+    parts = value.split("/")
+    bad = next((p for p in parts if not PATH_PART_RE.match(p)), None)
+    if len(value) > 1024 or bad is not None:
+        shown = "an empty part ('//' or a '/' at the end)" if bad == "" else \
+            f"the part {bad[:40]!r}" if bad else "over 1024 characters"
+        raise ValueError(f"must be {what} of plain parts (letters, digits and . _ @ + , % = : -; "
+                         f"not '.' or '..'): {shown} is not")
+    return value
+
+
+def check_app_path(value: str) -> str:
+    """An app path: absolute and plain (no '.', '..', '//', trailing '/', spaces or quotes), so
+    `<path>.ops` and every command built from it mean exactly that directory."""
+    if not value.startswith("/") or value == "/":
+        raise ValueError("must be an absolute path on the host (and not /)")
+    return "/" + _plain_parts(value[1:], "an absolute path")
 
 
 def _check_name(value: str, what: str) -> str:
@@ -67,9 +91,20 @@ class AppConfig(Model):
     @field_validator("path")
     @classmethod
     def _abs_path(cls, v: str) -> str:
-        if not v.startswith("/") or "\x00" in v or "\n" in v:
-            raise ValueError("must be an absolute path on the host")
+        return check_app_path(v)
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        problem = ref_problem(v)
+        if problem:
+            raise ValueError(f"not a valid git branch name: {problem}")
         return v
+
+    @field_validator("env_file")
+    @classmethod
+    def _env_file(cls, v: str) -> str:
+        return check_app_path(v) if v.startswith("/") else _plain_parts(v, "a file name")
 
     @field_validator("health_path")
     @classmethod
@@ -127,6 +162,11 @@ class HostConfig(Model):
     @classmethod
     def _host_name(cls, v: str | None) -> str | None:
         return None if v is None else _check_name(v, "a host name")
+
+    @field_validator("app_path")
+    @classmethod
+    def _app_path(cls, v: str | None) -> str | None:
+        return None if v is None else check_app_path(v)
 
     @property
     def user(self) -> str | None:
@@ -319,7 +359,7 @@ class LoadedConfig:
             return self.config.environments[name]
         except KeyError:
             known = ", ".join(sorted(self.config.environments))
-            raise ConfigError(f"unknown environment '{name}' in {self.path}",
+            raise ConfigError(f"unknown environment {clip_value(name)} in {self.path}",
                               hint=f"known environments: {known}") from None
 
     def schema_path(self) -> Path:

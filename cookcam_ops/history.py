@@ -35,6 +35,7 @@ class LockInfo:
     pid: int | None
     command: str
     time: str
+    id: str = ""  # the holding run's id (info.json's "id"), to tell two holders apart
 
     def describe(self) -> str:
         return f"{self.owner}@{self.host} (pid {self.pid}) since {self.time}: {self.command}"
@@ -98,16 +99,18 @@ def parse_lock(text: str | None) -> LockInfo | None:
     pid = doc.get("pid")
     return LockInfo(owner=_s(doc, "owner") or "unknown", host=_s(doc, "host") or "unknown",
                     pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-                    command=_s(doc, "command"), time=_s(doc, "time") or "unknown")
+                    command=_s(doc, "command"), time=_s(doc, "time") or "unknown",
+                    id=_s(doc, "id"))
 
 
 LOCK_HELD = "@@held"
+LOCK_INFO_CAP = 4096  # bytes of info.json read; the claim itself is under 600
 
 
 def lock_read_command(lock_dir: str) -> str:
     """Print a marker and info.json when the lock directory exists; nothing when it is free."""
-    return (f"if [ -d {q(lock_dir)} ]; then echo {LOCK_HELD}; "
-            f"cat {q(lock_dir + '/info.json')} 2>/dev/null; fi")
+    return (f"if [ -e {q(lock_dir)} ]; then echo {LOCK_HELD}; "
+            f"head -c {LOCK_INFO_CAP} {q(lock_dir + '/info.json')} 2>/dev/null; fi")
 
 
 def parse_lock_read(text: str | None) -> LockInfo | None:

@@ -249,4 +249,24 @@ def collect_status(environment: str, targets: list[Target], connector: Connector
         checks.extend(judge_host(host, outcome.target.app.name))
         if progress:
             progress(f"{label}: {'reachable' if host.reachable else 'unreachable'}")
+    checks.append(judge_fleet(hosts))
     return StatusReport(environment, hosts, checks, time.monotonic() - started)
+
+
+def judge_fleet(hosts: list[HostStatus]) -> Check:
+    """The fleet serves one release: every host that answered reports the same SHA (a deploy
+    killed halfway, say with kill -9, can leave two)."""
+    by_sha: dict[str, list[str]] = {}
+    for h in hosts:
+        if h.sha:
+            by_sha.setdefault(h.sha, []).append(h.name)
+    if len(by_sha) > 1:
+        parts = "; ".join(f"{sha[:10]} on {', '.join(names)}" for sha, names in by_sha.items())
+        return Check("one-release", Status.FAIL, f"the hosts serve {len(by_sha)} different "
+                     f"commits: {parts}; deploy (or roll back) to put them on one")
+    if not by_sha:
+        return Check("one-release", Status.SKIP, "no host reported the commit it serves")
+    sha, names = next(iter(by_sha.items()))
+    unknown = len(hosts) - len(names)
+    return Check("one-release", Status.PASS, f"{len(names)} host(s) serve {sha[:10]}" +
+                 (f" ({unknown} did not say)" if unknown else ""))

@@ -16,7 +16,6 @@ from cookcam_ops.checklist import judge
 from cookcam_ops.checklist.local import env_items
 from cookcam_ops.envfile.schema import EnvSchema
 from cookcam_ops.envfile.validate import validate_parsed
-from cookcam_ops.errors import UsageError
 from cookcam_ops.history import lock_read_command, parse_lock_read
 from cookcam_ops.layout import releases as rel
 from cookcam_ops.pm2 import killsignal
@@ -28,7 +27,6 @@ from cookcam_ops.status import parse_health
 
 CHECKLIST_TIMEOUT_S = 60.0
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
-_REF_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)(?!.*\.lock$)[A-Za-z0-9._/+-]+(?<![/.])$")
 
 # Loads the ecosystem file on the host; prints settings and the NAMES of env keys only.
 ECOSYSTEM_JS = r"""
@@ -48,14 +46,6 @@ listen_timeout:a.listen_timeout,env_keys:Object.fromEntries(Object.keys(a)
 ENGINES_JS = ("try{const p=require(require('path').resolve('package.json'));"
               "console.log(JSON.stringify({engines:p.engines||null}))}"
               "catch(e){console.log(JSON.stringify({engines:null}))}")
-
-
-def check_ref(ref: str) -> str:
-    """Refuse a ref that is not a valid git ref name (before it gets anywhere near a shell)."""
-    if not _REF_RE.match(ref) or len(ref) > 200:
-        raise UsageError(f"'{ref}' is not a valid git ref name",
-                         hint="use a branch, tag or commit SHA")
-    return ref
 
 
 def _ref_command(t: Target, ref: str) -> str:
@@ -140,12 +130,12 @@ def judge_sections(sections: dict[str, composite.Section], t: Target,
 def _env_checks(transport: Transport, t: Target, opts: ChecklistOptions,
                 full: bool) -> list[Check]:
     """The remote .env judged in memory: the checklist's items, or every variable (env check)."""
-    from cookcam_ops.envfile.dotenv_parser import parse_dotenv
+    from cookcam_ops.envfile.dotenv_parser import parse_bounded
 
     data = transport.read_file(t.env_path)
     if data is None:
         return [Check("env-file", Status.FAIL, f"no .env at {t.env_path}", t.label)]
-    parsed = parse_dotenv(data.decode("utf-8", errors="replace"))
+    parsed = parse_bounded(data.decode("utf-8", errors="replace"), f"{t.label}:{t.env_path}")
     del data
     items = (validate_parsed(parsed, opts.schema, opts.environment) if full else
              env_items(parsed, opts.schema, opts.environment, opts.sentry_project_id))
@@ -159,12 +149,12 @@ def _env_checks(transport: Transport, t: Target, opts: ChecklistOptions,
 def _env_names(transport: Transport, t: Target, path: str, incoming: set[str]) -> Check:
     """Variable NAMES added or removed in the .env a deploy installs (releases: shared/.env)
     since the .env the served code runs with (the current release's)."""
-    from cookcam_ops.envfile.dotenv_parser import parse_dotenv
+    from cookcam_ops.envfile.dotenv_parser import parse_bounded
 
     data = transport.read_file(path)
     if data is None:
         return Check("env-names", Status.WARN, f"no {path} to compare names with", t.label)
-    names = set(parse_dotenv(data.decode("utf-8", errors="replace")).values)
+    names = set(parse_bounded(data.decode("utf-8", errors="replace"), f"{t.label}:{path}").values)
     del data
     added, removed = rel.env_names_diff(names, incoming)
     if not added and not removed:

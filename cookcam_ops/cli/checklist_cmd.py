@@ -46,11 +46,12 @@ def checklist(
                              hint="point it at the .env file you are about to deploy")
         report = local_checklist(loaded, environment, env_file, schema)
     else:
-        from cookcam_ops.checklist.remote import ChecklistOptions, check_ref, remote_checklist
+        from cookcam_ops.checklist.remote import ChecklistOptions, remote_checklist
+        from cookcam_ops.deploy.refs import validate_ref
         from cookcam_ops.remote.fanout import ssh_connector, target
 
         env = loaded.environment(environment)
-        opts = ChecklistOptions(environment, check_ref(ref or loaded.config.app.branch),
+        opts = ChecklistOptions(environment, validate_ref(ref or loaded.config.app.branch),
                                 schema, env.sentry_project_id)
         targets = [target(h, loaded.config.app, env) for h in env.hosts]
         report = remote_checklist(targets, ssh_connector(loaded, env), opts)

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.session import Runner
-from cookcam_ops.history import HistoryRecord, LockInfo, parse_history, parse_lock
+from cookcam_ops.history import (
+    HistoryRecord,
+    LockInfo,
+    lock_read_command,
+    parse_history,
+    parse_lock_read,
+)
 from cookcam_ops.layout import releases as rel
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
@@ -86,7 +92,6 @@ def _target_section(t: Target, candidates: tuple[str, ...]) -> str:
 
 def facts_script(t: Target, query: FactsQuery) -> str:
     """The composite script for one host (pure)."""
-    ops = t.ops_dir
     sections = [("git", t.layout.facts_command())]
     if query.fetch:
         sections.append(("fetch", _fetch_section(t.repo_path, query.remote)))
@@ -94,8 +99,7 @@ def facts_script(t: Target, query: FactsQuery) -> str:
         sections.append(("target", _target_section(t, query.candidates)))
     sections += [
         t.layout.kept_section(t.app.env_file),
-        ("lock", f"if [ -d {q(ops + '/lock')} ]; then echo held; "
-                 f"cat {q(ops + '/lock/info.json')} 2>/dev/null; fi"),
+        ("lock", lock_read_command(t.lock_dir)),
         ("pm2", composite.pm2_jlist()),
     ]
     if query.history:
@@ -152,9 +156,7 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
     diff = tgt.get("lockfile_diff")
     prev = sections.get("prev")
     lock_sec = sections.get("lock")
-    lock_text = lock_sec.text.partition("\n")[2] if lock_sec and lock_sec.text.strip() else None
-    lock = (parse_lock(lock_text) or LockInfo("unknown", "unknown", None, "(no info.json)",
-                                              "unknown")) if lock_sec and lock_sec.text else None
+    lock = parse_lock_read(lock_sec.text if lock_sec else None)
     mode, instances, pm2_error = _pm2(composite.json_section(sections, "pm2"), query.app_name)
     history, _ = parse_history(sections["history"].text if "history" in sections else "", label)
     return HostFacts(

@@ -20,7 +20,7 @@ from cookcam_ops.deploy.engine import in_parallel_map
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.observer import Phases
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
-from cookcam_ops.errors import HostError, Unreachable
+from cookcam_ops.errors import HostError, OpsError, Unreachable
 from cookcam_ops.history import LockInfo
 from cookcam_ops.remote.fanout import Target
 
@@ -73,29 +73,42 @@ class Fleet(Generic[Obs]):
                             hint=errors[0].hint, hosts=failed, answered=answered)
 
     def lock_all(self, claim: lock.LockClaim, environment: str) -> None:
-        """Take the lock on every host, or release the ones taken and raise LockHeld (exit 5)."""
+        """Take the lock on every host, or release the ones taken and raise.
+
+        The first host in lock_order is taken first and alone (a run that finds it held stops
+        at once with LockHeld, exit 5), then the others in parallel, each waited for a short
+        while. A lock that cannot be written stops the run too (ChecksFailed naming the disk).
+        """
         self.observer.phase("taking the deploy lock on every host")
         self.claim = claim
+        leader, *rest = sorted(self.sessions.values(), key=lambda s: lock.lock_order(s.target))
+        self._take([leader], claim, environment, wait_s=0.0)
+        self._take(rest, claim, environment, wait_s=lock.FOLLOWER_WAIT_S)
 
-        def take(s: HostSession) -> tuple[str, LockInfo | HostError | None]:
+    def _take(self, sessions: list[HostSession], claim: lock.LockClaim, environment: str, *,
+              wait_s: float) -> None:
+        def take(s: HostSession) -> tuple[str, LockInfo | OpsError | None]:
             try:
-                return s.label, lock.acquire(s, s.target.ops_dir, claim)
-            except HostError as e:
+                return s.label, lock.acquire(s, s.label, s.target.ops_dir, claim, wait_s=wait_s)
+            except OpsError as e:
                 return s.label, e
 
-        holders = in_parallel_map(list(self.sessions.values()), take)
-        self.locked = [label for label, holder in holders if holder is None]
-        for label, holder in holders:
-            if isinstance(holder, HostError):
+        results = in_parallel_map(sessions, take)
+        self.locked += [label for label, got in results if got is None]
+        for label, got in results:
+            if isinstance(got, HostError):
                 self.release_all()
-                raise HostError(f"{holder.message}; nothing was changed", hint=holder.hint,
-                                hosts=holder.hosts or (Unreachable(label, holder.message),),
-                                answered=tuple(x for x, h in holders if x != label
+                raise HostError(f"{got.message}; nothing was changed", hint=got.hint,
+                                hosts=got.hosts or (Unreachable(label, got.message),),
+                                answered=tuple(x for x, h in results if x != label
                                                and not isinstance(h, HostError)))
-        for label, holder in holders:
-            if isinstance(holder, LockInfo):
+            if isinstance(got, OpsError):
                 self.release_all()
-                raise lock.held_error(label, holder, environment)
+                raise got
+        for label, got in results:
+            if isinstance(got, LockInfo):
+                self.release_all()
+                raise lock.held_error(label, got, environment)
 
     def gather(self, query: FactsQuery, timeout: float) -> dict[str, HostFacts]:
         """Facts from every host, one round trip each, in parallel."""
@@ -120,7 +133,11 @@ class Fleet(Generic[Obs]):
                 self.observer.phase(f"{s.label}: could not release the lock (unreachable); "
                                     "run `cookcam-ops unlock` when it is back")
 
-        in_parallel_map([self.sessions[label] for label in locked], free)
+        # the others first, the leader (taken first) last: a run that gets the leader next
+        # finds the rest free
+        leader, *others = locked
+        in_parallel_map([self.sessions[label] for label in others], free)
+        free(self.sessions[leader])
 
 
 def _connect(s: HostSession) -> HostError | None:

@@ -77,16 +77,23 @@ def as_deploy_gate(check: Check) -> Check:
 
 
 def smoke_preflight(loaded: LoadedConfig, environment: str, labels: list[str]) -> list[Check]:
-    """The smoke step's targets and credentials resolve (before any host changes)."""
+    """The smoke step's targets and credentials resolve, and the credentials work (the sign-in
+    or the token's expiry), before any host changes: a wrong password must not cost a switch
+    and a rollback of a healthy release."""
     from cookcam_ops.smoke import plan_smoke
+    from cookcam_ops.smoke.credentials import SignInUnavailable, verify_credentials
 
     try:
-        for label in labels:
-            plan_smoke(loaded, environment, url=None, host=label, timeout_s=None,
-                       connections=None, environ=os.environ)
+        plans = [plan_smoke(loaded, environment, url=None, host=label, timeout_s=None,
+                            connections=None, environ=os.environ) for label in labels]
     except OpsError as e:
         return [Check("smoke-config", Status.FAIL, str(e))]
-    return [Check("smoke-config", Status.PASS, "smoke targets and credentials found")]
+    found = Check("smoke-config", Status.PASS, "smoke targets and credentials found")
+    try:
+        detail = verify_credentials(plans[0].creds, plans[0].options.timeout_s)
+    except (OpsError, SignInUnavailable) as e:
+        return [found, Check("smoke-credentials", Status.FAIL, str(e))]
+    return [found, Check("smoke-credentials", Status.PASS, detail)]
 
 
 def smoke_gate(loaded: LoadedConfig, environment: str) -> SmokeGate:

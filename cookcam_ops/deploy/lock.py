@@ -1,7 +1,16 @@
-"""The deploy lock: one per host, `<app_path>.ops/lock`, taken with an atomic `mkdir`.
+"""The deploy lock: one per host, `<state dir>/lock`, a directory holding info.json.
 
-info.json says who holds it: {owner, host, pid, command, time} plus the run's id, which is how a
-run releases only its own lock. `unlock` breaks one whatever its id, after a prompt.
+Taking it is all or nothing: info.json is written and read back in a temporary directory beside
+the lock, which is then renamed into place (`mv -T`, one rename(2): exactly one of several
+callers wins, and a lock never exists without its owner). A run that cannot write it (a full
+disk) leaves nothing behind and says which disk. info.json says who holds it: {owner, host, pid,
+command, time} plus the run's id, which is how a run releases only its own lock. `unlock` breaks
+one whatever its id, after a prompt.
+
+Across hosts, locks are taken in one stable order (`lock_order`): the first host's lock is the
+leader, so of two runs started together exactly one gets past it, and the other stops at once
+naming it. The run holding the leader waits a short, bounded time (with jitter) for the other
+hosts' locks, which only a run that is just finishing can still hold.
 """
 
 from __future__ import annotations
@@ -9,17 +18,26 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import random
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy.session import Runner
-from cookcam_ops.errors import LockHeld
-from cookcam_ops.history import LockInfo, parse_lock
+from cookcam_ops.errors import ChecksFailed, LockHeld
+from cookcam_ops.history import LOCK_INFO_CAP, LockInfo, lock_read_command, parse_lock_read
 from cookcam_ops.remote.protocol import q
 
-ACQUIRED, HELD = "@@acquired", "@@held"
+if TYPE_CHECKING:
+    from cookcam_ops.remote.fanout import Target
+
+ACQUIRED, HELD, FAILED = "@@acquired", "@@held", "@@failed"
+FOLLOWER_WAIT_S = 10.0  # how long the leader's holder waits for another host's lock
+RETRY_S = (0.15, 0.5)  # jitter between two attempts on one host
+LOW_SPACE_KB = 64  # free space under which a failed write is put down to a full disk
 
 
 @dataclass(frozen=True)
@@ -59,26 +77,115 @@ def new_claim(command: str) -> LockClaim:
                      pid=os.getpid(), command=command[:200], time=now_iso())
 
 
+def lock_order(t: Target) -> tuple[str, int, str]:
+    """The order locks are taken in: by host name, SSH port and state directory, so two runs
+    agree on it whatever order their ops.yaml lists the hosts in."""
+    return (t.host.hostname, t.host.ssh_port, t.ops_dir)
+
+
 def lock_dir(ops_path: str) -> str:
-    """The lock directory beside the app."""
+    """The lock directory in the state directory."""
     return f"{ops_path}/lock"
 
 
+def _disk_report(ops_path: str) -> str:
+    """df (blocks, then inodes) of the nearest existing directory at or above ops_path."""
+    return (f"p={q(ops_path)}; while [ ! -e \"$p\" ] && [ \"$p\" != / ]; do "
+            "p=$(dirname \"$p\"); done; "
+            "df -Pk \"$p\" 2>/dev/null | tail -n 1; df -Pi \"$p\" 2>/dev/null | tail -n 1")
+
+
 def acquire_command(ops_path: str, claim: LockClaim) -> str:
-    """mkdir the lock dir (atomic: exactly one caller wins) and write info.json, else show it."""
-    d = lock_dir(ops_path)
-    return (f"mkdir -p {q(ops_path)} && if mkdir {q(d)} 2>/dev/null; then "
-            f"printf '%s\\n' {q(claim.to_json())} > {q(d + '/info.json')} && echo {ACQUIRED}; "
-            f"else echo {HELD}; cat {q(d + '/info.json')} 2>/dev/null; fi")
+    """Write info.json in a temp dir, read it back, rename the dir into place; else say why."""
+    info = q(claim.to_json())
+    return (f"t={q(f'{ops_path}/.lock-{claim.run_id}')}; l={q(lock_dir(ops_path))}; "
+            f"rm -rf \"$t\"; if mkdir -p {q(ops_path)} && mkdir \"$t\" && "
+            f"printf '%s\\n' {info} > \"$t/info.json\" && "
+            f"[ \"$(cat \"$t/info.json\")\" = {info} ]; then "
+            f"for i in 1 2 3; do if mv -T \"$t\" \"$l\" 2>/dev/null; then echo {ACQUIRED}; "
+            "exit 0; fi; [ -e \"$l\" ] && break; done; fi; rm -rf \"$t\"; "
+            f"if [ -e \"$l\" ]; then echo {HELD}; head -c {LOCK_INFO_CAP} \"$l/info.json\" "
+            f"2>/dev/null; exit 0; fi; echo {FAILED}; {_disk_report(ops_path)}; exit 1")
 
 
-def parse_acquire(stdout: str) -> tuple[bool, LockInfo | None]:
-    """(acquired, holder) from acquire_command's output."""
+@dataclass(frozen=True)
+class Attempt:
+    """One try at the lock: taken, held by someone, or not writable (and why)."""
+
+    acquired: bool
+    holder: LockInfo | None = None
+    failure: str | None = None
+
+
+def parse_acquire(stdout: str, stderr: str = "") -> Attempt:
+    """acquire_command's output."""
     first, _, rest = stdout.strip().partition("\n")
     if first.strip() == ACQUIRED:
-        return True, None
-    holder = parse_lock(rest) or LockInfo("unknown", "unknown", None, "(no info.json)", "unknown")
-    return False, holder
+        return Attempt(True)
+    if first.strip() == HELD:
+        return Attempt(False, parse_lock_read(f"@@held\n{rest}"))
+    if first.strip() == FAILED:
+        return Attempt(False, failure=rest.strip() + "\n@@stderr\n" + stderr.strip())
+    return Attempt(False, failure="\n@@stderr\n" + (stderr.strip() or stdout.strip()))
+
+
+def failure_error(label: str, ops_path: str, failure: str) -> ChecksFailed:
+    """The one-line error of a lock that could not be written: the disk and the path."""
+    report, _, stderr = failure.partition("\n@@stderr\n")
+    blocks, _, inodes = report.partition("\n")
+    fs = blocks.split()
+    free_kb = int(fs[3]) if len(fs) >= 6 and fs[3].isdigit() else None
+    free_inodes = inodes.split()[3] if len(inodes.split()) >= 6 else None
+    said = " ".join(stderr.split())[:200]
+    disk = f"{fs[5]} ({fs[0]})" if len(fs) >= 6 else "unknown"
+    full = "no space left" in said.lower() or free_inodes == "0" or \
+        (free_kb is not None and free_kb < LOW_SPACE_KB)
+    if full:
+        return ChecksFailed(
+            f"{label}: cannot take the deploy lock: no space left on the disk mounted at "
+            f"{disk} ({free_kb} KB, {free_inodes} inodes free), which holds {ops_path}; "
+            "nothing was left behind and nothing was changed",
+            hint=f"free space on {disk}, then rerun")
+    return ChecksFailed(f"{label}: cannot take the deploy lock in {ops_path} "
+                        f"({said or 'no reason given'}; disk {disk}, {free_kb} KB free); "
+                        "nothing was left behind and nothing was changed",
+                        hint="check the state directory's owner and permissions")
+
+
+def attempt(runner: Runner, ops_path: str, claim: LockClaim) -> Attempt:
+    """One try at the lock on one host."""
+    result = runner.run(acquire_command(ops_path, claim), timeout=30)
+    return parse_acquire(result.stdout, result.stderr)
+
+
+def acquire(runner: Runner, label: str, ops_path: str, claim: LockClaim, *,
+            wait_s: float = 0.0) -> LockInfo | None:
+    """Take the lock on a host: None when taken, else its live holder after up to wait_s.
+
+    A holder that vanished between two looks, or whose process is gone from this machine, is
+    looked at once more before it is reported: a run that just finished is neither a holder nor
+    stale. A lock that cannot be written raises (ChecksFailed, naming the disk).
+    """
+    deadline = time.monotonic() + wait_s
+    looked_twice: set[str] = set()
+    while True:
+        tried = attempt(runner, ops_path, claim)
+        if tried.acquired:
+            return None
+        if tried.failure is not None:
+            raise failure_error(label, ops_path, tried.failure)
+        holder = tried.holder
+        key = holder.id if holder and holder.id else "(unknown)"
+        if (holder is None or holder.id == "" or stale_here(holder)) \
+                and key not in looked_twice:
+            looked_twice.add(key)
+            time.sleep(random.uniform(*RETRY_S))
+            continue
+        # only a live run of this version (it writes its id) can be about to let go
+        if holder is None or not holder.id or stale_here(holder) or \
+                time.monotonic() >= deadline:
+            return holder
+        time.sleep(random.uniform(*RETRY_S))
 
 
 def release_command(ops_path: str, run_id: str) -> str:
@@ -94,27 +201,12 @@ def break_command(ops_path: str) -> str:
 
 def read_command(ops_path: str) -> str:
     """Print the lock's holder, if any (read only)."""
-    d = lock_dir(ops_path)
-    return f"if [ -d {q(d)} ]; then echo {HELD}; cat {q(d + '/info.json')} 2>/dev/null; fi"
+    return lock_read_command(lock_dir(ops_path))
 
 
 def parse_read(stdout: str) -> LockInfo | None:
     """The holder from read_command's output, or None when the lock is free."""
-    if not stdout.strip():
-        return None
-    return parse_acquire(stdout)[1]
-
-
-def acquire(transport: Runner, ops_path: str, claim: LockClaim) -> LockInfo | None:
-    """Take the lock on a host: None when taken, else who holds it."""
-    result = transport.run(acquire_command(ops_path, claim), timeout=30)
-    acquired, holder = parse_acquire(result.stdout)
-    if acquired:
-        return None
-    if not result.ok and holder is not None and holder.owner == "unknown":
-        return LockInfo("unknown", "unknown", None,
-                        f"(could not take the lock: {result.tail(2)})", "unknown")
-    return holder
+    return parse_lock_read(stdout)
 
 
 def release(transport: Runner, ops_path: str, run_id: str) -> None:

@@ -39,6 +39,7 @@ class PlannedStep:
     delay: float = 1.0
     connections: int | None = None
     overlap: bool = False
+    min_free_mb: int | None = None
 
     @property
     def preflight(self) -> bool:
@@ -160,7 +161,8 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
         return "", (f"delete all but the newest {t.keep_releases} releases in "
                     f"{values['releases_path']}, never current or the rollback target")
     if step.builtin == "lock":
-        return "", f"mkdir {t.ops_dir}/lock + info.json before any step; removed when the run ends"
+        return "", (f"{t.ops_dir}/lock with info.json (written aside, renamed into place) before "
+                    "any step; removed when the run ends")
     return "", "the checklist's server half, before any host changes"
 
 
@@ -191,7 +193,7 @@ def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
                                timeout=step.timeout, switch=step.switch,
                                after_switch=i > switch_at, skip=skip, retries=step.retries,
                                delay=step.delay, connections=step.connections,
-                               overlap=step.overlap))
+                               overlap=step.overlap, min_free_mb=step.min_free_mb))
     return tuple(out)
 
 

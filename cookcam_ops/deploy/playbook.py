@@ -1,8 +1,9 @@
 """Playbooks as data: the steps of a deploy or a rollback, loaded from YAML into typed models.
 
 A step is either `builtin: NAME` (lock, checklist, test_build, reload, health, smoke, record,
-prune) or
-`run:` a shell template whose `{placeholders}` are filled with q()-quoted values at plan time.
+prune) or `run:` a shell template whose `{placeholders}` are filled with q()-quoted values at
+plan time (render(), the one place they are quoted); a placeholder that would not be one safe
+shell word there (in quotes, after a backslash, joined to a quote...) is refused at load.
 A bad playbook is one ConfigError line naming the file, the line and the step.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cookcam_ops.deploy.shellwords import placeholder_problems
 from cookcam_ops.errors import ConfigError
 from cookcam_ops.remote.protocol import q
 from cookcam_ops.yamlfile import YamlDoc, format_key_path, load_yaml
@@ -54,6 +56,7 @@ class Step(BaseModel):
     expect: str | None = None
     connections: int | None = Field(default=None, ge=1, le=2000)
     overlap: bool = False
+    min_free_mb: int | None = Field(default=None, ge=1, le=10_000_000)
 
     @field_validator("name")
     @classmethod
@@ -89,6 +92,8 @@ class Step(BaseModel):
             raise ValueError("`connections:` only applies to `builtin: smoke`")
         if self.overlap and self.builtin != "reload":
             raise ValueError("`overlap:` only applies to `builtin: reload`")
+        if self.min_free_mb is not None and self.run is None:
+            raise ValueError("`min_free_mb:` only applies to `run:` steps")
         return self
 
     @property
@@ -171,6 +176,18 @@ def _check_order(doc: YamlDoc, book: Playbook) -> None:
             raise _error(doc, ("steps", i, "when"), "steps after the switch cannot be conditional")
 
 
+def _check_placeholders(doc: YamlDoc, book: Playbook) -> None:
+    """Every placeholder stands where its quoted value is one safe shell word (shellwords)."""
+    for i, step in enumerate(book.steps):
+        problems = placeholder_problems(step.run, PLACEHOLDER_RE) if step.run else []
+        if problems:
+            offset, why = problems[0]
+            line = doc.text_line(("steps", i, "run"), offset)
+            where = f"{doc.path}:{line}" if line else str(doc.path)
+            raise ConfigError(f"{where}: playbook: {_step_label(doc, i)} (run): {why}",
+                              hint=HINT)
+
+
 def load_playbook(path: Path) -> Playbook:
     """Load and validate a playbook file."""
     doc = load_yaml(path, "playbook")
@@ -181,6 +198,7 @@ def load_playbook(path: Path) -> Playbook:
     except ValidationError as e:
         raise _pydantic_error(doc, e) from None
     _check_order(doc, book)
+    _check_placeholders(doc, book)
     return book
 
 

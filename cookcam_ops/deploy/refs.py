@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from cookcam_ops.errors import UsageError
+from cookcam_ops.limits import clip_value
 
 HEX_SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
 FULL_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -57,7 +58,7 @@ def validate_ref(ref: str, what: str = "--ref") -> str:
         return ref
     problem = ref_problem(ref)
     if problem:
-        raise UsageError(f"{what} {ref!r} is not a valid git ref name: {problem}",
+        raise UsageError(f"{what} {clip_value(ref)} is not a valid git ref name: {problem}",
                          hint="give a branch, a tag or a commit SHA")
     return ref
 

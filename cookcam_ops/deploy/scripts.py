@@ -70,10 +70,14 @@ NOW_MS = "node -e 'console.log(Date.now())'"
 RELOAD_RETRIES = 3
 
 
-def wrap(command: str, *, cwd: str, ops_path: str, run_id: str, timeout: float) -> str:
-    """command as sent: in cwd, under `timeout` (own process group), its pid in step.pid."""
+def wrap(command: str, *, cwd: str, ops_path: str, run_id: str, timeout: float,
+         before: str = "") -> str:
+    """command as sent: in cwd, under `timeout` (own process group), its pid in step.pid.
+
+    before: shell run first in cwd (the free-space check), which may stop the step.
+    """
     pid_file = f"{ops_path}/step.pid"
-    return (f"mkdir -p {q(ops_path)} && cd {q(cwd)} && "
+    return (f"mkdir -p {q(ops_path)} && cd {q(cwd)} && {before + '; ' if before else ''}"
             f"printf '%s %s\\n' \"$$\" {q(run_id)} > {q(pid_file)} && "
             f"exec timeout -k {KILL_GRACE_S} {max(1, round(timeout))} sh -c {q(command)}")
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cookcam_ops.deploy import audit, scripts
+from cookcam_ops.deploy import audit, diskspace, scripts
 from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
 from cookcam_ops.deploy.release_steps import ensure_in_release, prune, workers_of
 from cookcam_ops.deploy.result import FAILED, OK, StepResult
@@ -67,14 +67,34 @@ def failure_detail(result: RunResult, timeout: float) -> str:
     return f"exit {result.exit_code}" + (f": {tail}" if tail else "")
 
 
+def _disk_paths(hp: HostPlan) -> tuple[str, str]:
+    """Where a step writes: the app's directory and the state directory (builds, releases)."""
+    return hp.target.app_path, hp.target.ops_dir
+
+
 def _remote(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext) -> RunResult:
+    before = diskspace.precheck(_disk_paths(hp), ps.min_free_mb) if ps.min_free_mb else ""
     command = scripts.wrap(ps.command, cwd=hp.target.app_path, ops_path=hp.target.ops_dir,
-                           run_id=ctx.run_id, timeout=ps.timeout)
+                           run_id=ctx.run_id, timeout=ps.timeout, before=before)
 
     def output(stream: str, line: str) -> None:
         ctx.observer.step_output(hp.label, stream, line)
 
     return session.run(command, timeout=ps.timeout + scripts.LOCAL_SLACK_S, on_line=output)
+
+
+def _disk_full(session: HostSession, hp: HostPlan, ps: PlannedStep,
+               result: RunResult) -> str | None:
+    """Why the step failed for want of disk space (checked before, or said in its output)."""
+    where = " and ".join(dict.fromkeys(_disk_paths(hp)))
+    if ps.min_free_mb and (refused := diskspace.refused(result, ps.min_free_mb, where)):
+        return refused
+    line = diskspace.enospc_line(result)
+    if line is None:
+        return None
+    free = diskspace.parse_free(session.run(diskspace.free_command(_disk_paths(hp)),
+                                            timeout=30).stdout)
+    return diskspace.full_detail(_clean(line, 160), free, where)
 
 
 def _run_template(session: HostSession, hp: HostPlan, ps: PlannedStep,
@@ -84,6 +104,9 @@ def _run_template(session: HostSession, hp: HostPlan, ps: PlannedStep,
         if attempt:
             time.sleep(ps.delay)
         result = _remote(session, hp, ps, ctx)
+        full = _disk_full(session, hp, ps, result)
+        if full is not None:  # a full disk does not go away by trying again
+            return False, full
         if result.ok:
             return True, "" if not attempt else f"passed on attempt {attempt + 1}"
         detail = failure_detail(result, ps.timeout)

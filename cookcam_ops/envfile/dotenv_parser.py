@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cookcam_ops.errors import ConfigError
+from cookcam_ops.limits import ENV_CAP, ENV_LINES_CAP, read_regular
 
 _JS_SPACE = (
     "\t\n\v\f\r \u00a0\u1680"
@@ -108,6 +109,11 @@ class _LineIndex:
         return bisect_left(self._breaks, offset) + 1
 
 
+def shown_name(key: str, keep: int = 64) -> str:
+    """A variable name for a message: whole when of a sane length, else its start."""
+    return key if len(key) <= keep else f"{key[:keep]}… ({len(key)} characters)"
+
+
 def _js_trim(text: str) -> str:
     return text.strip(_JS_SPACE)
 
@@ -148,7 +154,7 @@ def _file_findings(text: str) -> list[Finding]:
 
 def _shape_findings(match: re.Match[str], lines: _LineIndex, line: int) -> list[Finding]:
     """Findings about how the assignment is written: export, separator, line breaks, '#'."""
-    key, sep = match.group("key"), match.group("sep")
+    key, sep = shown_name(match.group("key")), match.group("sep")
     findings = []
     export = match.group("export")
     if export is not None and "\n" in export:
@@ -179,7 +185,7 @@ def _shape_findings(match: re.Match[str], lines: _LineIndex, line: int) -> list[
 
 def _quote_findings(match: re.Match[str], entry: EnvEntry, lines: _LineIndex) -> list[Finding]:
     """Findings about quoting, escapes and '$' references in the value."""
-    key, line, findings = entry.key, entry.line, []
+    key, line, findings = shown_name(entry.key), entry.line, []
     raw = _js_trim(match.group("value") or "")
     if raw and raw[0] in _QUOTES and entry.quote is None:
         findings.append(_fail(line, "unterminated-quote",
@@ -207,7 +213,7 @@ def _quote_findings(match: re.Match[str], entry: EnvEntry, lines: _LineIndex) ->
 
 
 def _quoted_findings(quoted: str, entry: EnvEntry, last: int) -> list[Finding]:
-    key, line, content, findings = entry.key, entry.line, quoted[1:-1], []
+    key, line, content, findings = shown_name(entry.key), entry.line, quoted[1:-1], []
     escapes = r"\\(?![nr])" if quoted[0] == '"' else r"\\[\\']" if quoted[0] == "'" else None
     if escapes is not None and re.search(escapes, content):
         findings.append(_warn(line, "escape",
@@ -238,16 +244,16 @@ def _key_findings(entries: list[EnvEntry]) -> list[Finding]:
     findings: list[Finding] = []
     seen: dict[str, int] = {}
     for entry in entries:
-        key, line = entry.key, entry.line
-        if key in _DROPPED_KEYS:
+        key, line = shown_name(entry.key), entry.line
+        if entry.key in _DROPPED_KEYS:
             findings.append(_fail(line, "dropped-key", f"line {line}: {key}: node's dotenv reads "
                                                        "it but a javascript object cannot hold "
                                                        "it, so the api never sees it"))
-        elif key in seen:
+        elif entry.key in seen:
             findings.append(_warn(line, "duplicate", f"line {line}: {key} is also set on line "
-                                                     f"{seen[key]}; the later one (line {line}) "
-                                                     "wins"))
-        seen[key] = line
+                                                     f"{seen[entry.key]}; the later one (line "
+                                                     f"{line}) wins"))
+        seen[entry.key] = line
     return findings
 
 
@@ -272,15 +278,19 @@ def parse_dotenv(text: str) -> ParsedEnv:
     return ParsedEnv(values, tuple(entries), tuple(findings))
 
 
-def read_dotenv_file(path: Path) -> ParsedEnv:
-    """Read a .env file as UTF-8 and parse it as Node's dotenv does."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path}: no such .env file", hint="check the path") from e
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the .env file ({e.strerror})",
-                          hint="check its permissions") from e
+def parse_bounded(text: str, where: str) -> ParsedEnv:
+    """parse_dotenv, after refusing more than limits.ENV_LINES_CAP lines (ConfigError)."""
+    lines = text.count("\n") + text.count("\r") - text.count("\r\n") + 1
+    if lines > ENV_LINES_CAP:
+        raise ConfigError(f"{where}: more than {ENV_LINES_CAP} lines, more than a .env holds",
+                          hint="is it the right file?")
+    return parse_dotenv(text)
+
+
+def read_dotenv_file(path: Path, what: str = ".env file") -> ParsedEnv:
+    """Read a .env file (a regular file, at most limits.ENV_CAP) as UTF-8 and parse it as
+    Node's dotenv does."""
+    data = read_regular(path, what, ENV_CAP)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -288,4 +298,4 @@ def read_dotenv_file(path: Path) -> ParsedEnv:
         raise ConfigError(f"{path}: not valid utf-8 (first bad byte at offset {e.start})",
                           hint="save the file as utf-8; node's dotenv would silently replace "
                                "the bad bytes") from None
-    return parse_dotenv(text)
+    return parse_bounded(text, str(path))

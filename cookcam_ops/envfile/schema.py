@@ -14,6 +14,7 @@ from cookcam_ops.yamlfile import load_model
 
 VarType = Literal["string", "integer", "number", "port", "url", "enum", "sentry_dsn"]
 SCHEMA_HINT = "see the comments at the top of playbooks/env.schema.yaml"
+MAX_PATTERN = 1000  # characters of one pattern
 
 
 class _Rules(BaseModel):
@@ -36,11 +37,16 @@ class _Rules(BaseModel):
     @field_validator("pattern")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
+        import regex
+
         if v is not None:
+            if len(v) > MAX_PATTERN:
+                raise ValueError(f"pattern is longer than {MAX_PATTERN} characters")
             try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"pattern is not a valid regular expression ({e.msg})") from None
+                regex.compile(v)
+            except regex.error as e:
+                raise ValueError("pattern is not a valid regular expression "
+                                 f"({e.args[0]})") from None
         return v
 
     @model_validator(mode="after")

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cookcam_ops.envfile.dotenv_parser import ParsedEnv, read_dotenv_file
+from cookcam_ops.envfile.dotenv_parser import ParsedEnv, read_dotenv_file, shown_name
 from cookcam_ops.envfile.schema import EnvSchema, VarRule
+from cookcam_ops.errors import ConfigError
+from cookcam_ops.limits import SCHEMA_PATTERN_BUDGET_S, clip_value
 from cookcam_ops.report import Check, Report, Status
 
 SENTRY_DSN_RE = re.compile(r"^https?://(?P<key>[^@/:\s]+)(?::[^@/\s]*)?@(?P<host>[^/\s]+)"
@@ -19,18 +22,20 @@ SENTRY_DSN_RE = re.compile(r"^https?://(?P<key>[^@/:\s]+)(?::[^@/\s]*)?@(?P<host
 PLACEHOLDER_RE = re.compile(r"^(changeme|change_me|xxx+|todo|placeholder|your[-_ ].*|<.*>)$",
                             re.IGNORECASE)
 MAX_FINDINGS_IN_DETAIL = 5
+MAX_NAMES_IN_DETAIL = 20
 
 
 def _show(rule: VarRule, value: str) -> str:
-    """A value quoted for a detail, or a neutral word when the variable is secret."""
-    return "the value" if rule.secret or rule.type == "url" else repr(value)
+    """A value quoted for a detail (a short prefix when long), or a neutral word when the
+    variable is secret."""
+    return "the value" if rule.secret or rule.type == "url" else clip_value(value)
 
 
 def _judge_type(rule: VarRule, value: str) -> str | None:
     """The reason the value does not have the rule's type, or None."""
     if rule.type in ("integer", "port"):
-        if not re.fullmatch(r"[+-]?\d+", value.strip()):
-            return f"{_show(rule, value)} is not a whole number"
+        if not re.fullmatch(r"[+-]?\d{1,30}", value.strip()):
+            return f"{_show(rule, value)} is not a whole number (of at most 30 digits)"
         n = int(value)
         if rule.type == "port" and not 1 <= n <= 65535:
             return f"{_show(rule, value)} is not a port (1-65535)"
@@ -51,12 +56,28 @@ def _judge_type(rule: VarRule, value: str) -> str | None:
     return None
 
 
-def _judge_bounds(rule: VarRule, value: str) -> str | None:
+def pattern_matches(rule: VarRule, pattern: str, value: str, deadline: float) -> bool:
+    """re.search semantics, bounded in time (the `regex` module's timeout): a pattern that
+    backtracks catastrophically is a ConfigError naming it, not a hang."""
+    import regex
+
+    try:
+        return regex.search(pattern, value, timeout=max(0.01, deadline - time.monotonic())) \
+            is not None
+    except TimeoutError:
+        raise ConfigError(f"env schema: variables.{rule.name}.pattern {clip_value(pattern, 40)} "
+                          f"did not finish within {SCHEMA_PATTERN_BUDGET_S:g}s on the value: it "
+                          "backtracks catastrophically (nested repetition such as (a+)+)",
+                          hint="rewrite the pattern without nested or overlapping repetition") \
+            from None
+
+
+def _judge_bounds(rule: VarRule, value: str, deadline: float) -> str | None:
     if rule.min_length is not None and len(value) < rule.min_length:
         return f"must be at least {rule.min_length} characters"
-    if rule.pattern is not None and not re.search(rule.pattern, value):
+    if rule.pattern is not None and not pattern_matches(rule, rule.pattern, value, deadline):
         return f"is not {rule.pattern_hint}" if rule.pattern_hint else \
-            f"does not match {rule.pattern}"
+            f"does not match {clip_value(rule.pattern, 60)}"
     if rule.type in {"number", "integer"}:
         n = float(value)
         if rule.min is not None and n < rule.min:
@@ -68,8 +89,10 @@ def _judge_bounds(rule: VarRule, value: str) -> str | None:
     return None
 
 
-def judge(rule: VarRule, value: str | None) -> Check:
-    """One variable's check: pass, warn or fail, with a reason that never shows a secret."""
+def judge(rule: VarRule, value: str | None, deadline: float | None = None) -> Check:
+    """One variable's check: pass, warn or fail, with a reason that never shows a secret.
+
+    deadline (time.monotonic()) bounds the schema patterns of a whole file together."""
     if value is None:
         if rule.default is not None:
             return Check(rule.name, Status.PASS,
@@ -81,7 +104,9 @@ def judge(rule: VarRule, value: str | None) -> Check:
         return Check(rule.name, Status.FAIL,
                      "is empty; the API's Joi schema rejects empty strings: give it a value or "
                      "remove the line")
-    reason = _judge_type(rule, value) or _judge_bounds(rule, value)
+    if deadline is None:
+        deadline = time.monotonic() + SCHEMA_PATTERN_BUDGET_S
+    reason = _judge_type(rule, value) or _judge_bounds(rule, value, deadline)
     if reason:
         return Check(rule.name, Status.FAIL, reason)
     if rule.secret and PLACEHOLDER_RE.match(value.strip()):
@@ -96,8 +121,12 @@ def _pass_detail(rule: VarRule, value: str) -> str:
         return "set"
     if rule.type == "url":  # never echo credentials a URL may carry
         parts = urlsplit(value)
-        return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return repr(value)
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:  # a port out of range: the scheme and host say enough
+            port = ""
+        return f"{parts.scheme}://{parts.hostname}{port}"[:80]
+    return clip_value(value)
 
 
 def file_checks(parsed: ParsedEnv, schema: EnvSchema) -> list[Check]:
@@ -113,16 +142,19 @@ def file_checks(parsed: ParsedEnv, schema: EnvSchema) -> list[Check]:
         if len(messages) > MAX_FINDINGS_IN_DETAIL:
             detail += f"; and {len(messages) - MAX_FINDINGS_IN_DETAIL} more"
         checks.append(Check(f"file.{kind}", status, detail))
-    unknown = [k for k in parsed.values if k not in schema.variables]
+    unknown = [shown_name(k) for k in parsed.values if k not in schema.variables]
     if unknown:
+        more = len(unknown) - MAX_NAMES_IN_DETAIL
         checks.append(Check("file.unknown-variables", Status.WARN,
-                            f"not in the schema: {', '.join(unknown)}"))
+                            f"not in the schema: {', '.join(unknown[:MAX_NAMES_IN_DETAIL])}"
+                            + (f"; and {more} more" if more > 0 else "")))
     return checks
 
 
 def validate_parsed(parsed: ParsedEnv, schema: EnvSchema, environment: str | None) -> list[Check]:
     """Every schema variable judged as the API would read it, then file-level findings."""
-    checks = [judge(rule, parsed.values.get(rule.name))
+    deadline = time.monotonic() + SCHEMA_PATTERN_BUDGET_S
+    checks = [judge(rule, parsed.values.get(rule.name), deadline)
               for rule in schema.for_environment(environment)]
     return checks + file_checks(parsed, schema)
 

@@ -58,7 +58,7 @@ class Layout(ABC):
 
     @property
     def lock_dir(self) -> str:
-        """The lock is this directory (mkdir is the atomic claim); info.json inside names who."""
+        """The lock is this directory (renamed into place whole); info.json inside names who."""
         return f"{self.state_dir}/lock"
 
     @property

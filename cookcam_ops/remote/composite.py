@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cookcam_ops.limits import HISTORY_CAP
 from cookcam_ops.remote.protocol import q
 
 _MARK = "@@cookcam-ops"
@@ -154,5 +155,6 @@ def cat_if_exists(path: str) -> str:
 
 
 def tail_if_exists(path: str, lines: int) -> str:
-    """Print a file's last lines if it exists."""
-    return f"if [ -f {q(path)} ]; then tail -n {int(lines)} {q(path)}; fi"
+    """Print a file's last lines if it exists, at most limits.HISTORY_CAP bytes of them."""
+    return (f"if [ -f {q(path)} ]; then tail -n {int(lines)} {q(path)} | "
+            f"tail -c {HISTORY_CAP}; fi")

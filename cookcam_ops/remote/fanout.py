@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from cookcam_ops.config import AppConfig, EnvironmentConfig, HostConfig, LoadedConfig
 from cookcam_ops.errors import HostError, Unreachable, UsageError
 from cookcam_ops.layout import Layout, Strategy, layout_for
+from cookcam_ops.limits import clip_value
 from cookcam_ops.remote.probe import (
     PROBE_TIMEOUT_S,
     HostProbe,
@@ -141,7 +142,7 @@ def select_hosts(env_name: str, env: EnvironmentConfig, only: str | None) -> lis
     chosen = [h for h in env.hosts if only in (h.label, h.ssh, h.hostname)]
     if not chosen:
         known = ", ".join(h.label for h in env.hosts)
-        raise UsageError(f"no host '{only}' in environment {env_name}",
+        raise UsageError(f"no host {clip_value(only)} in environment {env_name}",
                          hint=f"its hosts are: {known}")
     return chosen[:1]
 

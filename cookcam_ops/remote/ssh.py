@@ -12,12 +12,21 @@ import base64
 import contextlib
 import hashlib
 import os
+import stat
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cookcam_ops.errors import HostError
+from cookcam_ops.errors import ConfigError, HostError
+from cookcam_ops.limits import (
+    ENV_CAP,
+    KEY_FILE_CAP,
+    KNOWN_HOSTS_CAP,
+    check_regular,
+    read_regular,
+)
+from cookcam_ops.remote.capture import bounded_remote
 from cookcam_ops.remote.protocol import TIMEOUT_EXIT, LineSink, RunResult
 
 if TYPE_CHECKING:
@@ -131,17 +140,27 @@ class SSHTransport:
             self._sftp = self._conn.sftp()
         return self._sftp
 
-    def read_file(self, path: str) -> bytes | None:
-        """Read a remote file into memory over SFTP (never to local disk)."""
+    def read_file(self, path: str, cap: int = ENV_CAP) -> bytes | None:
+        """Read a remote regular file of at most cap bytes into memory over SFTP (never to
+        local disk); None when it does not exist. Anything else is a ConfigError (exit 2)."""
         try:
-            with self._sftp_client().open(path, "rb") as f:
-                data: bytes = f.read()
-                return data
+            sftp = self._sftp_client()
+            info = sftp.stat(path)
+            if not stat.S_ISREG(info.st_mode or 0):
+                raise ConfigError(f"{self.label}: {path} is not a regular file")
+            if (info.st_size or 0) > cap:
+                raise ConfigError(f"{self.label}: {path} is larger than the {cap // 1024} KiB "
+                                  "cookcam-ops reads", hint="is it the right file?")
+            with sftp.open(path, "rb") as f:
+                data: bytes = f.read(cap + 1)
         except FileNotFoundError:
             return None
         except (OSError, EOFError, _ssh_exception()) as e:
             raise HostError(f"{self.label}: cannot read {path} ({type(e).__name__})",
                             host=self.label) from e
+        if len(data) > cap:
+            raise ConfigError(f"{self.label}: {path} grew past {cap // 1024} KiB while read")
+        return data
 
     def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
         """Write a remote file atomically: a temp file with the mode set, renamed into place."""
@@ -175,21 +194,24 @@ def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: b
             base_dir: Path | None = None) -> SSHTransport:
     """Open an SSH connection to one host, with strict host-key checking by default."""
     import paramiko
-    from fabric import Connection
+    from fabric import Config, Connection
 
     known_hosts = _expand(env.ssh.known_hosts or DEFAULT_KNOWN_HOSTS, base_dir)
     connect_kwargs: dict[str, Any] = {"banner_timeout": env.ssh.connect_timeout,
                                       "auth_timeout": env.ssh.connect_timeout}
     if env.ssh.identity_file:
-        connect_kwargs["key_filename"] = [str(_expand(env.ssh.identity_file, base_dir))]
+        key_file = _expand(env.ssh.identity_file, base_dir)
+        check_regular(key_file, "SSH identity file", KEY_FILE_CAP)
+        connect_kwargs["key_filename"] = [str(key_file)]
     # user and port only when ops.yaml gives them, so ~/.ssh/config's User, Port and HostName
     # apply as they do for the ssh command
     conn = Connection(host.hostname, user=host.user, port=host.given_port,
                       connect_timeout=int(max(1, env.ssh.connect_timeout)),
-                      connect_kwargs=connect_kwargs)
+                      connect_kwargs=connect_kwargs,
+                      config=Config(overrides={"runners": {"remote": bounded_remote()}}))
     client = conn.client
     if known_hosts.exists():
-        client.load_host_keys(str(known_hosts))
+        load_known_hosts(client.get_host_keys(), known_hosts)
     client.set_missing_host_key_policy(_policy(known_hosts, accept_new_host_keys, host.label))
     where = f"{host.label} ({host.ssh})"
     try:
@@ -217,6 +239,26 @@ def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: b
                         hint="check the host, port and that sshd is running",
                         host=host.label) from e
     return SSHTransport(host.label, conn)
+
+
+def load_known_hosts(keys: paramiko.HostKeys, path: Path) -> None:
+    """known_hosts into keys, as paramiko's HostKeys.load reads it, but bounded: a regular
+    file of at most limits.KNOWN_HOSTS_CAP (an odd line is skipped, as ssh skips it)."""
+    import paramiko
+    from paramiko.hostkeys import HostKeyEntry
+
+    text = read_regular(path, "known_hosts file", KNOWN_HOSTS_CAP).decode("utf-8", "replace")
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            entry = HostKeyEntry.from_line(line, number)
+        except (paramiko.SSHException, ValueError, TypeError, IndexError):
+            continue
+        if entry is not None and entry.key is not None:
+            for name in entry.hostnames:
+                keys.add(name, entry.key.get_name(), entry.key)
 
 
 def _expand(value: str, base_dir: Path | None) -> Path:

@@ -110,7 +110,7 @@ def render_status(report: StatusReport) -> None:
     verdict = Text("OK" if report.ok else "FAILED",
                    style="bold green" if report.ok else "bold red")
     for check in failed:
-        verdict.append(f"\n  {check.host}: {check.name}: ")
+        verdict.append(f"\n  {check.host or 'fleet'}: {check.name}: ")
         verdict.append(check.detail)
     verdict.append(f"  ({report.duration_s:.1f}s)" if report.ok else "")
     ui.out().print(verdict)

@@ -113,13 +113,10 @@ def read_env_file(path: Path) -> dict[str, str]:
     """The variables in smoke.env_file, read as Node's dotenv reads them."""
     from cookcam_ops.envfile.dotenv_parser import read_dotenv_file
 
-    if not path.is_file():
-        raise ConfigError(f"{path}: smoke env file not found",
-                          hint="check smoke.env_file in ops.yaml")
     try:
-        return dict(read_dotenv_file(path).values)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the smoke env file ({e.strerror})") from e
+        return dict(read_dotenv_file(path, "smoke env file").values)
+    except ConfigError as e:
+        raise ConfigError(e.message, hint=e.hint or "check smoke.env_file in ops.yaml") from None
 
 
 def find_credentials(smoke: SmokeConfig, env_file: Path | None,
@@ -158,14 +155,16 @@ def sign_in(creds: Credentials, timeout_s: float) -> SignIn:
         return SignIn(creds.token, f"token from {creds.source}", 0.0)
     import httpx
 
+    from cookcam_ops.smoke.capped import capped_client
+
     started = time.monotonic()
     try:
-        response = httpx.post(
-            creds.supabase_url.rstrip("/") + "/auth/v1/token",
-            params={"grant_type": "password"},
-            headers={"apikey": creds.anon_key.reveal()},
-            json={"email": creds.email.reveal(), "password": creds.password.reveal()},
-            timeout=timeout_s)
+        with capped_client(timeout=timeout_s) as client:
+            response = client.post(
+                creds.supabase_url.rstrip("/") + "/auth/v1/token",
+                params={"grant_type": "password"},
+                headers={"apikey": creds.anon_key.reveal()},
+                json={"email": creds.email.reveal(), "password": creds.password.reveal()})
     except httpx.TimeoutException as e:
         raise SignInUnavailable(f"sign-in failed: {creds.token_url} did not answer within "
                                 f"{timeout_s:g}s") from e
@@ -176,6 +175,42 @@ def sign_in(creds: Credentials, timeout_s: float) -> SignIn:
     token = judge_grant(creds, response.status_code, _json_or_none(response))
     return SignIn(token, f"password grant for {creds.email_env} at {creds.token_url} "
                          f"in {elapsed * 1000:.0f} ms", elapsed)
+
+
+def token_expiry(token: str) -> int | None:
+    """A JWT's `exp` (seconds since the epoch), read without verifying it; None when the token
+    is not a JWT or carries no expiry."""
+    import base64
+    import binascii
+    import json
+
+    parts = token.split(".")
+    if len(parts) != 3 or len(parts[1]) > 8192:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return exp if isinstance(exp, int) and not isinstance(exp, bool) else None
+
+
+def verify_credentials(creds: Credentials, timeout_s: float) -> str:
+    """Check the smoke credentials now, before a deploy changes anything: the password grant
+    signs in (ConfigError when refused, SignInUnavailable when the server cannot say), a JWT
+    must not have expired. Returns what was checked."""
+    if isinstance(creds, PasswordGrant):
+        return sign_in(creds, timeout_s).detail
+    exp = token_expiry(creds.token.reveal())
+    if exp is None:
+        return f"token from {creds.source} (not a JWT with an expiry: the smoke step tries it)"
+    left = exp - time.time()
+    if left < 60:
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp))
+        raise ConfigError(f"smoke credentials: the token from {creds.source} expires at {when}, "
+                          "before the smoke step would use it",
+                          hint="set a fresh token, or the password-grant variables instead")
+    return f"token from {creds.source}, valid for {left / 60:.0f} more minutes"
 
 
 def _json_or_none(response: Any) -> Any:

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cookcam_ops.smoke.capped import capped_client
 from cookcam_ops.smoke.judge import PollingAttempt, clip
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ def check_health(url: str, timeout_s: float) -> HealthResult:
 
     started = time.monotonic()
     try:
-        response = httpx.get(url, timeout=timeout_s, follow_redirects=False)
+        with capped_client(timeout=timeout_s, follow_redirects=False) as client:
+            response = client.get(url)
     except httpx.HTTPError as e:
         elapsed = time.monotonic() - started
         return HealthResult(False, _transport_failure(e, url, timeout_s), elapsed, False)
@@ -102,7 +104,7 @@ def send_probe_twice(base_url: str, token: str, probe: ProbeConfig,
     body = unique_body(dict(probe.json_body), f"smoke-{secrets.token_hex(6)}")
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        with httpx.Client(timeout=timeout_s, headers=headers) as client:
+        with capped_client(timeout=timeout_s, headers=headers) as client:
             first = client.request(probe.method, url, json=body)
             if first.status_code >= 300:
                 return ProbeAnswers(first.status_code, 0, _json(first))
@@ -162,8 +164,8 @@ def run_polling(base_url: str, token: str | None, attempts: int,
 
     limits = httpx.Limits(max_keepalive_connections=0)
     results = []
-    with httpx.Client(timeout=timeout_s, limits=limits,
-                      headers={"Connection": "close"}) as client:
+    with capped_client(timeout=timeout_s, limits=limits,
+                       headers={"Connection": "close"}) as client:
         for _ in range(attempts):
             try:
                 results.append(polling_attempt(client, base_url, token))

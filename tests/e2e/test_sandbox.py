@@ -25,6 +25,7 @@ from cookcam_ops.sandbox.layout import HostState
 from cookcam_ops.sandbox.manager import start_sandbox, stop_sandbox
 from cookcam_ops.sandbox.status import change_sandbox, inspect_sandbox
 from tests.documents import valid_document
+from tests.e2e.helpers import run_cli
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -318,6 +319,15 @@ def _restore(sandbox: Sandbox, host: HostState) -> None:
     _deploy(sandbox, host.name, sha, action="restart")
     wait_for(lambda: _healthy_at(host.base_url, sha), 60, "a release change to restore health")
     assert all(a["status"] == "online" for a in sandbox.pm2_apps(host.name))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_release(sandbox: Sandbox) -> Iterator[None]:
+    """The changes below are deployed by hand on one host: at the end, the whole fleet is put
+    back on one release (`status` fails a fleet that serves two commits)."""
+    yield
+    done = run_cli(sandbox.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
+    assert done.code == 0, done.stderr[-2000:]
 
 
 @pytest.fixture

@@ -83,7 +83,8 @@ def test_paths_with_spaces_are_quoted() -> None:
     from cookcam_ops.config import HostConfig
     from cookcam_ops.remote.fanout import target
 
-    t = target(HostConfig(ssh="d@h", name="h", app_path="/srv/my app"), APP)
+    # ops.yaml refuses such a path; the quoting holds all the same (defence in depth)
+    t = target(HostConfig.model_construct(ssh="d@h", name="h", app_path="/srv/my app"), APP)
     p = plan_host(PlanInput(DEPLOY, APP, t, "deploy", None, None), facts("h"))
     assert "git -C '/srv/my app' archive --format=tar" in by_name(p)["prepare"].command
 

@@ -28,14 +28,16 @@ def test_lock_info_has_the_documented_fields() -> None:
     assert doc["time"].endswith("Z") and isinstance(doc["pid"], int)
 
 
-def test_lock_is_an_atomic_mkdir_and_release_is_only_our_own() -> None:
+def test_lock_is_renamed_into_place_whole_and_release_is_only_our_own() -> None:
     claim = lock.new_claim("deploy")
     cmd = lock.acquire_command("/srv/api.ops", claim)
-    assert "if mkdir /srv/api.ops/lock 2>/dev/null; then" in cmd
-    assert lock.parse_acquire("@@acquired\n") == (True, None)
-    held, holder = lock.parse_acquire('@@held\n{"owner":"ann","host":"ci-1","pid":7,'
-                                      '"command":"deploy","time":"2026-01-01T00:00:00Z"}\n')
-    assert not held and holder is not None
+    assert f"t=/srv/api.ops/.lock-{claim.run_id}; l=/srv/api.ops/lock;" in cmd
+    assert 'mv -T "$t" "$l"' in cmd
+    assert lock.parse_acquire("@@acquired\n").acquired
+    tried = lock.parse_acquire('@@held\n{"owner":"ann","host":"ci-1","pid":7,'
+                               '"command":"deploy","time":"2026-01-01T00:00:00Z"}\n')
+    holder = tried.holder
+    assert not tried.acquired and holder is not None
     assert holder.describe() == "ann@ci-1 (pid 7) since 2026-01-01T00:00:00Z: deploy"
     release = lock.release_command("/srv/api.ops", claim.run_id)
     assert release.startswith(f"if grep -qF {claim.run_id} /srv/api.ops/lock/info.json")

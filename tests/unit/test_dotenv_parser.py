@@ -249,5 +249,5 @@ def test_read_file_rejects_invalid_utf8_without_content(tmp_path: Path) -> None:
 
 
 def test_read_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"no such \.env file"):
+    with pytest.raises(ConfigError, match=r"\.env file not found"):
         read_dotenv_file(tmp_path / "missing.env")

@@ -93,7 +93,7 @@ def test_placeholder_secret_warns(write_env: Callable[..., Path]) -> None:
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"no such \.env file"):
+    with pytest.raises(ConfigError, match=r"\.env file not found"):
         run(tmp_path / "absent.env")
 
 

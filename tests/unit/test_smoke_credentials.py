@@ -93,7 +93,7 @@ def test_missing_credentials_name_variables_and_places(tmp_path: Path) -> None:
 
 
 def test_configured_env_file_must_exist(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="smoke env file not found"):
+    with pytest.raises(ConfigError, match=r"smoke env file not found; check smoke\.env_file"):
         find_credentials(SmokeConfig(), tmp_path / "nope.env", {})
 
 

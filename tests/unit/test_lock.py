@@ -1,0 +1,166 @@
+"""The deploy lock's shell scripts run for real in a local sh: races, full disks, stale holders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+from deploy_fakes import APP
+from local_host import LocalHost
+
+from cookcam_ops.config import HostConfig
+from cookcam_ops.deploy import lock
+from cookcam_ops.deploy.engine import in_parallel_map
+from cookcam_ops.deploy.fleet import Fleet
+from cookcam_ops.deploy.observer import NullObserver
+from cookcam_ops.errors import ChecksFailed, ExitCode, LockHeld
+from cookcam_ops.remote.fanout import Target, target
+from cookcam_ops.remote.protocol import RunResult
+
+
+def targets(tmp: Path, names: list[str]) -> list[Target]:
+    return [target(HostConfig(ssh=f"deploy@{n}.example", name=n,
+                              app_path=str(tmp / n / "api")), APP) for n in names]
+
+
+def connect(host: HostConfig) -> LocalHost:
+    return LocalHost(host.name or host.ssh)
+
+
+def leftovers(ops: Path) -> list[str]:
+    return sorted(p.name for p in ops.iterdir()) if ops.exists() else []
+
+
+def test_exactly_one_of_many_racing_claims_takes_the_lock(tmp_path: Path) -> None:
+    ops = tmp_path / "api.ops"
+    for _ in range(10):
+        claims = [lock.new_claim(f"deploy {i}") for i in range(6)]
+        barrier = threading.Barrier(len(claims))
+
+        def race(claim: lock.LockClaim, barrier: threading.Barrier = barrier) -> bool:
+            barrier.wait()
+            return lock.attempt(LocalHost(), str(ops), claim).acquired
+
+        won = [c for c, ok in zip(claims, in_parallel_map(claims, race), strict=True) if ok]
+        assert len(won) == 1
+        info = json.loads((ops / "lock" / "info.json").read_text())
+        assert info["id"] == won[0].run_id
+        assert leftovers(ops) == ["lock"]  # no temp dir left by the losers
+        lock.release(LocalHost(), str(ops), won[0].run_id)
+        assert leftovers(ops) == []
+
+
+def test_of_two_fleets_started_together_exactly_one_proceeds(tmp_path: Path) -> None:
+    """Listed in opposite orders, two runs still agree on the leader: one wins, one gets 5."""
+    hosts = targets(tmp_path, ["web1", "web2", "web3"])
+    for _ in range(10):
+        barrier = threading.Barrier(2)
+
+        def run(order: list[Target], command: str,
+                barrier: threading.Barrier = barrier) -> Fleet | LockHeld:
+            fleet = Fleet(order, connect, NullObserver())
+            fleet.connect_all()
+            barrier.wait()
+            try:
+                fleet.lock_all(lock.new_claim(command), "production")
+            except LockHeld as e:
+                return e
+            return fleet
+
+        a, b = in_parallel_map([(hosts, "deploy A"), (hosts[::-1], "deploy B")],
+                               lambda args: run(*args))
+        fleets = [x for x in (a, b) if isinstance(x, Fleet)]
+        refused = [x for x in (a, b) if isinstance(x, LockHeld)]
+        assert len(fleets) == 1 and len(refused) == 1
+        winner = "deploy A" if fleets[0] is a else "deploy B"
+        assert refused[0].exit_code == ExitCode.LOCKED
+        assert winner in str(refused[0]) and "stale" not in str(refused[0])
+        assert sorted(fleets[0].locked) == ["web1", "web2", "web3"]
+        fleets[0].release_all()
+        assert not any((Path(t.ops_dir) / "lock").exists() for t in hosts)
+
+
+def test_the_leader_holder_waits_for_a_lock_a_finishing_run_still_holds(tmp_path: Path
+                                                                        ) -> None:
+    web1, web2 = targets(tmp_path, ["web1", "web2"])
+    finishing = lock.new_claim("deploy that is finishing")
+    assert lock.attempt(LocalHost(), web2.ops_dir, finishing).acquired
+    timer = threading.Timer(0.6, lock.release, (LocalHost(), web2.ops_dir, finishing.run_id))
+    timer.start()
+    with Fleet([web1, web2], connect, NullObserver()) as fleet:
+        fleet.connect_all()
+        fleet.lock_all(lock.new_claim("next deploy"), "production")
+        assert sorted(fleet.locked) == ["web1", "web2"]
+    timer.join()
+    assert not (Path(web1.ops_dir) / "lock").exists()
+
+
+class VanishingHolder:
+    """A host whose lock is held by a run of this machine that has just ended, then free."""
+
+    def __init__(self, dead_pid: int) -> None:
+        self.calls = 0
+        self.info = json.dumps({"owner": "ann", "host": os.uname().nodename, "pid": dead_pid,
+                                "command": "deploy", "time": "t", "id": "finished-run"})
+
+    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+        self.calls += 1
+        out = f"{lock.HELD}\n{self.info}\n" if self.calls == 1 else f"{lock.ACQUIRED}\n"
+        return RunResult(command, 0, out, "", 0.0)
+
+
+def test_a_finished_run_is_looked_at_again_and_never_called_stale() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = VanishingHolder(dead.pid)
+    assert lock.acquire(host, "web1", "/srv/api.ops", lock.new_claim("deploy")) is None
+    assert host.calls == 2
+
+
+def test_a_lock_that_cannot_be_written_names_the_path_and_leaves_nothing(tmp_path: Path
+                                                                          ) -> None:
+    ops = tmp_path / "api.ops"
+    ops.write_text("a file where the state directory should be")
+    with pytest.raises(ChecksFailed) as e:
+        lock.acquire(LocalHost(), "web1", str(ops), lock.new_claim("deploy"))
+    assert f"web1: cannot take the deploy lock in {ops}" in str(e.value)
+    assert "nothing was left behind" in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["api.ops"]
+
+
+def test_a_full_disk_is_named_from_df() -> None:
+    failure = ("tmpfs 64 64 0 100% /srv/api.ops\ntmpfs 100 10 90 10% /srv/api.ops"
+               "\n@@stderr\nsh: 1: printf: printf: I/O error")
+    err = lock.failure_error("web1", "/srv/api.ops", failure)
+    assert str(err).startswith("web1: cannot take the deploy lock: no space left on the disk "
+                               "mounted at /srv/api.ops (tmpfs) (0 KB, 90 inodes free), which "
+                               "holds /srv/api.ops")
+    assert err.exit_code == ExitCode.CHECKS_FAILED
+
+
+@contextmanager
+def full_tmpfs(where: Path) -> Iterator[Path]:
+    where.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], check=True)
+    with suppress(OSError):  # fills it: the last bytes do not fit
+        (where / "fill").write_bytes(b"x" * 65536)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI runs as root)")
+def test_a_full_tmpfs_under_the_state_dir_leaves_no_lock(tmp_path: Path) -> None:
+    with full_tmpfs(tmp_path / "api.ops") as ops:
+        with pytest.raises(ChecksFailed) as e:
+            lock.acquire(LocalHost(), "web1", str(ops), lock.new_claim("deploy"))
+        assert "no space left on the disk mounted at" in str(e.value)
+        assert str(ops) in str(e.value)
+        assert leftovers(ops) == ["fill"]
