@@ -15,12 +15,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cookcam_ops.limits import ERROR_LOG_READ_CAP, ERROR_LOGS_CAP
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
 HOST_DIR = Path(__file__).resolve().parent / "host"
-LOG_READ_LIMIT = 4 * 1024 * 1024  # bytes of one log read per look; more is not counted
-MAX_LOGS = 64
 SIZE_ONLY = -1
 
 
@@ -95,9 +94,9 @@ class Pm2Sample:
     jlist: bool = True
 
     def command(self) -> str:
-        pairs = [str(v) for path, off in list(self.offsets.items())[:MAX_LOGS]
+        pairs = [str(v) for path, off in list(self.offsets.items())[:ERROR_LOGS_CAP]
                  for v in (path, off)]
-        logs = f"sh -c {q(error_log_script())} sh {LOG_READ_LIMIT} {q(*pairs)}" if pairs \
+        logs = f"sh -c {q(error_log_script())} sh {ERROR_LOG_READ_CAP} {q(*pairs)}" if pairs \
             else "true"
         sections = [("pm2", composite.pm2_jlist())] if self.jlist else []
         return composite.script([*sections, ("logs", logs)])

@@ -3,7 +3,8 @@
 A sample: one SSH round trip for PM2 (`hostside.Pm2Sample`), then from this machine, as users
 reach the API: a health check, a light probe load (a few keep-alive GETs) and a few
 authenticated Socket.IO handshakes (the smoke package's client; the token is revealed only in
-the auth packet). Every request and look has a timeout; a round never outlives its bounds.
+the auth packet). Every request and look has a timeout, every answer a size cap
+(limits.HTTP_CAP, and the SSH output cap); a round never outlives its bounds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from cookcam_ops.canary.hostside import SIZE_ONLY, Pm2Look, Pm2Sample
 from cookcam_ops.canary.tally import HostSample
 from cookcam_ops.errors import HostError
+from cookcam_ops.smoke.capped import capped_client
 
 if TYPE_CHECKING:
     from cookcam_ops.canary.settings import CanaryConfig
@@ -81,8 +83,8 @@ class HostSampler:
 
         started = time.monotonic()
         try:
-            ok = httpx.get(self.base_url + self.health_path, timeout=HTTP_TIMEOUT_S,
-                           follow_redirects=False).status_code == 200
+            with capped_client(timeout=HTTP_TIMEOUT_S, follow_redirects=False) as client:
+                ok = client.get(self.base_url + self.health_path).status_code == 200
         except httpx.HTTPError:
             ok = False
         return ok, time.monotonic() - started
@@ -95,7 +97,7 @@ class HostSampler:
         url = self.base_url + (self.settings.probe_path or self.health_path)
         deadline = time.monotonic() + self.settings.interval_s
         sent = bad = 0
-        with httpx.Client(timeout=HTTP_TIMEOUT_S, follow_redirects=False) as client:
+        with capped_client(timeout=HTTP_TIMEOUT_S, follow_redirects=False) as client:
             while sent < count and time.monotonic() < deadline:
                 sent += 1
                 try:
