@@ -1,8 +1,9 @@
 """The benchmark suite: `make bench` (= `python bench/run.py`). Writes bench/RESULTS.md and
 bench/results.json; every figure is a ratio of pairs measured back to back in this run.
 
-It brings up a sandbox (`cookcam-ops sandbox up`, 8 hosts when fan-out runs, else 1) in a temp
-dir and always takes it down (`sandbox down`, by pid), on errors, Ctrl-C and SIGTERM too.
+It brings up a sandbox (`cookcam-ops sandbox up`, 8 hosts when fan-out runs, else 2 for the
+canary, else 1; 2 more for the releases rollback row) in a temp dir and always takes it down
+(`sandbox down`, by pid), on errors, Ctrl-C and SIGTERM too.
 Options: --quick (fewer pairs, for development), --only NAME[,NAME] (a subset), --pairs N,
 --use-sandbox DIR (an already running sandbox, left running), --keep (keep the temp dir).
 Partial runs (--quick, --only) write to bench/partial/ so they never replace the full results.
@@ -24,7 +25,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import deploy, diagnostic, drain_rate, fanout, handshakes, rollback, startup
+from bench import canary, deploy, diagnostic, drain_rate, fanout, handshakes, rollback, startup
 from bench.context import Context
 from bench.figures import Figure
 from bench.proc import ROOT, BenchError
@@ -33,12 +34,13 @@ from bench.sandbox import Sandbox, attach, sandbox
 
 SUITE: dict[str, Callable[[Context], list[Figure]]] = {
     "startup": startup.measure, "deploy": deploy.measure, "rollback": rollback.measure,
-    "handshakes": handshakes.measure, "drain": drain_rate.measure,
+    "handshakes": handshakes.measure, "drain": drain_rate.measure, "canary": canary.measure,
     # Last: their light deploys switch git without building, which the others must not inherit.
     "fanout": fanout.measure, "diagnostic": diagnostic.measure,
 }
-NEEDS_SANDBOX = {"deploy", "fanout", "rollback", "handshakes", "drain", "diagnostic"}
+NEEDS_SANDBOX = {"deploy", "fanout", "rollback", "handshakes", "drain", "canary", "diagnostic"}
 FANOUT_HOSTS = 8
+CANARY_HOSTS = 2  # the canary and its baseline: the sandbox's first two hosts
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -70,10 +72,11 @@ def _sandbox(args: argparse.Namespace, workdir: Path, say: Callable[[str], None]
     elif args.use_sandbox:
         yield attach(args.use_sandbox, workdir / "sandbox.log")
     else:
-        # host1 for the one-host figures (the first 8 for fan-out), and the releases row's
-        # hosts of their own at the end: they leave the in-place layout
-        hosts = (FANOUT_HOSTS if {"fanout", "diagnostic"} & set(args.only) else 1) + \
-            (rollback.RELEASES_HOSTS if "rollback" in args.only else 0)
+        # host1 for the one-host figures (the first 2 for the canary, 8 for fan-out), and the
+        # releases row's hosts of their own at the end: they leave the in-place layout
+        first = FANOUT_HOSTS if {"fanout", "diagnostic"} & set(args.only) else \
+            CANARY_HOSTS if "canary" in args.only else 1
+        hosts = first + (rollback.RELEASES_HOSTS if "rollback" in args.only else 0)
         say(f"bringing up a {hosts}-host sandbox in {workdir}")
         with sandbox(workdir, hosts) as sb:
             yield sb

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from cookcam_ops.canary.settings import CanaryConfig
 from cookcam_ops.configpath import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401
 from cookcam_ops.deploy.refs import ref_problem
 from cookcam_ops.errors import ConfigError
@@ -271,6 +272,7 @@ class EnvironmentConfig(Model):
     batch_size: int = Field(default=1, ge=1)
     strategy: Literal["in-place", "releases"] = "in-place"
     keep_releases: int = Field(default=5, ge=2)
+    canary: CanaryConfig = CanaryConfig()  # deploy --canary and watch
     notify: list[NotifyConfig] = Field(default_factory=list)
     sentry: SentryConfig | None = None
 

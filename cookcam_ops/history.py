@@ -2,8 +2,8 @@
 
 The layout is deploy's: `<app_path>.ops/lock/info.json` {owner, host, pid, command, time} and
 `<app_path>.ops/history.jsonl`, one record per line {id, time, action, user, host, from_sha,
-to_sha, outcome, duration_s, ref}. Readers here are tolerant: an unreadable line is skipped and
-counted, never fatal, and only the known fields are kept.
+to_sha, outcome, duration_s, ref[, detail]}. Readers here are tolerant: an unreadable line is
+skipped and counted, never fatal, and only the known fields are kept.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class HistoryRecord:
     duration_s: float | None
     ref: str | None
     server: str = ""  # the host label whose log holds the record
+    detail: str | None = None  # a canary's verdict: the metrics that failed, side by side
 
     @property
     def succeeded(self) -> bool:
@@ -72,7 +73,7 @@ class HistoryRecord:
         return {"id": self.id, "time": self.time, "action": self.action, "user": self.user,
                 "host": self.host, "server": self.server, "from_sha": self.from_sha,
                 "to_sha": self.to_sha, "outcome": self.outcome, "duration_s": self.duration_s,
-                "ref": self.ref}
+                "ref": self.ref, "detail": self.detail}
 
 
 def _s(doc: dict[str, Any], key: str) -> str:
@@ -143,7 +144,7 @@ def parse_history(text: str, server: str = "") -> tuple[list[HistoryRecord], int
             outcome=_s(doc, "outcome") or "?",
             duration_s=float(duration) if isinstance(duration, int | float)
             and not isinstance(duration, bool) else None,
-            ref=_opt(doc, "ref"), server=server))
+            ref=_opt(doc, "ref"), server=server, detail=_opt(doc, "detail")))
     return records, bad
 
 

@@ -93,6 +93,19 @@ RUN = {
     "target_sha": SHA_NULL, "hosts": arr({"$ref": "#/$defs/run_host"}),
     "interrupted": BOOL, "warnings": arr({"$ref": "#/$defs/warning"}),
 }
+METRIC = obj(["name", "canary", "baseline", "rule", "status"], {
+    "name": S, "canary": NUM_NULL, "baseline": NUM_NULL, "rule": S, "unit": S,
+    "status": {"enum": ["pass", "fail", "failing", "pending", "skip"]}})
+CANARY = obj(["hosts", "bake_s", "verdict", "detail", "metrics"], {
+    "hosts": arr(S), "bake_s": NUM,
+    "verdict": {"enum": ["promoted", "rolled_back", "failed", "interrupted", "not_baked",
+                         "planned"]},
+    "detail": S, "baseline": {"enum": ["hosts", "before_switch"]}, "baseline_hosts": arr(S),
+    "metrics": arr(METRIC), "elapsed_s": NUM, "samples": {"type": "integer"}})
+WATCH = obj(["environment", "duration_s", "interval_s", "interrupted", "hosts"], {
+    "environment": S, "duration_s": NUM, "interval_s": NUM, "interrupted": BOOL,
+    "hosts": {"type": "object", "additionalProperties": {
+        "type": "object", "additionalProperties": NUM_NULL}}})
 REPORT_HOSTS = {"hosts": arr(S)}
 STATUS_HOST = obj(["name", "reachable", "error", "sha", "healthy", "processes", "lock"], {
     "name": S, "reachable": BOOL, "error": S_NULL, "sha": S_NULL, "since": S_NULL,
@@ -110,8 +123,9 @@ COMMANDS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "checklist": ({"scope": {"enum": ["server", "local"]}, "ref": S, "env_file": S,
                    **REPORT_HOSTS}, ["environment", "scope"]),
     "smoke": ({"target": OBJ, "metrics": OBJ}, ["target", "metrics"]),
-    "deploy": (RUN, ["environment", "action", "outcome", "target_sha", "hosts", "interrupted",
-                     "warnings", "unreachable", "answered"]),
+    "deploy": ({**RUN, "canary": CANARY},
+               ["environment", "action", "outcome", "target_sha", "hosts", "interrupted",
+                "warnings", "unreachable", "answered"]),
     "rollback": (RUN, ["environment", "action", "outcome", "target_sha", "hosts",
                        "interrupted", "warnings", "unreachable", "answered"]),
     "migrate-to-releases": (RUN, ["environment", "action", "outcome", "hosts", "warnings",
@@ -129,9 +143,12 @@ COMMANDS: dict[str, tuple[dict[str, Any], list[str]]] = {
                                      "to_sha", "outcome", "duration_s", "ref"], {
         "id": S, "time": S, "action": S, "user": S, "host": S, "server": S,
         "from_sha": S_NULL, "to_sha": S_NULL, "outcome": S, "duration_s": NUM_NULL,
-        "ref": S_NULL}))}, ["environment", "records", "unreachable", "answered"]),
+        "ref": S_NULL, "detail": S_NULL}))}, ["environment", "records", "unreachable",
+                                               "answered"]),
     "drain": ({"host": S, "via": {"enum": ["reload", "restart", "signal"]}, "url": S,
                "metrics": OBJ}, ["host", "via", "url", "metrics"]),
+    "watch": ({"watch": WATCH}, ["environment", "watch", "duration_s", "unreachable",
+                                 "answered"]),
     "init": ({"path": S, "from_host": S_NULL, "discovered": OBJ}, ["path"]),
     "sandbox up": ({"dir": S, "ops_yaml": S, "hosts": arr(S), "up_seconds": NUM_NULL},
                    ["dir", "ops_yaml", "hosts"]),

@@ -70,7 +70,7 @@ def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event |
         hosts = ", ".join(h.name for h in result.hosts)
         return event(result.action, f"{what}: {was} -> {now} by {user} on {hosts} ({took})")
     failed = "; ".join(f"{h.name}: {s.name}" for h in result.hosts for s in h.steps
-                       if s.status == "failed")[:300] or "interrupted"
+                       if s.status == "failed")[:300] or _canary_why(result) or "interrupted"
     if result.outcome == "rollback_failed":
         return event("failure", f"A HUMAN IS NEEDED NOW: {what} by {user} failed ({failed}) and "
                      "putting it back failed too; hosts may serve different releases. Run "
@@ -80,6 +80,14 @@ def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event |
                      f"back by itself: back on {was} ({took})")
     return event("failure", f"{what} to {now} by {user} failed ({failed}); the hosts serve "
                  f"what they served before ({took})")
+
+
+def _canary_why(result: RunResult) -> str:
+    """A canary that failed its bake: the metrics that failed (no step did)."""
+    canary = result.canary
+    if canary is None or canary.verdict not in ("rolled_back", "failed"):
+        return ""
+    return f"canary bake: {canary.detail}"[:300]
 
 
 def unlock_event(result: UnlockResult, document: dict[str, Any], user: str) -> Event | None:

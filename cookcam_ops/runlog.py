@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from cookcam_ops.canary.view import SampleView
     from cookcam_ops.deploy.result import StepResult
 
 KEEP_RUNS = 50
@@ -124,6 +125,9 @@ class RunLog:
 
     def host_finished(self, host: str, outcome: str) -> None:
         self.phase(f"{host}: {outcome}")
+
+    def sampled(self, view: SampleView) -> None:
+        self.phase(view.summary())
 
     def close(self) -> None:
         with self._lock:

@@ -94,10 +94,14 @@ def checks_table(checks: Sequence[Check], title: str) -> Table:
 
 def render_report(report: Report) -> None:
     """A human table of a report's checks on stdout, with a one-line verdict."""
+    out().print(checks_table(report.checks, report.title))
+    render_verdict(report)
+
+
+def render_verdict(report: Report) -> None:
+    """`OK  18 pass  (11.3s)` or `FAILED  1 fail, 17 pass` on stdout."""
     from rich.text import Text
 
-    table = checks_table(report.checks, report.title)
-    out().print(table)
     counts = {s: sum(c.status.value == s for c in report.checks) for s in _STATUS_STYLE}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     verdict = Text("OK" if report.ok else "FAILED", style="bold green" if report.ok else "bold red")

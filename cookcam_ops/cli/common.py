@@ -74,14 +74,15 @@ def conclude(ctx: typer.Context, *, as_json: bool, doc: Callable[[], dict[str, A
 
 
 def finish(ctx: typer.Context, report: Report, *, as_json: bool, junit: Path | None = None,
-           suite: str = "cookcam-ops",
-           fail_code: ExitCode = ExitCode.CHECKS_FAILED) -> NoReturn:
-    """Render a report (table or JSON), write JUnit if asked; exit 0, 3 (unreachable) or
-    fail_code."""
+           suite: str = "cookcam-ops", fail_code: ExitCode = ExitCode.CHECKS_FAILED,
+           render: Callable[[Report], None] | None = None) -> NoReturn:
+    """Render a report (JSON, else `render` or the checks table), write JUnit if asked; exit 0,
+    3 (unreachable) or fail_code."""
     from cookcam_ops import ui
     from cookcam_ops.report import write_junit
 
     if junit is not None:
         write_junit(report, suite, junit)
+    show = render or ui.render_report
     conclude(ctx, as_json=as_json, doc=report.to_dict, code=report.exit_code(fail_code),
-             render=lambda: ui.render_report(report))
+             render=lambda: show(report))

@@ -26,6 +26,7 @@ from cookcam_ops.cli import (
     smoke_cmd,
     status_cmd,
     unlock_cmd,
+    watch_cmd,
 )
 from cookcam_ops.cli.boundary import OpsCommand, OpsGroup, command_name
 
@@ -87,6 +88,7 @@ app.command("drain", cls=OpsCommand)(drain_cmd.drain)
 app.command("migrate-to-releases", cls=OpsCommand)(migrate_cmd.migrate_to_releases)
 app.command("schema", cls=OpsCommand)(schema_cmd.schema)
 app.command("init", cls=OpsCommand)(init_cmd.init)
+app.command("watch", cls=OpsCommand)(watch_cmd.watch)
 
 
 def only_command(full: typer.Typer, name: str | None) -> typer.Typer:

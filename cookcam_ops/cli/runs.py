@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -77,9 +78,10 @@ def observed(ctx: typer.Context, action: str, environment: str,
 
 
 def finish_run(ctx: typer.Context, env: EnvironmentConfig, result: RunResult, log: RunLog,
-               as_json: bool) -> NoReturn:
+               as_json: bool, junit: Path | None = None) -> NoReturn:
     """Announce the run (webhooks, Sentry: warnings only), print it (JSON, plan or summary,
-    then each failed step's last lines and the run log), and exit with its code."""
+    then each failed step's last lines and the run log), write JUnit if asked (its checks: the
+    gates, a canary's metrics), and exit with its code."""
     from cookcam_ops import ui
     from cookcam_ops.deploy.lock import local_user
     from cookcam_ops.notify import announce_run
@@ -96,6 +98,11 @@ def finish_run(ctx: typer.Context, env: EnvironmentConfig, result: RunResult, lo
         if result.exit_code:
             render_deploy.render_failures(result, log)
 
+    if junit is not None:
+        from cookcam_ops.report import Report, write_junit
+
+        write_junit(Report(f"{result.action} {result.environment}", result.checks),
+                    f"cookcam-ops {result.action}", junit)
     if as_json and result.exit_code:
         ui.say(f"full output of every step: {log.dir}")
     conclude(ctx, as_json=as_json, doc=result.to_dict, code=result.exit_code, render=show)

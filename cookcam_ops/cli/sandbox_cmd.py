@@ -90,8 +90,10 @@ def change(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(
         help="release, broken-build, broken-health, crash-on-start, sigterm-only, "
-             "ecosystem-scale (3 instances), ecosystem-fork (fork mode, 1 instance) or "
-             "kill-timeout-short (kill_timeout 1000 ms, under the app's 8 s drain).")],
+             "ecosystem-scale (3 instances), ecosystem-fork (fork mode, 1 instance), "
+             "kill-timeout-short (kill_timeout 1000 ms, under the app's 8 s drain), late-crash "
+             "(workers exit 30 s after start) or late-auth-failure (valid tokens refused 30 s "
+             "after start).")],
     directory: DirOpt = DEFAULT_DIR,
     as_json: JsonOpt = False,
 ) -> None:

@@ -1,8 +1,10 @@
 """The audit log: JSON lines at `<app_path>.ops/history.jsonl`, one record per host per run.
 
-A record is {id, time, action, user, host, from_sha, to_sha, outcome, duration_s, ref}, appended
-with one small append write. Reading uses cookcam_ops.history (shared with status and history).
-Here: building records, and finding the release to roll back to.
+A record is {id, time, action, user, host, from_sha, to_sha, outcome, duration_s, ref}, plus
+`detail` where there is one to keep (a canary's verdict: action `canary`, outcome `promoted`,
+`rolled_back`, `failed` or `interrupted`), appended with one small append write. Reading uses
+cookcam_ops.history (shared with status and history). Here: building records, and finding the
+release to roll back to.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ def history_path(ops_path: str) -> str:
 
 def new_record(*, run_id: str, action: str, user: str, host: str, from_sha: str | None,
                to_sha: str | None, outcome: str, duration_s: float,
-               ref: str | None) -> dict[str, Any]:
+               ref: str | None, detail: str | None = None) -> dict[str, Any]:
     """One audit record (key order is the documented one)."""
-    return {"id": run_id, "time": now_iso(), "action": action, "user": user, "host": host,
-            "from_sha": from_sha, "to_sha": to_sha, "outcome": outcome,
-            "duration_s": round(duration_s, 3), "ref": ref}
+    rec: dict[str, Any] = {"id": run_id, "time": now_iso(), "action": action, "user": user,
+                           "host": host, "from_sha": from_sha, "to_sha": to_sha,
+                           "outcome": outcome, "duration_s": round(duration_s, 3), "ref": ref}
+    if detail:
+        rec["detail"] = detail[:500]
+    return rec
 
 
 def append_command(ops_path: str, record: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from cookcam_ops.deploy import scripts
+from cookcam_ops.deploy.bake import bake_canary, batches
 from cookcam_ops.deploy.facts import FactsQuery, gather_facts
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host, plan_steps
 from cookcam_ops.deploy.result import (
@@ -232,7 +233,11 @@ def _revert_done(session: HostSession, hp: HostPlan, ctx: RunContext,
 
 def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunContext,
             preflight: dict[str, list[StepResult]]) -> list[HostResult]:
-    """Run plans in batches of ctx.batch_size; stop and put back on the first failure."""
+    """Run plans in batches of ctx.batch_size; stop and put back on the first failure.
+
+    With ctx.bake (deploy --canary) the first batch is the canary, baked before the rest: a
+    verdict against it stops the run like a failure does, and puts the canary back.
+    """
     results = {p.label: HostResult(p.label, p.from_sha, p.to_sha,
                                    outcome=UNCHANGED if p.nothing_to_do else NOT_RUN,
                                    steps=list(preflight.get(p.label, [])), pm2=p.pm2)
@@ -241,16 +246,22 @@ def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunCon
     success = DEPLOYED if ctx.action == "deploy" else ROLLED_BACK
     finished: list[HostPlan] = []
     stop = False
-    for i in range(0, len(todo), ctx.batch_size):
+    bake = ctx.bake
+    for n, batch in enumerate(batches(todo, ctx.batch_size, bake.hosts if bake else None)):
+        canary, rest = bake is not None and n == 0, todo[len(batch):]
+        if canary and bake is not None and not ctx.cancel.is_set():
+            bake.before_switch([p.label for p in batch], [p.label for p in rest])
         if stop or ctx.cancel.is_set():
             break
-        batch = todo[i:i + ctx.batch_size]
-        ctx.observer.phase(f"batch {i // ctx.batch_size + 1}: {', '.join(p.label for p in batch)}")
+        ctx.observer.phase(f"{'canary' if canary else f'batch {n + 1}'}: "
+                           f"{', '.join(p.label for p in batch)}")
         for hr in in_parallel(batch, lambda p: run_host(sessions[p.label], p, ctx,
                                                         preflight.get(p.label, []))):
             results[hr.name] = hr
         finished += [p for p in batch if results[p.label].outcome == success]
         stop = any(results[p.label].outcome != success for p in batch)
+        if canary and not stop and not ctx.cancel.is_set():
+            stop = not bake_canary(ctx, sessions, batch, rest)
     if (stop or ctx.cancel.is_set()) and ctx.auto_rollback and finished:
         ctx.observer.phase("putting back the hosts this run already switched: "
                            + ", ".join(p.label for p in finished))

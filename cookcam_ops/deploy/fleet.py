@@ -13,25 +13,25 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cookcam_ops.deploy import lock
 from cookcam_ops.deploy.engine import in_parallel_map
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
-from cookcam_ops.deploy.observer import DeployObserver
+from cookcam_ops.deploy.observer import Phases
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
 from cookcam_ops.errors import HostError, OpsError, Unreachable
 from cookcam_ops.history import LockInfo
 from cookcam_ops.remote.fanout import Target
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+Obs = TypeVar("Obs", bound=Phases)  # the run's observer: a DeployObserver, or watch's
 
 
-class Fleet:
+class Fleet(Generic[Obs]):
     """Sessions to every target, and the locks this run holds on them."""
 
-    def __init__(self, targets: list[Target], connector: Connector,
-                 observer: DeployObserver) -> None:
+    def __init__(self, targets: list[Target], connector: Connector, observer: Obs) -> None:
         self.sessions = {t.label: HostSession(t, connector) for t in targets}
         self.observer = observer
         self.locked: list[str] = []
@@ -46,7 +46,7 @@ class Fleet:
     def run_id(self) -> str:
         return self.claim.run_id if self.claim else ""
 
-    def __enter__(self) -> Fleet:
+    def __enter__(self) -> Fleet[Obs]:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,

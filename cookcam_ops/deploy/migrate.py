@@ -273,7 +273,7 @@ def _record(session: HostSession, hr: HostResult, run_id: str, started: float) -
         session.run(audit.append_command(session.target.ops_dir, rec), timeout=30)
 
 
-def _one_host(session: HostSession, lay: HostLayout, fleet: Fleet,
+def _one_host(session: HostSession, lay: HostLayout, fleet: Fleet[DeployObserver],
               cancel: threading.Event) -> HostResult:
     label = session.label
     if lay.layout == "releases":

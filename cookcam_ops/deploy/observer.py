@@ -9,14 +9,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from cookcam_ops.canary.view import SampleView
     from cookcam_ops.deploy.result import StepResult
 
 
-class DeployObserver(Protocol):
-    """Receives progress: run phases, and each host's steps as they start and finish."""
+class Phases(Protocol):
+    """Receives run-wide messages (all a Fleet needs: `watch` connects with one too)."""
 
     def phase(self, message: str) -> None:
         """A run-wide message: connecting, locking, a batch starting, an interrupt."""
+
+
+class DeployObserver(Phases, Protocol):
+    """Receives progress: run phases, and each host's steps as they start and finish."""
 
     def step_started(self, host: str, step: str) -> None:
         """A step begins on a host."""
@@ -29,6 +34,9 @@ class DeployObserver(Protocol):
 
     def host_finished(self, host: str, outcome: str) -> None:
         """A host is done: deployed, rolled_back, rollback_failed, failed, unreachable."""
+
+    def sampled(self, view: SampleView) -> None:
+        """A canary's bake took a round of samples (deploy --canary): the table so far."""
 
 
 class NullObserver:
@@ -49,6 +57,8 @@ class NullObserver:
     def host_finished(self, host: str, outcome: str) -> None:
         return None
 
+    def sampled(self, view: SampleView) -> None:
+        return None
 
 class Observers:
     """Several observers as one (the progress display and the run log, say)."""
@@ -75,3 +85,7 @@ class Observers:
     def host_finished(self, host: str, outcome: str) -> None:
         for o in self.observers:
             o.host_finished(host, outcome)
+
+    def sampled(self, view: SampleView) -> None:
+        for o in self.observers:
+            o.sampled(view)

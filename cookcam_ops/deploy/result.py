@@ -4,8 +4,10 @@ The JSON shape is the CLI contract (`cookcam-ops schema deploy`): {"ok", "enviro
 "action", "outcome", "target_sha", "hosts": [{"name", "from_sha", "to_sha", "outcome", "steps":
 [{"name", "status", "duration_s", "detail"}], "pm2": {"apply", "changes": [{"setting", "from",
 "to"}], "unknown"} or null}], "duration_s", "checks", "warnings": [{"host", "step", "detail"}],
-"interrupted", "unreachable", "answered"}. A step's status is ok, warn, failed, skipped or
-planned. Details are names, codes and short tails of tool output (masked: never secrets).
+"interrupted", "unreachable", "answered"}, and with --canary "canary": {"hosts", "bake_s",
+"verdict", "metrics": [{"name", "canary", "baseline", "rule", "status"}], ...}. A step's status
+is ok, warn, failed, skipped or planned. Details are names, codes and short tails of tool output
+(masked: never secrets).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from cookcam_ops.errors import ExitCode, Unreachable
 from cookcam_ops.report import Check, checks_ok, reachability
 
 if TYPE_CHECKING:
+    from cookcam_ops.canary.bake import CanaryReport
     from cookcam_ops.deploy.plan import HostPlan
     from cookcam_ops.pm2.apply import ApplyPlan
 
@@ -91,6 +94,7 @@ class RunResult:
     duration_s: float = 0.0
     interrupted: bool = False
     plans: list[HostPlan] = field(default_factory=list)
+    canary: CanaryReport | None = None  # deploy --canary
 
     @property
     def success_outcome(self) -> str:
@@ -129,14 +133,17 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         lost = self.unreachable
-        return {"ok": self.ok, "environment": self.environment, "action": self.action,
-                "outcome": self.outcome, "target_sha": self.target_sha,
-                "hosts": [h.to_dict() for h in self.hosts],
-                "duration_s": round(self.duration_s, 3),
-                "checks": [c.to_dict() for c in self.checks], "warnings": self.warnings,
-                "interrupted": self.interrupted,
-                **reachability(lost, [h.name for h in self.hosts
-                                      if h.name not in {u.host for u in lost}])}
+        doc = {"ok": self.ok, "environment": self.environment, "action": self.action,
+               "outcome": self.outcome, "target_sha": self.target_sha,
+               "hosts": [h.to_dict() for h in self.hosts],
+               "duration_s": round(self.duration_s, 3),
+               "checks": [c.to_dict() for c in self.checks], "warnings": self.warnings,
+               "interrupted": self.interrupted,
+               **reachability(lost, [h.name for h in self.hosts
+                                     if h.name not in {u.host for u in lost}])}
+        if self.canary is not None:
+            doc["canary"] = self.canary.to_dict()
+        return doc
 
 
 def run_outcome(action: str, hosts: list[HostResult]) -> str:

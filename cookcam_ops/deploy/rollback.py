@@ -87,8 +87,9 @@ def releases(facts: dict[str, HostFacts], shas: set[str]) -> dict[str, audit.Rel
     return {sha: audit.describe_release(records, sha) for sha in shas}
 
 
-def _prepare(loaded: LoadedConfig, req: RollbackRequest, book: Playbook, fleet: Fleet,
-             cancel: threading.Event) -> tuple[list[HostPlan], list[Check], Preview]:
+def _prepare(loaded: LoadedConfig, req: RollbackRequest, book: Playbook,
+             fleet: Fleet[DeployObserver], cancel: threading.Event
+             ) -> tuple[list[HostPlan], list[Check], Preview]:
     """Connect, lock, read facts and audit logs, choose the target, plan (2 round trips)."""
     app = loaded.config.app
     to = req.to

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cookcam_ops.canary.bake import CanaryRun, canary_settings, new_bake
 from cookcam_ops.deploy import gates
 from cookcam_ops.deploy.engine import execute
 from cookcam_ops.deploy.facts import FactsQuery
@@ -52,6 +53,9 @@ class DeployRequest:
     auto_rollback: bool = True
     accept_new_host_keys: bool = False
     command_line: str = "deploy"
+    canary: bool = False  # the first batch bakes before the rest (settings: ops.yaml canary:)
+    canary_hosts: int | None = None
+    bake_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,11 +127,12 @@ def preflight_steps(plans: list[HostPlan], checks: list[Check]) -> dict[str, lis
     return out
 
 
-def _gate_checks(loaded: LoadedConfig, req: DeployRequest, book: Playbook, fleet: Fleet, *,
+def _gate_checks(loaded: LoadedConfig, req: DeployRequest, book: Playbook,
+                 fleet: Fleet[DeployObserver], *,
                  connector: Connector, target_sha: str | None) -> list[Check]:
     kinds = {s.builtin for s in book.steps}
     checks: list[Check] = []
-    if "smoke" in kinds:
+    if "smoke" in kinds or req.canary:  # a bake signs in and reaches the hosts as smoke does
         checks += gates.smoke_preflight(loaded, req.environment, [t.label for t in fleet.targets])
     if "checklist" in kinds and target_sha:
         fleet.observer.phase("running the checklist's server half")
@@ -138,21 +143,28 @@ def _gate_checks(loaded: LoadedConfig, req: DeployRequest, book: Playbook, fleet
 
 @dataclass(frozen=True)
 class RunMeta:
-    """What every ending of a run shares: its action, environment and start time."""
+    """What every ending of a run shares: its action, environment and start time (and, with
+    --canary, the canary's report)."""
 
     action: str
     environment: str
     started: float = field(default_factory=time.monotonic)
+    canary: CanaryRun | None = None
 
     def finish(self, plans: list[HostPlan], hosts: list[HostResult], checks: list[Check], *,
                outcome: str | None = None, interrupted: bool = False) -> RunResult:
         """The RunResult of this run, its outcome from its hosts unless given."""
         shas = {p.to_sha for p in plans if p.to_sha}
-        return RunResult(action=self.action, environment=self.environment,
-                         outcome=outcome or run_outcome(self.action, hosts),
+        outcome = outcome or run_outcome(self.action, hosts)
+        canary = None if self.canary is None else self.canary.report(
+            [p.label for p in plans if not p.nothing_to_do], outcome)
+        if canary is not None and canary.failed:  # kept where it is (--no-auto-rollback)
+            outcome = "failed"
+        return RunResult(action=self.action, environment=self.environment, outcome=outcome,
                          target_sha=shas.pop() if len(shas) == 1 else None, hosts=hosts,
-                         checks=checks, duration_s=time.monotonic() - self.started,
-                         interrupted=interrupted, plans=plans)
+                         checks=checks + (canary.checks() if canary else []),
+                         duration_s=time.monotonic() - self.started,
+                         interrupted=interrupted, plans=plans, canary=canary)
 
     def early(self, plans: list[HostPlan], checks: list[Check]) -> RunResult | None:
         """The result when the run stops before any host changes (checks failed, or no work)."""
@@ -164,7 +176,8 @@ class RunMeta:
         return self.finish(plans, hosts, checks)
 
 
-def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook, fleet: Fleet, *,
+def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook,
+             fleet: Fleet[DeployObserver], *,
              connector: Connector, cancel: threading.Event) -> tuple[list[HostPlan],
                                                                     list[Check]]:
     """Connect, lock (unless a dry run), gather facts, plan and run the gates."""
@@ -193,10 +206,12 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
     """Deploy req.ref (default: the remote's branch) to every host of the environment."""
     from cookcam_ops.remote.fanout import ssh_connector
 
-    meta = RunMeta("deploy", req.environment)
     if req.ref is not None:
         validate_ref(req.ref)
     env = environment_for(loaded, req.environment)
+    canary = CanaryRun(canary_settings(env.canary, req.canary_hosts, req.bake_s)) \
+        if req.canary else None
+    meta = RunMeta("deploy", req.environment, canary=canary)
     book, back_book = playbooks(loaded, env.strategy)
     connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
     cancel = threading.Event()
@@ -209,12 +224,16 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
         if stopped is not None:
             return stopped
         _confirm(guard, confirm, Preview("deploy", req.environment, plans, checks))
+        if canary is not None and canary.settings.bake_s > 0:
+            canary.bake = new_bake(loaded, req.environment, canary.settings, fleet.sessions,
+                                   observer=observer, cancel=cancel,
+                                   auto_rollback=req.auto_rollback)
         ctx = RunContext(run_id=fleet.run_id, action="deploy", user=local_user(),
                          ref=req.ref or loaded.config.app.branch,
                          app=loaded.config.app, observer=observer, rollback_playbook=back_book,
                          cancel=cancel, smoke=gates.smoke_gate(loaded, req.environment),
                          auto_rollback=req.auto_rollback, batch_size=req.batch or env.batch_size,
-                         cuts=guard.cuts)
+                         cuts=guard.cuts, bake=canary.bake if canary else None)
         hosts = execute(plans, fleet.sessions, ctx, preflight_steps(plans, checks))
         return meta.finish(plans, hosts, checks, interrupted=cancel.is_set())
 

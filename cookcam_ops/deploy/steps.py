@@ -21,6 +21,7 @@ from cookcam_ops.remote.composite import last_json
 
 if TYPE_CHECKING:
     from cookcam_ops.config import AppConfig
+    from cookcam_ops.deploy.bake import BakeHook
     from cookcam_ops.deploy.observer import DeployObserver
     from cookcam_ops.deploy.plan import HostPlan, PlannedStep
     from cookcam_ops.deploy.playbook import Playbook
@@ -53,6 +54,7 @@ class RunContext:
     auto_rollback: bool = True
     batch_size: int = 1
     cuts: Cuts = field(default_factory=Cuts)
+    bake: BakeHook | None = None  # deploy --canary: the first batch is baked before the rest
 
 
 def _clean(text: str, limit: int = 300) -> str:
@@ -228,11 +230,12 @@ def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
 
 
 def record(session: HostSession, hp: HostPlan, ctx: RunContext, *, action: str, outcome: str,
-           from_sha: str | None, to_sha: str | None, duration_s: float) -> None:
+           from_sha: str | None, to_sha: str | None, duration_s: float,
+           detail: str | None = None) -> None:
     """Append one audit record for this host."""
     rec = audit.new_record(run_id=ctx.run_id, action=action, user=ctx.user, host=hp.label,
                            from_sha=from_sha, to_sha=to_sha, outcome=outcome,
-                           duration_s=duration_s, ref=ctx.ref)
+                           duration_s=duration_s, ref=ctx.ref, detail=detail)
     session.run(audit.append_command(hp.target.ops_dir, rec), timeout=30)
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.live import Live
 
+    from cookcam_ops.canary.view import SampleView
     from cookcam_ops.deploy.result import RunResult, StepResult
     from cookcam_ops.deploy.service import Preview
     from cookcam_ops.deploy.unlock import UnlockResult
@@ -38,6 +39,7 @@ class Progress:
         self._verbose = verbose
         self._live: Live | None = None
         self._rows: dict[str, list[Any]] = {}
+        self._view: SampleView | None = None  # a canary's bake, once it samples
         self._lock = threading.Lock()
 
     def __enter__(self) -> Progress:
@@ -64,12 +66,18 @@ class Progress:
 
         table = Table(box=None, show_header=False, pad_edge=False)
         with self._lock:
-            rows = list(self._rows.items())
+            rows, view = list(self._rows.items()), self._view
         for host, (step, status, since, detail) in rows:
             took = f"{time.monotonic() - since:5.1f}s" if status == "running" else ""
             table.add_row(Text(host, style="bold"), Text(step), Text(status,
                           style=_STYLE.get(status, "")), Text(took), Text(detail[:80]))
-        return table
+        if view is None:
+            return table
+        from rich.console import Group
+
+        from cookcam_ops.render.canary import sample_table
+
+        return Group(table, sample_table(view))
 
     def _line(self, text: Any) -> None:
         (self._live.console if self._live is not None else ui.err()).print(text)
@@ -118,10 +126,28 @@ class Progress:
         line.append(outcome, style=_STYLE.get(outcome, ""))
         self._line(line)
 
+    def sampled(self, view: SampleView) -> None:
+        from cookcam_ops.render.canary import plain_line
+
+        self._start_live()  # a one-host bake samples before any step: after the prompt too
+        with self._lock:
+            self._view = view
+        if self._live is None:
+            self._line(plain_line(view))
+
+
+def _canary(result: RunResult) -> None:
+    if result.canary is not None:
+        from cookcam_ops.render.canary import render_canary
+
+        render_canary(result.canary)
+
 
 def _checks_table(result: RunResult) -> None:
-    shown = [c for c in result.checks if c.status.value != "pass"] if result.plans else []
-    shown = shown if result.outcome != "dry_run" else result.checks
+    """The checks worth a look (all of them for a dry run); a canary's are in its own table."""
+    checks = [c for c in result.checks if not c.name.startswith("canary:")]
+    shown = [c for c in checks if c.status.value != "pass"] if result.plans else []
+    shown = shown if result.outcome != "dry_run" else checks
     if not shown:
         return
     table = ui.checks_table(shown, "checks")
@@ -155,6 +181,7 @@ def render_plan(result: RunResult) -> None:
             for text_line in body.splitlines():  # never wrapped: commands stay copyable
                 out.print(Text(f"        {text_line}", style="dim" if s.skip else ""),
                           soft_wrap=True)
+    _canary(result)
     _checks_table(result)
     _verdict(result)
 
@@ -212,6 +239,7 @@ def render_result(result: RunResult) -> None:
         table.add_row(Text(h.name), Text(short(h.from_sha)), Text(short(h.to_sha)),
                       Text(h.outcome, style=_STYLE.get(h.outcome, "")), detail)
     ui.out().print(table)
+    _canary(result)
     _checks_table(result)
     _verdict(result)
 

@@ -24,6 +24,8 @@ KINDS: tuple[str, ...] = (
     "ecosystem-scale",
     "ecosystem-fork",
     "kill-timeout-short",
+    "late-crash",
+    "late-auth-failure",
 )
 
 RELEASE_FILE = "src/release.ts"
@@ -54,7 +56,13 @@ MARKERS: dict[str, str] = {
     "exec-mode": "ecosystem.config.js",
     "instances": "ecosystem.config.js",
     "kill-timeout": "ecosystem.config.js",
+    "late-crash": "src/index.ts",
+    "auth-check": "src/services/supabase.ts",
 }
+
+# The late kinds break this long after a worker starts: past the build test, the health check
+# and the smoke right after the switch, well inside a canary's bake.
+LATE_FAILURE_S = 30
 
 _SIGINT_LINE = f"process.on('SIGINT', () => shutdown('SIGINT')); {_marker('sigint-handler')}"
 _HEALTH_LINE = "const HEALTH_STATUS_CODE: number = {code}; " + _marker("health-status")
@@ -120,6 +128,32 @@ DEFECTS: dict[str, tuple[tuple[Edit, ...], str]] = {
     "kill-timeout-short": (
         (_setting("kill-timeout", "kill_timeout", "10000", "1000"),),
         "ecosystem.config.js: kill_timeout 1000 ms, shorter than the app's 8 s drain",
+    ),
+    "late-crash": (
+        (
+            Edit(
+                MARKERS["late-crash"],
+                f"    {_marker('late-crash')}",
+                "    setTimeout(() => {\n"
+                f"      throw new Error('late-crash: this worker gives up {LATE_FAILURE_S} s "
+                "after it started');\n"
+                f"    }}, {LATE_FAILURE_S * 1000}); {_marker('late-crash')}",
+            ),
+        ),
+        f"workers exit {LATE_FAILURE_S} s after they start (PM2 restarts them)",
+    ),
+    "late-auth-failure": (
+        (
+            Edit(
+                MARKERS["auth-check"],
+                f"  {_marker('auth-check')}",
+                f"  if (process.uptime() > {LATE_FAILURE_S}) {{\n"
+                f"    return {{ reason: 'late-auth-failure: every token refused {LATE_FAILURE_S} s "
+                "after start' };\n"
+                f"  }} {_marker('auth-check')}",
+            ),
+        ),
+        f"token checks refuse valid tokens {LATE_FAILURE_S} s after a worker starts",
     ),
 }
 

@@ -43,12 +43,13 @@ ROLLBACK_BOUND = 0.3
 
 
 @contextmanager
-def steady_load(sb: Sandbox, concurrency: int = 4) -> Iterator[list[LoadStats]]:
-    """Keep-alive GETs on every host's /health (cookcam_ops.drain.load) until the block ends:
-    a steady few hundred requests a second per host, not a flat-out load that would starve the
-    deploy it watches of this 2-core machine's CPU."""
+def steady_load(sb: Sandbox, concurrency: int = 4,
+                hosts: list[str] | None = None) -> Iterator[list[LoadStats]]:
+    """Keep-alive GETs on every host's (or the named hosts') /health (cookcam_ops.drain.load)
+    until the block ends: a steady few hundred requests a second per host, not a flat-out load
+    that would starve the deploy it watches of this 2-core machine's CPU."""
     runs = [LoadRun(load_target(h.base_url, "/health"), concurrency, 10**9, pause_s=0.01)
-            for h in sb.state.hosts]
+            for h in sb.state.hosts if hosts is None or h.name in hosts]
     loop = asyncio.new_event_loop()
     stats: list[LoadStats] = []
 
@@ -67,8 +68,8 @@ def steady_load(sb: Sandbox, concurrency: int = 4) -> Iterator[list[LoadStats]]:
         loop.close()
 
 
-def no_failures(stats: list[LoadStats]) -> None:
-    assert len(stats) == 2
+def no_failures(stats: list[LoadStats], hosts: int = 2) -> None:
+    assert len(stats) == hosts
     for s in stats:
         assert s.ok_2xx > 100, f"too little load to judge ({s.ok_2xx} answers)"
         assert s.failed == 0, (f"{s.failed} failed request(s): non-2xx {s.non_2xx}, refused "

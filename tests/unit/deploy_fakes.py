@@ -6,7 +6,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from cookcam_ops.config import AppConfig, HostConfig
+from cookcam_ops.deploy import engine
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts
 from cookcam_ops.deploy.observer import NullObserver
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host
@@ -135,3 +138,13 @@ class World:
 
     def commands(self, host: str, needle: str) -> list[str]:
         return [c for h, c in self.log if h == host and needle in c]
+
+
+def engine_world(monkeypatch: pytest.MonkeyPatch, hosts: tuple[str, ...] = ("web1", "web2", "web3")
+                 ) -> World:
+    """A World whose scripted steps and facts the engine runs (no reconnect delay)."""
+    w = World(list(hosts))
+    monkeypatch.setattr(engine, "run_step", w.run_step)
+    monkeypatch.setattr(engine, "gather_facts", w.gather)
+    monkeypatch.setattr("cookcam_ops.deploy.session.RECONNECT_DELAY_S", 0.0)
+    return w

@@ -64,6 +64,8 @@ def test_release_is_only_a_version_bump(tmp_path: Path) -> None:
             "COOKCAM_FEATURE_FLAGS_URL: Joi.string().uri({ scheme: ['http', 'https'] })"
             ".required(),",
         ),
+        ("late-crash", "src/index.ts", "}, 30000); // @cookcam-marker late-crash"),
+        ("late-auth-failure", "src/services/supabase.ts", "if (process.uptime() > 30) {"),
     ],
 )
 def test_defect_kinds_add_their_one_change(
@@ -76,7 +78,7 @@ def test_defect_kinds_add_their_one_change(
     shipped, written = diff[path]
     assert expected not in shipped
     assert expected in written
-    assert len(written.splitlines()) - len(shipped.splitlines()) in (0, 1)
+    assert len(written.splitlines()) - len(shipped.splitlines()) in (0, 1, 2)
     assert message.startswith("release 1.0.3: ")
     assert "\n" not in message
 
@@ -110,6 +112,19 @@ def test_ecosystem_kinds_change_only_what_pm2_reads(tmp_path: Path, kind: str,
     assert got is not None
     assert (got.exec_mode, got.instances, got.kill_timeout) == settings
     assert (got.wait_ready, got.listen_timeout, got.cwd) == (True, 10000, str(tmp_path))
+
+
+def test_the_late_kinds_break_after_the_gates_right_after_a_switch(tmp_path: Path) -> None:
+    """Both fail 30 s after a worker starts: past the build test, health and the smoke."""
+    changes.write_api_tree(tmp_path, "late-crash", 5)
+    crash = (tmp_path / "src" / "index.ts").read_text()
+    ready = crash.index("process.send?.('ready');")
+    assert ready < crash.index("setTimeout(() => {") < crash.index("throw new Error('late-crash")
+    changes.write_api_tree(tmp_path, "late-auth-failure", 6)
+    auth = (tmp_path / "src" / "services" / "supabase.ts").read_text()
+    assert "setTimeout" not in (tmp_path / "src" / "index.ts").read_text()
+    assert auth.index("process.uptime() > 30") < auth.index("supabase.auth.getUser(token)")
+    assert changes.LATE_FAILURE_S == 30
 
 
 def test_every_kind_is_covered() -> None:
@@ -184,6 +199,8 @@ def test_build_outputs_and_env_files_are_not_copied(api_copy: Path, tmp_path: Pa
         ("broken-health", "health-status"),
         ("crash-on-start", "schema-required-keys"),
         ("sigterm-only", "sigint-handler"),
+        ("late-crash", "late-crash"),
+        ("late-auth-failure", "auth-check"),
     ],
 )
 def test_a_missing_marker_fails_loudly_before_writing(

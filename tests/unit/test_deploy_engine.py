@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from deploy_fakes import NEW, OLD, World, plan
+from deploy_fakes import NEW, OLD, World, engine_world, plan
 
 from cookcam_ops import ui
 from cookcam_ops.deploy import engine
@@ -25,11 +25,7 @@ from tests.documents import valid_document
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    w = World(["web1", "web2", "web3"])
-    monkeypatch.setattr(engine, "run_step", w.run_step)
-    monkeypatch.setattr(engine, "gather_facts", w.gather)
-    monkeypatch.setattr("cookcam_ops.deploy.session.RECONNECT_DELAY_S", 0.0)
-    yield w
+    yield engine_world(monkeypatch)
 
 
 def run(world: World, batch: int = 1, auto: bool = True, cancel_first: bool = False

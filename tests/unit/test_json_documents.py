@@ -22,7 +22,7 @@ from tests.documents import valid_document
 ENV_COMMANDS = [(["status"], []), (["history"], []), (["logs"], []), (["checklist"], []),
                 (["env", "check"], []), (["unlock"], ["--yes"]), (["deploy"], ["--yes"]),
                 (["rollback"], ["--yes"]), (["migrate-to-releases"], ["--yes"]),
-                (["drain"], ["--sockets", "0"])]
+                (["drain"], ["--sockets", "0"]), (["watch"], ["--duration", "1"])]
 IDS = [" ".join(words) for words, _ in ENV_COMMANDS]
 
 

@@ -33,6 +33,7 @@ function start(env: Env): void {
     console.log(`🚀 CookCam API ${VERSION} (commit ${commit}) listening on port ${env.PORT}`);
     // PM2 (wait_ready: true) counts the worker as online only after this message.
     process.send?.('ready');
+    // @cookcam-marker late-crash
   });
 }
 

@@ -16,6 +16,7 @@ export interface TokenCheck {
 
 /** Check an access token with Supabase; the reason is safe to log (it never holds the token). */
 export async function verifyAccessToken(supabase: SupabaseClient, token: string): Promise<TokenCheck> {
+  // @cookcam-marker auth-check
   try {
     const { data, error } = await supabase.auth.getUser(token);
     if (error) {
