@@ -3,7 +3,7 @@ error logs gained since the last look.
 
 The workers come through the whitelisted `pm2 jlist` filter (`remote.composite.pm2_jlist`), so
 `pm2_env.env` (the app's secrets) never leaves the host; the log lines are counted on the host
-by `host/error_log_lines.sh`, the only other host-side script of a sample. `Pm2Sample` is a
+by `hostside/error_log_lines.sh`, the only other host-side script of a sample. `Pm2Sample` is a
 command() and a process(output): testable without a host.
 """
 
@@ -11,22 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
 
+from cookcam_ops.hostside import script
 from cookcam_ops.limits import ERROR_LOG_READ_CAP, ERROR_LOGS_CAP
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
-HOST_DIR = Path(__file__).resolve().parent / "host"
 SIZE_ONLY = -1
-
-
-@cache
-def error_log_script() -> str:
-    """host/error_log_lines.sh, as sent to `sh -c`."""
-    return (HOST_DIR / "error_log_lines.sh").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -96,8 +88,8 @@ class Pm2Sample:
     def command(self) -> str:
         pairs = [str(v) for path, off in list(self.offsets.items())[:ERROR_LOGS_CAP]
                  for v in (path, off)]
-        logs = f"sh -c {q(error_log_script())} sh {ERROR_LOG_READ_CAP} {q(*pairs)}" if pairs \
-            else "true"
+        counter = q(script("error_log_lines.sh"))
+        logs = f"sh -c {counter} sh {ERROR_LOG_READ_CAP} {q(*pairs)}" if pairs else "true"
         sections = [("pm2", composite.pm2_jlist())] if self.jlist else []
         return composite.script([*sections, ("logs", logs)])
 
