@@ -83,6 +83,11 @@ class _Reset(Exception):
         self.answered = answered
 
 
+class _Malformed(Exception):
+    """A response whose framing cannot be read (a bad Content-Length or chunk size): a failed
+    request; its connection is dropped, the other connections go on."""
+
+
 class _Conn:
     """One keep-alive connection and how many answers it has carried."""
 
@@ -111,7 +116,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
         name, _, value = line.partition(b":")
         key = name.strip().lower()
         if key == b"content-length":
-            length = int(value.strip())
+            length = _length(value.strip(), 10)
         elif key == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
         elif key == b"connection":
@@ -124,15 +129,25 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
         else:
             await reader.read(MAX_RESPONSE_BYTES)
             close = True
-    except (asyncio.IncompleteReadError, ConnectionError) as e:
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError) as e:
         raise _Reset(answered=True) from e
     return status, not close
+
+
+def _length(text: bytes, base: int) -> int:
+    """A Content-Length (base 10) or chunk size (base 16); _Malformed unless it is one."""
+    digits = b"0123456789abcdefABCDEF"[:10 if base == 10 else 22]
+    if not text or len(text) > 12 or text.strip(digits):
+        raise _Malformed(f"bad length {text[:20]!r}")
+    return int(text, base)
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> None:
     while True:
         size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        size = _length(size_line.split(b";")[0].strip(), 16)
+        if size > MAX_RESPONSE_BYTES:
+            raise _Malformed(f"a chunk of {size} bytes")
         await reader.readexactly(size + 2)
         if size == 0:
             return
@@ -209,6 +224,9 @@ class LoadRun:
                     conn, status, keep = await self._exchange(None)
         except ConnectionRefusedError:
             await self._failed("refused", conn)
+            return None
+        except _Malformed:
+            await self._failed("other", conn)
             return None
         except (_Reset, ConnectionError):
             await self._failed("reset", conn)

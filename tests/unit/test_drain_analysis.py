@@ -234,3 +234,36 @@ def test_watcher_script_is_valid_javascript(tmp_path: Path) -> None:
     script = tmp_path / "watcher.js"
     script.write_text(WATCHER_JS, encoding="utf-8")
     subprocess.run(["node", "--check", str(script)], check=True, capture_output=True)
+
+
+FAKE_PM2 = r"""#!/bin/sh
+case "$1" in
+  jlist) printf '[{"name":"api","pm_id":0,"pid":%s,"pm2_env":{"status":"online",
+"exec_mode":"fork_mode","kill_timeout":1600}}]\n' "$GONE_PID" ;;
+  logs) sleep 0.3; printf "%s\n" "$BUS_MESSAGE"; exec sleep 5 ;;
+  reload) exit 0 ;;
+esac
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_watcher_splits_a_bus_message_of_several_lines(tmp_path: Path) -> None:
+    """A fork-mode worker's one stdout chunk reaches PM2's bus as one message of several
+    lines; each marker line counts (one was reported missing), the other lines stay on the host.
+    The watcher runs for real, against a stand-in `pm2` on PATH."""
+    (tmp_path / "pm2").write_text(FAKE_PM2, encoding="utf-8")
+    (tmp_path / "pm2").chmod(0o755)
+    gone = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+    message = "\n".join([LINES[0], "user=alice@example.com", *LINES[1:], ""])
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path),
+           "GONE_PID": gone.stdout.strip(), "BUS_MESSAGE": json.dumps(
+               {"message": message, "type": "out", "process_id": 0, "app_name": "api"})}
+    cmd = watcher_command("api", str(tmp_path), "reload", 8000, bus_wait_ms=100)
+    out = subprocess.run(["sh", "-c", cmd], env=env, capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    result = parse_watch(out)
+    assert result.error is None, out
+    assert [ln.text for ln in result.lines if ln.source == "bus"] == list(LINES)
+    assert "alice" not in out
+    (shutdown,) = analyze(result)
+    assert shutdown.steps == [0, 1, 2, 3] and shutdown.source == "bus"

@@ -74,16 +74,18 @@ def test_an_idle_connection_closed_by_the_server_is_a_retried_reset() -> None:
     assert s.failed == 0 and s.ok_2xx == s.requests
 
 
-def test_a_reset_mid_response_is_a_failed_request() -> None:
-    async def half(_r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> bool:
-        if n == 1:
-            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
-            await w.drain()
-            return False
-        w.write(OK)
+def once_then_close(at: int, answer: bytes) -> Handler:
+    """A handler answering OK, but `answer` (then closing) as a connection's request `at`."""
+    async def handler(_r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> bool:
+        w.write(answer if n == at else OK)
         await w.drain()
-        return True
+        return n != at
 
+    return handler
+
+
+def test_a_reset_mid_response_is_a_failed_request() -> None:
+    half = once_then_close(1, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
     s = asyncio.run(drive(half, concurrency=1)).stats
     assert s.reset > 0 and s.retried == 0 and s.failed == s.reset
 
@@ -151,3 +153,15 @@ def test_only_plain_http_base_urls() -> None:
     assert b"pw" not in target.request and target.url == "http://127.0.0.1:3000/health"
     with pytest.raises(UsageError):
         load_target("https://api.example.com", "/health")
+
+
+@pytest.mark.parametrize("bad", [b"Content-Length: abc", b"Content-Length: -1",
+                                 b"Content-Length: 1e3", b"Transfer-Encoding: chunked"])
+def test_a_malformed_length_fails_one_request_and_the_load_goes_on(bad: bytes) -> None:
+    """One unreadable Content-Length (or chunk size) once stopped every worker: 0 requests."""
+    body = b"zz\r\nok\r\n0\r\n\r\n" if b"chunked" in bad else b"ok"
+    sometimes_bad = once_then_close(2, b"HTTP/1.1 200 OK\r\n" + bad + b"\r\n\r\n" + body)
+    s = asyncio.run(drive(sometimes_bad, concurrency=3)).stats
+    assert s.other > 0 and s.failed == s.other
+    assert s.ok_2xx > 50 and s.requests == s.ok_2xx + s.other
+    assert s.connections_opened > 3
