@@ -46,7 +46,8 @@ def test_candidates_prefer_the_remote_branch_then_tags() -> None:
 
 SAMPLES = ["main", "a..b", "a b", "`id`", "main;touch", "a'b", 'a"b', "a$b", ".x", "x.", "a.lock",
            "a/.b", "a//b", "/a", "a/", "@", "a@{b", "a@b", "a~", "a^b", "a:b", "a?", "a*", "a[",
-           "a\\b", "a\x01", "a\x7f", "ünïcode", "-x", "x-", "refs/heads/main", "a/b/c.lock/d"]
+           "a\\b", "a\x01", "a\x7f", "ünïcode", "-x", "x-", "refs/heads/main", "a/b/c.lock/d",
+           "release@v2", "A/.b", "a.lock/b", "a/b.", "@{", "a@{1}", "HEAD", "x/@", "a.b/c"]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
