@@ -93,13 +93,6 @@ class ChecksFailed(OpsError):
     kind = "checks_failed"
 
 
-class RollbackFailed(OpsError):
-    """A deploy failed and its rollback failed too: a human is needed now."""
-
-    exit_code = ExitCode.ROLLBACK_FAILED
-    kind = "rollback_failed"
-
-
 class LockHeld(OpsError):
     """Another operation holds the deploy lock; `holder` is what its info file says."""
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cookcam_ops.errors import ExitCode
 from cookcam_ops.report import SCHEMA_VERSION
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-EXIT_CODES = [1, 2, 3, 4, 5, 70, 130]
+EXIT_CODES = sorted(int(code) for code in ExitCode if code != ExitCode.OK)
 ERROR_KINDS = ["usage", "config", "unreachable", "checks_failed", "rollback_failed", "locked",
                "interrupted", "sandbox", "missing_tool", "internal"]
 

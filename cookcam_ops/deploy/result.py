@@ -36,10 +36,6 @@ UNREACHABLE = "unreachable"
 PLANNED_HOST = "planned"
 MIGRATED = "migrated"
 
-# Run outcomes (the JSON's "outcome").
-OUTCOMES = ("deployed", "rolled_back", "rollback_failed", "failed", "nothing_to_do", "dry_run",
-            "migrated")
-
 
 @dataclass(frozen=True)
 class StepResult:
@@ -75,10 +71,6 @@ class HostResult:
         return {"name": self.name, "from_sha": self.from_sha, "to_sha": self.to_sha,
                 "outcome": self.outcome, "steps": [s.to_dict() for s in self.steps],
                 "pm2": None if self.pm2 is None else self.pm2.to_dict()}
-
-    @property
-    def failed_step(self) -> StepResult | None:
-        return next((s for s in self.steps if s.status == FAILED), None)
 
 
 @dataclass

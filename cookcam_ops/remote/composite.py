@@ -159,11 +159,6 @@ def health(url: str) -> str:
     return f"node -e {q(HEALTH_JS)} {q(url)}"
 
 
-def cat_if_exists(path: str) -> str:
-    """Print a file if it exists; no error when it does not."""
-    return f"if [ -f {q(path)} ]; then cat {q(path)}; fi"
-
-
 def tail_if_exists(path: str, lines: int) -> str:
     """Print a file's last lines if it exists, at most limits.HISTORY_CAP bytes of them."""
     return (f"if [ -f {q(path)} ]; then tail -n {int(lines)} {q(path)} | "

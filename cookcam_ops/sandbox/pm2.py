@@ -81,12 +81,6 @@ def daemon_pid(pm2_home: Path) -> int | None:
     return pid if owned_alive(pid, str(pm2_home)) else None
 
 
-def app_pids(pm2_home: Path) -> list[int]:
-    """Pids of the processes the daemon of pm2_home runs (its children)."""
-    pid = daemon_pid(pm2_home)
-    return children_of(pid) if pid else []
-
-
 def kill_daemon(pm2: Path, pm2_home: Path, path_dirs: list[Path]) -> list[StopResult]:
     """Stop one host's PM2 daemon and its apps: `pm2 kill`, then by pid if anything is left."""
     pid = daemon_pid(pm2_home)

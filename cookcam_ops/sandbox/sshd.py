@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,10 +171,3 @@ class SshClient:
             with log.open("a", encoding="utf-8") as fh:
                 fh.write(f"$ {command}\n{done.stdout}{done.stderr}[exit {done.returncode}]\n")
         return done
-
-
-def quote_all(parts: Sequence[str]) -> str:
-    """A shell command line from words (each shell-quoted)."""
-    import shlex
-
-    return " ".join(shlex.quote(p) for p in parts)

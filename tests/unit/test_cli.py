@@ -178,3 +178,17 @@ def test_init_writes_the_commented_example_that_loads(runner: CliRunner, tmp_pat
 def test_a_missing_ops_yaml_points_at_init(runner: CliRunner, tmp_path: Path) -> None:
     done = runner.invoke(app, ["--config", str(tmp_path / "ops.yaml"), "status", "production"])
     assert done.exit_code == 2 and "`cookcam-ops init`" in done.stderr
+
+
+def test_the_readme_table_lists_every_exit_code() -> None:
+    """ExitCode is the CLI contract's list: the README's table and the JSON schemas agree."""
+    import re
+
+    from cookcam_ops.errors import ExitCode
+    from cookcam_ops.json_schemas import EXIT_CODES
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| exit code | meaning |", 1)[1].split("\n\n", 1)[0]
+    listed = {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.M)}
+    assert listed == {int(code) for code in ExitCode}
+    assert set(EXIT_CODES) == listed - {0}
