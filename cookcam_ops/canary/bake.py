@@ -34,9 +34,9 @@ from cookcam_ops.errors import ChecksFailed, OpsError
 from cookcam_ops.report import Check
 
 if TYPE_CHECKING:
+    from cookcam_ops.common import Secret
     from cookcam_ops.config import LoadedConfig
     from cookcam_ops.deploy.session import HostSession
-    from cookcam_ops.smoke.credentials import Secret
     from cookcam_ops.smoke.plan import SmokePlan
 
 

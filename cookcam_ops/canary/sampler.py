@@ -22,8 +22,8 @@ from cookcam_ops.smoke.capped import capped_client
 
 if TYPE_CHECKING:
     from cookcam_ops.canary.settings import CanaryConfig
+    from cookcam_ops.common import Secret
     from cookcam_ops.deploy.session import HostSession
-    from cookcam_ops.smoke.credentials import Secret
 
 LOOK_TIMEOUT_S = 20.0
 HTTP_TIMEOUT_S = 5.0
@@ -129,13 +129,13 @@ def sample_rounds(samplers: Sequence[Sampler], token: Secret, *, duration_s: flo
                   interval_s: float, cancel: threading.Event, on_round: Round) -> None:
     """Sample every host each interval (in parallel) for duration_s; after each round
     on_round(index, samples in sampler order) says whether to go on. Ctrl-C (cancel) stops."""
-    from cookcam_ops.deploy.engine import in_parallel_map
+    from cookcam_ops.common import parallel_map
 
     start = time.monotonic()
     for k in range(planned_rounds(duration_s, interval_s)):
         due = start + min(k * interval_s, duration_s)
         if cancel.wait(max(0.0, due - time.monotonic())):
             return
-        samples = in_parallel_map(list(samplers), lambda s: s.sample(token))
+        samples = parallel_map(list(samplers), lambda s: s.sample(token))
         if cancel.is_set() or not on_round(k, samples):
             return

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from cookcam_ops.canary.hostside import Pm2Look
 from cookcam_ops.canary.metrics import Figure
 from cookcam_ops.canary.settings import Metric
-from cookcam_ops.drain.stats import percentile
+from cookcam_ops.common import percentile
 
 MB = 1024 * 1024
 MIN_LOG_SPAN_S = 1.0

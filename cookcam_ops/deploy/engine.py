@@ -11,12 +11,11 @@ checked between steps: the safe points.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Sequence
 from contextlib import nullcontext, suppress
 from dataclasses import replace
-from typing import TypeVar
 
+from cookcam_ops.common import parallel_map
 from cookcam_ops.deploy import scripts
 from cookcam_ops.deploy.bake import bake_canary, batches
 from cookcam_ops.deploy.facts import FactsQuery, gather_facts
@@ -39,34 +38,7 @@ from cookcam_ops.deploy.steps import RunContext, record, run_step
 from cookcam_ops.errors import HostError
 from cookcam_ops.remote.protocol import q
 
-T = TypeVar("T")
-R = TypeVar("R")
 LOST, FAILED_STEP, INTERRUPTED = "lost", "failed", "interrupted"
-MAX_PARALLEL = 16
-
-
-def wait_all(futures: Sequence[Future[R]]) -> list[R]:
-    """Results in order, waiting in short slices (signals stay responsive in the main thread)."""
-    pending = set(futures)
-    while pending:
-        _, pending = wait(pending, timeout=0.2)
-    return [f.result() for f in futures]
-
-
-def in_parallel_map(items: Sequence[T], work: Callable[[T], R]) -> list[R]:
-    """work(item) for each item, on a thread pool of its own; results in order."""
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items))) as pool:
-        return wait_all([pool.submit(work, item) for item in items])
-
-
-def in_parallel(items: Sequence[HostPlan], work: Callable[[HostPlan], HostResult]
-                ) -> list[HostResult]:
-    """in_parallel_map for host plans."""
-    return in_parallel_map(items, work)
-
-
 def _remaining(hr: HostResult, steps: Sequence[PlannedStep], why: str) -> None:
     done = {s.name for s in hr.steps}
     hr.steps.extend(StepResult(p.name, SKIPPED, 0.0, why) for p in steps
@@ -255,7 +227,7 @@ def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunCon
             break
         ctx.observer.phase(f"{'canary' if canary else f'batch {n + 1}'}: "
                            f"{', '.join(p.label for p in batch)}")
-        for hr in in_parallel(batch, lambda p: run_host(sessions[p.label], p, ctx,
+        for hr in parallel_map(batch, lambda p: run_host(sessions[p.label], p, ctx,
                                                         preflight.get(p.label, []))):
             results[hr.name] = hr
         finished += [p for p in batch if results[p.label].outcome == success]
@@ -265,7 +237,7 @@ def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunCon
     if (stop or ctx.cancel.is_set()) and ctx.auto_rollback and finished:
         ctx.observer.phase("putting back the hosts this run already switched: "
                            + ", ".join(p.label for p in finished))
-        in_parallel(finished, lambda p: _revert_done(sessions[p.label], p, ctx,
+        parallel_map(finished, lambda p: _revert_done(sessions[p.label], p, ctx,
                                                      results[p.label]))
     for p in todo:
         if results[p.label].outcome == NOT_RUN:

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any, Generic, TypeVar
 
+from cookcam_ops.common import parallel_map
 from cookcam_ops.deploy import lock
-from cookcam_ops.deploy.engine import in_parallel_map
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.observer import Phases
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
@@ -61,7 +61,7 @@ class Fleet(Generic[Obs]):
         """Connect to every host in parallel; HostError (exit 3) names the first that failed."""
         self.observer.phase(f"connecting to {len(self.targets)} host(s)")
         sessions = list(self.sessions.values())
-        results = in_parallel_map(sessions, _connect)
+        results = parallel_map(sessions, _connect)
         errors = [e for e in results if e]
         if errors:
             more = f" (and {len(errors) - 1} more host(s))" if len(errors) > 1 else ""
@@ -93,7 +93,7 @@ class Fleet(Generic[Obs]):
             except OpsError as e:
                 return s.label, e
 
-        results = in_parallel_map(sessions, take)
+        results = parallel_map(sessions, take)
         self.locked += [label for label, got in results if got is None]
         for label, got in results:
             if isinstance(got, HostError):
@@ -117,7 +117,7 @@ class Fleet(Generic[Obs]):
         def one(s: HostSession) -> HostFacts:
             return gather_facts(s, s.target, query, timeout=timeout)
 
-        return {f.label: f for f in in_parallel_map(list(self.sessions.values()), one)}
+        return {f.label: f for f in parallel_map(list(self.sessions.values()), one)}
 
     def release_all(self) -> None:
         """Release this run's locks (reconnecting where needed); never raises."""
@@ -136,7 +136,7 @@ class Fleet(Generic[Obs]):
         # the others first, the leader (taken first) last: a run that gets the leader next
         # finds the rest free
         leader, *others = locked
-        in_parallel_map([self.sessions[label] for label in others], free)
+        parallel_map([self.sessions[label] for label in others], free)
         free(self.sessions[leader])
 
 

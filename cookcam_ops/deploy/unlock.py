@@ -112,14 +112,14 @@ def unlock_environment(loaded: LoadedConfig, environment: str, *,
                        accept_new_host_keys: bool = False,
                        connector: Connector | None = None) -> UnlockResult:
     """Read every host's lock; if any is held and confirm() agrees, remove them."""
-    from cookcam_ops.deploy.engine import in_parallel_map
+    from cookcam_ops.common import parallel_map
     from cookcam_ops.deploy.service import targets_for
     from cookcam_ops.remote.fanout import ssh_connector
 
     env = loaded.environment(environment)
     conn = connector or ssh_connector(loaded, env, accept_new_host_keys)
     targets = targets_for(loaded, env)
-    found = in_parallel_map(targets, lambda t: _look(conn, t))
+    found = parallel_map(targets, lambda t: _look(conn, t))
     try:
         held = [h for h, _, _ in found if h.holder is not None]
         if not held:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from cookcam_ops.common import Secret
 from cookcam_ops.config import LoadedConfig
 from cookcam_ops.drain.judge import DrainFacts, judge, metrics
 from cookcam_ops.drain.load import LoadRun, load_target
@@ -24,7 +25,6 @@ from cookcam_ops.errors import UsageError
 from cookcam_ops.remote.fanout import Target
 from cookcam_ops.remote.protocol import Transport
 from cookcam_ops.report import Check, Report, Status
-from cookcam_ops.smoke.credentials import Secret
 
 VIAS = ("reload", "restart", "signal")
 MAX_DURATION_S = 120.0

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from cookcam_ops.smoke.credentials import Secret
+from cookcam_ops.common import Secret
 
 RETRY_PAUSE_S = 0.05
 

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """Nearest-rank percentile (pct in 0..100) of unsorted values; None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+from cookcam_ops.common import percentile
 
 
 def longest_gap(success_times: Sequence[float], start: float, end: float

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cookcam_ops.remote.composite import last_json
 from cookcam_ops.remote.protocol import q
 
 WATCHER_JS = r"""
@@ -270,15 +271,8 @@ def _pid_map(raw: object) -> dict[int, int]:
 
 def parse_watch(stdout: str) -> WatchResult:
     """The watcher's JSON (its last line)."""
-    doc: Any = None
-    for line in reversed(stdout.strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                doc = None
-            break
-    if not isinstance(doc, dict):
+    doc = last_json(stdout)
+    if doc is None:
         return WatchResult(error="the watcher on the host printed no result")
     if isinstance(doc.get("error"), str):
         return WatchResult(error=doc["error"])

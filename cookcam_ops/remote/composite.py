@@ -108,30 +108,28 @@ def _body(lines: list[str]) -> str:
 
 
 def json_section(sections: dict[str, Section], name: str) -> Any:
-    """The last JSON line a section printed, or None."""
+    """The last JSON object or array a section printed, or None."""
     sec = sections.get(name)
-    if sec is None:
-        return None
-    for raw in reversed(sec.text.splitlines()):
-        line = raw.strip()
-        if line.startswith(("{", "[")):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
+    return None if sec is None else _last_json(sec.text, (dict, list))
 
 
 def last_json(text: str) -> dict[str, Any] | None:
     """The last line of text that parses as a JSON object (what a host-side script printed)."""
+    doc: dict[str, Any] | None = _last_json(text, (dict,))
+    return doc
+
+
+def _last_json(text: str, kinds: tuple[type, ...]) -> Any:
+    """The one last-JSON-line reader: the last line that parses as JSON of one of kinds."""
     for raw in reversed(text.strip().splitlines()):
         line = raw.strip()
-        if line.startswith("{"):
+        if line.startswith(("{", "[")):
             try:
                 doc = json.loads(line)
             except ValueError:
                 continue
-            return doc if isinstance(doc, dict) else None
+            if isinstance(doc, kinds):
+                return doc
     return None
 
 

@@ -8,11 +8,11 @@ which port it serves and its base URL are resolved here, once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from cookcam_ops.common import parallel_map
 from cookcam_ops.config import AppConfig, EnvironmentConfig, HostConfig, LoadedConfig
 from cookcam_ops.errors import HostError, Unreachable, UsageError
 from cookcam_ops.layout import Layout, Strategy, layout_for
@@ -29,7 +29,6 @@ from cookcam_ops.remote.protocol import Transport, with_path
 
 T = TypeVar("T")
 Connector = Callable[[HostConfig], Transport]
-MAX_PARALLEL = 16
 
 
 @dataclass(frozen=True)
@@ -176,10 +175,7 @@ def run_on_hosts(targets: list[Target], connector: Connector,
         finally:
             transport.close()
 
-    if len(targets) == 1:
-        return [one(targets[0])]
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(targets))) as pool:
-        return list(pool.map(one, targets))
+    return parallel_map(targets, one)
 
 
 def reach(outcomes: list[HostOutcome[T]]) -> tuple[list[Unreachable], list[str]]:

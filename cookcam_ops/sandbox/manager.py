@@ -12,11 +12,11 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cookcam_ops.common import parallel_map
 from cookcam_ops.errors import MissingToolError, SandboxError, UsageError
 from cookcam_ops.sandbox import files, hosts, pm2, procs, seedhost, sshd
 from cookcam_ops.sandbox.layout import (
@@ -263,13 +263,8 @@ def _bring_up(layout: Layout, state: SandboxState, tools: Tools,
     state = _start_sshds(state, layout, tools)
     env = files.app_env(0, state.auth.url, sec.anon_key, state.sentry_project_id)
     client = sshd.SshClient(state.user, layout.client_key, layout.known_hosts)
-    with ThreadPoolExecutor(max_workers=min(len(state.hosts), 8)) as pool:
-        futures = [pool.submit(hosts.deploy_host, h, layout,
-                               files.env_text({**env, "PORT": str(h.app_port)}), client,
-                               progress)
-                   for h in state.hosts]
-        for future in futures:
-            future.result()
+    parallel_map(state.hosts, lambda h: hosts.deploy_host(
+        h, layout, files.env_text({**env, "PORT": str(h.app_port)}), client, progress))
     for h in state.hosts:
         hosts.wait_healthy(h)
         progress(f"{h.name}: {h.base_url}/health answers 200")

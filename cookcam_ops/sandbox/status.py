@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from cookcam_ops.common import parallel_map
 from cookcam_ops.errors import UsageError
 from cookcam_ops.report import Check, Status
 from cookcam_ops.sandbox import hosts, pm2, procs
@@ -75,8 +75,7 @@ def _host_status(h: HostState) -> HostStatus:
 def inspect_sandbox(directory: Path) -> SandboxStatus:
     """Check every part of the sandbox in directory (SandboxError when there is none)."""
     state = load_sandbox(directory)
-    with ThreadPoolExecutor(max_workers=min(len(state.hosts), 8)) as pool:
-        statuses = tuple(pool.map(_host_status, state.hosts))
+    statuses = tuple(parallel_map(state.hosts, _host_status))
     auth_up = (procs.owned_alive(state.auth.pid, state.auth.config)
                and hosts.health_ok(state.auth.url + "/auth/v1/health"))
     return SandboxStatus(dir=state.dir, hosts=statuses, auth_url=state.auth.url, auth_up=auth_up,

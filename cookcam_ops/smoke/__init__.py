@@ -11,7 +11,6 @@ from cookcam_ops.smoke.checks import SmokeOptions, run_smoke
 from cookcam_ops.smoke.credentials import (
     Credentials,
     PasswordGrant,
-    Secret,
     TokenCredentials,
     find_credentials,
 )
@@ -21,7 +20,6 @@ from cookcam_ops.smoke.targets import SmokeTarget, resolve_targets, url_target
 __all__ = [
     "Credentials",
     "PasswordGrant",
-    "Secret",
     "SmokeOptions",
     "SmokePlan",
     "SmokeTarget",

@@ -11,9 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cookcam_ops.common import Secret
+from cookcam_ops.masking import MASK
 from cookcam_ops.report import Check, Report, Status
 from cookcam_ops.smoke import judge
-from cookcam_ops.smoke.credentials import MASK, Credentials, Secret
+from cookcam_ops.smoke.credentials import Credentials
 
 if TYPE_CHECKING:
     from cookcam_ops.config import ProbeConfig, SmokeConfig

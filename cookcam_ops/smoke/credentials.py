@@ -14,41 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from cookcam_ops.common import Secret
 from cookcam_ops.errors import ConfigError
 
 if TYPE_CHECKING:
     from cookcam_ops.config import SmokeConfig
-
-MASK = "***"
-
-
-class Secret:
-    """A secret value whose str, repr and format are masked; `reveal()` at the transport only."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The value itself: call only where it leaves the process (a header, an auth packet)."""
-        return self._value
-
-    def __str__(self) -> str:
-        return MASK
-
-    def __repr__(self) -> str:
-        return f"Secret({MASK!r})"
-
-    def __format__(self, spec: str) -> str:
-        return MASK
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Secret cannot be pickled")
-
 
 @dataclass(frozen=True)
 class TokenCredentials:

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from cookcam_ops.drain.stats import percentile
+from cookcam_ops.common import percentile
 from cookcam_ops.report import Status
 
 DUPLICATE_CODE = "DUPLICATE_ENTRY"

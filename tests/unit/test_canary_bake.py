@@ -15,11 +15,11 @@ from cookcam_ops.canary.hostside import Pm2Look, Worker
 from cookcam_ops.canary.settings import CanaryConfig, Metric
 from cookcam_ops.canary.tally import HostSample
 from cookcam_ops.canary.view import SampleView
+from cookcam_ops.common import Secret
 from cookcam_ops.deploy import engine
 from cookcam_ops.deploy.bake import BakeVerdict, batches
 from cookcam_ops.deploy.result import RunResult, run_outcome
 from cookcam_ops.errors import ChecksFailed, ExitCode
-from cookcam_ops.smoke.credentials import Secret
 
 Script = Callable[[int], HostSample]
 

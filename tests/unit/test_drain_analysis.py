@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from cookcam_ops.common import percentile
 from cookcam_ops.drain.judge import DrainFacts, judge, metrics
 from cookcam_ops.drain.load import LoadStats
 from cookcam_ops.drain.shutdown import analyze, step_of
 from cookcam_ops.drain.sockets import SocketStats
-from cookcam_ops.drain.stats import latency_summary, longest_gap, percentile, rate
+from cookcam_ops.drain.stats import latency_summary, longest_gap, rate
 from cookcam_ops.drain.watcher import (
     WATCHER_JS,
     LogLine,

@@ -14,9 +14,9 @@ import pytest
 from deploy_fakes import APP
 from local_host import LocalHost
 
+from cookcam_ops.common import parallel_map
 from cookcam_ops.config import HostConfig
 from cookcam_ops.deploy import lock
-from cookcam_ops.deploy.engine import in_parallel_map
 from cookcam_ops.deploy.fleet import Fleet
 from cookcam_ops.deploy.observer import NullObserver
 from cookcam_ops.errors import ChecksFailed, ExitCode, LockHeld
@@ -47,7 +47,7 @@ def test_exactly_one_of_many_racing_claims_takes_the_lock(tmp_path: Path) -> Non
             barrier.wait()
             return lock.attempt(LocalHost(), str(ops), claim).acquired
 
-        won = [c for c, ok in zip(claims, in_parallel_map(claims, race), strict=True) if ok]
+        won = [c for c, ok in zip(claims, parallel_map(claims, race), strict=True) if ok]
         assert len(won) == 1
         info = json.loads((ops / "lock" / "info.json").read_text())
         assert info["id"] == won[0].run_id
@@ -73,7 +73,7 @@ def test_of_two_fleets_started_together_exactly_one_proceeds(tmp_path: Path) -> 
                 return e
             return fleet
 
-        a, b = in_parallel_map([(hosts, "deploy A"), (hosts[::-1], "deploy B")],
+        a, b = parallel_map([(hosts, "deploy A"), (hosts[::-1], "deploy B")],
                                lambda args: run(*args))
         fleets = [x for x in (a, b) if isinstance(x, Fleet)]
         refused = [x for x in (a, b) if isinstance(x, LockHeld)]

@@ -25,9 +25,10 @@ from aiohttp import web
 from typer.testing import CliRunner
 
 from cookcam_ops.cli.main import app
+from cookcam_ops.common import Secret
 from cookcam_ops.report import Status
 from cookcam_ops.sandbox.auth_stub import AuthStubServer, InvalidTokenError, decode_jwt, serve
-from cookcam_ops.smoke import Secret, SmokeOptions, TokenCredentials, run_smoke, url_target
+from cookcam_ops.smoke import SmokeOptions, TokenCredentials, run_smoke, url_target
 from tests.conftest import SENTINEL
 
 TOKEN = f"{SENTINEL}-token"

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from cookcam_ops.common import Secret
 from cookcam_ops.config import SmokeConfig, load_config
 from cookcam_ops.errors import ConfigError
 from cookcam_ops.report import Status
-from cookcam_ops.smoke.credentials import Secret, TokenCredentials, verify_credentials
+from cookcam_ops.smoke.credentials import TokenCredentials, verify_credentials
 from cookcam_ops.status import HostStatus, judge_fleet
 
 BASE = "environments:\n  production:\n    hosts: [deploy@web1.example]\n"
