@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from cookcam_ops.config import EnvironmentConfig
     from cookcam_ops.deploy.observer import DeployObserver
     from cookcam_ops.deploy.result import RunResult
-    from cookcam_ops.deploy.service import Preview
+    from cookcam_ops.deploy.run import Preview
     from cookcam_ops.runlog import RunLog
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy import audit, scripts
-from cookcam_ops.deploy.fleet import Fleet, interrupts
+from cookcam_ops.deploy.fleet import Fleet
 from cookcam_ops.deploy.handover import handover
-from cookcam_ops.deploy.lock import local_user, new_claim
+from cookcam_ops.deploy.lock import local_user
 from cookcam_ops.deploy.persist import settle
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.release_steps import check_cwds
@@ -304,7 +304,8 @@ def migrate_environment(loaded: LoadedConfig, req: MigrateRequest, *,
                         observer: DeployObserver, connector: Connector | None = None
                         ) -> RunResult:
     """Migrate every host of the environment to the releases layout, one host at a time."""
-    from cookcam_ops.deploy.service import RunMeta, targets_for
+    from cookcam_ops.deploy.run import RunMeta, open_run
+    from cookcam_ops.deploy.service import targets_for
     from cookcam_ops.remote.fanout import ssh_connector
 
     meta = RunMeta("migrate", req.environment)
@@ -313,10 +314,9 @@ def migrate_environment(loaded: LoadedConfig, req: MigrateRequest, *,
     # the hosts are in place until migrated: their probe finds the checkout (or a releases root)
     targets = [replace(t, layout=layout_for(Strategy.IN_PLACE, t.app_path))
                for t in targets_for(loaded, env)]
-    cancel = threading.Event()
-    with interrupts(cancel, observer.phase), Fleet(targets, connector, observer) as fleet:
-        fleet.connect_all()
-        fleet.lock_all(new_claim(req.command_line), req.environment)
+    with open_run(targets, connector, observer) as run:
+        fleet, cancel = run.fleet, run.cancel
+        run.connect(req.command_line, req.environment)
         observer.phase("reading each host's layout (one round trip per host)")
         layouts = {label: parse_layout(s.run(layout_script(s.target), timeout=60).stdout)
                    for label, s in fleet.sessions.items()}

@@ -7,30 +7,26 @@ and, when the target is the release kept beside the app, no npm and no build.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy import audit, gates
-from cookcam_ops.deploy.engine import execute
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts
-from cookcam_ops.deploy.fleet import Fleet, interrupts
-from cookcam_ops.deploy.lock import local_user, new_claim
+from cookcam_ops.deploy.lock import local_user
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, plan_host
 from cookcam_ops.deploy.playbook import Playbook
 from cookcam_ops.deploy.refs import ref_candidates, short, validate_ref
 from cookcam_ops.deploy.result import RunResult
-from cookcam_ops.deploy.service import (
+from cookcam_ops.deploy.run import (
     Confirm,
     Preview,
+    Run,
     RunMeta,
-    _check_cancel,
-    _confirm,
     environment_for,
+    open_run,
     playbooks,
-    preflight_steps,
-    targets_for,
 )
+from cookcam_ops.deploy.service import targets_for
 from cookcam_ops.deploy.steps import RunContext
 from cookcam_ops.history import HistoryRecord
 from cookcam_ops.pm2.apply import Apply
@@ -87,15 +83,12 @@ def releases(facts: dict[str, HostFacts], shas: set[str]) -> dict[str, audit.Rel
     return {sha: audit.describe_release(records, sha) for sha in shas}
 
 
-def _prepare(loaded: LoadedConfig, req: RollbackRequest, book: Playbook,
-             fleet: Fleet[DeployObserver], cancel: threading.Event
+def _prepare(loaded: LoadedConfig, req: RollbackRequest, book: Playbook, run: Run
              ) -> tuple[list[HostPlan], list[Check], Preview]:
     """Connect, lock, read facts and audit logs, choose the target, plan (2 round trips)."""
-    app = loaded.config.app
+    app, fleet = loaded.config.app, run.fleet
     to = req.to
-    fleet.connect_all()
-    fleet.lock_all(new_claim(req.command_line), req.environment)
-    _check_cancel(cancel)
+    run.connect(req.command_line, req.environment)
     cands = tuple(ref_candidates(to, app.remote, app.branch)) if to else ()
     first = fleet.gather(FactsQuery(app.remote, app.name, False, cands, history=True),
                          book.facts_timeout)
@@ -130,18 +123,15 @@ def rollback_environment(loaded: LoadedConfig, req: RollbackRequest, *,
     env = environment_for(loaded, req.environment)
     _, book = playbooks(loaded, env.strategy)
     connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
-    cancel = threading.Event()
-    with interrupts(cancel, observer.phase) as guard, \
-            Fleet(targets_for(loaded, env), connector, observer) as fleet:
-        plans, checks, preview = _prepare(loaded, req, book, fleet, cancel)
+    with open_run(targets_for(loaded, env), connector, observer) as run:
+        plans, checks, preview = _prepare(loaded, req, book, run)
         stopped = meta.early(plans, checks)
         if stopped is not None:
             return stopped
-        _confirm(guard, confirm, preview)
-        ctx = RunContext(run_id=fleet.run_id, action="rollback", user=local_user(),
+        run.confirm(confirm, preview)
+        ctx = RunContext(run_id=run.fleet.run_id, action="rollback", user=local_user(),
                          ref=req.to or plans[0].to_sha, app=loaded.config.app,
-                         observer=observer, rollback_playbook=book, cancel=cancel,
+                         observer=observer, rollback_playbook=book, cancel=run.cancel,
                          auto_rollback=True, batch_size=rollback_batch(env, plans),
-                         cuts=guard.cuts)
-        hosts = execute(plans, fleet.sessions, ctx, preflight_steps(plans, checks))
-        return meta.finish(plans, hosts, checks, interrupted=cancel.is_set())
+                         cuts=run.guard.cuts)
+        return run.execute(meta, plans, checks, ctx)

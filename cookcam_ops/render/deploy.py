@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from cookcam_ops.canary.view import SampleView
     from cookcam_ops.deploy.result import RunResult, StepResult
-    from cookcam_ops.deploy.service import Preview
+    from cookcam_ops.deploy.run import Preview
     from cookcam_ops.deploy.unlock import UnlockResult
     from cookcam_ops.runlog import RunLog
 

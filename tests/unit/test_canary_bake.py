@@ -259,7 +259,7 @@ def test_the_report_shape_is_the_documented_one() -> None:
 
 def test_a_canary_left_in_place_fails_the_run() -> None:
     from cookcam_ops.deploy.result import HostResult
-    from cookcam_ops.deploy.service import RunMeta
+    from cookcam_ops.deploy.run import RunMeta
 
     samplers = {"web1": FakeSampler(lambda k: healthy(k, restarts=k)),
                 "web2": FakeSampler(healthy)}
