@@ -18,8 +18,9 @@ from dataclasses import replace
 from cookcam_ops.common import parallel_map
 from cookcam_ops.deploy import scripts
 from cookcam_ops.deploy.bake import bake_canary, batches
-from cookcam_ops.deploy.facts import FactsQuery, gather_facts
+from cookcam_ops.deploy.facts import FactsQuery
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host, plan_steps
+from cookcam_ops.deploy.playbook import StepKind
 from cookcam_ops.deploy.result import (
     DEPLOYED,
     FAILED,
@@ -79,7 +80,7 @@ def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResu
 def _plan_back(session: HostSession, hp: HostPlan, ctx: RunContext) -> HostPlan:
     query = FactsQuery(remote=ctx.app.remote, app_name=ctx.app.name, fetch=False,
                        candidates=(hp.from_sha or "",))
-    facts = gather_facts(session, hp.target, query, timeout=ctx.rollback_playbook.facts_timeout)
+    facts = ctx.gather(session, hp.target, query, ctx.rollback_playbook.facts_timeout)
     inp = PlanInput(ctx.rollback_playbook, ctx.app, hp.target, "rollback", hp.from_sha, None,
                     auto=True)
     return plan_host(inp, facts)
@@ -115,7 +116,7 @@ def _health_only(back: HostPlan, ctx: RunContext) -> HostPlan:
     sha = back.to_sha or ""
     steps = plan_steps(inp, from_sha=sha, to_sha=sha, needs_build=False,
                        lockfile_changed=False, exec_mode=back.exec_mode)
-    return replace(back, steps=tuple(s for s in steps if s.kind == "health"))
+    return replace(back, steps=tuple(s for s in steps if s.kind is StepKind.HEALTH))
 
 
 def _reap(session: HostSession, hp: HostPlan, ctx: RunContext, touched: bool) -> None:

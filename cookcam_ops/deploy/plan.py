@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy import scripts
-from cookcam_ops.deploy.playbook import DEFAULT_EXPECT, Playbook, Step, render
+from cookcam_ops.deploy.playbook import DEFAULT_EXPECT, Playbook, Step, StepKind, render
 from cookcam_ops.deploy.refs import short
 from cookcam_ops.layout import Strategy
 from cookcam_ops.layout import releases as rel
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.facts import HostFacts
     from cookcam_ops.remote.fanout import Target
 
-LOCAL_KINDS = frozenset({"lock", "checklist", "smoke", "record"})
+LOCAL_KINDS = frozenset({StepKind.LOCK, StepKind.CHECKLIST, StepKind.SMOKE, StepKind.RECORD})
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class PlannedStep:
     """One step for one host: its exact command (empty for local or engine-run built-ins)."""
 
     name: str
-    kind: str
+    kind: StepKind
     command: str
     display: str
     timeout: float
@@ -45,7 +45,7 @@ class PlannedStep:
 
     @property
     def preflight(self) -> bool:
-        return self.kind in ("lock", "checklist")
+        return self.kind in (StepKind.LOCK, StepKind.CHECKLIST)
 
     @property
     def remote(self) -> bool:

@@ -10,6 +10,7 @@ A bad playbook is one ConfigError line naming the file, the line and the step.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -25,6 +26,23 @@ if TYPE_CHECKING:
 
 Builtin = Literal["lock", "checklist", "test_build", "reload", "health", "smoke", "record",
                   "prune"]
+
+
+class StepKind(StrEnum):
+    """What a step does: each builtin (`Builtin`, the playbook's schema), or `run:` a command.
+    The engine runs a kind through the registry in its run context (steps.STEP_KINDS)."""
+
+    LOCK = "lock"
+    CHECKLIST = "checklist"
+    TEST_BUILD = "test_build"
+    RELOAD = "reload"
+    HEALTH = "health"
+    SMOKE = "smoke"
+    RECORD = "record"
+    PRUNE = "prune"
+    RUN = "run"
+
+
 Condition = Literal["always", "needs_build", "lockfile_changed", "lockfile_unchanged"]
 PREFLIGHT = frozenset({"lock", "checklist"})
 PLACEHOLDERS = frozenset({
@@ -97,8 +115,8 @@ class Step(BaseModel):
         return self
 
     @property
-    def kind(self) -> str:
-        return self.builtin or "run"
+    def kind(self) -> StepKind:
+        return StepKind(self.builtin or "run")
 
     @property
     def preflight(self) -> bool:

@@ -20,7 +20,7 @@ from cookcam_ops.deploy.engine import execute
 from cookcam_ops.deploy.fleet import Fleet, InterruptGuard, interrupts
 from cookcam_ops.deploy.lock import new_claim
 from cookcam_ops.deploy.plan import HostPlan
-from cookcam_ops.deploy.playbook import Playbook, load_playbook, playbook_path
+from cookcam_ops.deploy.playbook import Playbook, StepKind, load_playbook, playbook_path
 from cookcam_ops.deploy.result import (
     PLANNED,
     PLANNED_HOST,
@@ -95,9 +95,9 @@ def preflight_steps(plans: list[HostPlan], checks: list[Check]) -> dict[str, lis
         bad = [c for c in mine if c.status is Status.FAIL]
         res = []
         for s in p.steps:
-            if s.kind == "lock":
+            if s.kind is StepKind.LOCK:
                 res.append(StepResult(s.name, "ok", 0.0, "taken before any step"))
-            elif s.kind == "checklist":
+            elif s.kind is StepKind.CHECKLIST:
                 res.append(StepResult(s.name, "failed" if bad else "ok", 0.0,
                                       f"{len(mine)} items" + (f", {len(bad)} failed" if bad
                                                               else "")))

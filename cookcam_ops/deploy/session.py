@@ -35,9 +35,11 @@ class Runner(Protocol):
 class HostSession:
     """One host's transport, with reconnect. Used by one thread at a time."""
 
-    def __init__(self, target: Target, connector: Connector) -> None:
+    def __init__(self, target: Target, connector: Connector,
+                 reconnect_delay_s: float = RECONNECT_DELAY_S) -> None:
         self.target = target
         self._connector = connector
+        self.reconnect_delay_s = reconnect_delay_s
         self._transport: Transport | None = None
         self._masker: Masker | None = None
         self.lost = False
@@ -106,7 +108,7 @@ class HostSession:
                 return True
             except HostError:
                 if attempt + 1 < attempts:
-                    time.sleep(RECONNECT_DELAY_S)
+                    time.sleep(self.reconnect_delay_s)
         return False
 
     def ensure(self) -> bool:

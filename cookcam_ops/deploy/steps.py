@@ -6,13 +6,16 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy import audit, diskspace, scripts
+from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
 from cookcam_ops.deploy.persist import settle
+from cookcam_ops.deploy.playbook import StepKind
 from cookcam_ops.deploy.release_steps import ensure_in_release, prune, workers_of
 from cookcam_ops.deploy.result import FAILED, OK, StepResult
 from cookcam_ops.deploy.session import Cuts
@@ -26,10 +29,14 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.plan import HostPlan, PlannedStep
     from cookcam_ops.deploy.playbook import Playbook
     from cookcam_ops.deploy.session import HostSession
+    from cookcam_ops.remote.fanout import Target
     from cookcam_ops.remote.protocol import RunResult
 
 # (host label, connections) -> (ok, one-line detail): the smoke gate, run from this machine.
 SmokeGate = Callable[[str, int | None], tuple[bool, str]]
+# (session, target, query, timeout) -> the host's facts: how the engine looks again before a
+# rollback (facts.gather_facts; a test gives its own).
+Gather = Callable[["HostSession", "Target", FactsQuery, float], HostFacts]
 RELOAD_RE = re.compile(r"@@reload rc=(-?\d+) t0=(\d+)")
 LOG_RE = re.compile(r"@@pm2log=(\d+)")
 CURRENT_RE = re.compile(r"^@@current=(.*)$", re.M)
@@ -55,6 +62,23 @@ class RunContext:
     batch_size: int = 1
     cuts: Cuts = field(default_factory=Cuts)
     bake: BakeHook | None = None  # deploy --canary: the first batch is baked before the rest
+    kinds: Mapping[StepKind, StepFn] = field(default_factory=lambda: STEP_KINDS)
+    gather: Gather = gather_facts
+
+
+@dataclass(frozen=True)
+class StepCall:
+    """One planned step about to run on one host: what a step kind's function is given."""
+
+    session: HostSession
+    hp: HostPlan
+    ps: PlannedStep
+    ctx: RunContext
+    host_started: float  # when this host's steps began (the audit record's duration)
+
+
+# A step kind: (status, one-line detail); HostError propagates (the engine reconnects).
+StepFn = Callable[[StepCall], tuple[str, str]]
 
 
 def _clean(text: str, limit: int = 300) -> str:
@@ -253,24 +277,34 @@ def _smoke(hp: HostPlan, ps: PlannedStep, ctx: RunContext) -> tuple[bool, str]:
     return ctx.smoke(hp.label, ps.connections)
 
 
+def _passed(result: tuple[bool, str]) -> tuple[str, str]:
+    ok, detail = result
+    return (OK if ok else FAILED), detail
+
+
+def _preflight(call: StepCall) -> tuple[str, str]:
+    return OK, "done before any host changed"
+
+
+# The registry of step kinds the engine runs (the run context carries it; see ARCHITECTURE.md
+# for adding one). Every kind has an entry: a test holds the keys to StepKind.
+STEP_KINDS: Mapping[StepKind, StepFn] = MappingProxyType({
+    StepKind.LOCK: _preflight,
+    StepKind.CHECKLIST: _preflight,
+    StepKind.RUN: lambda c: _passed(_run_template(c.session, c.hp, c.ps, c.ctx)),
+    StepKind.TEST_BUILD: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
+    StepKind.HEALTH: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
+    StepKind.RELOAD: lambda c: _reload(c.session, c.hp, c.ps, c.ctx),
+    StepKind.SMOKE: lambda c: _passed(_smoke(c.hp, c.ps, c.ctx)),
+    StepKind.RECORD: lambda c: _passed(_record_step(c.session, c.hp, c.ctx, c.host_started)),
+    StepKind.PRUNE: lambda c: prune(c.session, c.hp, c.ps),
+})
+
+
 def run_step(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext,
              host_started: float) -> StepResult:
-    """Run one step; HostError propagates (the engine reconnects and decides)."""
+    """Run one step through the context's registry; HostError propagates (the engine
+    reconnects and decides)."""
     started = time.monotonic()
-    if ps.kind == "prune":
-        status, detail = prune(session, hp, ps)
-        return StepResult(ps.name, status, time.monotonic() - started, detail)
-    if ps.kind == "run":
-        ok, detail = _run_template(session, hp, ps, ctx)
-    elif ps.kind in ("test_build", "health"):
-        ok, detail = _json_step(session, hp, ps, ctx)
-    elif ps.kind == "reload":
-        status, detail = _reload(session, hp, ps, ctx)
-        return StepResult(ps.name, status, time.monotonic() - started, detail)
-    elif ps.kind == "smoke":
-        ok, detail = _smoke(hp, ps, ctx)
-    elif ps.kind == "record":
-        ok, detail = _record_step(session, hp, ctx, host_started)
-    else:
-        ok, detail = True, "done before any host changed"
-    return StepResult(ps.name, OK if ok else FAILED, time.monotonic() - started, detail)
+    status, detail = ctx.kinds[ps.kind](StepCall(session, hp, ps, ctx, host_started))
+    return StepResult(ps.name, status, time.monotonic() - started, detail)

@@ -84,6 +84,7 @@ class Releases:
     config: Path
     migrate: Cli
     load: list[LoadStats]
+    before: dict[str, list[str]]  # each host's history actions before the migration
 
     def app(self, host: str) -> Path:
         return Path(self.sb.host(host).app_path)
@@ -113,12 +114,13 @@ class Releases:
 def releases(inplace_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Releases:
     """migrate-to-releases on the in-place sandbox under steady load; a releases ops.yaml."""
     sb = inplace_sandbox
+    before = {h.name: [r["action"] for r in history(sb, h.name)] for h in sb.state.hosts}
     with steady_load(sb) as stats:
         done = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
     tmp = tmp_path_factory.mktemp("releases")
     config = ops_copy(sb, tmp, lambda d: d["environments"]["sandbox"].update(
         strategy="releases"))
-    return Releases(sb, config, done, stats)
+    return Releases(sb, config, done, stats, before)
 
 
 def workers_in(rel: Releases, expected: dict[str, str]) -> None:
@@ -191,7 +193,8 @@ def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Release
         backups = list(rel.sb.ops_dir(h.name).glob("inplace-*"))
         assert len(backups) == 1 and (backups[0] / "package.json").is_file()
         assert (Path(h.checkout) / ".git").is_dir()
-        assert [r["action"] for r in history(rel.sb, h.name)][-2:] == ["deploy", "migrate"]
+        actions = [r["action"] for r in history(rel.sb, h.name)]
+        assert actions == [*rel.before[h.name], "migrate"]  # the history is kept, one added
     workers_in(rel, {h.name: rel.current(h.name) for h in rel.sb.state.hosts})
     saved = {h["name"]: h["saved"] for h in rel.status()["hosts"]}
     assert all(s["matches"] for s in saved.values()), saved  # a reboot starts it from current/

@@ -6,17 +6,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
 from cookcam_ops.config import AppConfig, HostConfig
-from cookcam_ops.deploy import engine
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts
 from cookcam_ops.deploy.observer import NullObserver
-from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host
-from cookcam_ops.deploy.playbook import load_playbook
-from cookcam_ops.deploy.result import FAILED, OK, StepResult
+from cookcam_ops.deploy.plan import HostPlan, PlanInput, plan_host
+from cookcam_ops.deploy.playbook import StepKind, load_playbook
+from cookcam_ops.deploy.result import FAILED, OK
 from cookcam_ops.deploy.session import HostSession
-from cookcam_ops.deploy.steps import RunContext
+from cookcam_ops.deploy.steps import RunContext, StepCall
 from cookcam_ops.errors import HostError
 from cookcam_ops.remote.fanout import Target, target
 from cookcam_ops.remote.protocol import RunResult
@@ -94,12 +91,13 @@ class World:
         return FakeTransport(host.name, self.log)
 
     def session(self, label: str) -> HostSession:
-        s = HostSession(make_target(label), self.connect)
+        s = HostSession(make_target(label), self.connect, reconnect_delay_s=0.0)
         s.connect()
         return s
 
-    def run_step(self, session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext,
-                 started: float) -> StepResult:
+    def step(self, call: StepCall) -> tuple[str, str]:
+        """Every step kind, as the script says: the registry the engine gets from context()."""
+        session, hp, ps, ctx = call.session, call.hp, call.ps, call.ctx
         host = hp.label
         with self.lock:
             self.calls.append((host, ps.name))
@@ -121,8 +119,8 @@ class World:
         if ps.switch:
             self.prev[host], self.head[host] = self.head[host], hp.to_sha or ""
         if action == "fail":
-            return StepResult(ps.name, FAILED, 0.01, "scripted failure")
-        return StepResult(ps.name, OK, 0.01, "")
+            return FAILED, "scripted failure"
+        return OK, ""
 
     def gather(self, runner: object, t: Target, query: FactsQuery,
                timeout: float = 0.0) -> HostFacts:
@@ -132,19 +130,10 @@ class World:
     def context(self, **kw: Any) -> RunContext:
         base: dict[str, Any] = {"run_id": "run-1", "action": "deploy", "user": "tester",
                                 "ref": None, "app": APP, "observer": NullObserver(),
-                                "rollback_playbook": ROLLBACK, "cancel": threading.Event()}
+                                "rollback_playbook": ROLLBACK, "cancel": threading.Event(),
+                                "kinds": dict.fromkeys(StepKind, self.step), "gather": self.gather}
         base.update(kw)
         return RunContext(**base)
 
     def commands(self, host: str, needle: str) -> list[str]:
         return [c for h, c in self.log if h == host and needle in c]
-
-
-def engine_world(monkeypatch: pytest.MonkeyPatch, hosts: tuple[str, ...] = ("web1", "web2", "web3")
-                 ) -> World:
-    """A World whose scripted steps and facts the engine runs (no reconnect delay)."""
-    w = World(list(hosts))
-    monkeypatch.setattr(engine, "run_step", w.run_step)
-    monkeypatch.setattr(engine, "gather_facts", w.gather)
-    monkeypatch.setattr("cookcam_ops.deploy.session.RECONNECT_DELAY_S", 0.0)
-    return w

@@ -4,11 +4,11 @@ first, the rest only after a promote; a verdict against it puts back the canary 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from deploy_fakes import NEW, OLD, World, engine_world, plan
+from deploy_fakes import NEW, OLD, World, plan
 
 from cookcam_ops.canary.bake import Bake, CanaryReport, CanaryRun, Verdict
 from cookcam_ops.canary.hostside import Pm2Look, Worker
@@ -191,8 +191,8 @@ class Hook:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    yield engine_world(monkeypatch)
+def world() -> World:
+    return World(["web1", "web2", "web3"])
 
 
 def run(world: World, hook: Hook, batch: int = 1) -> RunResult:

@@ -8,10 +8,9 @@ when interrupted.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from deploy_fakes import NEW, OLD, World, engine_world, plan
+from deploy_fakes import NEW, OLD, World, plan
 
 from cookcam_ops import ui
 from cookcam_ops.deploy import engine
@@ -24,8 +23,8 @@ from tests.documents import valid_document
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    yield engine_world(monkeypatch)
+def world() -> World:
+    return World(["web1", "web2", "web3"])
 
 
 def run(world: World, batch: int = 1, auto: bool = True, cancel_first: bool = False

@@ -94,3 +94,14 @@ def test_render_quotes_every_value_and_leaves_shell_expansions() -> None:
     out = render("cd {app_path} && echo ${HOME} {to_sha}",
                  {"app_path": "/srv/my app; rm -rf /", "to_sha": "abc"})
     assert out == "cd '/srv/my app; rm -rf /' && echo ${HOME} abc"
+
+
+def test_every_step_kind_has_one_entry_in_the_registry() -> None:
+    """The playbook's builtins plus `run:` are StepKind, and the engine's registry runs each."""
+    from typing import get_args
+
+    from cookcam_ops.deploy.playbook import Builtin, StepKind
+    from cookcam_ops.deploy.steps import STEP_KINDS
+
+    assert {*get_args(Builtin), "run"} == set(StepKind)
+    assert set(STEP_KINDS) == set(StepKind)
