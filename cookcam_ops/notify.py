@@ -56,7 +56,9 @@ def _fleet_sha(shas: set[str | None]) -> str:
 
 def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event | None:
     """The event a deploy, rollback or migration is (None: nothing changed or a dry run)."""
-    if result.outcome in ("nothing_to_do", "dry_run") or (result.action == "migrate"
+    from cookcam_ops.deploy.result import Outcome
+
+    if result.outcome in (Outcome.NOTHING_TO_DO, Outcome.DRY_RUN) or (result.action == "migrate"
                                                            and result.ok):
         return None
 
@@ -70,12 +72,12 @@ def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event |
         hosts = ", ".join(h.name for h in result.hosts)
         return event(result.action, f"{what}: {was} -> {now} by {user} on {hosts} ({took})")
     failed = "; ".join(f"{h.name}: {s.name}" for h in result.hosts for s in h.steps
-                       if s.status == "failed")[:300] or _canary_why(result) or "interrupted"
-    if result.outcome == "rollback_failed":
+                       if not s.ok)[:300] or _canary_why(result) or "interrupted"
+    if result.outcome == Outcome.ROLLBACK_FAILED:
         return event("failure", f"A HUMAN IS NEEDED NOW: {what} by {user} failed ({failed}) and "
                      "putting it back failed too; hosts may serve different releases. Run "
                      f"`cookcam-ops status {result.environment}`.", human_needed=True)
-    if result.outcome == "rolled_back" and result.action == "deploy":
+    if result.outcome == Outcome.ROLLED_BACK and result.action == "deploy":
         return event("failure", f"{what} of {now} by {user} failed ({failed}) and was rolled "
                      f"back by itself: back on {was} ({took})")
     return event("failure", f"{what} to {now} by {user} failed ({failed}); the hosts serve "

@@ -28,9 +28,11 @@ RELEASE_OK = frozenset({200, 201, 208, 409})
 
 def healthy_sha(result: RunResult) -> str | None:
     """The commit the fleet serves healthy after the run, or None (failed, split, no change)."""
-    if result.ok and result.outcome in ("deployed", "rolled_back"):
+    from cookcam_ops.deploy.result import Outcome
+
+    if result.ok and result.outcome in (Outcome.DEPLOYED, Outcome.ROLLED_BACK):
         return result.target_sha
-    if result.action == "deploy" and result.outcome == "rolled_back":  # back where it was
+    if result.action == "deploy" and result.outcome == Outcome.ROLLED_BACK:  # back where it was
         shas = {h.from_sha for h in result.hosts}
         return shas.pop() if len(shas) == 1 else None
     return None

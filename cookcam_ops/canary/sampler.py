@@ -113,7 +113,7 @@ class HostSampler:
 
         results, _ = run_rate(self.base_url, token.reveal(), self.settings.handshakes,
                               self.timeout_s)
-        return tuple((h.outcome is Outcome.CONNECTED, h.latency_s) for h in results)
+        return tuple((h.outcome == Outcome.CONNECTED, h.latency_s) for h in results)
 
 
 def planned_rounds(duration_s: float, interval_s: float) -> int:

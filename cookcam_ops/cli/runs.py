@@ -84,13 +84,14 @@ def finish_run(ctx: typer.Context, env: EnvironmentConfig, result: RunResult, lo
     gates, a canary's metrics), and exit with its code."""
     from cookcam_ops import ui
     from cookcam_ops.deploy.lock import local_user
+    from cookcam_ops.deploy.result import Outcome
     from cookcam_ops.notify import announce_run
     from cookcam_ops.render import deploy as render_deploy
 
     sent = boundary.build_document(ctx, boundary.command_of(ctx), result.to_dict())
     result.checks.extend(announce_run(env, result, sent, user=local_user(),
                                        environ=os.environ))
-    render = render_deploy.render_plan if result.outcome == "dry_run" else \
+    render = render_deploy.render_plan if result.outcome == Outcome.DRY_RUN else \
         render_deploy.render_result
 
     def show() -> None:

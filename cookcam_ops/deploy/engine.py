@@ -21,19 +21,7 @@ from cookcam_ops.deploy.bake import bake_canary, batches
 from cookcam_ops.deploy.facts import FactsQuery
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host, plan_steps
 from cookcam_ops.deploy.playbook import StepKind
-from cookcam_ops.deploy.result import (
-    DEPLOYED,
-    FAILED,
-    HOST_FAILED,
-    NOT_RUN,
-    ROLLBACK_FAILED,
-    ROLLED_BACK,
-    SKIPPED,
-    UNCHANGED,
-    UNREACHABLE,
-    HostResult,
-    StepResult,
-)
+from cookcam_ops.deploy.result import HostResult, Outcome, StepResult, StepStatus
 from cookcam_ops.deploy.session import HostSession
 from cookcam_ops.deploy.steps import RunContext, record, run_step
 from cookcam_ops.errors import HostError
@@ -42,7 +30,7 @@ from cookcam_ops.remote.protocol import q
 LOST, FAILED_STEP, INTERRUPTED = "lost", "failed", "interrupted"
 def _remaining(hr: HostResult, steps: Sequence[PlannedStep], why: str) -> None:
     done = {s.name for s in hr.steps}
-    hr.steps.extend(StepResult(p.name, SKIPPED, 0.0, why) for p in steps
+    hr.steps.extend(StepResult(p.name, StepStatus.SKIPPED, 0.0, why) for p in steps
                     if p.name not in done and not p.preflight)
 
 
@@ -54,7 +42,7 @@ def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResu
             continue
         name = prefix + ps.name
         if ps.skip:
-            hr.steps.append(StepResult(name, SKIPPED, 0.0, ps.skip))
+            hr.steps.append(StepResult(name, StepStatus.SKIPPED, 0.0, ps.skip))
             continue
         if ctx.cancel.is_set() and not prefix:
             return INTERRUPTED
@@ -66,7 +54,7 @@ def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResu
             with ctx.cuts.cuttable(session) if cuttable else nullcontext():
                 res = run_step(session, hp, ps, ctx, started)
         except HostError as e:
-            res = StepResult(ps.name, FAILED, 0.0, str(e))
+            res = StepResult(ps.name, StepStatus.FAILED, 0.0, str(e))
         res = StepResult(name, res.status, res.duration_s, res.detail)
         hr.steps.append(res)
         ctx.observer.step_finished(hr.name, res)
@@ -90,14 +78,15 @@ def revert_host(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostRes
     """Put a host back on hp.from_sha with the rollback playbook; True when healthy there."""
     for _attempt in range(2):
         if not session.ensure():
-            hr.steps.append(StepResult("rollback", FAILED, 0.0, f"{hr.name}: unreachable"))
+            hr.steps.append(StepResult("rollback", StepStatus.FAILED, 0.0,
+                                       f"{hr.name}: unreachable"))
             return False
         try:
             back = _plan_back(session, hp, ctx)
         except HostError:
             continue
         if back.blocked:
-            hr.steps.append(StepResult("rollback", FAILED, 0.0, back.blocked))
+            hr.steps.append(StepResult("rollback", StepStatus.FAILED, 0.0, back.blocked))
             return False
         if back.nothing_to_do:
             back = _health_only(back, ctx)
@@ -116,7 +105,7 @@ def _health_only(back: HostPlan, ctx: RunContext) -> HostPlan:
     sha = back.to_sha or ""
     steps = plan_steps(inp, from_sha=sha, to_sha=sha, needs_build=False,
                        lockfile_changed=False, exec_mode=back.exec_mode)
-    return replace(back, steps=tuple(s for s in steps if s.kind is StepKind.HEALTH))
+    return replace(back, steps=tuple(s for s in steps if s.kind == StepKind.HEALTH))
 
 
 def _reap(session: HostSession, hp: HostPlan, ctx: RunContext, touched: bool) -> None:
@@ -138,19 +127,19 @@ def _settle(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult,
             why: str, started: float) -> None:
     """After a host stopped short: clean up, or put it back; then record what happened."""
     if (why == LOST or session.lost) and not session.reconnect():
-        hr.outcome = UNREACHABLE
+        hr.outcome = Outcome.UNREACHABLE
         return
     if why == LOST:
         _reap(session, hp, ctx, hr.touched)
     if not hr.touched:
         _cleanup_build(session, hp)
-        hr.outcome = HOST_FAILED
+        hr.outcome = Outcome.FAILED
     elif not ctx.auto_rollback:
-        hr.outcome = HOST_FAILED
+        hr.outcome = Outcome.FAILED
     elif revert_host(session, hp, ctx, hr):
-        hr.outcome = ROLLED_BACK if hp.action == "deploy" else HOST_FAILED
+        hr.outcome = Outcome.ROLLED_BACK if hp.action == "deploy" else Outcome.FAILED
     else:
-        hr.outcome = ROLLBACK_FAILED
+        hr.outcome = Outcome.ROLLBACK_FAILED
     _safe_record(session, hp, ctx, hr, started=started)
 
 
@@ -159,11 +148,12 @@ def _safe_record(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostRe
     """One audit record for the host, best effort (a record must not mask the outcome)."""
     if revert:  # a host put back after it had finished: a record of its own, from -> to swapped
         action = "rollback" if hp.action == "deploy" else "deploy"
-        outcome = "rollback_failed" if hr.outcome == ROLLBACK_FAILED else "rolled_back"
+        outcome = Outcome.ROLLBACK_FAILED if hr.outcome == Outcome.ROLLBACK_FAILED \
+            else Outcome.ROLLED_BACK
         from_sha, to_sha = hp.to_sha, hp.from_sha
     else:
         action, from_sha, to_sha = hp.action, hp.from_sha, hp.to_sha
-        outcome = {HOST_FAILED: "failed"}.get(hr.outcome, hr.outcome)
+        outcome = hr.outcome
     try:
         if session.ensure():
             record(session, hp, ctx, action=action, outcome=outcome, from_sha=from_sha,
@@ -180,10 +170,10 @@ def run_host(session: HostSession, hp: HostPlan, ctx: RunContext,
     try:
         why = _run_steps(session, hp, ctx, hr, started=started)
     except Exception as e:  # a bug must still leave the host put back and recorded
-        hr.steps.append(StepResult("internal-error", FAILED, 0.0, type(e).__name__))
+        hr.steps.append(StepResult("internal-error", StepStatus.FAILED, 0.0, type(e).__name__))
         why = FAILED_STEP
     if why is None:
-        hr.outcome = DEPLOYED if hp.action == "deploy" else ROLLED_BACK
+        hr.outcome = Outcome.DEPLOYED if hp.action == "deploy" else Outcome.ROLLED_BACK
     else:
         _remaining(hr, hp.steps, "interrupted" if why == INTERRUPTED else "not run: an earlier "
                    "step failed")
@@ -197,8 +187,8 @@ def _revert_done(session: HostSession, hp: HostPlan, ctx: RunContext,
     """Put back a host that finished, because another host failed (or Ctrl-C)."""
     started = time.monotonic()
     ok = revert_host(session, hp, ctx, hr)
-    hr.outcome = (ROLLED_BACK if hp.action == "deploy" else HOST_FAILED) if ok \
-        else ROLLBACK_FAILED
+    hr.outcome = (Outcome.ROLLED_BACK if hp.action == "deploy" else Outcome.FAILED) if ok \
+        else Outcome.ROLLBACK_FAILED
     _safe_record(session, hp, ctx, hr, started=started, revert=True)
     ctx.observer.host_finished(hr.name, hr.outcome)
     return hr
@@ -212,11 +202,12 @@ def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunCon
     verdict against it stops the run like a failure does, and puts the canary back.
     """
     results = {p.label: HostResult(p.label, p.from_sha, p.to_sha,
-                                   outcome=UNCHANGED if p.nothing_to_do else NOT_RUN,
+                                   outcome=Outcome.NOTHING_TO_DO if p.nothing_to_do
+                                   else Outcome.SKIPPED,
                                    steps=list(preflight.get(p.label, [])), pm2=p.pm2)
                for p in plans}
     todo = [p for p in plans if not p.nothing_to_do]
-    success = DEPLOYED if ctx.action == "deploy" else ROLLED_BACK
+    success = Outcome.DEPLOYED if ctx.action == "deploy" else Outcome.ROLLED_BACK
     finished: list[HostPlan] = []
     stop = False
     bake = ctx.bake
@@ -241,6 +232,6 @@ def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunCon
         parallel_map(finished, lambda p: _revert_done(sessions[p.label], p, ctx,
                                                      results[p.label]))
     for p in todo:
-        if results[p.label].outcome == NOT_RUN:
+        if results[p.label].outcome == Outcome.SKIPPED:
             _remaining(results[p.label], p.steps, "not run: the run stopped before this host")
     return [results[p.label] for p in plans]

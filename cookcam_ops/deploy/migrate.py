@@ -26,19 +26,7 @@ from cookcam_ops.deploy.lock import local_user
 from cookcam_ops.deploy.persist import settle
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.release_steps import check_cwds
-from cookcam_ops.deploy.result import (
-    FAILED,
-    HOST_FAILED,
-    MIGRATED,
-    NOT_RUN,
-    OK,
-    ROLLBACK_FAILED,
-    UNCHANGED,
-    WARN,
-    HostResult,
-    RunResult,
-    StepResult,
-)
+from cookcam_ops.deploy.result import HostResult, Outcome, RunResult, StepResult, StepStatus
 from cookcam_ops.deploy.steps import failure_detail
 from cookcam_ops.errors import HostError
 from cookcam_ops.layout import Strategy, layout_for
@@ -197,8 +185,8 @@ class _HostRun:
                 ("" if ok else failure_detail(result, timeout))
         except HostError as e:
             ok, detail = False, str(e)
-        return self._done(StepResult(name, OK if ok else FAILED, time.monotonic() - started,
-                                     detail[:300]))
+        status = StepStatus.OK if ok else StepStatus.FAILED
+        return self._done(StepResult(name, status, time.monotonic() - started, detail[:300]))
 
     def _done(self, res: StepResult) -> bool:
         self.hr.steps.append(res)
@@ -211,8 +199,8 @@ class _HostRun:
         try:
             verdict = check_cwds(self.s, f"{self.paths.app}/current", self.t.app.name)
         except HostError as e:
-            return self._done(StepResult("verify", FAILED, 0.0, str(e)))
-        return self._done(StepResult("verify", OK if verdict.ok else FAILED,
+            return self._done(StepResult("verify", StepStatus.FAILED, 0.0, str(e)))
+        return self._done(StepResult("verify", StepStatus.OK if verdict.ok else StepStatus.FAILED,
                                      time.monotonic() - started, verdict.detail))
 
     def save(self, name: str) -> bool:
@@ -222,7 +210,7 @@ class _HostRun:
         try:
             status, detail = settle(self.s, self.t.app.name, None, None).verdict()
         except HostError as e:
-            status, detail = WARN, f"could not save the process list: {e}"
+            status, detail = StepStatus.WARN, f"could not save the process list: {e}"
         return self._done(StepResult(name, status, time.monotonic() - started, detail))
 
     def run(self, cancel: threading.Event) -> HostResult:
@@ -233,7 +221,7 @@ class _HostRun:
                     release, TEST_TIMEOUT_S, self.t.app.health_path, EXPECT, cwd=release),
                     TEST_TIMEOUT_S, json_out=True)) or cancel.is_set():
             self._cleanup(f"rm -rf {q(p.stage)}")
-            self.hr.outcome = HOST_FAILED
+            self.hr.outcome = Outcome.FAILED
             return self.hr
         self.hr.touched = True
         current = f"{p.app}/current"
@@ -244,14 +232,14 @@ class _HostRun:
               and self.save("save")
               and self.step("health", scripts.health(self.t.local_url, 30, 1.0, sha), 60,
                             json_out=True))
-        self.hr.outcome = MIGRATED if ok else self._restore()
+        self.hr.outcome = Outcome.MIGRATED if ok else self._restore()
         return self.hr
 
     def _cleanup(self, command: str) -> None:
         with contextlib.suppress(HostError):
             self.s.run(command, timeout=120)
 
-    def _restore(self) -> str:
+    def _restore(self) -> Outcome:
         """Checkout back in place, app handed back to it, healthy: failed (else restore_failed)."""
         p = self.paths
         ok = (self.step("restore:swap-back", restore_script(p), 60)
@@ -261,11 +249,11 @@ class _HostRun:
               and self.save("restore:save")
               and self.step("restore:health", scripts.health(self.t.local_url, 30, 1.0,
                                                              self.lay.sha), 60, json_out=True))
-        return HOST_FAILED if ok else ROLLBACK_FAILED
+        return Outcome.FAILED if ok else Outcome.ROLLBACK_FAILED
 
 
 def _record(session: HostSession, hr: HostResult, run_id: str, started: float) -> None:
-    outcome = {HOST_FAILED: "failed"}.get(hr.outcome, hr.outcome)
+    outcome = hr.outcome
     rec = audit.new_record(run_id=run_id, action="migrate", user=local_user(), host=hr.name,
                            from_sha=hr.from_sha, to_sha=hr.to_sha, outcome=outcome,
                            duration_s=time.monotonic() - started, ref=None)
@@ -277,13 +265,14 @@ def _one_host(session: HostSession, lay: HostLayout, fleet: Fleet[DeployObserver
               cancel: threading.Event) -> HostResult:
     label = session.label
     if lay.layout == "releases":
-        return HostResult(label, None, None, UNCHANGED,
-                          [StepResult("layout", OK, 0.0, "already in the releases layout")])
+        return HostResult(label, None, None, Outcome.NOTHING_TO_DO,
+                          [StepResult("layout", StepStatus.OK, 0.0,
+                                      "already in the releases layout")])
     why = lay.blocked() or ("a staging directory from an earlier run exists (APP.migrating); "
                             "remove it first" if lay.leftover else None)
     if why is not None:
-        return HostResult(label, lay.sha, lay.sha, HOST_FAILED,
-                          [StepResult("layout", FAILED, 0.0, why)])
+        return HostResult(label, lay.sha, lay.sha, Outcome.FAILED,
+                          [StepResult("layout", StepStatus.FAILED, 0.0, why)])
     started = time.monotonic()
     hr = _HostRun(session, lay, fleet.observer, fleet.run_id).run(cancel)
     _record(session, hr, fleet.run_id, started)
@@ -291,13 +280,13 @@ def _one_host(session: HostSession, lay: HostLayout, fleet: Fleet[DeployObserver
     return hr
 
 
-def _outcome(hosts: list[HostResult]) -> str:
+def _outcome(hosts: list[HostResult]) -> Outcome:
     outcomes = {h.outcome for h in hosts}
-    if ROLLBACK_FAILED in outcomes:
-        return "rollback_failed"
-    if HOST_FAILED in outcomes:
-        return "failed"
-    return MIGRATED if MIGRATED in outcomes else "nothing_to_do"
+    if Outcome.ROLLBACK_FAILED in outcomes:
+        return Outcome.ROLLBACK_FAILED
+    if Outcome.FAILED in outcomes:
+        return Outcome.FAILED
+    return Outcome.MIGRATED if Outcome.MIGRATED in outcomes else Outcome.NOTHING_TO_DO
 
 
 def migrate_environment(loaded: LoadedConfig, req: MigrateRequest, *,
@@ -324,12 +313,13 @@ def migrate_environment(loaded: LoadedConfig, req: MigrateRequest, *,
         stop = False
         for label, session in fleet.sessions.items():
             if stop or cancel.is_set():
-                hosts.append(HostResult(label, layouts[label].sha, layouts[label].sha, NOT_RUN,
-                                        [StepResult("migrate", "skipped", 0.0, "not run: the "
-                                                    "run stopped before this host")]))
+                not_run = StepResult("migrate", StepStatus.SKIPPED, 0.0,
+                                     "not run: the run stopped before this host")
+                hosts.append(HostResult(label, layouts[label].sha, layouts[label].sha,
+                                        Outcome.SKIPPED, [not_run]))
                 continue
             observer.phase(f"{label}: migrating")
             hr = _one_host(session, layouts[label], fleet, cancel)
             hosts.append(hr)
-            stop = hr.outcome not in (MIGRATED, UNCHANGED)
+            stop = hr.outcome not in (Outcome.MIGRATED, Outcome.NOTHING_TO_DO)
         return meta.finish([], hosts, [], outcome=_outcome(hosts), interrupted=cancel.is_set())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cookcam_ops.deploy.result import FAILED, OK, WARN
+from cookcam_ops.deploy.result import StepStatus
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.apply import Change, describe_changes, differences
 from cookcam_ops.pm2.daemonlog import Sigkill, sigkill_lines_command, sigkills
@@ -44,12 +44,12 @@ class Settled:
     left: tuple[Change, ...]  # settings PM2 still runs differently from what was wanted
     workers: int
 
-    def verdict(self) -> tuple[str, str]:
+    def verdict(self) -> tuple[StepStatus, str]:
         """(step status, detail): failed when settings were not applied, warn on a SIGKILL or
         a saved list that would not bring this back, else ok."""
         if self.left:
-            return FAILED, (f"PM2 still runs {describe_changes(self.left)} (runs -> file) "
-                            "after applying the ecosystem file")
+            return StepStatus.FAILED, (f"PM2 still runs {describe_changes(self.left)} "
+                                       "(runs -> file) after applying the ecosystem file")
         warnings = []
         if self.sigkills:
             who = ", ".join(k.describe() for k in self.sigkills[:4])
@@ -62,8 +62,8 @@ class Settled:
         elif self.saved.matches is not True:
             warnings.append(self.saved.detail)
         if warnings:
-            return WARN, "; ".join(warnings)
-        return OK, f"saved for reboots (pm2 save: {self.workers} worker(s))"
+            return StepStatus.WARN, "; ".join(warnings)
+        return StepStatus.OK, f"saved for reboots (pm2 save: {self.workers} worker(s))"
 
 
 def parse_settled(stdout: str, app_name: str,

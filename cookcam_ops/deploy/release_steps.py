@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy.handover import handover
+from cookcam_ops.deploy.result import StepStatus
 from cookcam_ops.layout import Releases
 from cookcam_ops.layout import releases as rel
 from cookcam_ops.remote import composite
@@ -75,21 +76,22 @@ def ensure_in_release(session: Runner, hp: HostPlan, app_name: str, timeout: flo
     return True, f"{stale} after pm2 reload; moved by a handover: {verdict.detail}"
 
 
-def prune(session: Runner, hp: HostPlan, ps: PlannedStep) -> tuple[str, str]:
+def prune(session: Runner, hp: HostPlan, ps: PlannedStep) -> tuple[StepStatus, str]:
     """(status, detail): delete the releases prune_selection picks; a failure is a warning."""
     t, lay = hp.target, hp.target.layout
     if not isinstance(lay, Releases):
-        return "warn", "prune applies to strategy: releases only; nothing deleted"
+        return StepStatus.WARN, "prune applies to strategy: releases only; nothing deleted"
     listing = session.run(rel.listing_command(lay.releases_path, t.app.env_file), timeout=60)
     if not listing.ok:
-        return "warn", f"could not list {lay.releases_path} (exit {listing.exit_code})"
+        return StepStatus.WARN, f"could not list {lay.releases_path} (exit {listing.exit_code})"
     entries = rel.parse_listing(listing.stdout)
     doomed = rel.prune_selection(entries, t.keep_releases, (hp.release, hp.from_release))
     if not doomed:
-        return "ok", f"{len(entries)} release(s) kept (keep_releases: {t.keep_releases})"
+        return StepStatus.OK, f"{len(entries)} release(s) kept (keep_releases: {t.keep_releases})"
     paths = [lay.release_path(name) for name in doomed]
     done = session.run(f"rm -rf {q(*paths)}", timeout=ps.timeout)
     if not done.ok:
-        return "warn", f"could not delete {len(doomed)} old release(s) (exit {done.exit_code})"
-    return "ok", (f"deleted {len(doomed)} old release(s) ({', '.join(doomed)}); "
-                  f"{len(entries) - len(doomed)} kept")
+        return StepStatus.WARN, (f"could not delete {len(doomed)} old release(s) "
+                                 f"(exit {done.exit_code})")
+    return StepStatus.OK, (f"deleted {len(doomed)} old release(s) ({', '.join(doomed)}); "
+                           f"{len(entries) - len(doomed)} kept")

@@ -13,6 +13,7 @@ is ok, warn, failed, skipped or planned. Details are names, codes and short tail
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.errors import ExitCode, Unreachable
@@ -23,18 +24,29 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.plan import HostPlan
     from cookcam_ops.pm2.apply import ApplyPlan
 
-OK, FAILED, SKIPPED, PLANNED, WARN = "ok", "failed", "skipped", "planned", "warn"
+class StepStatus(StrEnum):
+    """A step's status (the JSON's hosts[].steps[].status)."""
 
-# Host outcomes.
-DEPLOYED = "deployed"
-ROLLED_BACK = "rolled_back"
-ROLLBACK_FAILED = "rollback_failed"
-HOST_FAILED = "failed"
-UNCHANGED = "nothing_to_do"
-NOT_RUN = "skipped"
-UNREACHABLE = "unreachable"
-PLANNED_HOST = "planned"
-MIGRATED = "migrated"
+    OK = "ok"
+    WARN = "warn"  # passed, with something CI should look at (RunResult.warnings)
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PLANNED = "planned"  # a dry run's step: its detail is the command
+
+
+class Outcome(StrEnum):
+    """A host's or a whole run's outcome (the JSON's `outcome` and hosts[].outcome)."""
+
+    DEPLOYED = "deployed"
+    ROLLED_BACK = "rolled_back"
+    ROLLBACK_FAILED = "rollback_failed"
+    MIGRATED = "migrated"
+    FAILED = "failed"
+    NOTHING_TO_DO = "nothing_to_do"
+    SKIPPED = "skipped"  # a host the run stopped before
+    UNREACHABLE = "unreachable"
+    PLANNED = "planned"  # a host in a dry run
+    DRY_RUN = "dry_run"  # a run that only planned
 
 
 @dataclass(frozen=True)
@@ -42,16 +54,16 @@ class StepResult:
     """One step on one host."""
 
     name: str
-    status: str
+    status: StepStatus
     duration_s: float = 0.0
     detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status != FAILED
+        return self.status != StepStatus.FAILED
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status,
+        return {"name": self.name, "status": str(self.status),
                 "duration_s": round(self.duration_s, 3), "detail": self.detail}
 
 
@@ -62,14 +74,14 @@ class HostResult:
     name: str
     from_sha: str | None
     to_sha: str | None
-    outcome: str = NOT_RUN
+    outcome: Outcome = Outcome.SKIPPED
     steps: list[StepResult] = field(default_factory=list)
     touched: bool = False
     pm2: ApplyPlan | None = None  # the ecosystem settings this run set out to change
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "from_sha": self.from_sha, "to_sha": self.to_sha,
-                "outcome": self.outcome, "steps": [s.to_dict() for s in self.steps],
+                "outcome": str(self.outcome), "steps": [s.to_dict() for s in self.steps],
                 "pm2": None if self.pm2 is None else self.pm2.to_dict()}
 
 
@@ -79,7 +91,7 @@ class RunResult:
 
     action: str
     environment: str
-    outcome: str
+    outcome: Outcome
     target_sha: str | None
     hosts: list[HostResult]
     checks: list[Check] = field(default_factory=list)
@@ -89,23 +101,25 @@ class RunResult:
     canary: CanaryReport | None = None  # deploy --canary
 
     @property
-    def success_outcome(self) -> str:
-        return {"deploy": DEPLOYED, "migrate": MIGRATED}.get(self.action, ROLLED_BACK)
+    def success_outcome(self) -> Outcome:
+        return {"deploy": Outcome.DEPLOYED, "migrate": Outcome.MIGRATED}.get(
+            self.action, Outcome.ROLLED_BACK)
 
     @property
     def ok(self) -> bool:
-        good = {self.success_outcome, "nothing_to_do", "dry_run"}
+        good = {self.success_outcome, Outcome.NOTHING_TO_DO, Outcome.DRY_RUN}
         return self.outcome in good and checks_ok(self.checks) and not self.interrupted
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.outcome == "rollback_failed":
+        if self.outcome == Outcome.ROLLBACK_FAILED:
             return ExitCode.ROLLBACK_FAILED
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if self.ok:
             return ExitCode.OK
-        if self.outcome == "failed" and any(h.outcome == UNREACHABLE for h in self.hosts):
+        if self.outcome == Outcome.FAILED and any(h.outcome == Outcome.UNREACHABLE
+                                                  for h in self.hosts):
             return ExitCode.UNREACHABLE
         return ExitCode.CHECKS_FAILED
 
@@ -114,19 +128,19 @@ class RunResult:
         """Every step that passed with a warning (a SIGKILLed worker, a saved list that would
         not bring the release back): what CI should look at although the run succeeded."""
         return [{"host": h.name, "step": s.name, "detail": s.detail}
-                for h in self.hosts for s in h.steps if s.status == WARN]
+                for h in self.hosts for s in h.steps if s.status == StepStatus.WARN]
 
     @property
     def unreachable(self) -> list[Unreachable]:
         """Hosts lost during the run (and not reached again), with the last thing they said."""
         return [Unreachable(h.name, next((s.detail for s in reversed(h.steps)
-                                          if s.status == FAILED), "unreachable"))
-                for h in self.hosts if h.outcome == UNREACHABLE]
+                                          if s.status == StepStatus.FAILED), "unreachable"))
+                for h in self.hosts if h.outcome == Outcome.UNREACHABLE]
 
     def to_dict(self) -> dict[str, Any]:
         lost = self.unreachable
         doc = {"ok": self.ok, "environment": self.environment, "action": self.action,
-               "outcome": self.outcome, "target_sha": self.target_sha,
+               "outcome": str(self.outcome), "target_sha": self.target_sha,
                "hosts": [h.to_dict() for h in self.hosts],
                "duration_s": round(self.duration_s, 3),
                "checks": [c.to_dict() for c in self.checks], "warnings": self.warnings,
@@ -138,18 +152,19 @@ class RunResult:
         return doc
 
 
-def run_outcome(action: str, hosts: list[HostResult]) -> str:
+def run_outcome(action: str, hosts: list[HostResult]) -> Outcome:
     """The run's outcome from its hosts' outcomes."""
     outcomes = [h.outcome for h in hosts]
-    if ROLLBACK_FAILED in outcomes or any(h.outcome == UNREACHABLE and h.touched for h in hosts):
-        return "rollback_failed"
-    success = DEPLOYED if action == "deploy" else ROLLED_BACK
-    if action == "deploy" and ROLLED_BACK in outcomes:
-        return "rolled_back"
-    if any(o in (HOST_FAILED, UNREACHABLE) for o in outcomes):
-        return "failed"
-    if all(o == UNCHANGED for o in outcomes):
-        return "nothing_to_do"
+    if Outcome.ROLLBACK_FAILED in outcomes or any(h.outcome == Outcome.UNREACHABLE and h.touched
+                                                  for h in hosts):
+        return Outcome.ROLLBACK_FAILED
+    success = Outcome.DEPLOYED if action == "deploy" else Outcome.ROLLED_BACK
+    if action == "deploy" and Outcome.ROLLED_BACK in outcomes:
+        return Outcome.ROLLED_BACK
+    if any(o in (Outcome.FAILED, Outcome.UNREACHABLE) for o in outcomes):
+        return Outcome.FAILED
+    if all(o == Outcome.NOTHING_TO_DO for o in outcomes):
+        return Outcome.NOTHING_TO_DO
     if any(o == success for o in outcomes):
         return success
-    return "failed"
+    return Outcome.FAILED

@@ -22,12 +22,11 @@ from cookcam_ops.deploy.lock import new_claim
 from cookcam_ops.deploy.plan import HostPlan
 from cookcam_ops.deploy.playbook import Playbook, StepKind, load_playbook, playbook_path
 from cookcam_ops.deploy.result import (
-    PLANNED,
-    PLANNED_HOST,
-    SKIPPED,
     HostResult,
+    Outcome,
     RunResult,
     StepResult,
+    StepStatus,
     run_outcome,
 )
 from cookcam_ops.errors import ChecksFailed, ConfigError, Interrupted
@@ -78,10 +77,10 @@ def planned_hosts(plans: list[HostPlan]) -> list[HostResult]:
     """Dry-run host entries: each step planned (detail = its command) or skipped."""
     out = []
     for p in plans:
-        steps = [StepResult(s.name, SKIPPED if s.skip else PLANNED, 0.0, s.skip or s.display)
-                 for s in p.steps]
-        outcome = "nothing_to_do" if p.nothing_to_do else ("failed" if p.blocked else
-                                                          PLANNED_HOST)
+        steps = [StepResult(s.name, StepStatus.SKIPPED if s.skip else StepStatus.PLANNED, 0.0,
+                            s.skip or s.display) for s in p.steps]
+        outcome = Outcome.NOTHING_TO_DO if p.nothing_to_do else (Outcome.FAILED if p.blocked else
+                                                          Outcome.PLANNED)
         out.append(HostResult(p.label, p.from_sha, p.to_sha, outcome, steps, pm2=p.pm2))
     return out
 
@@ -95,10 +94,10 @@ def preflight_steps(plans: list[HostPlan], checks: list[Check]) -> dict[str, lis
         bad = [c for c in mine if c.status is Status.FAIL]
         res = []
         for s in p.steps:
-            if s.kind is StepKind.LOCK:
-                res.append(StepResult(s.name, "ok", 0.0, "taken before any step"))
-            elif s.kind is StepKind.CHECKLIST:
-                res.append(StepResult(s.name, "failed" if bad else "ok", 0.0,
+            if s.kind == StepKind.LOCK:
+                res.append(StepResult(s.name, StepStatus.OK, 0.0, "taken before any step"))
+            elif s.kind == StepKind.CHECKLIST:
+                res.append(StepResult(s.name, StepStatus.FAILED if bad else StepStatus.OK, 0.0,
                                       f"{len(mine)} items" + (f", {len(bad)} failed" if bad
                                                               else "")))
         out[p.label] = res
@@ -116,14 +115,14 @@ class RunMeta:
     canary: CanaryRun | None = None
 
     def finish(self, plans: list[HostPlan], hosts: list[HostResult], checks: list[Check], *,
-               outcome: str | None = None, interrupted: bool = False) -> RunResult:
+               outcome: Outcome | None = None, interrupted: bool = False) -> RunResult:
         """The RunResult of this run, its outcome from its hosts unless given."""
         shas = {p.to_sha for p in plans if p.to_sha}
         outcome = outcome or run_outcome(self.action, hosts)
         canary = None if self.canary is None else self.canary.report(
             [p.label for p in plans if not p.nothing_to_do], outcome)
         if canary is not None and canary.failed:  # kept where it is (--no-auto-rollback)
-            outcome = "failed"
+            outcome = Outcome.FAILED
         return RunResult(action=self.action, environment=self.environment, outcome=outcome,
                          target_sha=shas.pop() if len(shas) == 1 else None, hosts=hosts,
                          checks=checks + (canary.checks() if canary else []),
@@ -135,8 +134,8 @@ class RunMeta:
         if checks_ok(checks) and not all(p.nothing_to_do for p in plans):
             return None
         pre = preflight_steps(plans, checks)
-        hosts = [HostResult(p.label, p.from_sha, p.to_sha, "nothing_to_do" if p.nothing_to_do
-                            else "failed", pre[p.label], pm2=p.pm2) for p in plans]
+        hosts = [HostResult(p.label, p.from_sha, p.to_sha, Outcome.NOTHING_TO_DO if p.nothing_to_do
+                            else Outcome.FAILED, pre[p.label], pm2=p.pm2) for p in plans]
         return self.finish(plans, hosts, checks)
 
 

@@ -9,7 +9,7 @@ from cookcam_ops.deploy.facts import FactsQuery
 from cookcam_ops.deploy.lock import local_user
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, plan_host
 from cookcam_ops.deploy.refs import ref_candidates, validate_ref
-from cookcam_ops.deploy.result import RunResult
+from cookcam_ops.deploy.result import Outcome, RunResult
 from cookcam_ops.deploy.run import (
     Confirm,
     Preview,
@@ -105,7 +105,7 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
     with open_run(targets_for(loaded, env), connector, observer) as run:
         plans, checks = _prepare(loaded, req, book, run, connector=connector)
         if req.dry_run:
-            return meta.finish(plans, planned_hosts(plans), checks, outcome="dry_run")
+            return meta.finish(plans, planned_hosts(plans), checks, outcome=Outcome.DRY_RUN)
         stopped = meta.early(plans, checks)
         if stopped is not None:
             return stopped

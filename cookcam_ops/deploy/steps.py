@@ -17,7 +17,7 @@ from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
 from cookcam_ops.deploy.persist import settle
 from cookcam_ops.deploy.playbook import StepKind
 from cookcam_ops.deploy.release_steps import ensure_in_release, prune, workers_of
-from cookcam_ops.deploy.result import FAILED, OK, StepResult
+from cookcam_ops.deploy.result import Outcome, StepResult, StepStatus
 from cookcam_ops.deploy.session import Cuts
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.composite import last_json
@@ -78,7 +78,7 @@ class StepCall:
 
 
 # A step kind: (status, one-line detail); HostError propagates (the engine reconnects).
-StepFn = Callable[[StepCall], tuple[str, str]]
+StepFn = Callable[[StepCall], tuple[StepStatus, str]]
 
 
 def _clean(text: str, limit: int = 300) -> str:
@@ -226,13 +226,13 @@ def _verify(session: HostSession, ps: PlannedStep, ctx: RunContext, stdout: str,
 
 
 def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
-            ctx: RunContext) -> tuple[str, str]:
+            ctx: RunContext) -> tuple[StepStatus, str]:
     result = _remote(session, hp, ps, ctx)
     m = RELOAD_RE.search(result.stdout)
     handed = last_json(result.stdout)  # a handover's own account, when one ran
     if m is None or m.group(1) != "0":
         why = _clean(str(handed.get("detail"))) if handed and handed.get("detail") else None
-        return FAILED, why or failure_detail(result, ps.timeout)
+        return StepStatus.FAILED, why or failure_detail(result, ps.timeout)
     procs: list[dict[str, Any]] = []
     ok, detail = _verify(session, ps, ctx, result.stdout, t0=int(m.group(2)), procs=procs)
     if handed is not None and handed.get("ok") is True:
@@ -244,7 +244,7 @@ def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
         ok, where = ensure_in_release(session, hp, ctx.app.name, ps.timeout, first)
         detail = f"{detail}; {where}"
     if not ok:
-        return FAILED, detail
+        return StepStatus.FAILED, detail
     offset = LOG_RE.search(result.stdout)
     settled = settle(session, ctx.app.name, int(offset.group(1)) if offset else None,
                      hp.pm2.wanted if hp.pm2 is not None else None)
@@ -265,7 +265,7 @@ def record(session: HostSession, hp: HostPlan, ctx: RunContext, *, action: str, 
 
 def _record_step(session: HostSession, hp: HostPlan, ctx: RunContext,
                  host_started: float) -> tuple[bool, str]:
-    outcome = "deployed" if hp.action == "deploy" else "rolled_back"
+    outcome = Outcome.DEPLOYED if hp.action == "deploy" else Outcome.ROLLED_BACK
     record(session, hp, ctx, action=hp.action, outcome=outcome, from_sha=hp.from_sha,
            to_sha=hp.to_sha, duration_s=time.monotonic() - host_started)
     return True, f"{hp.action} {outcome} in {audit.history_path(hp.target.ops_dir)}"
@@ -277,13 +277,13 @@ def _smoke(hp: HostPlan, ps: PlannedStep, ctx: RunContext) -> tuple[bool, str]:
     return ctx.smoke(hp.label, ps.connections)
 
 
-def _passed(result: tuple[bool, str]) -> tuple[str, str]:
+def _passed(result: tuple[bool, str]) -> tuple[StepStatus, str]:
     ok, detail = result
-    return (OK if ok else FAILED), detail
+    return (StepStatus.OK if ok else StepStatus.FAILED), detail
 
 
-def _preflight(call: StepCall) -> tuple[str, str]:
-    return OK, "done before any host changed"
+def _preflight(call: StepCall) -> tuple[StepStatus, str]:
+    return StepStatus.OK, "done before any host changed"
 
 
 # The registry of step kinds the engine runs (the run context carries it; see ARCHITECTURE.md

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import suppress
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from cookcam_ops import ui
 from cookcam_ops.deploy.refs import short
+from cookcam_ops.deploy.result import Outcome, StepStatus
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -24,10 +26,51 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.unlock import UnlockResult
     from cookcam_ops.runlog import RunLog
 
-_STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim", "planned": "cyan",
-          "running": "yellow", "deployed": "bold green", "rolled_back": "yellow",
-          "rollback_failed": "bold red", "nothing_to_do": "green", "unreachable": "bold red",
-          "dry_run": "cyan", "warn": "yellow"}
+def step_style(status: StepStatus) -> str:
+    """A step status's colour."""
+    match status:
+        case StepStatus.OK:
+            return "green"
+        case StepStatus.WARN:
+            return "yellow"
+        case StepStatus.FAILED:
+            return "bold red"
+        case StepStatus.SKIPPED:
+            return "dim"
+        case StepStatus.PLANNED:
+            return "cyan"
+        case _:
+            assert_never(status)
+
+
+def outcome_style(outcome: Outcome) -> str:
+    """A host's or a run's outcome's colour."""
+    match outcome:
+        case Outcome.DEPLOYED | Outcome.MIGRATED:
+            return "bold green"
+        case Outcome.NOTHING_TO_DO:
+            return "green"
+        case Outcome.ROLLED_BACK:
+            return "yellow"
+        case Outcome.ROLLBACK_FAILED | Outcome.FAILED | Outcome.UNREACHABLE:
+            return "bold red"
+        case Outcome.SKIPPED:
+            return "dim"
+        case Outcome.PLANNED | Outcome.DRY_RUN:
+            return "cyan"
+        case _:
+            assert_never(outcome)
+
+
+def _style(value: str) -> str:
+    """The colour of what a row shows: a step status, an outcome, or "running"."""
+    if value == "running":
+        return "yellow"
+    with suppress(ValueError):
+        return step_style(StepStatus(value))
+    with suppress(ValueError):
+        return outcome_style(Outcome(value))
+    return ""
 
 
 class Progress:
@@ -70,7 +113,7 @@ class Progress:
         for host, (step, status, since, detail) in rows:
             took = f"{time.monotonic() - since:5.1f}s" if status == "running" else ""
             table.add_row(Text(host, style="bold"), Text(step), Text(status,
-                          style=_STYLE.get(status, "")), Text(took), Text(detail[:80]))
+                          style=_style(status)), Text(took), Text(detail[:80]))
         if view is None:
             return table
         from rich.console import Group
@@ -111,7 +154,7 @@ class Progress:
         with self._lock:
             self._rows[host] = [result.name, result.status, time.monotonic(), result.detail]
         line = Text(f"{host}: {result.name} ")
-        line.append(result.status, style=_STYLE.get(result.status, ""))
+        line.append(result.status, style=_style(result.status))
         line.append(f" ({result.duration_s:.1f}s)" + (f" {result.detail}" if result.detail
                                                       else ""))
         self._line(line)
@@ -123,7 +166,7 @@ class Progress:
             if host in self._rows:
                 self._rows[host][1] = outcome
         line = Text(f"{host}: ")
-        line.append(outcome, style=_STYLE.get(outcome, ""))
+        line.append(outcome, style=_style(outcome))
         self._line(line)
 
     def sampled(self, view: SampleView) -> None:
@@ -147,7 +190,7 @@ def _checks_table(result: RunResult) -> None:
     """The checks worth a look (all of them for a dry run); a canary's are in its own table."""
     checks = [c for c in result.checks if not c.name.startswith("canary:")]
     shown = [c for c in checks if c.status.value != "pass"] if result.plans else []
-    shown = shown if result.outcome != "dry_run" else checks
+    shown = shown if result.outcome != Outcome.DRY_RUN else checks
     if not shown:
         return
     table = ui.checks_table(shown, "checks")
@@ -190,7 +233,7 @@ def _verdict(result: RunResult) -> None:
     from rich.text import Text
 
     line = Text(result.outcome.upper().replace("_", " "),
-                style=_STYLE.get(result.outcome, "") if result.ok else "bold red")
+                style=_style(result.outcome) if result.ok else "bold red")
     line.append(f"  {result.action} {result.environment}, target {short(result.target_sha)}"
                 f" ({result.duration_s:.1f}s)")
     if result.interrupted:
@@ -229,15 +272,15 @@ def render_result(result: RunResult) -> None:
     for col in ("host", "from", "to", "outcome", "detail"):
         table.add_column(col, overflow="fold")
     for h in result.hosts:
-        bad = [s for s in h.steps if s.status == "failed"] or \
-            [s for s in h.steps if s.status == "warn"]
+        bad = [s for s in h.steps if s.status == StepStatus.FAILED] or \
+            [s for s in h.steps if s.status == StepStatus.WARN]
         detail = Text("; ".join(f"{s.name}: {s.detail}" for s in bad) or
-                      f"{sum(s.status == 'ok' for s in h.steps)} steps ok",
-                      style="yellow" if bad and bad[0].status == "warn" else "")
+                      f"{sum(s.status == StepStatus.OK for s in h.steps)} steps ok",
+                      style="yellow" if bad and bad[0].status == StepStatus.WARN else "")
         if h.pm2 is not None and h.pm2.changes:
             detail.append(f"\n{h.pm2.describe()}")
         table.add_row(Text(h.name), Text(short(h.from_sha)), Text(short(h.to_sha)),
-                      Text(h.outcome, style=_STYLE.get(h.outcome, "")), detail)
+                      Text(h.outcome, style=_style(h.outcome)), detail)
     ui.out().print(table)
     _canary(result)
     _checks_table(result)

@@ -279,12 +279,13 @@ def _to_releases(layout: Layout, state: SandboxState, progress: Progress) -> Non
     from cookcam_ops.config import load_config
     from cookcam_ops.deploy.migrate import MigrateRequest, migrate_environment
     from cookcam_ops.deploy.observer import NullObserver
+    from cookcam_ops.deploy.result import Outcome
 
     progress("moving the hosts to the releases layout (migrate-to-releases)")
     result = migrate_environment(load_config(layout.ops_yaml),
                                  MigrateRequest(files.ENV_NAME, command_line="sandbox up"),
                                  observer=NullObserver())
-    if result.outcome != "migrated":
+    if result.outcome != Outcome.MIGRATED:
         failed = [f"{h.name}: {s.name}: {s.detail}" for h in result.hosts for s in h.steps
                   if s.status == "failed"]
         raise SandboxError(f"migrate-to-releases failed ({'; '.join(failed)[:300]})")

@@ -55,28 +55,28 @@ def timeout_text(timeout_s: float) -> str:
 
 def describe(handshake: Handshake, timeout_s: float) -> str:
     """A handshake's outcome in words."""
-    if handshake.outcome is Outcome.CONNECTED:
+    if handshake.outcome == Outcome.CONNECTED:
         return f"`connected` received in {handshake.latency_s * 1000:.0f} ms"
-    if handshake.outcome is Outcome.TIMEOUT:
+    if handshake.outcome == Outcome.TIMEOUT:
         return timeout_text(timeout_s)
-    if handshake.outcome is Outcome.REFUSED:
+    if handshake.outcome == Outcome.REFUSED:
         return f"refused: {clip(handshake.reason) or 'no reason given'}"
     return f"connection failed: {clip(handshake.reason) or 'unknown error'}"
 
 
 def judge_valid(handshake: Handshake, timeout_s: float) -> tuple[Status, str]:
     """socket-auth-valid: the `connected` event must arrive within the timeout."""
-    status = Status.PASS if handshake.outcome is Outcome.CONNECTED else Status.FAIL
+    status = Status.PASS if handshake.outcome == Outcome.CONNECTED else Status.FAIL
     return status, describe(handshake, timeout_s)
 
 
 def judge_refusal(handshake: Handshake, timeout_s: float, what: str) -> tuple[Status, str]:
     """socket-auth-invalid/missing: a refusal with connect_error passes; acceptance is a bypass."""
-    if handshake.outcome is Outcome.REFUSED:
+    if handshake.outcome == Outcome.REFUSED:
         return Status.PASS, f"{what} refused: {clip(handshake.reason) or 'no reason given'}"
-    if handshake.outcome is Outcome.CONNECTED:
+    if handshake.outcome == Outcome.CONNECTED:
         return Status.FAIL, f"{what} was ACCEPTED — authentication bypass"
-    if handshake.outcome is Outcome.TIMEOUT:
+    if handshake.outcome == Outcome.TIMEOUT:
         return Status.FAIL, (f"no answer to {what} within {timeout_s:.1f}s — "
                              "the server may be waiting on Supabase")
     return Status.FAIL, describe(handshake, timeout_s)
@@ -143,8 +143,8 @@ class RateSummary:
 
 def summarize_rate(results: Sequence[Handshake], wall_s: float, timeout_s: float) -> RateSummary:
     """Success count, latency percentiles and the most common failure reasons."""
-    ok = [r.latency_s for r in results if r.outcome is Outcome.CONNECTED]
-    reasons = Counter(describe(r, timeout_s) for r in results if r.outcome is not Outcome.CONNECTED)
+    ok = [r.latency_s for r in results if r.outcome == Outcome.CONNECTED]
+    reasons = Counter(describe(r, timeout_s) for r in results if r.outcome != Outcome.CONNECTED)
     return RateSummary(connections=len(results), connected=len(ok), wall_s=wall_s,
                        p50_s=percentile(ok, 50), p95_s=percentile(ok, 95),
                        max_s=max(ok) if ok else None,

@@ -11,7 +11,7 @@ from cookcam_ops.deploy.facts import FactsQuery, HostFacts
 from cookcam_ops.deploy.observer import NullObserver
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, plan_host
 from cookcam_ops.deploy.playbook import StepKind, load_playbook
-from cookcam_ops.deploy.result import FAILED, OK
+from cookcam_ops.deploy.result import StepStatus
 from cookcam_ops.deploy.session import HostSession
 from cookcam_ops.deploy.steps import RunContext, StepCall
 from cookcam_ops.errors import HostError
@@ -95,7 +95,7 @@ class World:
         s.connect()
         return s
 
-    def step(self, call: StepCall) -> tuple[str, str]:
+    def step(self, call: StepCall) -> tuple[StepStatus, str]:
         """Every step kind, as the script says: the registry the engine gets from context()."""
         session, hp, ps, ctx = call.session, call.hp, call.ps, call.ctx
         host = hp.label
@@ -119,8 +119,8 @@ class World:
         if ps.switch:
             self.prev[host], self.head[host] = self.head[host], hp.to_sha or ""
         if action == "fail":
-            return FAILED, "scripted failure"
-        return OK, ""
+            return StepStatus.FAILED, "scripted failure"
+        return StepStatus.OK, ""
 
     def gather(self, runner: object, t: Target, query: FactsQuery,
                timeout: float = 0.0) -> HostFacts:

@@ -10,7 +10,7 @@ from local_host import LocalHost
 
 from cookcam_ops.deploy import diskspace
 from cookcam_ops.deploy.observer import NullObserver
-from cookcam_ops.deploy.result import FAILED, OK
+from cookcam_ops.deploy.result import StepStatus
 from cookcam_ops.deploy.session import HostSession
 from cookcam_ops.deploy.steps import RunContext, run_step
 from cookcam_ops.remote.protocol import RunResult
@@ -50,7 +50,7 @@ def run_npm_ci(answer: RunResult, min_free_mb: int | None = None) -> tuple[str, 
 
 def test_npm_ci_exiting_0_after_enospc_fails_and_says_the_disk_is_full() -> None:
     status, detail, _ = run_npm_ci(RunResult("npm ci", 0, "", NPM_HIDING_ENOSPC, 9.0))
-    assert status == FAILED
+    assert status == StepStatus.FAILED
     assert detail.startswith("no space left on the disk holding /srv/web1/api and "
                              "/srv/web1/api.ops (0.8 MB free on the disk mounted at /srv)")
     assert "ENOSPC" in detail
@@ -58,14 +58,14 @@ def test_npm_ci_exiting_0_after_enospc_fails_and_says_the_disk_is_full() -> None
 
 def test_a_step_without_enospc_passes() -> None:
     status, _, _ = run_npm_ci(RunResult("npm ci", 0, "added 312 packages\n", "", 9.0))
-    assert status == OK
+    assert status == StepStatus.OK
 
 
 def test_min_free_mb_is_checked_on_the_host_before_the_step() -> None:
     out = LocalHost().run(diskspace.precheck(("/", "/tmp"), 10**9) + "; echo ran")
     assert out.exit_code == diskspace.NOSPACE_EXIT and "ran" not in out.stdout
     status, detail, host = run_npm_ci(out, min_free_mb=10**9)
-    assert status == FAILED
+    assert status == StepStatus.FAILED
     assert detail.startswith("not enough disk space to start: ")
     assert "min_free_mb: 1000000000" in detail
     assert any("df -Pk /srv/web1/api /srv/web1/api.ops" in cmd for _, cmd in host.log)
