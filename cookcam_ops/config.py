@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -202,6 +203,13 @@ class HostConfig(Model):
         return self.hostname if self.ssh_port == 22 else f"{self.hostname}:{self.ssh_port}"
 
 
+class Strategy(StrEnum):
+    """How a host serves the app (ops.yaml's `strategy`; cookcam_ops.layout implements each)."""
+
+    IN_PLACE = "in-place"
+    RELEASES = "releases"
+
+
 NotifyEvent = Literal["deploy", "rollback", "failure", "unlock"]
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
@@ -270,7 +278,7 @@ class EnvironmentConfig(Model):
     base_url: str | None = None
     sentry_project_id: str | None = None
     batch_size: int = Field(default=1, ge=1)
-    strategy: Literal["in-place", "releases"] = "in-place"
+    strategy: Strategy = Strategy.IN_PLACE
     keep_releases: int = Field(default=5, ge=2)
     canary: CanaryConfig = CanaryConfig()  # deploy --canary and watch
     notify: list[NotifyConfig] = Field(default_factory=list)

@@ -37,7 +37,7 @@ def drain(
     shutdown line, and on a worker killed mid-drain. Exit 0 pass, 1 fail, 3 unreachable.
     """
     from cookcam_ops import ui
-    from cookcam_ops.drain import DrainOptions, run_drain
+    from cookcam_ops.drain import DrainOptions, Via, run_drain
     from cookcam_ops.drain.service import drain_token
     from cookcam_ops.remote.fanout import open_host, select_hosts, ssh_connector, target
     from cookcam_ops.render.drain import render_drain
@@ -45,8 +45,8 @@ def drain(
     loaded = load(ctx)
     env = loaded.environment(environment)
     chosen = target(select_hosts(environment, env, host)[0], loaded.config.app, env)
-    opts = DrainOptions(environment, via=via, duration_s=duration, concurrency=concurrency,
-                        socket_clients=sockets).validate()
+    opts = DrainOptions(environment, via=Via.parse(via), duration_s=duration,
+                        concurrency=concurrency, socket_clients=sockets).validate()
     token, token_checks = drain_token(loaded, os.environ) if sockets else (None, [])
     transport, chosen = open_host(ssh_connector(loaded, env), chosen)
     try:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from cookcam_ops.config import Strategy
 from cookcam_ops.deploy import audit, scripts
 from cookcam_ops.deploy.fleet import Fleet
 from cookcam_ops.deploy.handover import handover
@@ -29,7 +30,7 @@ from cookcam_ops.deploy.release_steps import check_cwds
 from cookcam_ops.deploy.result import HostResult, Outcome, RunResult, StepResult, StepStatus
 from cookcam_ops.deploy.steps import failure_detail
 from cookcam_ops.errors import HostError
-from cookcam_ops.layout import Strategy, layout_for
+from cookcam_ops.layout import layout_for
 from cookcam_ops.layout import releases as rel
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q

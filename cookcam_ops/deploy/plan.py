@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cookcam_ops.config import Strategy
 from cookcam_ops.deploy import scripts
 from cookcam_ops.deploy.playbook import DEFAULT_EXPECT, Playbook, Step, StepKind, render
 from cookcam_ops.deploy.refs import short
-from cookcam_ops.layout import Strategy
 from cookcam_ops.layout import releases as rel
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.apply import Apply, ApplyPlan, plan_apply

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cookcam_ops.config import Strategy
 from cookcam_ops.deploy.shellwords import placeholder_problems
 from cookcam_ops.errors import ConfigError
 from cookcam_ops.remote.protocol import q
@@ -220,7 +221,8 @@ def load_playbook(path: Path) -> Playbook:
     return book
 
 
-def playbook_path(loaded: LoadedConfig, action: str, strategy: str = "in-place") -> Path:
+def playbook_path(loaded: LoadedConfig, action: str, strategy: str = Strategy.IN_PLACE
+                  ) -> Path:
     """The playbook ops.yaml names for action (deploy or rollback), else the built-in one.
 
     strategy: releases reads `deploy_releases` / `rollback_releases` and defaults to
@@ -228,7 +230,7 @@ def playbook_path(loaded: LoadedConfig, action: str, strategy: str = "in-place")
     """
     from cookcam_ops.resources import default_playbook
 
-    key = action if strategy == "in-place" else f"{action}_releases"
+    key = action if strategy == Strategy.IN_PLACE else f"{action}_releases"
     configured = getattr(loaded.config.playbooks, key)
-    suffix = "" if strategy == "in-place" else "-releases"
+    suffix = "" if strategy == Strategy.IN_PLACE else "-releases"
     return loaded.resolve(configured) if configured else default_playbook(f"{action}{suffix}.yaml")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cookcam_ops.config import Strategy
 from cookcam_ops.deploy import audit, gates
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts
 from cookcam_ops.deploy.lock import local_user
@@ -72,7 +73,7 @@ def rollback_batch(env: EnvironmentConfig, plans: list[HostPlan]) -> int:
     must stop the app before starting it again (fork mode on either side: all at once would
     leave the whole fleet refusing connections together)."""
     restart = any(p.pm2 is not None and p.pm2.how is Apply.RESTART for p in plans)
-    if env.strategy == "releases" and not restart:
+    if env.strategy == Strategy.RELEASES and not restart:
         return max(1, len(plans))
     return env.batch_size
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cookcam_ops.config import Strategy
 from cookcam_ops.deploy.engine import execute
 from cookcam_ops.deploy.fleet import Fleet, InterruptGuard, interrupts
 from cookcam_ops.deploy.lock import new_claim
@@ -59,7 +60,7 @@ Confirm = Callable[[Preview], bool]
 def environment_for(loaded: LoadedConfig, name: str) -> EnvironmentConfig:
     """The environment, refusing settings its strategy cannot work with."""
     env = loaded.environment(name)
-    if env.strategy == "releases" and loaded.config.app.env_file.startswith("/"):
+    if env.strategy == Strategy.RELEASES and loaded.config.app.env_file.startswith("/"):
         raise ConfigError(f"app.env_file: '{loaded.config.app.env_file}' is absolute, but "
                           f"environments.{name} uses strategy: releases",
                           hint="give a name relative to the app (each release keeps its copy; "
@@ -67,7 +68,8 @@ def environment_for(loaded: LoadedConfig, name: str) -> EnvironmentConfig:
     return env
 
 
-def playbooks(loaded: LoadedConfig, strategy: str = "in-place") -> tuple[Playbook, Playbook]:
+def playbooks(loaded: LoadedConfig, strategy: str = Strategy.IN_PLACE
+              ) -> tuple[Playbook, Playbook]:
     """(deploy, rollback) playbooks for the strategy, loaded and validated before connecting."""
     return (load_playbook(playbook_path(loaded, "deploy", strategy)),
             load_playbook(playbook_path(loaded, "rollback", strategy)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from cookcam_ops.drain.load import LoadStats
@@ -10,17 +11,34 @@ from cookcam_ops.drain.shutdown import WorkerShutdown
 from cookcam_ops.drain.sockets import SocketStats
 from cookcam_ops.drain.stats import latency_summary, longest_gap, rate
 from cookcam_ops.drain.watcher import WatchResult
+from cookcam_ops.errors import UsageError
 from cookcam_ops.pm2 import killsignal
 from cookcam_ops.report import Check, Status
 
 DOWNTIME_WARN_MS = 1000
 
 
+class Via(StrEnum):
+    """How a drain stops the old workers (--via)."""
+
+    RELOAD = "reload"  # pm2 reload: must fail no request
+    RESTART = "restart"  # pm2 restart: not zero-downtime, some failures expected
+    SIGNAL = "signal"  # PM2's kill signal to each worker in turn, as PM2 would send it
+
+    @classmethod
+    def parse(cls, text: str) -> Via:
+        """--via's value, or UsageError."""
+        try:
+            return cls(text)
+        except ValueError:
+            raise UsageError(f"--via must be one of {', '.join(cls)}, not {text!r}") from None
+
+
 @dataclass(frozen=True)
 class DrainFacts:
     """Everything a drain observed."""
 
-    via: str
+    via: Via
     host: str
     load: LoadStats
     load_window: tuple[float, float]  # monotonic start, end
@@ -71,8 +89,8 @@ def check_requests(f: DrainFacts) -> Check:
         return Check("requests", Status.PASS, f"no failed request: {detail}", f.host)
     if s.requests == 0:
         return Check("requests", Status.FAIL, "no request completed", f.host)
-    status = Status.FAIL if f.via == "reload" else Status.WARN
-    why = ("pm2 reload must not fail a request" if f.via == "reload" else
+    status = Status.FAIL if f.via == Via.RELOAD else Status.WARN
+    why = ("pm2 reload must not fail a request" if f.via == Via.RELOAD else
            f"{f.via} is not zero-downtime: expected some")
     return Check("requests", status, f"{s.failed} failed request(s) ({why}): {detail}", f.host)
 
@@ -165,7 +183,7 @@ def check_sockets(f: DrainFacts) -> Check:
 def check_trigger(f: DrainFacts) -> Check:
     w = f.watch
     took = w.trigger_end_ms - w.trigger_start_ms
-    if f.via == "signal":
+    if f.via == Via.SIGNAL:
         return Check("trigger", Status.PASS,
                      f"sent {_pm2_signal(w).signal} to {len(w.sent)} worker(s), one at a time, "
                      f"in {took} ms", f.host)

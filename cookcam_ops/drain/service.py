@@ -13,10 +13,11 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import assert_never
 
 from cookcam_ops.common import Secret
 from cookcam_ops.config import LoadedConfig
-from cookcam_ops.drain.judge import DrainFacts, judge, metrics
+from cookcam_ops.drain.judge import DrainFacts, Via, judge, metrics
 from cookcam_ops.drain.load import LoadRun, load_target
 from cookcam_ops.drain.shutdown import analyze
 from cookcam_ops.drain.sockets import SocketStats, SocketWatch
@@ -26,7 +27,6 @@ from cookcam_ops.remote.fanout import Target
 from cookcam_ops.remote.protocol import Transport
 from cookcam_ops.report import Check, Report, Status
 
-VIAS = ("reload", "restart", "signal")
 MAX_DURATION_S = 120.0
 LOAD_CAP_S = 120.0
 MAX_REQUESTS = 2_000_000
@@ -42,7 +42,7 @@ class DrainOptions:
     """What to do and how hard to push."""
 
     environment: str
-    via: str = "reload"
+    via: Via = Via.RELOAD
     duration_s: float = 10.0
     concurrency: int = 16
     socket_clients: int = 4
@@ -50,8 +50,6 @@ class DrainOptions:
     socket_timeout_s: float = 10.0
 
     def validate(self) -> DrainOptions:
-        if self.via not in VIAS:
-            raise UsageError(f"--via must be one of {', '.join(VIAS)}, not {self.via!r}")
         if not 2 <= self.duration_s <= MAX_DURATION_S:
             raise UsageError(f"--duration must be from 2 to {MAX_DURATION_S:g} seconds")
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
@@ -109,10 +107,14 @@ async def _drive(t: Target, transport: Transport, opts: DrainOptions, token: Sec
                       workers=analyze(watch) if not watch.error else [], sockets=socket_stats)
 
 
-def _what(via: str, name: str) -> str:
-    if via == "signal":
-        return f"sending each {name} worker PM2's kill signal"
-    return f"pm2 {via} {name}"
+def _what(via: Via, name: str) -> str:
+    match via:
+        case Via.SIGNAL:
+            return f"sending each {name} worker PM2's kill signal"
+        case Via.RELOAD | Via.RESTART:
+            return f"pm2 {via} {name}"
+        case _:
+            assert_never(via)
 
 
 async def _watch(t: Target, transport: Transport, via: str) -> WatchResult:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
+from cookcam_ops.config import Strategy
 from cookcam_ops.remote.protocol import q
 
 if TYPE_CHECKING:
@@ -28,13 +28,6 @@ if TYPE_CHECKING:
     from cookcam_ops.report import Check
 
 LOCKFILE = "package-lock.json"
-
-
-class Strategy(StrEnum):
-    """How a host serves the app (ops.yaml's `strategy`)."""
-
-    IN_PLACE = "in-place"
-    RELEASES = "releases"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from cookcam_ops.common import parallel_map
-from cookcam_ops.config import AppConfig, EnvironmentConfig, HostConfig, LoadedConfig
+from cookcam_ops.config import AppConfig, EnvironmentConfig, HostConfig, LoadedConfig, Strategy
 from cookcam_ops.errors import HostError, Unreachable, UsageError
-from cookcam_ops.layout import Layout, Strategy, layout_for
+from cookcam_ops.layout import Layout, layout_for
 from cookcam_ops.limits import clip_value
 from cookcam_ops.remote.probe import (
     PROBE_TIMEOUT_S,

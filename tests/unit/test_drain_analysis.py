@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cookcam_ops.common import percentile
-from cookcam_ops.drain.judge import DrainFacts, judge, metrics
+from cookcam_ops.drain.judge import DrainFacts, Via, judge, metrics
 from cookcam_ops.drain.load import LoadStats
 from cookcam_ops.drain.shutdown import analyze, step_of
 from cookcam_ops.drain.sockets import SocketStats
@@ -121,7 +121,7 @@ def test_lines_before_the_trigger_are_ignored() -> None:
 def test_sigterm_only_is_explained_in_plain_words() -> None:
     w = watch([LogLine(600, "daemon", "App [api:_old_0] exited with code [0] via signal [SIGINT]")],
               handlers=["process.on('SIGTERM', () => shutdown('SIGTERM'));"])
-    checks = {c.name: c for c in judge(facts(w, via="restart"))}
+    checks = {c.name: c for c in judge(facts(w, via=Via.RESTART))}
     explanation = ("the app handles SIGTERM but PM2 sends SIGINT: the workers were killed "
                    "without draining; fix: handle SIGINT too, or set PM2_KILL_SIGNAL=SIGTERM")
     assert checks["kill-signal"].status is Status.FAIL
@@ -144,7 +144,7 @@ def load_stats(**counts: int) -> LoadStats:
     return s
 
 
-def facts(w: WatchResult, via: str = "reload", load: LoadStats | None = None,
+def facts(w: WatchResult, via: Via = Via.RELOAD, load: LoadStats | None = None,
           sockets: SocketStats | None = None) -> DrainFacts:
     return DrainFacts(via=via, host="web1", load=load or load_stats(requests=100, ok_2xx=100),
                       load_window=(10.0, 11.0), watch=w, workers=analyze(w), sockets=sockets)
@@ -156,7 +156,7 @@ def test_failed_requests_fail_a_reload_but_only_warn_a_restart() -> None:
     reload = {c.name: c for c in judge(facts(watch(full()), load=bad))}
     assert reload["requests"].status is Status.FAIL
     assert "3 failed" in reload["requests"].detail
-    restart = {c.name: c for c in judge(facts(watch(full()), via="restart", load=bad))}
+    restart = {c.name: c for c in judge(facts(watch(full()), via=Via.RESTART, load=bad))}
     assert restart["requests"].status is Status.WARN
 
 

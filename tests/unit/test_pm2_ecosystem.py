@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cookcam_ops.checklist.pm2_items import judge_changes, judge_runtime
-from cookcam_ops.config import AppConfig, HostConfig
-from cookcam_ops.layout import Place, Strategy, layout_for
+from cookcam_ops.config import AppConfig, HostConfig, Strategy
+from cookcam_ops.layout import Place, layout_for
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.apply import Apply, Change, differences, plan_apply
 from cookcam_ops.pm2.ecosystem import (

@@ -11,8 +11,9 @@ import pytest
 from deploy_fakes import DEPLOY, FakeTransport, make_target
 from deploy_fakes import facts as host_facts
 
+from cookcam_ops.config import Strategy
 from cookcam_ops.deploy.plan import PlanInput, plan_host
-from cookcam_ops.layout import InPlace, Place, Releases, Strategy, layout_for
+from cookcam_ops.layout import InPlace, Place, Releases, layout_for
 from cookcam_ops.remote.probe import (
     Candidate,
     HostProbe,

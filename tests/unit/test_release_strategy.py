@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from deploy_fakes import APP, NEW, OLD, facts, make_target
 
+from cookcam_ops.config import Strategy
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, facts_script, parse_facts
 from cookcam_ops.deploy.migrate import HostLayout, parse_layout
 from cookcam_ops.deploy.plan import PlanInput, plan_host
 from cookcam_ops.deploy.playbook import load_playbook
-from cookcam_ops.layout import Strategy, layout_for
+from cookcam_ops.layout import layout_for
 from cookcam_ops.layout.releases import (
     ReleaseEntry,
     env_names_diff,
