@@ -11,31 +11,19 @@ ops.yaml names, sent, and never printed, logged or put in a check (names and sta
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cookcam_ops.delivery import DELIVERY_BUDGET_S, Job, deliver, post
 from cookcam_ops.deploy.refs import short
 from cookcam_ops.report import Check, Status
+from cookcam_ops.sentry import sentry_job
 
 if TYPE_CHECKING:
     from cookcam_ops.config import EnvironmentConfig, NotifyConfig
     from cookcam_ops.deploy.result import RunResult
     from cookcam_ops.deploy.unlock import UnlockResult
-
-DELIVERY_BUDGET_S = 5.0  # the most a run waits for every notification together
-HTTP_TIMEOUT_S = 3.0
-
-
-@dataclass(frozen=True)
-class Job:
-    """One delivery: the check it reports as, and the work that returns that check."""
-
-    name: str
-    run: Callable[[], Check]
-
 
 @dataclass(frozen=True)
 class Event:
@@ -126,48 +114,6 @@ def _post_job(cfg: NotifyConfig, event: Event, environ: Mapping[str, str]) -> Jo
     return Job(name, send)
 
 
-def post(name: str, url: str, body: dict[str, Any], headers: dict[str, str], *,
-         what: str, accept: frozenset[int] = frozenset({200, 201, 202, 204})) -> Check:
-    """POST JSON; a check saying it was sent, or why not (status or error class: never the URL
-    or the answer's body)."""
-    import httpx
-
-    try:
-        with httpx.Client(timeout=HTTP_TIMEOUT_S, follow_redirects=False) as client:
-            answer = client.post(url, json=body, headers=headers)
-    except httpx.InvalidURL:
-        return Check(name, Status.WARN, "the URL is not valid; nothing sent")
-    except httpx.HTTPError as e:
-        return Check(name, Status.WARN, f"not sent ({type(e).__name__})")
-    if answer.status_code not in accept:
-        return Check(name, Status.WARN, f"refused (HTTP {answer.status_code})")
-    return Check(name, Status.PASS, f"{what} (HTTP {answer.status_code})")
-
-
-def deliver(jobs: list[Job], budget_s: float = DELIVERY_BUDGET_S) -> list[Check]:
-    """Run the jobs in parallel; what has not answered within budget_s becomes a warning.
-
-    Threads are daemons: one that hangs past the budget is left behind, never waited for.
-    """
-    results: list[Check | None] = [None] * len(jobs)
-
-    def run(i: int, job: Job) -> None:
-        try:
-            results[i] = job.run()
-        except Exception as e:  # a notification must never fail the run
-            results[i] = Check(job.name, Status.WARN, f"not sent ({type(e).__name__})")
-
-    threads = [threading.Thread(target=run, args=(i, job), daemon=True)
-               for i, job in enumerate(jobs)]
-    deadline = time.monotonic() + budget_s
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    return [r or Check(job.name, Status.WARN, f"no answer within {budget_s:g}s; given up")
-            for r, job in zip(results, jobs, strict=True)]
-
-
 def announce(env: EnvironmentConfig, event: Event | None, environ: Mapping[str, str],
              sentry_job: Job | None = None, budget_s: float = DELIVERY_BUDGET_S) -> list[Check]:
     """Send the event to every webhook that wants it, and the Sentry job, within the budget."""
@@ -181,8 +127,6 @@ def announce_run(env: EnvironmentConfig, result: RunResult, document: dict[str, 
                  budget_s: float = DELIVERY_BUDGET_S) -> list[Check]:
     """Announce a deploy, rollback or migration: its event to the webhooks, and to Sentry the
     release the fleet ended on, when it ended healthy."""
-    from cookcam_ops.sentry import sentry_job
-
     job = sentry_job(env.sentry, result.environment, result, user, environ) \
         if env.sentry else None
     return announce(env, run_event(result, document, user), environ, job, budget_s)

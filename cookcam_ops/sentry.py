@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from cookcam_ops.delivery import Job, post
 from cookcam_ops.deploy.refs import short
-from cookcam_ops.notify import Job, post
 from cookcam_ops.report import Check, Status
 
 if TYPE_CHECKING:

@@ -29,7 +29,6 @@ from cookcam_ops.canary.sampler import HostSampler, Sampler, planned_rounds, sam
 from cookcam_ops.canary.settings import CanaryConfig, Metric
 from cookcam_ops.canary.tally import HostSample, HostTally
 from cookcam_ops.canary.view import SamplingObserver, bake_view
-from cookcam_ops.deploy.bake import BakeVerdict
 from cookcam_ops.errors import ChecksFailed, OpsError
 from cookcam_ops.report import Check
 
@@ -38,6 +37,16 @@ if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
     from cookcam_ops.deploy.session import HostSession
     from cookcam_ops.smoke.plan import SmokePlan
+
+
+@dataclass(frozen=True)
+class BakeVerdict:
+    """Go on (promote) or put the canary back; the outcome and one line naming why."""
+
+    promote: bool
+    outcome: str  # promoted | rolled_back | interrupted
+    detail: str
+    elapsed_s: float
 
 
 class Verdict(StrEnum):

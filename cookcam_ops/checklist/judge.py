@@ -95,29 +95,6 @@ def _inline_secrets(app: EcosystemApp, secret_names: set[str], host: str) -> Che
     return Check("ecosystem-no-inline-secrets", Status.PASS, "no secret keys inline", host)
 
 
-def judge_git(dirty: list[str], branch: str | None, contained: bool | None, expected: str,
-              host: str) -> list[Check]:
-    """A clean working tree on the expected branch (or a detached commit contained in it)."""
-    if dirty:
-        shown = ", ".join(line[3:] if len(line) > 3 else line for line in dirty[:5])
-        more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
-        clean = Check("git-clean", Status.FAIL,
-                      f"{len(dirty)} changed or untracked path(s): {shown}{more}", host)
-    else:
-        clean = Check("git-clean", Status.PASS, "working tree clean", host)
-    if branch == expected:
-        on = Check("git-branch", Status.PASS, f"on {expected}", host)
-    elif branch is None:
-        on = (Check("git-branch", Status.PASS,
-                    f"detached HEAD (a deployed commit) contained in {expected}", host)
-              if contained else
-              Check("git-branch", Status.WARN,
-                    f"detached HEAD not known to be in {expected} (fetch to update)", host))
-    else:
-        on = Check("git-branch", Status.FAIL, f"on branch {branch}, expected {expected}", host)
-    return [clean, on]
-
-
 def judge_versions(node: str | None, npm: str | None, engines: object,
                    host: str) -> list[Check]:
     """node and npm against package.json engines (when it has any)."""

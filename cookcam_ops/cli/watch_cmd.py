@@ -30,8 +30,8 @@ def watch(
     Exit 0 every rule held, 1 a rule failed, 2 bad input, 3 a host unreachable, 130
     interrupted (Ctrl-C reports what was seen so far).
     """
-    from cookcam_ops.canary.watch import WatchRequest, watch_environment
     from cookcam_ops.render.canary import WatchProgress, render_watch
+    from cookcam_ops.watch import WatchRequest, watch_environment
 
     loaded = load(ctx)
     req = WatchRequest(environment, duration, accept_new_host_keys)

@@ -2,34 +2,25 @@
 the usual gates a bake hook watches it against the baseline and either lets the batch loop go
 on or has the engine put the canary back (and never touch the rest).
 
-The engine needs only `BakeHook`; what samples and judges is `cookcam_ops.canary.bake.Bake`.
+The engine needs only `BakeHook`; what samples and judges is `cookcam_ops.canary.bake.Bake`
+(the canary package depends on deploy's run machinery nowhere: deploy composes it).
 The verdict is recorded in each canary host's audit log (action `canary`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from cookcam_ops.errors import HostError
 
 if TYPE_CHECKING:
+    from cookcam_ops.canary.bake import BakeVerdict
     from cookcam_ops.deploy.plan import HostPlan
     from cookcam_ops.deploy.session import HostSession
     from cookcam_ops.deploy.steps import RunContext
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class BakeVerdict:
-    """Go on (promote) or put the canary back; the outcome and one line naming why."""
-
-    promote: bool
-    outcome: str  # promoted | rolled_back | interrupted
-    detail: str
-    elapsed_s: float
 
 
 class BakeHook(Protocol):

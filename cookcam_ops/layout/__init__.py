@@ -30,6 +30,32 @@ if TYPE_CHECKING:
 LOCKFILE = "package-lock.json"
 
 
+def judge_git(dirty: list[str], branch: str | None, contained: bool | None, expected: str,
+              host: str) -> list[Check]:
+    """A clean working tree on the expected branch (or a detached commit contained in it): the
+    in-place layout's checklist items."""
+    from cookcam_ops.report import Check, Status
+
+    if dirty:
+        shown = ", ".join(line[3:] if len(line) > 3 else line for line in dirty[:5])
+        more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+        clean = Check("git-clean", Status.FAIL,
+                      f"{len(dirty)} changed or untracked path(s): {shown}{more}", host)
+    else:
+        clean = Check("git-clean", Status.PASS, "working tree clean", host)
+    if branch == expected:
+        on = Check("git-branch", Status.PASS, f"on {expected}", host)
+    elif branch is None:
+        on = (Check("git-branch", Status.PASS,
+                    f"detached HEAD (a deployed commit) contained in {expected}", host)
+              if contained else
+              Check("git-branch", Status.WARN,
+                    f"detached HEAD not known to be in {expected} (fetch to update)", host))
+    else:
+        on = Check("git-branch", Status.FAIL, f"on branch {branch}, expected {expected}", host)
+    return [clean, on]
+
+
 @dataclass(frozen=True)
 class Place:
     """Where app.path sits, as the host probe found it."""
@@ -172,7 +198,6 @@ class InPlace(Layout):
 
     def judge_checklist(self, sections: dict[str, Section], app: AppConfig,
                         host: str) -> list[Check]:
-        from cookcam_ops.checklist.judge import judge_git
         from cookcam_ops.report import Check, Status
 
         dirty = sections.get("git-dirty")

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 import pytest
 from deploy_fakes import NEW, OLD, World, plan
 
-from cookcam_ops.canary.bake import Bake, CanaryReport, CanaryRun, Verdict
+from cookcam_ops.canary.bake import Bake, BakeVerdict, CanaryReport, CanaryRun, Verdict
 from cookcam_ops.canary.hostside import Pm2Look, Worker
 from cookcam_ops.canary.settings import CanaryConfig, Metric
 from cookcam_ops.canary.tally import HostSample
 from cookcam_ops.canary.view import SampleView
 from cookcam_ops.common import Secret
 from cookcam_ops.deploy import engine
-from cookcam_ops.deploy.bake import BakeVerdict, batches
+from cookcam_ops.deploy.bake import batches
 from cookcam_ops.deploy.result import RunResult, run_outcome
 from cookcam_ops.errors import ChecksFailed, ExitCode
 

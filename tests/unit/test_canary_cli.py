@@ -17,12 +17,12 @@ from cookcam_ops.canary.metrics import Figure, judge_all
 from cookcam_ops.canary.settings import CanaryConfig, Metric
 from cookcam_ops.canary.tally import HostSample, HostTally
 from cookcam_ops.canary.view import bake_view
-from cookcam_ops.canary.watch import judge_hosts
 from cookcam_ops.cli.main import app
 from cookcam_ops.config import load_config
 from cookcam_ops.deploy.result import HostResult, RunResult
 from cookcam_ops.history import parse_history
 from cookcam_ops.render.canary import WatchProgress, plain_line, render_canary, sample_table
+from cookcam_ops.watch import judge_hosts
 
 OPS = {"environments": {"prod": {"hosts": ["deploy@127.0.0.1:1"], "canary": {"bake_s": 120}},
                         "one": {"hosts": ["deploy@127.0.0.1:2"]}}}

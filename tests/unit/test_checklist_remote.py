@@ -20,6 +20,7 @@ from cookcam_ops.checklist.remote import (
 from cookcam_ops.checklist.semver_range import satisfies
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.envfile.schema import load_schema
+from cookcam_ops.layout import judge_git
 from cookcam_ops.pm2 import killsignal
 from cookcam_ops.pm2.ecosystem import ECOSYSTEM_JS, EcosystemRead, parse_ecosystem
 from cookcam_ops.remote.fanout import target
@@ -115,12 +116,12 @@ def test_the_ecosystem_reader_prints_key_names_never_values(tmp_path: Path) -> N
 
 
 def test_git_judgments() -> None:
-    ok = judge.judge_git([], "main", True, "main", "h")
+    ok = judge_git([], "main", True, "main", "h")
     assert [c.status for c in ok] == [Status.PASS, Status.PASS]
-    dirty = by_name(judge.judge_git([" M src/a.ts", "?? tmp.txt"], "feature", None, "main", "h"))
+    dirty = by_name(judge_git([" M src/a.ts", "?? tmp.txt"], "feature", None, "main", "h"))
     assert dirty["git-clean"].status is Status.FAIL and "src/a.ts" in dirty["git-clean"].detail
     assert dirty["git-branch"].status is Status.FAIL and "feature" in dirty["git-branch"].detail
-    detached = by_name(judge.judge_git([], None, False, "main", "h"))
+    detached = by_name(judge_git([], None, False, "main", "h"))
     assert detached["git-branch"].status is Status.WARN
 
 
