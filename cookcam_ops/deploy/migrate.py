@@ -25,6 +25,8 @@ from cookcam_ops.deploy.fleet import Fleet
 from cookcam_ops.deploy.handover import handover
 from cookcam_ops.deploy.lock import local_user
 from cookcam_ops.deploy.persist import settle
+from cookcam_ops.deploy.plan import HostPlan, PlannedStep
+from cookcam_ops.deploy.playbook import StepKind
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.release_steps import check_cwds
 from cookcam_ops.deploy.result import HostResult, Outcome, RunResult, StepResult, StepStatus
@@ -34,10 +36,12 @@ from cookcam_ops.layout import layout_for
 from cookcam_ops.layout import releases as rel
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
+from cookcam_ops.report import Check, Status
 
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
     from cookcam_ops.deploy.observer import DeployObserver
+    from cookcam_ops.deploy.run import RunMeta
     from cookcam_ops.deploy.session import Connector, HostSession
     from cookcam_ops.remote.fanout import Target
 
@@ -54,6 +58,7 @@ class MigrateRequest:
     environment: str
     accept_new_host_keys: bool = False
     command_line: str = "migrate-to-releases"
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,41 @@ def restore_script(p: MigratePaths) -> str:
             f"mv -T {q(p.backup)} {q(p.app)}; fi")
 
 
+def _step(name: str, kind: StepKind, command: str, timeout: float, *, switch: bool = False,
+          after: bool = True, display: str = "") -> PlannedStep:
+    return PlannedStep(name=name, kind=kind, command=command, display=display or command,
+                       timeout=timeout, switch=switch, after_switch=after and not switch)
+
+
+def migration_steps(t: Target, p: MigratePaths, sha: str) -> tuple[PlannedStep, ...]:
+    """One host's migration in order, each with its exact command (what --dry-run prints and
+    what the run executes); `verify` and `save` are done from here, over the session."""
+    release, current = f"{p.stage}/releases/{p.release}", f"{p.app}/current"
+    return (
+        _step("stage", StepKind.RUN, stage_script(t, p, sha), STAGE_TIMEOUT_S, after=False),
+        _step("test-build", StepKind.TEST_BUILD, scripts.test_build(
+            release, TEST_TIMEOUT_S, t.app.health_path, EXPECT, cwd=release), TEST_TIMEOUT_S,
+            after=False),
+        _step("swap", StepKind.RUN, swap_script(p), 60, switch=True),
+        _step("handover", StepKind.RELOAD, handover(t.app.name, current, HANDOVER_TIMEOUT_S),
+              HANDOVER_TIMEOUT_S),
+        _step("verify", StepKind.RUN, "", 60, display=f"every {t.app.name} worker runs in "
+              f"{current} (pm2 jlist, each worker's /proc/PID/cwd)"),
+        _step("save", StepKind.RUN, "", 60, display="pm2 save (a reboot starts the app from "
+              f"{current})"),
+        _step("health", StepKind.HEALTH, scripts.health(t.local_url, 30, 1.0, sha), 60))
+
+
+def restore_steps(t: Target, p: MigratePaths, sha: str) -> tuple[PlannedStep, ...]:
+    """After a failure past the swap: the checkout back, the app handed back to it."""
+    return (_step("restore:swap-back", StepKind.RUN, restore_script(p), 60),
+            _step("restore:handover", StepKind.RELOAD,
+                  handover(t.app.name, p.app, HANDOVER_TIMEOUT_S), HANDOVER_TIMEOUT_S),
+            _step("restore:save", StepKind.RUN, "", 60, display="pm2 save"),
+            _step("restore:health", StepKind.HEALTH, scripts.health(t.local_url, 30, 1.0, sha),
+                  60))
+
+
 class _HostRun:
     """One host's migration: its steps in order, and the restore when one fails after the swap."""
 
@@ -172,6 +212,15 @@ class _HostRun:
         self.observer, self.run_id = observer, run_id
         self.hr = HostResult(self.t.label, lay.sha, lay.sha)
         self.paths = MigratePaths.of(self.t, lay)
+
+    def do(self, ps: PlannedStep) -> bool:
+        """One planned step: verify and save from here, the others as their command."""
+        if ps.name == "verify":
+            return self.verify()
+        if ps.name.endswith("save"):
+            return self.save(ps.name)
+        json_out = ps.kind in (StepKind.TEST_BUILD, StepKind.RELOAD, StepKind.HEALTH)
+        return self.step(ps.name, ps.command, ps.timeout, json_out=json_out)
 
     def step(self, name: str, command: str, timeout: float, *, json_out: bool = False) -> bool:
         self.observer.step_started(self.t.label, name)
@@ -216,23 +265,14 @@ class _HostRun:
 
     def run(self, cancel: threading.Event) -> HostResult:
         p, sha = self.paths, self.lay.sha or ""
-        release = f"{p.stage}/releases/{p.release}"
-        if not (self.step("stage", stage_script(self.t, p, sha), STAGE_TIMEOUT_S)
-                and self.step("test-build", scripts.test_build(
-                    release, TEST_TIMEOUT_S, self.t.app.health_path, EXPECT, cwd=release),
-                    TEST_TIMEOUT_S, json_out=True)) or cancel.is_set():
+        steps = migration_steps(self.t, p, sha)
+        before = [ps for ps in steps if not ps.switch and not ps.after_switch]
+        if not all(self.do(ps) for ps in before) or cancel.is_set():
             self._cleanup(f"rm -rf {q(p.stage)}")
             self.hr.outcome = Outcome.FAILED
             return self.hr
         self.hr.touched = True
-        current = f"{p.app}/current"
-        ok = (self.step("swap", swap_script(p), 60)
-              and self.step("handover", handover(self.t.app.name, current, HANDOVER_TIMEOUT_S),
-                            HANDOVER_TIMEOUT_S, json_out=True)
-              and self.verify()
-              and self.save("save")
-              and self.step("health", scripts.health(self.t.local_url, 30, 1.0, sha), 60,
-                            json_out=True))
+        ok = all(self.do(ps) for ps in steps[len(before):])
         self.hr.outcome = Outcome.MIGRATED if ok else self._restore()
         return self.hr
 
@@ -242,14 +282,7 @@ class _HostRun:
 
     def _restore(self) -> Outcome:
         """Checkout back in place, app handed back to it, healthy: failed (else restore_failed)."""
-        p = self.paths
-        ok = (self.step("restore:swap-back", restore_script(p), 60)
-              and self.step("restore:handover", handover(self.t.app.name, p.app,
-                                                         HANDOVER_TIMEOUT_S),
-                            HANDOVER_TIMEOUT_S, json_out=True)
-              and self.save("restore:save")
-              and self.step("restore:health", scripts.health(self.t.local_url, 30, 1.0,
-                                                             self.lay.sha), 60, json_out=True))
+        ok = all(self.do(ps) for ps in restore_steps(self.t, self.paths, self.lay.sha or ""))
         return Outcome.FAILED if ok else Outcome.ROLLBACK_FAILED
 
 
@@ -262,18 +295,49 @@ def _record(session: HostSession, hr: HostResult, run_id: str, started: float) -
         session.run(audit.append_command(session.target.ops_dir, rec), timeout=30)
 
 
-def _one_host(session: HostSession, lay: HostLayout, fleet: Fleet[DeployObserver],
-              cancel: threading.Event) -> HostResult:
-    label = session.label
+def _not_migrating(label: str, lay: HostLayout) -> HostResult | None:
+    """A host left alone: already in the releases layout, or blocked (and why); else None."""
     if lay.layout == "releases":
         return HostResult(label, None, None, Outcome.NOTHING_TO_DO,
                           [StepResult("layout", StepStatus.OK, 0.0,
                                       "already in the releases layout")])
     why = lay.blocked() or ("a staging directory from an earlier run exists (APP.migrating); "
                             "remove it first" if lay.leftover else None)
-    if why is not None:
-        return HostResult(label, lay.sha, lay.sha, Outcome.FAILED,
-                          [StepResult("layout", StepStatus.FAILED, 0.0, why)])
+    if why is None:
+        return None
+    return HostResult(label, lay.sha, lay.sha, Outcome.FAILED,
+                      [StepResult("layout", StepStatus.FAILED, 0.0, why)])
+
+
+def dry_run(meta: RunMeta, targets: list[Target], layouts: dict[str, HostLayout]) -> RunResult:
+    """--dry-run: each host's migration with its exact commands; nothing changed, no lock."""
+    plans, hosts, checks = [], [], []
+    for t in targets:
+        lay = layouts[t.label]
+        early = _not_migrating(t.label, lay)
+        if early is not None:
+            blocked = early.steps[0].detail if early.outcome == Outcome.FAILED else None
+            plans.append(HostPlan(t, "migrate", lay.sha, lay.sha, False, False, None, (),
+                                  blocked=blocked))
+            checks += [Check("layout", Status.FAIL, blocked, t.label)] if blocked else []
+            hosts.append(early)
+            continue
+        assert lay.sha is not None
+        paths = MigratePaths.of(t, lay)
+        steps = migration_steps(t, paths, lay.sha)
+        plans.append(HostPlan(t, "migrate", lay.sha, lay.sha, False, False, None, steps,
+                              release=paths.release))
+        hosts.append(HostResult(t.label, lay.sha, lay.sha, Outcome.PLANNED, [
+            StepResult(ps.name, StepStatus.PLANNED, 0.0, ps.display) for ps in steps]))
+    return meta.finish(plans, hosts, checks, outcome=Outcome.DRY_RUN)
+
+
+def _one_host(session: HostSession, lay: HostLayout, fleet: Fleet[DeployObserver],
+              cancel: threading.Event) -> HostResult:
+    label = session.label
+    early = _not_migrating(label, lay)
+    if early is not None:
+        return early
     started = time.monotonic()
     hr = _HostRun(session, lay, fleet.observer, fleet.run_id).run(cancel)
     _record(session, hr, fleet.run_id, started)
@@ -306,10 +370,12 @@ def migrate_environment(loaded: LoadedConfig, req: MigrateRequest, *,
                for t in targets_for(loaded, env)]
     with open_run(targets, connector, observer) as run:
         fleet, cancel = run.fleet, run.cancel
-        run.connect(req.command_line, req.environment)
+        run.connect(req.command_line, req.environment, lock=not req.dry_run)
         observer.phase("reading each host's layout (one round trip per host)")
         layouts = {label: parse_layout(s.run(layout_script(s.target), timeout=60).stdout)
                    for label, s in fleet.sessions.items()}
+        if req.dry_run:
+            return dry_run(meta, fleet.targets, layouts)
         hosts: list[HostResult] = []
         stop = False
         for label, session in fleet.sessions.items():

@@ -204,7 +204,13 @@ def render_plan(result: RunResult) -> None:
     out = ui.out()
     for p in result.plans:
         head = Text(f"{p.label}: {short(p.from_sha)} -> {short(p.to_sha)}", style="bold")
-        if p.blocked:
+        if p.action == "migrate":
+            head = Text(f"{p.label}: {short(p.from_sha)} in place", style="bold")
+            head.append(f"  blocked: {p.blocked}" if p.blocked else
+                        f"  -> releases/{p.release}, served from current/" if p.steps else
+                        "  already in the releases layout",
+                        style="bold red" if p.blocked else "green" if not p.steps else "")
+        elif p.blocked:
             head.append(f"  blocked: {p.blocked}", style="bold red")
         elif p.nothing_to_do:
             head.append("  already serves the target: nothing to do", style="green")

@@ -85,6 +85,8 @@ class Releases:
     migrate: Cli
     load: list[LoadStats]
     before: dict[str, list[str]]  # each host's history actions before the migration
+    planned: Cli  # migrate-to-releases --dry-run, just before the migration
+    untouched: bool  # after the dry run: every host still a checkout, no lock
 
     def app(self, host: str) -> Path:
         return Path(self.sb.host(host).app_path)
@@ -115,12 +117,16 @@ def releases(inplace_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory)
     """migrate-to-releases on the in-place sandbox under steady load; a releases ops.yaml."""
     sb = inplace_sandbox
     before = {h.name: [r["action"] for r in history(sb, h.name)] for h in sb.state.hosts}
+    planned = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--dry-run",
+                      "--json")
+    untouched = locks(sb) == [] and all((Path(h.checkout) / ".git").is_dir() and not (
+        Path(h.app_path) / "current").exists() for h in sb.state.hosts)
     with steady_load(sb) as stats:
         done = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
     tmp = tmp_path_factory.mktemp("releases")
     config = ops_copy(sb, tmp, lambda d: d["environments"]["sandbox"].update(
         strategy="releases"))
-    return Releases(sb, config, done, stats, before)
+    return Releases(sb, config, done, stats, before, planned, untouched)
 
 
 def workers_in(rel: Releases, expected: dict[str, str]) -> None:
@@ -213,6 +219,19 @@ def _steps(run: dict[str, Any]) -> str:
 
 def _env_names(path: Path) -> set[str]:
     return {line.split("=", 1)[0] for line in path.read_text().splitlines() if "=" in line}
+
+
+def test_migrate_dry_run_prints_each_step_and_changes_nothing(releases: Releases) -> None:
+    done = releases.planned
+    assert done.code == 0, done.stderr[-3000:]
+    assert done.doc["outcome"] == "dry_run" and releases.untouched
+    for h in done.doc["hosts"]:
+        assert h["outcome"] == "planned"
+        steps = {s["name"]: s for s in h["steps"]}
+        assert list(steps) == ["stage", "test-build", "swap", "handover", "verify", "save",
+                               "health"]
+        assert {s["status"] for s in steps.values()} == {"planned"}
+        assert "archive" in steps["stage"]["detail"] and "mv -T" in steps["swap"]["detail"]
 
 
 def test_rollback_takes_under_a_fifth_of_the_deploy_it_undoes(releases: Releases) -> None:

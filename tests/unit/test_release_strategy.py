@@ -411,3 +411,44 @@ def test_a_handover_passes_its_mode_and_leaves_saving_to_its_caller(tmp_path: Pa
     assert argv.read_text().split()[1:] == ["cookcam-api", "/srv/api/current", "55000",
                                             "replace" if replace else "overlap"]
     assert not calls.exists()
+
+
+def test_migrate_dry_run_lists_the_steps_the_run_takes_with_their_commands(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """--dry-run and the run share one list of steps; blocked hosts fail the dry run's checks;
+    the document is valid against the shipped schema."""
+    import threading
+
+    from cookcam_ops import ui
+    from cookcam_ops.deploy.migrate import MigratePaths, _HostRun, dry_run, stage_script
+    from cookcam_ops.deploy.observer import NullObserver
+    from cookcam_ops.deploy.run import RunMeta
+    from cookcam_ops.render.deploy import render_plan
+    from cookcam_ops.report import document
+    from tests.documents import valid_document
+
+    t = rtarget()
+    lay = HostLayout("in-place", OLD, 0, (), T_NEW)
+    others = {"web2": HostLayout("releases"), "web3": HostLayout("in-place", OLD, 3, (), T_NEW)}
+    targets = [t, *(rtarget(n) for n in others)]
+    result = dry_run(RunMeta("migrate", "prod"), targets, {"web1": lay, **others})
+    assert result.outcome == "dry_run" and not result.ok and result.exit_code == 1
+    web1, web2, web3 = result.hosts
+    assert [s.status for s in web1.steps] == ["planned"] * 7 and web1.outcome == "planned"
+    stage = stage_script(t, MigratePaths.of(t, lay), OLD)
+    assert web1.steps[0].name == "stage" and web1.steps[0].detail == stage
+    assert web2.outcome == "nothing_to_do" and web3.outcome == "failed"
+    assert [c.host for c in result.checks if c.status is Status.FAIL] == ["web3"]
+    valid_document(json.dumps(document("migrate-to-releases", result.to_dict())),
+                   "migrate-to-releases")
+    ran = _HostRun(_Host([True] * 3), lay, NullObserver(), "run-1").run(  # type: ignore[arg-type]
+        threading.Event())  # (the stand-in host has no workers: verify fails, restore runs)
+    forward = [s.name for s in ran.steps if not s.name.startswith("restore:")]
+    assert forward == [s.name for s in web1.steps][:len(forward)] and len(forward) == 5
+    monkeypatch.setenv("COLUMNS", "400")
+    ui.reset()
+    render_plan(result)
+    text = capsys.readouterr().out
+    assert f"-> releases/{MigratePaths.of(t, lay).release}" in text
+    assert "already in the releases layout" in text and "modified tracked" in text
+    assert stage.splitlines()[3] in text
