@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy.session import Runner
 from cookcam_ops.errors import ChecksFailed, LockHeld
-from cookcam_ops.history import LOCK_INFO_CAP, LockInfo, lock_read_command, parse_lock_read
+from cookcam_ops.history import LOCK_HELD, LOCK_INFO_CAP, LockInfo, parse_lock_read
 from cookcam_ops.remote.protocol import q
 
 if TYPE_CHECKING:
     from cookcam_ops.remote.fanout import Target
 
-ACQUIRED, HELD, FAILED = "@@acquired", "@@held", "@@failed"
+ACQUIRED, FAILED = "@@acquired", "@@failed"  # and history.LOCK_HELD, as a read says it
 FOLLOWER_WAIT_S = 10.0  # how long the leader's holder waits for another host's lock
 RETRY_S = (0.15, 0.5)  # jitter between two attempts on one host
 LOW_SPACE_KB = 64  # free space under which a failed write is put down to a full disk
@@ -104,7 +104,7 @@ def acquire_command(ops_path: str, claim: LockClaim) -> str:
             f"[ \"$(cat \"$t/info.json\")\" = {info} ]; then "
             f"for i in 1 2 3; do if mv -T \"$t\" \"$l\" 2>/dev/null; then echo {ACQUIRED}; "
             "exit 0; fi; [ -e \"$l\" ] && break; done; fi; rm -rf \"$t\"; "
-            f"if [ -e \"$l\" ]; then echo {HELD}; head -c {LOCK_INFO_CAP} \"$l/info.json\" "
+            f"if [ -e \"$l\" ]; then echo {LOCK_HELD}; head -c {LOCK_INFO_CAP} \"$l/info.json\" "
             f"2>/dev/null; exit 0; fi; echo {FAILED}; {_disk_report(ops_path)}; exit 1")
 
 
@@ -122,8 +122,8 @@ def parse_acquire(stdout: str, stderr: str = "") -> Attempt:
     first, _, rest = stdout.strip().partition("\n")
     if first.strip() == ACQUIRED:
         return Attempt(True)
-    if first.strip() == HELD:
-        return Attempt(False, parse_lock_read(f"@@held\n{rest}"))
+    if first.strip() == LOCK_HELD:
+        return Attempt(False, parse_lock_read(f"{LOCK_HELD}\n{rest}"))
     if first.strip() == FAILED:
         return Attempt(False, failure=rest.strip() + "\n@@stderr\n" + stderr.strip())
     return Attempt(False, failure="\n@@stderr\n" + (stderr.strip() or stdout.strip()))
@@ -197,16 +197,6 @@ def release_command(ops_path: str, run_id: str) -> str:
 def break_command(ops_path: str) -> str:
     """Remove the lock whoever holds it (`unlock`, after a prompt)."""
     return f"rm -rf {q(lock_dir(ops_path))}"
-
-
-def read_command(ops_path: str) -> str:
-    """Print the lock's holder, if any (read only)."""
-    return lock_read_command(lock_dir(ops_path))
-
-
-def parse_read(stdout: str) -> LockInfo | None:
-    """The holder from read_command's output, or None when the lock is free."""
-    return parse_lock_read(stdout)
 
 
 def release(transport: Runner, ops_path: str, run_id: str) -> None:

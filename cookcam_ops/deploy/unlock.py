@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy import lock
 from cookcam_ops.errors import ExitCode, HostError, Unreachable
-from cookcam_ops.history import LockInfo
+from cookcam_ops.history import LockInfo, lock_read_command, parse_lock_read
 from cookcam_ops.report import Check, Status, reachability
 
 if TYPE_CHECKING:
@@ -86,11 +86,11 @@ def _look(connector: Connector, t: Target) -> tuple[HostLock, Transport | None, 
     except HostError as e:
         return HostLock(t.label, None, str(e)), None, t
     try:
-        out = transport.run(lock.read_command(t.ops_dir), timeout=30).stdout
+        out = transport.run(lock_read_command(t.lock_dir), timeout=30).stdout
     except HostError as e:
         transport.close()
         return HostLock(t.label, None, str(e)), None, t
-    return HostLock(t.label, lock.parse_read(out)), transport, t
+    return HostLock(t.label, parse_lock_read(out)), transport, t
 
 
 def _break(found: list[tuple[HostLock, Transport | None, Target]]) -> list[HostLock]:

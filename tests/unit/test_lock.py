@@ -20,6 +20,7 @@ from cookcam_ops.deploy import lock
 from cookcam_ops.deploy.fleet import Fleet
 from cookcam_ops.deploy.observer import NullObserver
 from cookcam_ops.errors import ChecksFailed, ExitCode, LockHeld
+from cookcam_ops.history import LOCK_HELD
 from cookcam_ops.remote.fanout import Target, target
 from cookcam_ops.remote.protocol import RunResult
 
@@ -111,7 +112,7 @@ class VanishingHolder:
 
     def run(self, command: str, *, timeout: float | None = None) -> RunResult:
         self.calls += 1
-        out = f"{lock.HELD}\n{self.info}\n" if self.calls == 1 else f"{lock.ACQUIRED}\n"
+        out = f"{LOCK_HELD}\n{self.info}\n" if self.calls == 1 else f"{lock.ACQUIRED}\n"
         return RunResult(command, 0, out, "", 0.0)
 
 
