@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from contextlib import nullcontext, suppress
 from dataclasses import replace
+from enum import StrEnum
 
 from cookcam_ops.common import parallel_map
 from cookcam_ops.deploy import scripts
@@ -27,7 +28,15 @@ from cookcam_ops.deploy.steps import RunContext, record, run_step
 from cookcam_ops.errors import HostError
 from cookcam_ops.remote.protocol import q
 
-LOST, FAILED_STEP, INTERRUPTED = "lost", "failed", "interrupted"
+
+class Stop(StrEnum):
+    """Why a host's steps stopped short."""
+
+    LOST = "lost"  # the connection dropped
+    FAILED = "failed"  # a step failed
+    INTERRUPTED = "interrupted"  # Ctrl-C (or SIGTERM, SIGHUP) at a safe point
+
+
 def _remaining(hr: HostResult, steps: Sequence[PlannedStep], why: str) -> None:
     done = {s.name for s in hr.steps}
     hr.steps.extend(StepResult(p.name, StepStatus.SKIPPED, 0.0, why) for p in steps
@@ -35,7 +44,7 @@ def _remaining(hr: HostResult, steps: Sequence[PlannedStep], why: str) -> None:
 
 
 def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,
-               started: float, prefix: str = "") -> str | None:
+               started: float, prefix: str = "") -> Stop | None:
     """Run a plan's steps in order; None when all passed, else why it stopped."""
     for ps in hp.steps:
         if ps.preflight:
@@ -45,7 +54,7 @@ def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResu
             hr.steps.append(StepResult(name, StepStatus.SKIPPED, 0.0, ps.skip))
             continue
         if ctx.cancel.is_set() and not prefix:
-            return INTERRUPTED
+            return Stop.INTERRUPTED
         if ps.switch:
             hr.touched = True
         ctx.observer.step_started(hr.name, name)
@@ -59,9 +68,9 @@ def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResu
         hr.steps.append(res)
         ctx.observer.step_finished(hr.name, res)
         if session.lost:
-            return LOST
+            return Stop.LOST
         if not res.ok:
-            return FAILED_STEP
+            return Stop.FAILED
     return None
 
 
@@ -93,7 +102,7 @@ def revert_host(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostRes
         why = _run_steps(session, back, ctx, hr, started=time.monotonic(), prefix="rollback:")
         if why is None:
             return True
-        if why != LOST:
+        if why != Stop.LOST:
             return False
     return False
 
@@ -124,12 +133,12 @@ def _cleanup_build(session: HostSession, hp: HostPlan) -> None:
 
 
 def _settle(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,
-            why: str, started: float) -> None:
+            why: Stop, started: float) -> None:
     """After a host stopped short: clean up, or put it back; then record what happened."""
-    if (why == LOST or session.lost) and not session.reconnect():
+    if (why == Stop.LOST or session.lost) and not session.reconnect():
         hr.outcome = Outcome.UNREACHABLE
         return
-    if why == LOST:
+    if why == Stop.LOST:
         _reap(session, hp, ctx, hr.touched)
     if not hr.touched:
         _cleanup_build(session, hp)
@@ -171,12 +180,12 @@ def run_host(session: HostSession, hp: HostPlan, ctx: RunContext,
         why = _run_steps(session, hp, ctx, hr, started=started)
     except Exception as e:  # a bug must still leave the host put back and recorded
         hr.steps.append(StepResult("internal-error", StepStatus.FAILED, 0.0, type(e).__name__))
-        why = FAILED_STEP
+        why = Stop.FAILED
     if why is None:
         hr.outcome = Outcome.DEPLOYED if hp.action == "deploy" else Outcome.ROLLED_BACK
     else:
-        _remaining(hr, hp.steps, "interrupted" if why == INTERRUPTED else "not run: an earlier "
-                   "step failed")
+        _remaining(hr, hp.steps, "interrupted" if why == Stop.INTERRUPTED
+                   else "not run: an earlier step failed")
         _settle(session, hp, ctx, hr, why=why, started=started)
     ctx.observer.host_finished(hr.name, hr.outcome)
     return hr

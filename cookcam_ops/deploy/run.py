@@ -81,8 +81,8 @@ def planned_hosts(plans: list[HostPlan]) -> list[HostResult]:
     for p in plans:
         steps = [StepResult(s.name, StepStatus.SKIPPED if s.skip else StepStatus.PLANNED, 0.0,
                             s.skip or s.display) for s in p.steps]
-        outcome = Outcome.NOTHING_TO_DO if p.nothing_to_do else (Outcome.FAILED if p.blocked else
-                                                          Outcome.PLANNED)
+        outcome = Outcome.NOTHING_TO_DO if p.nothing_to_do else (
+            Outcome.FAILED if p.blocked else Outcome.PLANNED)
         out.append(HostResult(p.label, p.from_sha, p.to_sha, outcome, steps, pm2=p.pm2))
     return out
 
