@@ -147,7 +147,10 @@ def test_facts_read_the_target_commits_ecosystem_file_and_what_pm2_runs() -> Non
     t = make_target("web1")
     query = FactsQuery("origin", "cookcam-api", False, (NEW,))
     script = facts_script(t, query)
-    assert "git -C /srv/web1/api show" in script and "ecosystem.config.js" in script
+    # hostside/ecosystem_committed.sh runs `git -C REPO show`, REPO its first argument after the
+    # reader
+    assert 'git -C "$repo" show' in script and " /srv/web1/api " in script
+    assert "ecosystem.config.js" in script
     eco = ecosystem_doc(sha=NEW, instances=3)
     out = "".join(f"\n@@cookcam-ops begin {name}@@\n{body}\n@@cookcam-ops end {name} 0@@\n"
                   for name, body in [("git", f"head={OLD}\nbranch=main\ndirty=0"),

@@ -1,5 +1,5 @@
-"""The wheel carries the default playbooks, schema, ops.yaml.example, LICENSE and the reference
-API (without build output)."""
+"""The wheel carries the default playbooks, schema, ops.yaml.example, LICENSE, the host-side
+programs and the reference API (without build output)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def test_wheel_carries_playbooks_and_api(tmp_path: Path) -> None:
     for playbook in sorted(p.name for p in (ROOT / "playbooks").glob("*.yaml")):
         assert f"cookcam_ops/_playbooks/{playbook}" in names
     assert "cookcam_ops/_playbooks/ops.yaml.example" in names  # what `init` writes
+    hostside = sorted(p.name for p in (ROOT / "cookcam_ops" / "hostside").glob("*.[js][sh]"))
+    assert len(hostside) >= 14
+    assert [n for n in hostside if f"cookcam_ops/hostside/{n}" not in names] == []
     license_file = next(n for n in names if n.endswith("licenses/LICENSE"))
     assert "MIT License" in zipfile.ZipFile(wheel).read(license_file).decode()
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))

@@ -408,5 +408,5 @@ def test_a_handover_passes_its_mode_and_leaves_saving_to_its_caller(tmp_path: Pa
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and json.loads(done.stdout.strip())["ok"] is True
     assert argv.read_text().split()[1:] == ["cookcam-api", "/srv/api/current", "55000",
-                                            "replace" if replace else "overlap"]
+                                            "replace" if replace else "overlap", ".handover"]
     assert not calls.exists()
