@@ -18,12 +18,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from test_releases import no_failures, steady_load
 
-from tests.e2e.helpers import Cli, LiveCli, change, history, locks, run_cli, served
+from tests.e2e.helpers import (
+    Cli,
+    LiveCli,
+    change,
+    history,
+    locks,
+    no_failures,
+    run_cli,
+    served,
+    steady_load,
+)
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 METRICS = {"socket-auth-success", "socket-auth-p95-ms", "health-success", "health-p95-ms",

@@ -13,11 +13,9 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 import yaml
 
@@ -26,6 +24,7 @@ from tests.e2e.helpers import (
     FAST_HEALTH_PLAYBOOK_RETRIES,
     ROOT,
     LiveCli,
+    Load,
     assert_fleet_on,
     change,
     deploy,
@@ -37,7 +36,7 @@ from tests.e2e.helpers import (
 )
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -324,32 +323,6 @@ def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox,
         assert not (ops / "build").exists() and not (ops / "step.pid").exists()
         left = fleet.ssh(h.name, "ps -eo args | grep -c '[s]leep 300' || true")
         assert left.stdout.strip() == "0", f"{h.name}: the cut step still runs"
-
-
-@dataclass
-class Load:
-    """Keep-alive GETs against every host's /health from a few threads until stopped."""
-
-    urls: list[str]
-    stop: threading.Event = field(default_factory=threading.Event)
-    ok: int = 0
-    failures: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def worker(self, url: str) -> None:
-        with httpx.Client(timeout=10) as client:
-            while not self.stop.is_set():
-                try:
-                    r = client.get(url)
-                    good, why = r.status_code == 200, f"HTTP {r.status_code}"
-                except httpx.HTTPError as e:
-                    good, why = False, type(e).__name__
-                with self.lock:
-                    if good:
-                        self.ok += 1
-                    else:
-                        self.failures.append(f"{url}: {why}")
-                time.sleep(0.01)
 
 
 def test_steady_load_sees_no_failed_request_during_a_deploy(fleet: Sandbox) -> None:

@@ -19,7 +19,7 @@ from cookcam_ops.sandbox.status import change_sandbox
 from tests.documents import valid_document
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 

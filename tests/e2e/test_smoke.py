@@ -20,7 +20,7 @@ from cookcam_ops.smoke import resolve_targets
 from tests.documents import valid_document
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 

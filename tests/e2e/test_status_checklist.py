@@ -18,7 +18,7 @@ from cookcam_ops.cli.main import app
 from tests.documents import valid_document
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -41,7 +41,7 @@ from tests.e2e.helpers import (
 from tests.receivers import Received, Recorder, receiver
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 TOKEN = f"sntrys_e2e_{secrets.token_hex(12)}"
@@ -248,9 +248,9 @@ def test_logs_follow_streams_new_lines_and_stops_cleanly(told: Told) -> None:
                             env=cli_env(told.config, told.env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     seen: list[str] = []
-    reader = threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")),
-                              daemon=True) if proc.stdout else None
-    assert reader is not None
+    out = proc.stdout
+    assert out is not None
+    reader = threading.Thread(target=lambda: seen.extend(iter(out.readline, "")), daemon=True)
     reader.start()
     try:
         time.sleep(4)  # the backlog (--lines 1) has arrived

@@ -41,7 +41,7 @@ DRAIN = 8000
 
 
 def eco(**over: object) -> EcosystemRead:
-    app = dict(ECO_OK["apps"][0])  # type: ignore[index]
+    app = dict(ECO_OK["apps"][0])
     app.update(over)
     read = parse_ecosystem({"apps": [app]})
     assert read.error is None

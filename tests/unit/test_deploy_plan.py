@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shlex
-
-from deploy_fakes import APP, DEPLOY, NEW, OLD, ROLLBACK, facts, make_target, plan
+from typing import Any
 
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host
 from cookcam_ops.pm2.apply import Apply
 from cookcam_ops.pm2.ecosystem import Pm2Settings, parse_ecosystem
+from tests.unit.deploy_fakes import APP, DEPLOY, NEW, OLD, ROLLBACK, facts, make_target, plan
 from tests.unit.pm2_fakes import ecosystem_doc
 
 
@@ -112,7 +112,7 @@ SHIPPED = Pm2Settings("cluster", 2, 10000, True, 10000, "/srv/web1/api/dist/inde
                       "/srv/web1/api")
 
 
-def eco_facts(running: Pm2Settings | None = SHIPPED, **over: object) -> dict[str, object]:
+def eco_facts(running: Pm2Settings | None = SHIPPED, **over: Any) -> dict[str, object]:
     """Facts fields: PM2 runs `running`, the target's file is the shipped one with over."""
     doc = ecosystem_doc(sha=NEW, **over)
     doc["apps"][0].update(cwd="/srv/web1/api", script="/srv/web1/api/dist/index.js")

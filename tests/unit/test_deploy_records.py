@@ -7,8 +7,6 @@ import os
 import subprocess
 from pathlib import Path
 
-from deploy_fakes import NEW, OLD, make_target
-
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.deploy import audit, lock
 from cookcam_ops.deploy.facts import FactsQuery, facts_script, parse_facts
@@ -16,6 +14,7 @@ from cookcam_ops.deploy.refs import ref_candidates
 from cookcam_ops.history import LockInfo, parse_history
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import target
+from tests.unit.deploy_fakes import NEW, OLD, make_target
 from tests.unit.pm2_fakes import ecosystem_doc
 from tests.unit.pm2_fakes import jlist as pm2_jlist
 

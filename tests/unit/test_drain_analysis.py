@@ -132,7 +132,9 @@ def test_pm2_kill_signal_from_the_daemon_changes_the_verdict() -> None:
 
 
 def load_stats(**counts: int) -> LoadStats:
-    s = LoadStats(**counts)
+    s = LoadStats()
+    for name, count in counts.items():
+        setattr(s, name, count)
     s.success_times = array("d", [10.0 + i * 0.01 for i in range(100)])
     s.latencies_ms = array("d", [float(i) for i in range(1, 101)])
     return s

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SENTINEL
 
 from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
 from cookcam_ops.drain.watcher import parse_watch
 from cookcam_ops.hostside import HOSTSIDE_DIR, script
 from cookcam_ops.layout.releases import HANDOVER_SUFFIX
+from tests.conftest import SENTINEL
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_PM2 = Path(__file__).resolve().parent / "fake_pm2"
@@ -304,7 +304,7 @@ def test_the_drain_watcher_reports_exits_and_marker_lines_only(tmp_path: Path) -
         assert w.kill_signal == "shell SIGINT" and w.handler_lines == [
             "process.on('SIGINT', shutdown);"]
         assert [b.pid for b in w.before] == [p.pid for p in old]
-        assert [a.pid for a in w.after] == [p.pid for p in new]
+        assert w.after is not None and [a.pid for a in w.after] == [p.pid for p in new]
         assert sorted(w.exits) == sorted(p.pid for p in old) and w.trigger_code == 0
         assert sorted((ln.source, ln.text) for ln in w.lines) == [
             ("bus", "SIGINT received, starting graceful shutdown"),
