@@ -89,6 +89,19 @@ class LiveCli:
         return Cli(self.proc.returncode, out, "".join(self.lines) + err)
 
 
+def assert_no_secrets(sb: Sandbox, *texts: str) -> None:
+    """No generated secret of the sandbox (Sandbox.secret_values) appears in any of texts.
+
+    Fails, too, when the sandbox gives no secret to look for: the check would pass vacuously.
+    The failure names the text, never the value.
+    """
+    values = sb.secret_values()
+    assert values, "the sandbox gave no secret values to look for: the check would prove nothing"
+    assert texts, "no output to look in"
+    leaked = [i for i, text in enumerate(texts) if any(v in text for v in values)]
+    assert leaked == [], f"a sandbox secret reached output number {leaked} of {len(texts)}"
+
+
 def served(sb: Sandbox) -> dict[str, str]:
     """The commit each host's API reports on /health (what it really serves)."""
     out = {}

@@ -22,6 +22,7 @@ import pytest
 from tests.e2e.helpers import (
     Cli,
     LiveCli,
+    assert_no_secrets,
     change,
     history,
     locks,
@@ -104,8 +105,7 @@ def assert_caught_late(sb: Sandbox, kind: str, metric: str) -> None:
         ("deploy", "deployed"), ("canary", "rolled_back"), ("rollback", "rolled_back")]
     assert metric in records[1]["detail"]
     no_failures(load, hosts=1)
-    for secret in sb.secret_values():
-        assert secret not in done.stdout and secret not in done.stderr
+    assert_no_secrets(sb, done.stdout, done.stderr)
     print(f"\n{kind}: caught on {metric} after {canary['elapsed_s']}s of the bake; "
           f"host2 answered {load[0].ok_2xx} requests, {load[0].failed} failed")
 

@@ -26,6 +26,7 @@ from tests.e2e.helpers import (
     LiveCli,
     Load,
     assert_fleet_on,
+    assert_no_secrets,
     change,
     deploy,
     history,
@@ -90,9 +91,7 @@ def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
                 "duration_s", "ref"} <= set(last)
         assert (last["action"], last["outcome"], last["to_sha"]) == ("deploy", "deployed", sha)
         assert last["ref"] == "main"  # the ref asked for: app.branch when no --ref
-    for secret in fleet.secret_values():
-        assert secret not in done.stdout and secret not in done.stderr
-        assert secret not in logged
+    assert_no_secrets(fleet, done.stdout, done.stderr, logged)
     print(f"\ndeploy of a release to 2 hosts: {took:.1f}s (CLI wall time)")
 
 

@@ -30,6 +30,7 @@ from tests.e2e.helpers import (
     ROOT,
     Cli,
     assert_fleet_on,
+    assert_no_secrets,
     change,
     cli_env,
     locks,
@@ -302,5 +303,4 @@ def test_init_from_a_running_host_writes_what_checklist_and_a_dry_run_accept(
     assert dry.code == 0, dry.stderr[-2000:]
     assert dry.doc["outcome"] == "dry_run"
     assert [x["name"] for x in dry.doc["hosts"]] == [f"127.0.0.1:{h.ssh_port}"]
-    for secret in told.sb.secret_values():
-        assert secret not in out.read_text() and secret not in done.stdout + done.stderr
+    assert_no_secrets(told.sb, out.read_text(), done.stdout, done.stderr)
