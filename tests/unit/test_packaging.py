@@ -3,10 +3,13 @@ programs and the reference API (without build output)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,3 +36,15 @@ def test_wheel_carries_playbooks_and_api(tmp_path: Path) -> None:
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "cookcam-ops = cookcam_ops.cli.main:run" in text
+
+
+def test_the_version_is_written_once_and_printed_by_version(runner: CliRunner) -> None:
+    import cookcam_ops
+    from cookcam_ops.cli.main import app
+
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject and "\nversion =" not in pyproject
+    assert cookcam_ops.__version__ == importlib.metadata.version("cookcam-ops")
+    done = runner.invoke(app, ["--version"])
+    assert done.exit_code == 0 and done.stdout == f"cookcam-ops {cookcam_ops.__version__}\n"
+    assert f"## {cookcam_ops.__version__}" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
