@@ -84,12 +84,12 @@ function startBus() {
     while ((i = buf.indexOf('\n')) >= 0) {
       const l = buf.slice(0, i);
       buf = buf.slice(i + 1);
-      try {
-        const j = JSON.parse(l), m = String(j.message || '');
-        if ((j.type === 'out' || j.type === 'err') && KEEP.test(m)) {
-          const ts = Date.parse(j.timestamp);
-          lines.push({t: isNaN(ts) ? t() : ts - T0, src: 'bus', pm_id: String(j.process_id),
-            text: m.trim().slice(0, 300)});
+      try {  // a fork-mode worker's one stdout chunk may carry several lines: each on its own
+        const j = JSON.parse(l), ts = Date.parse(j.timestamp);
+        if (j.type !== 'out' && j.type !== 'err') continue;
+        for (const m of String(j.message || '').split('\n')) {
+          if (KEEP.test(m)) lines.push({t: isNaN(ts) ? t() : ts - T0, src: 'bus',
+            pm_id: String(j.process_id), text: m.trim().slice(0, 300)});
         }
       } catch (e) { /* not a JSON line */ }
     }

@@ -295,7 +295,9 @@ def test_the_drain_watcher_reports_exits_and_marker_lines_only(tmp_path: Path) -
                "PATH": f"{FAKE_PM2 / 'bin'}:{os.environ['PATH']}", "PM2_KILL_SIGNAL": "SIGINT",
                "FAKE_PM2_NEW_PIDS": ",".join(str(p.pid) for p in new),
                "FAKE_PM2_LOG_LINE": "Graceful shutdown complete (email ana@example.com)",
-               "FAKE_PM2_BUS_LINE": "SIGINT received, starting graceful shutdown"}
+               # one bus message of several lines (a fork-mode worker's one write)
+               "FAKE_PM2_BUS_LINE": "SIGINT received, starting graceful shutdown\n"
+                                    "user ana@example.com signed out\nHTTP server closed"}
         cfg = {"name": "cookcam-api", "app_path": str(tmp_path), "via": "reload",
                "deadline_ms": 20000, "bus_wait_ms": 300}
         done = node("drain_watcher.js", json.dumps(cfg), cwd=tmp_path, env=env)
@@ -307,9 +309,10 @@ def test_the_drain_watcher_reports_exits_and_marker_lines_only(tmp_path: Path) -
         assert w.after is not None and [a.pid for a in w.after] == [p.pid for p in new]
         assert sorted(w.exits) == sorted(p.pid for p in old) and w.trigger_code == 0
         assert sorted((ln.source, ln.text) for ln in w.lines) == [
-            ("bus", "SIGINT received, starting graceful shutdown"),
+            ("bus", "HTTP server closed"), ("bus", "SIGINT received, starting graceful shutdown"),
             *[("file", "Graceful shutdown complete (email ana@example.com)")] * 2]
-        assert "personal data" not in done.stdout and SENTINEL not in done.stdout
+        assert "personal data" not in done.stdout and "signed out" not in done.stdout
+        assert SENTINEL not in done.stdout
     finally:
         for proc in old + new:
             proc.kill()
