@@ -4,8 +4,9 @@ The JavaScript is parsed by `node --check` and each program run as the package s
 (`node -e TEXT ARGS`), those that drive PM2 against a stand-in (tests/unit/fake_pm2: its
 programmatic API for handover.js and overlap.js, its CLI for drain_watcher.js). The shell is
 parsed by `sh -n` and linted by shellcheck (scripts/ensure-deps.sh installs it where apt has
-it); reap.sh and reload.sh run here, the ecosystem readers in test_pm2_ecosystem.py and the
-canary's error_log_lines.sh in test_canary_judge.py.
+it); reap.sh and reload.sh run here, lock_acquire.sh in test_lock.py (racing claims, a full
+disk), the ecosystem readers in test_pm2_ecosystem.py and the canary's error_log_lines.sh in
+test_canary_judge.py.
 """
 
 from __future__ import annotations
