@@ -5,8 +5,8 @@ The JavaScript is parsed by `node --check` and each program run as the package s
 programmatic API for handover.js and overlap.js, its CLI for drain_watcher.js). The shell is
 parsed by `sh -n` and linted by shellcheck (scripts/ensure-deps.sh installs it where apt has
 it); reap.sh and reload.sh run here, lock_acquire.sh in test_lock.py (racing claims, a full
-disk), the ecosystem readers in test_pm2_ecosystem.py and the canary's error_log_lines.sh in
-test_canary_judge.py.
+disk), pm2_startup_units.sh in test_pm2_reboot.py, the ecosystem readers in
+test_pm2_ecosystem.py and the canary's error_log_lines.sh in test_canary_judge.py.
 """
 
 from __future__ import annotations
