@@ -9,9 +9,11 @@ in place runs no pip at all.
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import re
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +24,16 @@ def source_version() -> str:
     return found.group(1) if found else ""
 
 
+def installed_from(dist: md.Distribution) -> Path | None:
+    """The directory an editable install points at (PEP 610's direct_url.json), if any."""
+    try:
+        url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+    except ValueError:
+        return None
+    parts = urlparse(url)
+    return Path(unquote(parts.path)).resolve() if parts.scheme == "file" else None
+
+
 def why_needed() -> str | None:
     try:
         from packaging.requirements import Requirement
@@ -30,9 +42,8 @@ def why_needed() -> str | None:
         return "cookcam-ops is not installed"
     if dist.version != source_version():
         return f"cookcam-ops {dist.version} is installed, the tree is {source_version()}"
-    if Path(str(dist.locate_file("cookcam_ops"))).resolve() != ROOT / "cookcam_ops" and \
-            not (dist.read_text("direct_url.json") or "").count(ROOT.as_uri()):
-        return "cookcam-ops is installed from another tree"
+    if installed_from(dist) != ROOT:
+        return "cookcam-ops is not installed (editable) from this tree"
     for line in dist.requires or []:
         req = Requirement(line)
         if req.marker is not None and not req.marker.evaluate({"extra": "dev"}):
