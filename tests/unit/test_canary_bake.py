@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from deploy_fakes import NEW, OLD, World, plan
 
 from cookcam_ops.canary.bake import Bake, BakeVerdict, CanaryReport, CanaryRun, Verdict
 from cookcam_ops.canary.hostside import Pm2Look, Worker
@@ -18,8 +17,9 @@ from cookcam_ops.canary.view import SampleView
 from cookcam_ops.common import Secret
 from cookcam_ops.deploy import engine
 from cookcam_ops.deploy.bake import batches
-from cookcam_ops.deploy.result import RunResult, run_outcome
+from cookcam_ops.deploy.result import Outcome, RunResult, run_outcome
 from cookcam_ops.errors import ChecksFailed, ExitCode
+from tests.unit.deploy_fakes import NEW, OLD, World, plan
 
 Script = Callable[[int], HostSample]
 
@@ -266,7 +266,8 @@ def test_a_canary_left_in_place_fails_the_run() -> None:
     bake = bake_of(samplers, auto_rollback=False)
     bake.after_switch(["web1"], ["web2"])
     meta = RunMeta("deploy", "prod", canary=CanaryRun(FAST, bake))
-    hosts = [HostResult("web1", OLD, NEW, "deployed"), HostResult("web2", OLD, NEW, "skipped")]
+    hosts = [HostResult("web1", OLD, NEW, Outcome.DEPLOYED),
+             HostResult("web2", OLD, NEW, Outcome.SKIPPED)]
     result = meta.finish([plan("web1"), plan("web2")], hosts, [])
     assert result.outcome == "failed" and result.exit_code == ExitCode.CHECKS_FAILED
     assert result.to_dict()["canary"]["verdict"] == "failed"

@@ -19,7 +19,7 @@ from cookcam_ops.canary.tally import HostSample, HostTally
 from cookcam_ops.canary.view import bake_view
 from cookcam_ops.cli.main import app
 from cookcam_ops.config import load_config
-from cookcam_ops.deploy.result import HostResult, RunResult
+from cookcam_ops.deploy.result import HostResult, Outcome, RunResult
 from cookcam_ops.history import parse_history
 from cookcam_ops.render.canary import WatchProgress, plain_line, render_canary, sample_table
 from cookcam_ops.watch import judge_hosts
@@ -44,9 +44,9 @@ def fake_result(req: Any) -> RunResult:
     report = CanaryReport(["host1"], 60, Verdict.ROLLED_BACK,
                           "pm2-restarts: canary 1, baseline 0 (rule <= 0)", ["host2"],
                           rows(1.0, 0.0), 31.0, 7)
-    hosts = [HostResult("host1", "a" * 40, "b" * 40, "rolled_back"),
-             HostResult("host2", "a" * 40, "b" * 40, "skipped")]
-    return RunResult("deploy", "prod", "rolled_back", "b" * 40, hosts,
+    hosts = [HostResult("host1", "a" * 40, "b" * 40, Outcome.ROLLED_BACK),
+             HostResult("host2", "a" * 40, "b" * 40, Outcome.SKIPPED)]
+    return RunResult("deploy", "prod", Outcome.ROLLED_BACK, "b" * 40, hosts,
                      checks=report.checks(), canary=report)
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from deploy_fakes import NEW, OLD, World, plan
 
 from cookcam_ops import ui
 from cookcam_ops.deploy import engine
-from cookcam_ops.deploy.result import RunResult, StepResult, run_outcome
+from cookcam_ops.deploy.result import RunResult, StepResult, StepStatus, run_outcome
 from cookcam_ops.errors import ExitCode
 from cookcam_ops.pm2.apply import Apply, ApplyPlan, Change
 from cookcam_ops.render.deploy import render_result
 from cookcam_ops.report import document
 from tests.documents import valid_document
+from tests.unit.deploy_fakes import NEW, OLD, World, plan
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ def test_a_warned_step_is_in_the_json_and_the_report_never_a_silent_success(
     result = run(world)
     killed = "PM2 SIGKILLed 1 worker(s) mid-drain (worker 0 after 1000 ms)"
     web1 = result.hosts[0]
-    web1.steps = [StepResult(s.name, "warn", s.duration_s, killed) if s.name == "reload"
+    web1.steps = [StepResult(s.name, StepStatus.WARN, s.duration_s, killed) if s.name == "reload"
                   else s for s in web1.steps]
     web1.pm2 = ApplyPlan(Apply.SCALE, (Change("instances", 2, 3),))
     assert result.ok and result.exit_code == 0 and result.outcome == "deployed"

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cookcam_ops.cli.main import app
-from cookcam_ops.deploy.result import HostResult, RunResult, StepResult
+from cookcam_ops.deploy.result import HostResult, Outcome, RunResult, StepResult, StepStatus
 from cookcam_ops.errors import LockHeld
 from cookcam_ops.json_schemas import COMMANDS, envelope, schema_for
 from tests.documents import valid_document
@@ -160,9 +160,10 @@ def test_interrupts_bugs_and_locks_end_in_a_document(
 def test_run_results_are_documents(runner: CliRunner, ops: Path,
                                    monkeypatch: pytest.MonkeyPatch, outcome: str,
                                    host_outcome: str, code: int) -> None:
-    steps = [StepResult("health", "failed" if code else "ok", 1.0, "HTTP 503")]
-    result = RunResult("deploy", "prod", outcome, "b" * 40,
-                       [HostResult("web1", "a" * 40, "b" * 40, host_outcome, steps)])
+    steps = [StepResult("health", StepStatus.FAILED if code else StepStatus.OK, 1.0,
+                        "HTTP 503")]
+    result = RunResult("deploy", "prod", Outcome(outcome), "b" * 40,
+                       [HostResult("web1", "a" * 40, "b" * 40, Outcome(host_outcome), steps)])
     patched(monkeypatch, "cookcam_ops.deploy.service.deploy_environment",
             lambda *a, **k: result)
     done = runner.invoke(app, ["--config", str(ops), "deploy", "prod", "--yes", "--json"])

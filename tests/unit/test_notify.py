@@ -10,7 +10,7 @@ import pytest
 
 from cookcam_ops.config import EnvironmentConfig
 from cookcam_ops.delivery import DELIVERY_BUDGET_S
-from cookcam_ops.deploy.result import HostResult, RunResult, StepResult
+from cookcam_ops.deploy.result import HostResult, Outcome, RunResult, StepResult, StepStatus
 from cookcam_ops.deploy.unlock import HostLock, UnlockResult
 from cookcam_ops.history import LockInfo
 from cookcam_ops.notify import announce, announce_run, run_event, unlock_event
@@ -22,10 +22,11 @@ TOKEN = "sntrys_S3NT1N3L-token-9f2c"
 
 
 def run(action: str, outcome: str, host_outcome: str, failed: str | None = None) -> RunResult:
-    steps = [StepResult("switch", "ok", 1.0)] + (
-        [StepResult(failed, "failed", 2.0, "HTTP 503")] if failed else [])
-    hosts = [HostResult(n, OLD, NEW, host_outcome, list(steps)) for n in ("web1", "web2")]
-    return RunResult(action, "production", outcome, NEW, hosts, duration_s=42.0)
+    steps = [StepResult("switch", StepStatus.OK, 1.0)] + (
+        [StepResult(failed, StepStatus.FAILED, 2.0, "HTTP 503")] if failed else [])
+    hosts = [HostResult(n, OLD, NEW, Outcome(host_outcome), list(steps))
+             for n in ("web1", "web2")]
+    return RunResult(action, "production", Outcome(outcome), NEW, hosts, duration_s=42.0)
 
 
 def env(base: str, **sentry: Any) -> EnvironmentConfig:

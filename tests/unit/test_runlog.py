@@ -9,10 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from deploy_fakes import APP
 
 from cookcam_ops.config import HostConfig
-from cookcam_ops.deploy.result import StepResult
+from cookcam_ops.deploy.result import StepResult, StepStatus
 from cookcam_ops.deploy.session import HostSession
 from cookcam_ops.masking import Masker
 from cookcam_ops.remote.fanout import target
@@ -20,6 +19,7 @@ from cookcam_ops.remote.protocol import RunResult
 from cookcam_ops.remote.ssh import _Lines
 from cookcam_ops.runlog import KEEP_RUNS, RunLog, state_dir
 from tests.conftest import SENTINEL
+from tests.unit.deploy_fakes import APP
 
 ENV = (f"NODE_ENV=production\nPORT=3000\nJWT_SECRET={SENTINEL}-jwt\n"
        f'PEM="-----BEGIN KEY-----\n{SENTINEL}line2\n-----END KEY-----"\nSHORT=abc\n').encode()
@@ -45,7 +45,7 @@ def test_run_log_keeps_each_hosts_steps_and_their_tails(tmp_path: Path) -> None:
     for i in range(30):
         log.step_output("web1", "out", f"line {i}")
     log.step_output("web1", "err", "npm ERR! boom")
-    log.step_finished("web1", StepResult("build", "failed", 3.0, "exit 1: npm ERR! boom"))
+    log.step_finished("web1", StepResult("build", StepStatus.FAILED, 3.0, "exit 1: npm ERR! boom"))
     log.host_finished("web1", "failed")
     log.close()
     text = log.host_path("web1").read_text()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from cookcam_ops.common import Secret
 from cookcam_ops.config import SmokeConfig
 from cookcam_ops.errors import ConfigError, ExitCode
 from cookcam_ops.sandbox.auth_stub import AuthStubServer, serve
 from cookcam_ops.smoke.credentials import (
     PasswordGrant,
-    Secret,
     SignInUnavailable,
     TokenCredentials,
     display_url,
