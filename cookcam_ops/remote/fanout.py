@@ -17,6 +17,7 @@ from cookcam_ops.config import AppConfig, EnvironmentConfig, HostConfig, LoadedC
 from cookcam_ops.errors import HostError, Unreachable, UsageError
 from cookcam_ops.layout import Layout, Strategy, layout_for
 from cookcam_ops.limits import clip_value
+from cookcam_ops.remote.agent import ChannelHost, Launch
 from cookcam_ops.remote.probe import (
     PROBE_TIMEOUT_S,
     HostProbe,
@@ -123,15 +124,21 @@ def target(host: HostConfig, app: AppConfig, env: EnvironmentConfig | None = Non
 
 def open_host(connector: Connector, t: Target) -> tuple[Transport, Target]:
     """Connect and probe (one round trip): a transport that puts the host's toolchain on PATH
-    for every command, and the target as the probe found it."""
+    for every command, and the target as the probe found it.
+
+    Over SSH the probe's channel then becomes the host's one session for the run (the agent,
+    remote/agent.py), so every later command costs a round trip, not a login shell."""
     transport = connector(t.host)
+    script = probe_script(t.app_path, t.tool_path)
     try:
-        probe = parse_probe(transport.run(probe_script(t.app_path, t.tool_path),
-                                          timeout=PROBE_TIMEOUT_S).stdout)
+        if isinstance(transport, ChannelHost):
+            launch = Launch(transport, script, PROBE_TIMEOUT_S)
+            found = t.probed(parse_probe(launch.stdout))
+            return launch.session(found.toolchain.dirs), found
+        found = t.probed(parse_probe(transport.run(script, timeout=PROBE_TIMEOUT_S).stdout))
     except BaseException:
         transport.close()
         raise
-    found = t.probed(probe)
     return with_path(transport, found.toolchain.dirs), found
 
 
