@@ -128,15 +128,14 @@ def preflight_steps(plans: list[HostPlan], checks: list[Check]) -> dict[str, lis
 
 
 def _gate_checks(loaded: LoadedConfig, req: DeployRequest, book: Playbook,
-                 fleet: Fleet[DeployObserver], *,
-                 connector: Connector, target_sha: str | None) -> list[Check]:
+                 fleet: Fleet[DeployObserver], *, target_sha: str | None) -> list[Check]:
     kinds = {s.builtin for s in book.steps}
     checks: list[Check] = []
     if "smoke" in kinds or req.canary:  # a bake signs in and reaches the hosts as smoke does
         checks += gates.smoke_preflight(loaded, req.environment, [t.label for t in fleet.targets])
     if "checklist" in kinds and target_sha:
         fleet.observer.phase("running the checklist's server half")
-        checks += gates.checklist_gate(loaded, req.environment, fleet.targets, connector,
+        checks += gates.checklist_gate(loaded, req.environment, fleet.open_hosts(),
                                        target_sha, own_lock=not req.dry_run)
     return checks
 
@@ -178,8 +177,7 @@ class RunMeta:
 
 def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook,
              fleet: Fleet[DeployObserver], *,
-             connector: Connector, cancel: threading.Event) -> tuple[list[HostPlan],
-                                                                    list[Check]]:
+             cancel: threading.Event) -> tuple[list[HostPlan], list[Check]]:
     """Connect, lock (unless a dry run), gather facts, plan and run the gates."""
     app = loaded.config.app
     ref = validate_ref(req.ref) if req.ref is not None else None
@@ -195,7 +193,7 @@ def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook,
     checks = gates.fact_checks(plans, facts, app, own_lock=not req.dry_run)
     shas = {p.to_sha for p in plans if p.to_sha}
     if checks_ok(checks) and not all(p.nothing_to_do for p in plans):
-        checks += _gate_checks(loaded, req, book, fleet, connector=connector,
+        checks += _gate_checks(loaded, req, book, fleet,
                                target_sha=next(iter(shas)) if len(shas) == 1 else None)
     _check_cancel(cancel)
     return plans, checks
@@ -217,7 +215,7 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
     cancel = threading.Event()
     with interrupts(cancel, observer.phase) as guard, \
             Fleet(targets_for(loaded, env), connector, observer) as fleet:
-        plans, checks = _prepare(loaded, req, book, fleet, connector=connector, cancel=cancel)
+        plans, checks = _prepare(loaded, req, book, fleet, cancel=cancel)
         if req.dry_run:
             return meta.finish(plans, planned_hosts(plans), checks, outcome="dry_run")
         stopped = meta.early(plans, checks)

@@ -23,6 +23,11 @@ const fs = require('fs');
 const os = require('os');
 
 const SHELL = process.env.SHELL || '/bin/sh';
+// bash runs ~/.bashrc for any shell it believes sshd started (SSH_CLIENT set): without it
+// the commands' shells are plain non-interactive ones, the rc paid once, by the launcher.
+const ENV = Object.assign({}, process.env);
+delete ENV.SSH_CLIENT;
+delete ENV.SSH2_CLIENT;
 const GRACE_MS = 5000;
 const MAX_REQUEST = 16 * 1024 * 1024;
 const jobs = new Map();
@@ -37,7 +42,8 @@ const stop = (job) => {
 };
 
 function run(id, cmd, timeout) {
-  const child = spawn(SHELL, ['-c', cmd], {detached: true, stdio: ['ignore', 'pipe', 'pipe']});
+  const child = spawn(SHELL, ['-c', cmd],
+    {detached: true, env: ENV, stdio: ['ignore', 'pipe', 'pipe']});
   const job = {pid: child.pid, child, timedOut: false, timers: []};
   jobs.set(id, job);
   for (const [stream, key] of [[child.stdout, 'out'], [child.stderr, 'err']]) {

@@ -29,6 +29,7 @@ from cookcam_ops.remote.probe import (
 from cookcam_ops.remote.protocol import Transport, with_path
 
 T = TypeVar("T")
+A = TypeVar("A")
 Connector = Callable[[HostConfig], Transport]
 MAX_PARALLEL = 16
 
@@ -177,16 +178,32 @@ def run_on_hosts(targets: list[Target], connector: Connector,
         except HostError as e:
             return HostOutcome(t, None, str(e))
         try:
-            return HostOutcome(t, work(transport, t))
-        except HostError as e:
-            return HostOutcome(t, None, str(e))
+            return _outcome(transport, t, work)
         finally:
             transport.close()
 
-    if len(targets) == 1:
-        return [one(targets[0])]
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(targets))) as pool:
-        return list(pool.map(one, targets))
+    return _parallel(one, targets)
+
+
+def run_on_open(hosts: list[tuple[Transport, Target]],
+                work: Callable[[Transport, Target], T]) -> list[HostOutcome[T]]:
+    """run_on_hosts on hosts a run has already connected to (their sessions), left open."""
+    return _parallel(lambda host: _outcome(*host, work), hosts)
+
+
+def _outcome(transport: Transport, t: Target,
+             work: Callable[[Transport, Target], T]) -> HostOutcome[T]:
+    try:
+        return HostOutcome(t, work(transport, t))
+    except HostError as e:
+        return HostOutcome(t, None, str(e))
+
+
+def _parallel(one: Callable[[A], HostOutcome[T]], items: list[A]) -> list[HostOutcome[T]]:
+    if len(items) == 1:
+        return [one(items[0])]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(1, len(items)))) as pool:
+        return list(pool.map(one, items))
 
 
 def reach(outcomes: list[HostOutcome[T]]) -> tuple[list[Unreachable], list[str]]:
