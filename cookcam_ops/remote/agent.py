@@ -71,12 +71,15 @@ class ChannelHost(Protocol):
 
 
 def launcher(probe: str) -> str:
-    """The channel's command: the probe, then (on "go DIRS") the agent with DIRS on PATH."""
+    """The channel's command: the probe, then (on "go DIRS") the agent with DIRS on PATH.
+
+    The agent's own stderr goes nowhere: nothing reads a channel's stderr here, and unread it
+    would hold the channel's window (its commands' stderr comes back in its answers)."""
     return (f"{probe}; printf '\\n%s\\n' {q(READY)}; IFS= read -r d || exit 0; "
             'case "$d" in go*) ;; *) exit 0;; esac; d=${d#go}; '
             'if [ -n "$d" ]; then PATH="$d:$PATH"; export PATH; fi; '
             f"command -v node >/dev/null 2>&1 || {{ echo {q(NO_NODE)}; exit 0; }}; "
-            f"exec node -e {q(script('agent.js'))}")
+            f"exec node -e {q(script('agent.js'))} 2>/dev/null")
 
 
 def _frames(channel: Channel, buffered: bytes) -> Iterator[bytes]:
