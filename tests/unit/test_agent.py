@@ -206,3 +206,28 @@ def test_the_launcher_never_runs_what_it_reads(host: LocalHost, tmp_path: Path) 
     time.sleep(1)
     channel.close()
     assert not marker.exists()
+
+
+class Chunks:
+    """A channel that hands over fixed chunks, then the end."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+
+    def recv(self, nbytes: int) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+def test_frames_are_whole_lines_however_the_bytes_arrive() -> None:
+    from cookcam_ops.remote.agent import _frames
+
+    got = list(_frames(Chunks(b'{"a":', b'1}\n{"b"', b':2}\n\n{"c":3}\n'), b""))  # type: ignore[arg-type]
+    assert got == [b'{"a":1}', b'{"b":2}', b"", b'{"c":3}']
+
+
+def test_an_answer_past_the_frame_cap_ends_the_session() -> None:
+    from cookcam_ops.remote.agent import MAX_FRAME, _frames
+
+    endless = Chunks(*([b"x" * 65536] * (MAX_FRAME // 65536 + 2)))
+    with pytest.raises(ValueError, match="longer than"):
+        list(_frames(endless, b""))  # type: ignore[arg-type]
