@@ -143,8 +143,12 @@ def if_pm2_daemon(then: str, otherwise: str) -> str:
 
 
 def pm2_jlist() -> str:
-    """Whitelisted `pm2 jlist`, without starting a daemon where none runs."""
-    return if_pm2_daemon(f"pm2 jlist 2>/dev/null | node -e {q(PM2_FILTER_JS)}",
+    """Whitelisted `pm2 jlist`, without starting a daemon where none runs: asked of the daemon
+    directly (hostside/pm2_list.js), else through the pm2 CLI."""
+    from cookcam_ops.hostside import script
+
+    listed = f"{{ node -e {q(script('pm2_list.js'))} || pm2 jlist; }} 2>/dev/null"
+    return if_pm2_daemon(f"{listed} | node -e {q(PM2_FILTER_JS)}",
                          "echo '{\"error\":\"the PM2 daemon is not running\"}'")
 
 

@@ -3,6 +3,7 @@ login shell runs its ~/.bashrc (bash does so for `ssh host cmd`), which here cou
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from cookcam_ops.hostside import script
+from cookcam_ops.remote.protocol import q
 from tests.e2e.helpers import assert_fleet_on, change, deploy, history, run_cli, served
 
 if TYPE_CHECKING:
@@ -74,3 +77,15 @@ def test_read_only_commands_open_one_session_per_host(fleet: Sandbox,
     assert done.code == 0, done.stderr[-3000:]
     assert sessions == {"host1": 1, "host2": 1}
     assert_no_secrets(fleet, done.stdout, done.stderr)
+
+
+def test_pm2s_list_is_asked_of_the_daemon_as_pm2_jlist_gives_it(fleet: Sandbox) -> None:
+    """hostside/pm2_list.js (no pm2 CLI start) answers what `pm2 jlist` prints; where it
+    cannot, it prints nothing and fails, so `pm2 jlist` runs instead."""
+    listed = fleet.ssh("host1", f"node -e {q(script('pm2_list.js'))}")
+    assert listed.returncode == 0, listed.stderr
+    ours = {(p["name"], p["pid"]) for p in json.loads(listed.stdout)}
+    assert ours == {(str(p["name"]), p["pid"]) for p in fleet.pm2_apps("host1")}
+    elsewhere = fleet.ssh("host1", f"PATH=/usr/bin:/bin node -e {q(script('pm2_list.js'))}"
+                          " || echo fell back")
+    assert elsewhere.stdout.strip() == "fell back"  # and printed nothing before failing
