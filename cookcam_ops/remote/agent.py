@@ -126,9 +126,15 @@ class Launch:
 
     def session(self, dirs: tuple[str, ...]) -> Transport:
         """The agent with dirs on PATH; exec per command (dirs on PATH) when it cannot start."""
+        from cookcam_ops.remote.ssh import connection_lost
+
         if self.ready and not any("\n" in d or ":" in d for d in dirs):
-            self.channel.settimeout(None)
-            self.channel.sendall(("go" + ":".join(dirs) + "\n").encode())
+            try:
+                self.channel.settimeout(None)
+                self.channel.sendall(("go" + ":".join(dirs) + "\n").encode())
+            except Exception as e:  # any failure to send: the connection is gone
+                self.channel.close()
+                raise connection_lost(self.host.label, type(e).__name__) from e
             agent = AgentTransport(self.host, self.channel)
             if agent.started(START_TIMEOUT_S):
                 return agent
