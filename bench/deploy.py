@@ -68,7 +68,7 @@ def _profile(breakdown: Breakdown) -> str:
     return (f"profile (the step times of these runs: {breakdown.text()}): every command of "
             "ours goes to one session per host (the probe's SSH channel becomes the host-side "
             "agent, cookcam_ops/hostside/agent.js), so lock, facts, checklist, the small steps "
-            "(prepare, link-modules, switch, record: a few ms each now) and unlock no longer "
+            "(prepare, link-modules, switch, record: under 0.05 s each now) and unlock no longer "
             "pay a session each; the e2e suite counts one login shell per host per deploy. ")
 
 
