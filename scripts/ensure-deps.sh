@@ -2,6 +2,8 @@
 # What the sandbox and the tests need besides Python: OpenSSH (sshd, ssh, ssh-keygen), git,
 # Node.js >= 18 with npm, and tests/node's packages. On Debian as root it installs what is missing;
 # otherwise it says exactly what to install and exits 1. Idempotent, and silent when all is there.
+# ShellCheck (the unit suite lints cookcam_ops/hostside/*.sh with it) is optional: installed with
+# apt-get when apt knows it, else the test says it was skipped.
 # (`pip install -e '.[dev]'` is the Makefile's job, not this script's.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +39,7 @@ apt_install() {
   if (( made_policy )); then rm -f "$policy"; fi
   if (( rc != 0 )); then
     say "apt-get install $* failed (exit $rc); see /tmp/ensure-deps-apt.log"
-    exit 1
+    return 1
   fi
 }
 
@@ -45,7 +47,7 @@ read -r -a pkgs <<<"$(missing_packages)"
 if (( ${#pkgs[@]} > 0 )); then
   if [[ $(id -u) -eq 0 ]] && have apt-get; then
     say "installing ${pkgs[*]} with apt-get"
-    apt_install "${pkgs[@]}"
+    apt_install "${pkgs[@]}" || exit 1
     read -r -a pkgs <<<"$(missing_packages)"
   fi
   if (( ${#pkgs[@]} > 0 )); then
@@ -54,6 +56,12 @@ if (( ${#pkgs[@]} > 0 )); then
         "(Node.js must be ${NODE_MIN} or later: https://nodejs.org or your OS's packages)"
     exit 1
   fi
+fi
+
+if ! have shellcheck && [[ $(id -u) -eq 0 ]] && have apt-get \
+    && apt-cache show shellcheck >/dev/null 2>&1; then
+  say "installing shellcheck with apt-get"
+  apt_install shellcheck || say "going on without shellcheck"
 fi
 
 # tests/node: the real Node packages the Python tests run against (dotenv, socket.io-client).

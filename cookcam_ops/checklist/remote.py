@@ -30,17 +30,12 @@ from cookcam_ops.remote.fanout import (
     run_on_hosts,
     run_on_open,
 )
-from cookcam_ops.remote.protocol import Transport, q
+from cookcam_ops.remote.protocol import Transport, node_program, q
 from cookcam_ops.report import Check, Report, Status
 from cookcam_ops.status import parse_health
 
 CHECKLIST_TIMEOUT_S = 60.0
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
-
-ENGINES_JS = ("try{const p=require(require('path').resolve('package.json'));"
-              "console.log(JSON.stringify({engines:p.engines||null}))}"
-              "catch(e){console.log(JSON.stringify({engines:null}))}")
-
 
 def _ref_command(t: Target, ref: str) -> str:
     path = q(t.repo_path)
@@ -64,7 +59,7 @@ def checklist_script(t: Target, ref: str, target: tuple[str, ...] = ()) -> str:
         ("ref", _ref_command(t, ref)),
         ("node", "node --version"),
         ("npm", "npm --version"),
-        ("engines", f"cd {code} && node -e {q(ENGINES_JS)}"),
+        ("engines", f"cd {code} && {node_program('package_engines.js')}"),
         ("disk", f"df -Pk {q(t.app_path)} | tail -n 1"),
         ("lock", lock_read_command(t.lock_dir)),
         ("health", composite.health(t.local_url)),

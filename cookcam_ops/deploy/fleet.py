@@ -172,14 +172,21 @@ class InterruptGuard:
         name = signal.Signals(signum).name
         if not self.cancel.is_set():
             self.cancel.set()
-            self.on_signal(f"{name}: stopping at the next safe point, then putting back what "
-                           "changed and releasing the locks (again to cut steps that run "
-                           "before a switch)")
+            self._say(f"{name}: stopping at the next safe point, then putting back what "
+                      "changed and releasing the locks (again to cut steps that run "
+                      "before a switch)")
             return
         cut = self.cuts.cut_all()
-        self.on_signal(f"{name} again: cutting {', '.join(cut)} (before the switch, nothing "
-                       "served changed)" if cut else f"{name} again: no host is before its "
-                       "switch; waiting for the steps that must finish")
+        self._say(f"{name} again: cutting {', '.join(cut)} (before the switch, nothing "
+                  "served changed)" if cut else f"{name} again: no host is before its "
+                  "switch; waiting for the steps that must finish")
+
+    def _say(self, line: str) -> None:
+        """Report from another thread: the handler runs between two bytecodes of the main
+        thread, which may be inside a write to the same stream (Python raises RuntimeError,
+        "reentrant call", when a handler writes to a buffered stream that write holds)."""
+        threading.Thread(target=self.on_signal, args=(line,), name="signal-note",
+                         daemon=True).start()
 
     def install(self) -> None:
         """Take over the signals (main thread only: elsewhere Python cannot)."""

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from cookcam_ops.deploy.session import Runner
 from cookcam_ops.errors import ChecksFailed, LockHeld
 from cookcam_ops.history import LOCK_INFO_CAP, LockInfo, lock_read_command, parse_lock_read
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import q, sh_program
 
 if TYPE_CHECKING:
     from cookcam_ops.remote.fanout import Target
@@ -88,24 +88,11 @@ def lock_dir(ops_path: str) -> str:
     return f"{ops_path}/lock"
 
 
-def _disk_report(ops_path: str) -> str:
-    """df (blocks, then inodes) of the nearest existing directory at or above ops_path."""
-    return (f"p={q(ops_path)}; while [ ! -e \"$p\" ] && [ \"$p\" != / ]; do "
-            "p=$(dirname \"$p\"); done; "
-            "df -Pk \"$p\" 2>/dev/null | tail -n 1; df -Pi \"$p\" 2>/dev/null | tail -n 1")
-
-
 def acquire_command(ops_path: str, claim: LockClaim) -> str:
-    """Write info.json in a temp dir, read it back, rename the dir into place; else say why."""
-    info = q(claim.to_json())
-    return (f"t={q(f'{ops_path}/.lock-{claim.run_id}')}; l={q(lock_dir(ops_path))}; "
-            f"rm -rf \"$t\"; if mkdir -p {q(ops_path)} && mkdir \"$t\" && "
-            f"printf '%s\\n' {info} > \"$t/info.json\" && "
-            f"[ \"$(cat \"$t/info.json\")\" = {info} ]; then "
-            f"for i in 1 2 3; do if mv -T \"$t\" \"$l\" 2>/dev/null; then echo {ACQUIRED}; "
-            "exit 0; fi; [ -e \"$l\" ] && break; done; fi; rm -rf \"$t\"; "
-            f"if [ -e \"$l\" ]; then echo {HELD}; head -c {LOCK_INFO_CAP} \"$l/info.json\" "
-            f"2>/dev/null; exit 0; fi; echo {FAILED}; {_disk_report(ops_path)}; exit 1")
+    """Write info.json in a temp dir, read it back, rename the dir into place; else say why
+    (hostside/lock_acquire.sh)."""
+    return (f"{sh_program('lock_acquire.sh')} "
+            f"{q(ops_path, claim.run_id, claim.to_json(), LOCK_INFO_CAP, ACQUIRED, HELD, FAILED)}")
 
 
 @dataclass(frozen=True)

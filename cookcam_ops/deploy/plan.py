@@ -163,15 +163,15 @@ def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
         cmd = scripts.test_build(values["build_path"], step.timeout, inp.app.health_path,
                                  step.expect or DEFAULT_EXPECT,
                                  cwd=values["release_path"] or None)
-        return cmd, (f"node <test-build.js> {values['build_path']}/dist/index.js: NODE_ENV="
+        return cmd, (f"node hostside/test_build.js {values['build_path']}/dist/index.js: NODE_ENV="
                      f"production, spare port, wait for '{step.expect or DEFAULT_EXPECT}' and "
                      f"{inp.app.health_path} 200, stop it")
     if step.builtin == "reload":
         return _reload(step, inp, values, exec_mode, apply)
     if step.builtin == "health":
         cmd = scripts.health(t.local_url, step.retries, step.delay, values["to_sha"])
-        return cmd, (f"node <health.js> GET {t.local_url} on the host: 2 x 200 in a row, "
-                     f"commit {short(values['to_sha'])}, {step.retries} retries "
+        return cmd, (f"node hostside/health_loop.js GET {t.local_url} on the host: 2 x 200 in "
+                     f"a row, commit {short(values['to_sha'])}, {step.retries} retries "
                      f"{step.delay:g}s apart")
     if step.builtin == "smoke":
         return "", f"smoke tests against {t.base_url} from this machine"

@@ -2,7 +2,8 @@
 
 Every command runs under coreutils `timeout` in its own process group, with its pid recorded in
 `<ops>/step.pid`, so a run that lost its connection can find and stop (or wait for) what it left
-running. The node scripts print one JSON line and nothing secret (names, codes, counts).
+running. The built-ins' node programs (hostside/test_build.js, hostside/health_loop.js) print
+one JSON line and nothing secret (names, codes, counts).
 """
 
 from __future__ import annotations
@@ -11,66 +12,11 @@ from dataclasses import dataclass
 
 from cookcam_ops.pm2.apply import Apply, ApplyPlan
 from cookcam_ops.pm2.daemonlog import log_size_command
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import node_program, q, sh_program
 
 KILL_GRACE_S = 5
 LOCAL_SLACK_S = 30.0  # the local timeout is the remote one plus this, as a last resort
 
-# Start argv[1] (a built dist/index.js) with NODE_ENV=production on a spare port in the current
-# directory (the app's, for its .env), wait for argv[4] on its output and a 200 from argv[3],
-# then stop it. argv[2] is the deadline in ms; an answer other than 200 for 5 s fails at once.
-TEST_BUILD_JS = r"""
-const {spawn}=require('child_process'),net=require('net');
-const [script,ms,hpath,expect]=process.argv.slice(1);const deadline=Date.now()+Number(ms);
-let child=null,out='',validated=false,done=false,port=0,last='',answered=0;
-const tail=()=>out.trim().split('\n').slice(-3).join(' | ').slice(-400);
-function finish(ok,detail){if(done)return;done=true;
-const report=()=>{console.log(JSON.stringify({ok,validated,port,detail}));process.exit(0)};
-if(child&&child.exitCode===null&&child.signalCode===null){child.once('exit',report);
-child.kill('SIGTERM');setTimeout(()=>{try{child.kill('SIGKILL')}catch(e){}},10000).unref()}
-else report()}
-for(const s of ['SIGHUP','SIGTERM','SIGINT'])process.on(s,()=>finish(false,'interrupted'));
-function poll(){if(done)return;
-if(Date.now()>deadline)return finish(false,validated?`${hpath} did not answer 200 in time (${last})`
-:`no '${expect}' line in time; output: ${tail()}`);
-if(!validated)return setTimeout(poll,200);
-fetch(`http://127.0.0.1:${port}${hpath}`,{signal:AbortSignal.timeout(2000)}).then(r=>{
-if(r.status===200)finish(true,`'${expect}', ${hpath} answered 200 on spare port ${port}`);
-else{last=`HTTP ${r.status}`;answered=answered||Date.now();
-if(Date.now()-answered>5000)return finish(false,`${hpath} answered ${last} for 5s`);
-setTimeout(poll,250)}}).catch(e=>{last=String((e.cause&&e.cause.code)||e.name);
-setTimeout(poll,250)})}
-const srv=net.createServer();srv.listen(0,'127.0.0.1',()=>{port=srv.address().port;srv.close(()=>{
-child=spawn(process.execPath,[script],{env:{...process.env,NODE_ENV:'production',PORT:String(port)},
-stdio:['ignore','pipe','pipe']});
-const take=d=>{out=(out+d).slice(-4000);if(!validated&&out.includes(expect))validated=true};
-child.stdout.on('data',take);child.stderr.on('data',take);
-child.on('exit',(c,s)=>finish(false,
-`the build exited (${s||'code '+c}) before it was healthy: ${tail()}`));
-poll()})});
-""".strip()
-
-# GET argv[1] until `argv[5]` 200s in a row (argv[2] retries, argv[3] ms apart); when argv[4]
-# is a SHA and the body names a commit, it must be that one.
-HEALTH_LOOP_JS = r"""
-const [url,retries,delay,sha,need]=process.argv.slice(1);let attempt=0,row=0,last='';
-const end=(ok,detail)=>console.log(JSON.stringify({ok,attempts:attempt,detail}));
-function next(){row=0;
-if(attempt>Number(retries))return end(false,`${last} after ${attempt} attempt(s)`);
-setTimeout(once,Number(delay))}
-function once(){attempt++;fetch(url,{signal:AbortSignal.timeout(5000)}).then(async r=>{
-const b=(await r.text()).slice(0,2000);let commit=null;
-try{const j=JSON.parse(b);if(j&&typeof j.commit==='string')commit=j.commit}catch(e){}
-if(r.status!==200){last=`HTTP ${r.status}`;return next()}
-if(sha&&commit&&commit!=='unknown'&&!(commit.startsWith(sha)||sha.startsWith(commit))){
-last=`HTTP 200 but it serves commit ${commit.slice(0,10)}, not ${sha.slice(0,10)}`;return next()}
-row++;if(row>=Number(need))return end(true,`${row} x HTTP 200 (${attempt} requests)`+
-(commit?`, commit ${commit.slice(0,10)}`:''));setTimeout(once,100)})
-.catch(e=>{last=String((e.cause&&e.cause.code)||e.name||e);next()})}
-once();
-""".strip()
-
-NOW_MS = "node -e 'console.log(Date.now())'"
 RELOAD_RETRIES = 3
 
 
@@ -92,13 +38,8 @@ def reap(ops_path: str, run_id: str, wait_s: float) -> str:
     Waits up to wait_s for it to end by itself first (0 for steps that are safe to kill, the
     step's timeout for those at or after the switch, which must finish what they started).
     """
-    pid_file = q(f"{ops_path}/step.pid")
     rounds = max(0, round(wait_s * 2))
-    return (f"set -- $(cat {pid_file} 2>/dev/null); [ \"${{2:-}}\" = {q(run_id)} ] || exit 0; "
-            f"p=$1; i=0; while [ $i -lt {rounds} ] && kill -s 0 -- -$p 2>/dev/null; "
-            "do sleep 0.5; i=$((i+1)); done; "
-            "kill -s TERM -- -$p 2>/dev/null; sleep 1; kill -s KILL -- -$p 2>/dev/null; "
-            f"rm -f {pid_file}; exit 0")
+    return f"{sh_program('reap.sh')} {q(f'{ops_path}/step.pid', run_id, rounds)}"
 
 
 def test_build(build_path: str, timeout: float, health_path: str, expect: str,
@@ -110,8 +51,8 @@ def test_build(build_path: str, timeout: float, health_path: str, expect: str,
     """
     deadline_ms = max(1000, round((timeout - 12) * 1000))
     into = f"cd {q(cwd)} && " if cwd else ""
-    return (f"{into}node -e {q(TEST_BUILD_JS)} {q(build_path + '/dist/index.js')} "
-            f"{deadline_ms} {q(health_path)} {q(expect)}")
+    return (f"{into}{node_program('test_build.js')} "
+            f"{q(build_path + '/dist/index.js', deadline_ms, health_path, expect)}")
 
 
 @dataclass(frozen=True)
@@ -123,7 +64,7 @@ class ReloadSpec:
     ops_path: str
     directory: str  # where PM2 should run the app from (a handover starts it there)
     current: str | None = None  # releases: also print where `current` resolves
-    overlap: bool = False  # cluster mode: every worker replaced at once (handover.OVERLAP_JS)
+    overlap: bool = False  # cluster mode: every worker replaced at once (hostside/overlap.js)
     apply: ApplyPlan | None = None  # ecosystem settings the target changes (pm2/apply.py)
     timeout: float = 120.0
 
@@ -150,23 +91,18 @@ def reload(spec: ReloadSpec) -> str:
     printing where PM2's log ended (`@@pm2log=BYTES`) and the host time it started.
 
     `pm2 reload` (cluster) or `pm2 restart` (fork), then `pm2 scale` when only the worker count
-    changed; a handover when other settings changed (handover.py).
+    changed; a handover when other settings changed (handover.py); retried while PM2 is busy
+    restarting a crashed worker (hostside/reload.sh).
     """
-    log = q(f"{spec.ops_path}/pm2-reload.log")
-    where = f"echo \"@@current=$(readlink -f {q(spec.current)})\"; " if spec.current else ""
-    # PM2 refuses a reload while it is itself restarting a crashed worker ("process already
-    # started"): a rollback right after a crash loop meets that; it is retried a few times.
-    return (f"{log_size_command()}; t0=$({NOW_MS}); n=0; while :; do "
-            f"{{ {_reload_run(spec)}; }} > {log} 2>&1; rc=$?; "
-            f"[ $rc -ne 0 ] && [ $n -lt {RELOAD_RETRIES} ] && "
-            f"grep -q 'process already started' {log} || break; n=$((n+1)); sleep 2; done; "
-            f"tail -n 3 {log}; {where}echo \"@@reload rc=$rc t0=$t0\"; exit $rc")
+    log = f"{spec.ops_path}/pm2-reload.log"
+    return (f"{log_size_command()}; {sh_program('reload.sh')} "
+            f"{q(log, RELOAD_RETRIES, spec.current or '', _reload_run(spec))}")
 
 
 def health(url: str, retries: int, delay: float, sha: str | None, need: int = 2) -> str:
     """Poll the health URL from the host itself."""
-    return (f"node -e {q(HEALTH_LOOP_JS)} {q(url)} {int(retries)} {round(delay * 1000)} "
-            f"{q(sha or '')} {int(need)}")
+    return (f"{node_program('health_loop.js')} "
+            f"{q(url, int(retries), round(delay * 1000), sha or '', int(need))}")
 
 
 def append_line(path: str, line: str) -> str:

@@ -4,7 +4,9 @@ The file is JavaScript, so only node can say what it means. The reader compiles 
 gets on stdin as a module at the path the file has (or would have) in the app directory, so
 `__dirname` and relative requires resolve as PM2 would resolve them, and prints only whitelisted
 settings and the names of env keys, never a value. The same reader judges the served file
-(`cat`) and the target commit's (`git show SHA:FILE`): nothing is written to the host.
+(hostside/ecosystem_served.sh) and the target commit's (`git show SHA:FILE`:
+hostside/ecosystem_committed.sh): nothing is written to the host. The reader is
+hostside/ecosystem_reader.js.
 
 `Pm2Settings` is what PM2 does with a file, with PM2's own defaults and resolution (instances
 `max`, exec_mode from instances, cwd and script made absolute), so a file and what `pm2 jlist`
@@ -16,40 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cookcam_ops.hostside import script
 from cookcam_ops.pm2.procs import DEFAULT_KILL_TIMEOUT_MS, DEFAULT_LISTEN_TIMEOUT_MS
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import q, sh_program
 
 if TYPE_CHECKING:
     from cookcam_ops.pm2.procs import Pm2Process
     from cookcam_ops.remote.fanout import Target
 
 ECOSYSTEM_FILES = ("ecosystem.config.js", "ecosystem.config.cjs", "ecosystem.json")
-
-# stdin: the file's source; argv[1]: the path it has (or would have) on the host; argv[2]: the
-# commit it was read from, if any. Prints {file, sha, cpus, apps: [settings, env key names]}.
-ECOSYSTEM_JS = r"""
-const fs=require('fs'),path=require('path'),os=require('os'),Module=require('module');
-const [file,sha]=process.argv.slice(1);const name=path.basename(file);
-const say=o=>console.log(JSON.stringify({file:name,sha:sha||null,cpus:os.cpus().length,...o}));
-let src='';process.stdin.setEncoding('utf8');process.stdin.on('data',d=>{src+=d})
-.on('end',()=>{let m;try{if(name.endsWith('.json'))m=JSON.parse(src);else{
-const mod=new Module(file,null);mod.filename=file;
-mod.paths=Module._nodeModulePaths(path.dirname(file));mod._compile(src,file);m=mod.exports}}
-catch(e){return say({error:'node cannot load '+name+' ('+
-(e.code||e.name)+')'})}
-let apps=(m&&(m.apps||(m.default&&m.default.apps)))||[];if(!Array.isArray(apps))apps=[apps];
-const keys=o=>o&&typeof o==='object'?Object.keys(o):[];
-const str=v=>typeof v==='string'?v:null;
-const num=v=>typeof v==='number'||typeof v==='string'?v:null;
-say({apps:apps.filter(a=>a&&typeof a==='object').map(a=>{
-const cwd=path.resolve(path.dirname(file),str(a.cwd)||'.');
-return {name:str(a.name),exec_mode:str(a.exec_mode),instances:num(a.instances),
-kill_timeout:num(a.kill_timeout),wait_ready:a.wait_ready===true,listen_timeout:num(a.listen_timeout),
-cwd,script:str(a.script)?path.resolve(cwd,a.script):null,
-env_keys:Object.fromEntries(Object.keys(a).filter(k=>k==='env'||k.startsWith('env_'))
-.map(k=>[k,keys(a[k])]))}})})});
-""".strip()
-
 
 @dataclass(frozen=True)
 class EcosystemApp:
@@ -119,39 +96,22 @@ def parse_ecosystem(doc: object) -> EcosystemRead:
     return EcosystemRead(apps=apps, **meta)  # type: ignore[arg-type]
 
 
-def _reader(path_of: str, sha: str | None) -> str:
-    """node with the reader, the file's source on stdin, `$f` the file name."""
-    return f"node -e {q(ECOSYSTEM_JS)} {q(path_of.rstrip('/'))}/\"$f\" {q(sha or '')}"
-
-
-def _none_found(where: str) -> str:
-    error = f'{{"error":"no {ECOSYSTEM_FILES[0]} (.cjs, .json) {where}"}}'
-    return f"echo {q(error)}"
-
-
 def served_command(code_dir: str) -> str:
     """Read the ecosystem file served from code_dir (the first of ECOSYSTEM_FILES there)."""
-    files = q(*ECOSYSTEM_FILES)
-    return (f"cd {q(code_dir)} || exit 3; for f in {files}; do if [ -f \"$f\" ]; then "
-            f"{_reader(code_dir, None)} < \"$f\"; exit 0; fi; done; "
-            f"{_none_found('in the app directory')}")
+    return (f"{sh_program('ecosystem_served.sh')} "
+            f"{q(script('ecosystem_reader.js'), code_dir, ' '.join(ECOSYSTEM_FILES))}")
 
 
-def committed_command(git: str, spec: str, code_dir: str, candidates: tuple[str, ...]) -> str:
+def committed_command(repo: str, spec: str, code_dir: str, candidates: tuple[str, ...]) -> str:
     """Read the ecosystem file of the first candidate that resolves to a commit, from git.
 
-    git: the git command with its repository (`git -C DIR`: a work tree or a bare repository);
-    spec: the app's directory in a commit (`backend/api/`, '' at the top, or `./` when git runs
-    in the app's own directory of a work tree); the file is read as if it lay in code_dir.
+    repo: where git runs (`git -C REPO`: a work tree or a bare repository); spec: the app's
+    directory in a commit (`backend/api/`, '' at the top, or `./` when git runs in the app's
+    own directory of a work tree); the file is read as if it lay in code_dir.
     """
-    files = q(*ECOSYSTEM_FILES)
-    return (f"for c in {q(*candidates)}; do s=$({git} rev-parse --verify -q \"$c^{{commit}}\") "
-            "|| continue; "
-            f"for f in {files}; do if {git} cat-file -e \"$s:\"{q(spec)}\"$f\" 2>/dev/null; "
-            f"then {git} show \"$s:\"{q(spec)}\"$f\" | node -e {q(ECOSYSTEM_JS)} "
-            f"{q(code_dir.rstrip('/'))}/\"$f\" \"$s\"; exit 0; fi; done; "
-            f"{_none_found('in the commit')}; exit 0; done; "
-            "echo '{\"error\":\"the target does not resolve to a commit on the host\"}'")
+    return (f"{sh_program('ecosystem_committed.sh')} "
+            f"{q(script('ecosystem_reader.js'), repo, spec, code_dir)} "
+            f"{q(' '.join(ECOSYSTEM_FILES), *candidates)}")
 
 
 @dataclass(frozen=True)
@@ -220,4 +180,4 @@ def target_command(t: Target, candidates: tuple[str, ...]) -> str:
     as if it lay in the directory PM2 runs the app from (layout.code_path).
     """
     spec = f"{t.layout.subdir}/" if t.layout.subdir else ""
-    return committed_command(f"git -C {q(t.repo_path)}", spec, t.code_path, candidates)
+    return committed_command(t.repo_path, spec, t.code_path, candidates)

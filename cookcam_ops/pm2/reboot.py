@@ -15,8 +15,7 @@ from cookcam_ops.layout.releases import release_of_link
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.apply import differences
 from cookcam_ops.pm2.procs import Pm2Process, parse_jlist
-from cookcam_ops.remote.composite import PM2_HOME
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import q, sh_program
 from cookcam_ops.report import Check, Status
 
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
@@ -27,19 +26,8 @@ MAX_UNITS = 20
 def startup_command(unit_dirs: tuple[str, ...] = UNIT_DIRS) -> str:
     """Print `home|<this PM2_HOME, resolved>`, then `unit|<path>|<its PM2_HOME>|<1 if enabled>`
     for each boot unit that runs `pm2 ... resurrect`, and `unit|crontab @reboot||1` for a
-    crontab line. One grep over the unit directories; only paths and PM2_HOME values print."""
-    return (
-        f'h={PM2_HOME}; printf "home|%s\\n" "$(readlink -f "$h" 2>/dev/null || echo "$h")"; '
-        f"grep -ls -- resurrect {' '.join(q(d) + '/*' for d in unit_dirs)} 2>/dev/null | "
-        f"head -n {MAX_UNITS} | while read -r f; do grep -qs pm2 \"$f\" || continue; "
-        "home=$(sed -n 's/.*PM2_HOME=[\"'\\'']\\{0,1\\}\\([^\"'\\'' ]*\\).*/\\1/p' \"$f\" "
-        "| head -n 1); "
-        'n=${f##*/}; on=1; case "$f" in */systemd/system/*) on=0; '
-        'ls /etc/systemd/system/*.wants/"$n" >/dev/null 2>&1 && on=1;; '
-        '/etc/init.d/*) on=0; ls /etc/rc[2345].d/S*"$n" >/dev/null 2>&1 && on=1;; esac; '
-        'printf "unit|%s|%s|%s\\n" "$f" "$home" "$on"; done; '
-        "if crontab -l 2>/dev/null | grep -qs '^@reboot.*pm2.*resurrect'; then "
-        "echo 'unit|crontab @reboot||1'; fi; exit 0")
+    crontab line (hostside/pm2_startup_units.sh); only paths and PM2_HOME values print."""
+    return f"{sh_program('pm2_startup_units.sh')} {q(MAX_UNITS, *unit_dirs)}"
 
 
 HINT = ("run `pm2 startup` as the user that runs PM2 (then the command it prints, as root), "

@@ -26,10 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from cookcam_ops.errors import HostError
-from cookcam_ops.hostside import script
 from cookcam_ops.limits import ENV_CAP
 from cookcam_ops.remote.capture import Capture, Lines
-from cookcam_ops.remote.protocol import LineSink, RunResult, Transport, q, with_path
+from cookcam_ops.remote.protocol import (
+    LineSink,
+    RunResult,
+    Transport,
+    node_program,
+    q,
+    with_path,
+)
 
 READY = "@@cookcam-ops agent@@"  # the probe's output ends here; the launcher waits for "go"
 NO_NODE = "@@cookcam-ops no node@@"
@@ -79,7 +85,7 @@ def launcher(probe: str) -> str:
             'case "$d" in go*) ;; *) exit 0;; esac; d=${d#go}; '
             'if [ -n "$d" ]; then PATH="$d:$PATH"; export PATH; fi; '
             f"command -v node >/dev/null 2>&1 || {{ echo {q(NO_NODE)}; exit 0; }}; "
-            f"exec node -e {q(script('agent.js'))} 2>/dev/null")
+            f"exec {node_program('agent.js')} 2>/dev/null")
 
 
 def _frames(channel: Channel, buffered: bytes) -> Iterator[bytes]:

@@ -3,8 +3,9 @@
 Each section runs in its own subshell; its stdout lands between a begin and an end marker, and
 the end marker carries its exit code. Values reach the script only through `q()`.
 
-The node snippets here run on the host and print only whitelisted fields: `pm2 jlist` carries
-the app's environment (secrets) in `pm2_env`, so that object never leaves the host.
+PM2's process lists go through hostside/pm2_jlist_filter.js on the host, which prints only
+whitelisted fields: `pm2 jlist` carries the app's environment (secrets) in `pm2_env`, so that
+object never leaves the host.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cookcam_ops.limits import HISTORY_CAP
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import node_program, q
 
 _MARK = "@@cookcam-ops"
 _END_RE = re.compile(rf"^{_MARK} end (?P<name>[\w.-]+) (?P<rc>-?\d+)@@$")
@@ -23,40 +24,6 @@ _BEGIN_RE = re.compile(rf"^{_MARK} begin (?P<name>[\w.-]+)@@$")
 
 # The PM2 daemon's home, as pm2 itself resolves it.
 PM2_HOME = '"${PM2_HOME:-$HOME/.pm2}"'
-
-# `pm2 jlist` on stdin -> {"now": ms, "processes": [whitelisted fields]} on stdout; `cwd` is
-# the worker's /proc/PID/cwd as the kernel resolves it (the release it really runs). With the
-# argument `saved`, stdin is PM2's saved list (dump.pm2: one pm2_env per worker, env included)
-# and `cwd` is where its pm_cwd resolves now (where `pm2 resurrect` would start the worker).
-PM2_FILTER_JS = r"""
-let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{let a;
-try{a=JSON.parse(s.slice(s.indexOf('[')))}catch(e){
-console.log(JSON.stringify({now:Date.now(),error:'pm2 jlist printed no JSON'}));return}
-const fs=require('fs'),saved=process.argv[1]==='saved',cwdOf=pid=>{
-try{return pid?fs.readlinkSync('/proc/'+pid+'/cwd'):null}catch(e){return null}},
-realOf=p=>{try{return typeof p==='string'?fs.realpathSync(p):null}catch(e){return null}};
-const w=p=>{const e=(saved?p:p.pm2_env)||{},m=p.monit||{};return {name:p.name,pm_id:p.pm_id,
-pid:saved?null:p.pid,cwd:saved?realOf(e.pm_cwd):cwdOf(p.pid),
-cpu:m.cpu,memory:m.memory,status:e.status,exec_mode:e.exec_mode,instances:e.instances,
-restart_time:e.restart_time,unstable_restarts:e.unstable_restarts,pm_uptime:e.pm_uptime,
-pm_cwd:e.pm_cwd,pm_exec_path:e.pm_exec_path,kill_timeout:e.kill_timeout,
-wait_ready:e.wait_ready,listen_timeout:e.listen_timeout,pm_out_log_path:e.pm_out_log_path,
-pm_err_log_path:e.pm_err_log_path}};
-console.log(JSON.stringify({now:Date.now(),processes:(Array.isArray(a)?a:[]).map(w)}))})
-""".strip()
-
-# GET argv[1] from the host itself -> {"status", "ms", "body"} or {"error"}. node:http, not
-# fetch: fetch refuses "bad ports" an app may well use.
-HEALTH_JS = r"""
-const t0=Date.now();const u=new URL(process.argv[1]);
-const c=(u.protocol==='https:'?require('https'):require('http'));
-const r=c.get(u,{timeout:5000,rejectUnauthorized:false},res=>{let b='';res.setEncoding('utf8');
-res.on('data',d=>{if(b.length<300)b+=d}).on('end',()=>console.log(JSON.stringify(
-{status:res.statusCode,ms:Date.now()-t0,body:b.slice(0,300)})))});
-r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'ETIMEDOUT'})));
-r.on('error',e=>console.log(JSON.stringify({error:String(e.code||e.message)})))
-""".strip()
-
 
 @dataclass(frozen=True)
 class Section:
@@ -145,22 +112,21 @@ def if_pm2_daemon(then: str, otherwise: str) -> str:
 def pm2_jlist() -> str:
     """Whitelisted `pm2 jlist`, without starting a daemon where none runs: asked of the daemon
     directly (hostside/pm2_list.js), else through the pm2 CLI."""
-    from cookcam_ops.hostside import script
-
-    listed = f"{{ node -e {q(script('pm2_list.js'))} || pm2 jlist; }} 2>/dev/null"
-    return if_pm2_daemon(f"{listed} | node -e {q(PM2_FILTER_JS)}",
+    listed = f"{{ {node_program('pm2_list.js')} || pm2 jlist; }} 2>/dev/null"
+    return if_pm2_daemon(f"{listed} | {node_program('pm2_jlist_filter.js')}",
                          "echo '{\"error\":\"the PM2 daemon is not running\"}'")
 
 
 def pm2_saved() -> str:
     """PM2's saved process list ($PM2_HOME/dump.pm2), whitelisted like `pm2 jlist`."""
-    return (f'f={PM2_HOME}/dump.pm2; if [ -f "$f" ]; then node -e {q(PM2_FILTER_JS)} saved '
-            '< "$f"; else printf \'{"error":"no saved process list (%s)"}\\n\' "$f"; fi')
+    whitelist = node_program("pm2_jlist_filter.js")
+    return (f'f={PM2_HOME}/dump.pm2; if [ -f "$f" ]; then {whitelist} saved < "$f"; '
+            'else printf \'{"error":"no saved process list (%s)"}\\n\' "$f"; fi')
 
 
 def health(url: str) -> str:
-    """GET url from the host (node's fetch, so nothing but node is needed)."""
-    return f"node -e {q(HEALTH_JS)} {q(url)}"
+    """GET url from the host with node (hostside/health_get.js: nothing but node is needed)."""
+    return f"{node_program('health_get.js')} {q(url)}"
 
 
 def cat_if_exists(path: str) -> str:

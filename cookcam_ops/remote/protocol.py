@@ -1,4 +1,5 @@
-"""The transport protocol services depend on (connect / run / read / write), and shell quoting."""
+"""The transport protocol services depend on (connect / run / read / write), shell quoting, and
+how host-side programs (cookcam_ops/hostside) are sent."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from cookcam_ops.hostside import script
 
 TIMEOUT_EXIT = 124  # what coreutils `timeout` uses; RunResult.exit_code when a command timed out
 # Receives a command's output live, a line at a time: (stream "out" or "err", line).
@@ -55,6 +58,17 @@ class Transport(Protocol):
 def q(*args: str | int) -> str:
     """Join arguments into one shell word list, each quoted: the only way values reach a shell."""
     return " ".join(shlex.quote(str(a)) for a in args)
+
+
+def node_program(name: str) -> str:
+    """`node -e PROGRAM` for hostside/NAME, to be followed by the program's quoted arguments."""
+    return f"node -e {q(script(name))}"
+
+
+def sh_program(name: str) -> str:
+    """`sh -c PROGRAM NAME` for hostside/NAME ($0 is NAME, so the shell's messages name the
+    file), to be followed by the program's quoted arguments."""
+    return f"sh -c {q(script(name))} {q(name)}"
 
 
 class PathTransport:

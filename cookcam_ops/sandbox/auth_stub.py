@@ -455,9 +455,12 @@ def run(config_path: Path, host: str, port: int, pid_file: Path | None) -> None:
         log.warning("%s is readable by others; it holds secrets (chmod 600 it)", config_path)
     server = create_server(config, host, port)
     stop = threading.Event()
+    received: list[str] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("%s received, stopping", signal.Signals(signum).name)
+        # No logging here: a handler that writes to the stream the main thread is writing to
+        # makes Python raise "reentrant call"; the loop below says it once it wakes.
+        received.append(signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -469,6 +472,7 @@ def run(config_path: Path, host: str, port: int, pid_file: Path | None) -> None:
         log.info("listening on %s (pid %d)", server.url, os.getpid())
         while not stop.wait(1.0):
             pass
+        log.info("%s received, stopping", received[0])
     finally:
         server.stop()
         if pid_file is not None:

@@ -1,14 +1,18 @@
 """What the end-to-end tests of deploy, rollback and their reports share: the CLI run as a
-subprocess (as a user or CI runs it), and looks at what the sandbox's hosts serve."""
+subprocess (as a user or CI runs it), looks at what the sandbox's hosts serve, and steady load
+on their /health while a deploy runs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import yaml
 
+from cookcam_ops.drain.load import LoadRun, LoadStats, load_target
 from cookcam_ops.sandbox.status import change_sandbox
 from tests.documents import valid_document
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_HEALTH_PLAYBOOK_RETRIES = 3
@@ -84,6 +89,19 @@ class LiveCli:
         return Cli(self.proc.returncode, out, "".join(self.lines) + err)
 
 
+def assert_no_secrets(sb: Sandbox, *texts: str) -> None:
+    """No generated secret of the sandbox (Sandbox.secret_values) appears in any of texts.
+
+    Fails, too, when the sandbox gives no secret to look for: the check would pass vacuously.
+    The failure names the text, never the value.
+    """
+    values = sb.secret_values()
+    assert values, "the sandbox gave no secret values to look for: the check would prove nothing"
+    assert texts, "no output to look in"
+    leaked = [i for i, text in enumerate(texts) if any(v in text for v in values)]
+    assert leaked == [], f"a sandbox secret reached output number {leaked} of {len(texts)}"
+
+
 def served(sb: Sandbox) -> dict[str, str]:
     """The commit each host's API reports on /health (what it really serves)."""
     out = {}
@@ -142,3 +160,63 @@ def playbook_without(tmp: Path, steps: tuple[str, ...], name: str = "deploy",
     path = tmp / f"{name}-without-{'-'.join(steps) or 'nothing'}.yaml"
     path.write_text(yaml.safe_dump(book, sort_keys=False))
     return path
+
+
+@dataclass
+class Load:
+    """Keep-alive GETs against every host's /health from a few threads until stopped."""
+
+    urls: list[str]
+    stop: threading.Event = field(default_factory=threading.Event)
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def worker(self, url: str) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self.stop.is_set():
+                try:
+                    r = client.get(url)
+                    good, why = r.status_code == 200, f"HTTP {r.status_code}"
+                except httpx.HTTPError as e:
+                    good, why = False, type(e).__name__
+                with self.lock:
+                    if good:
+                        self.ok += 1
+                    else:
+                        self.failures.append(f"{url}: {why}")
+                time.sleep(0.01)
+
+
+@contextmanager
+def steady_load(sb: Sandbox, concurrency: int = 4,
+                hosts: list[str] | None = None) -> Iterator[list[LoadStats]]:
+    """Keep-alive GETs on every host's (or the named hosts') /health (cookcam_ops.drain.load)
+    until the block ends: a steady few hundred requests a second per host, not a flat-out load
+    that would starve the deploy it watches of this 2-core machine's CPU."""
+    runs = [LoadRun(load_target(h.base_url, "/health"), concurrency, 10**9, pause_s=0.01)
+            for h in sb.state.hosts if hosts is None or h.name in hosts]
+    loop = asyncio.new_event_loop()
+    stats: list[LoadStats] = []
+
+    async def main() -> None:
+        stats.extend(await asyncio.gather(*(r.run(3600) for r in runs)))
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    try:
+        yield stats
+    finally:
+        for r in runs:
+            loop.call_soon_threadsafe(r.stop)
+        thread.join(timeout=30)
+        loop.close()
+
+
+def no_failures(stats: list[LoadStats], hosts: int = 2) -> None:
+    assert len(stats) == hosts
+    for s in stats:
+        assert s.ok_2xx > 100, f"too little load to judge ({s.ok_2xx} answers)"
+        assert s.failed == 0, (f"{s.failed} failed request(s): non-2xx {s.non_2xx}, refused "
+                               f"{s.refused}, reset {s.reset - s.retried}, timeouts {s.timeouts}")

@@ -18,12 +18,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from test_releases import no_failures, steady_load
 
-from tests.e2e.helpers import Cli, LiveCli, change, history, locks, run_cli, served
+from tests.e2e.helpers import (
+    Cli,
+    LiveCli,
+    assert_no_secrets,
+    change,
+    history,
+    locks,
+    no_failures,
+    run_cli,
+    served,
+    steady_load,
+)
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 METRICS = {"socket-auth-success", "socket-auth-p95-ms", "health-success", "health-p95-ms",
@@ -95,8 +105,7 @@ def assert_caught_late(sb: Sandbox, kind: str, metric: str) -> None:
         ("deploy", "deployed"), ("canary", "rolled_back"), ("rollback", "rolled_back")]
     assert metric in records[1]["detail"]
     no_failures(load, hosts=1)
-    for secret in sb.secret_values():
-        assert secret not in done.stdout and secret not in done.stderr
+    assert_no_secrets(sb, done.stdout, done.stderr)
     print(f"\n{kind}: caught on {metric} after {canary['elapsed_s']}s of the bake; "
           f"host2 answered {load[0].ok_2xx} requests, {load[0].failed} failed")
 

@@ -13,11 +13,9 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 import yaml
 
@@ -26,7 +24,9 @@ from tests.e2e.helpers import (
     FAST_HEALTH_PLAYBOOK_RETRIES,
     ROOT,
     LiveCli,
+    Load,
     assert_fleet_on,
+    assert_no_secrets,
     change,
     deploy,
     history,
@@ -37,7 +37,7 @@ from tests.e2e.helpers import (
 )
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -91,9 +91,7 @@ def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
                 "duration_s", "ref"} <= set(last)
         assert (last["action"], last["outcome"], last["to_sha"]) == ("deploy", "deployed", sha)
         assert last["ref"] == "main"  # the ref asked for: app.branch when no --ref
-    for secret in fleet.secret_values():
-        assert secret not in done.stdout and secret not in done.stderr
-        assert secret not in logged
+    assert_no_secrets(fleet, done.stdout, done.stderr, logged)
     print(f"\ndeploy of a release to 2 hosts: {took:.1f}s (CLI wall time)")
 
 
@@ -324,32 +322,6 @@ def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox,
         assert not (ops / "build").exists() and not (ops / "step.pid").exists()
         left = fleet.ssh(h.name, "ps -eo args | grep -c '[s]leep 300' || true")
         assert left.stdout.strip() == "0", f"{h.name}: the cut step still runs"
-
-
-@dataclass
-class Load:
-    """Keep-alive GETs against every host's /health from a few threads until stopped."""
-
-    urls: list[str]
-    stop: threading.Event = field(default_factory=threading.Event)
-    ok: int = 0
-    failures: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def worker(self, url: str) -> None:
-        with httpx.Client(timeout=10) as client:
-            while not self.stop.is_set():
-                try:
-                    r = client.get(url)
-                    good, why = r.status_code == 200, f"HTTP {r.status_code}"
-                except httpx.HTTPError as e:
-                    good, why = False, type(e).__name__
-                with self.lock:
-                    if good:
-                        self.ok += 1
-                    else:
-                        self.failures.append(f"{url}: {why}")
-                time.sleep(0.01)
 
 
 def test_steady_load_sees_no_failed_request_during_a_deploy(fleet: Sandbox) -> None:

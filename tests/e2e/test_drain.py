@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 from cookcam_ops.cli.main import app
 from cookcam_ops.sandbox.status import change_sandbox
 from tests.documents import valid_document
+from tests.e2e.helpers import assert_no_secrets
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -33,12 +34,6 @@ NO_CREDENTIALS: dict[str, str | None] = {
 def cli(runner: CliRunner, sandbox: Sandbox, *args: str) -> Any:
     return runner.invoke(app, ["--config", str(sandbox.dir / "ops.yaml"), *args],
                          env=NO_CREDENTIALS)
-
-
-def assert_no_secrets(sandbox: Sandbox, *texts: str) -> None:
-    for value in sandbox.secret_values():
-        for text in texts:
-            assert value not in text, "a sandbox secret reached the output"
 
 
 def deploy_by_hand(sandbox: Sandbox, host: str, sha: str) -> None:

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from test_deploy import Load
 
 from tests.e2e.helpers import (
     Cli,
+    Load,
     assert_fleet_on,
     change,
     deploy,
@@ -35,7 +35,7 @@ from tests.e2e.helpers import (
 )
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 APP = "cookcam-api"

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import sandbox_of
-from test_deploy import change, history, locks, run_cli, served
+
+from tests.e2e.conftest import sandbox_of
+from tests.e2e.helpers import change, history, locks, run_cli, served
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -25,7 +25,7 @@ from cookcam_ops.remote.fanout import Target, open_host, ssh_connector
 from tests.e2e.helpers import ROOT, Cli, change, cli_env, run_cli, served
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(sys.platform != "linux", reason="tmpfs mounts: Linux only")]

@@ -8,16 +8,12 @@ and each leaves the fleet healthy on one release.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shlex
 import stat
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,12 +21,23 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from cookcam_ops.drain.load import LoadRun, LoadStats, load_target
+from cookcam_ops.drain.load import LoadStats
 from cookcam_ops.layout.releases import ReleaseEntry, prune_selection
-from tests.e2e.helpers import ROOT, Cli, change, history, locks, ops_copy, run_cli, served
+from tests.e2e.helpers import (
+    ROOT,
+    Cli,
+    change,
+    history,
+    locks,
+    no_failures,
+    ops_copy,
+    run_cli,
+    served,
+    steady_load,
+)
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 # The issue asks that a rollback take under a fifth of the deploy it undoes. On this sandbox a
@@ -40,40 +47,6 @@ pytestmark = pytest.mark.e2e
 # the target with room for that noise, and still fails a rollback that rebuilds (over half).
 ROLLBACK_TARGET = 0.2
 ROLLBACK_BOUND = 0.3
-
-
-@contextmanager
-def steady_load(sb: Sandbox, concurrency: int = 4,
-                hosts: list[str] | None = None) -> Iterator[list[LoadStats]]:
-    """Keep-alive GETs on every host's (or the named hosts') /health (cookcam_ops.drain.load)
-    until the block ends: a steady few hundred requests a second per host, not a flat-out load
-    that would starve the deploy it watches of this 2-core machine's CPU."""
-    runs = [LoadRun(load_target(h.base_url, "/health"), concurrency, 10**9, pause_s=0.01)
-            for h in sb.state.hosts if hosts is None or h.name in hosts]
-    loop = asyncio.new_event_loop()
-    stats: list[LoadStats] = []
-
-    async def main() -> None:
-        stats.extend(await asyncio.gather(*(r.run(3600) for r in runs)))
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    time.sleep(0.5)
-    try:
-        yield stats
-    finally:
-        for r in runs:
-            loop.call_soon_threadsafe(r.stop)
-        thread.join(timeout=30)
-        loop.close()
-
-
-def no_failures(stats: list[LoadStats], hosts: int = 2) -> None:
-    assert len(stats) == hosts
-    for s in stats:
-        assert s.ok_2xx > 100, f"too little load to judge ({s.ok_2xx} answers)"
-        assert s.failed == 0, (f"{s.failed} failed request(s): non-2xx {s.non_2xx}, refused "
-                               f"{s.refused}, reset {s.reset - s.retried}, timeouts {s.timeouts}")
 
 
 @dataclass

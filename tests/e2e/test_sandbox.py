@@ -28,7 +28,7 @@ from tests.documents import valid_document
 from tests.e2e.helpers import run_cli
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -223,7 +223,7 @@ def test_socketio_auth_with_stub_token(sandbox: Sandbox) -> None:
 
 def test_pm2_reload_under_keepalive_load_fails_no_request(sandbox: Sandbox) -> None:
     h = sandbox.state.hosts[0]
-    before = {a["pid"] for a in sandbox.pm2_apps(h.name)}
+    before = {int(str(a["pid"])) for a in sandbox.pm2_apps(h.name)}
     stop = threading.Event()
     counts = {"ok": 0}
     failures: list[str] = []

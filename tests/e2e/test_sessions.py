@@ -13,10 +13,18 @@ import pytest
 
 from cookcam_ops.hostside import script
 from cookcam_ops.remote.protocol import q
-from tests.e2e.helpers import assert_fleet_on, change, deploy, history, run_cli, served
+from tests.e2e.helpers import (
+    assert_fleet_on,
+    assert_no_secrets,
+    change,
+    deploy,
+    history,
+    run_cli,
+    served,
+)
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 COUNTER = "rc-runs"
@@ -40,13 +48,6 @@ def counted(sb: Sandbox) -> Iterator[dict[str, int]]:
             counter = home / COUNTER
             counts[name] = len(counter.read_text().splitlines()) if counter.exists() else 0
             counter.unlink(missing_ok=True)
-
-
-def assert_no_secrets(sb: Sandbox, *texts: str) -> None:
-    values = sb.secret_values()
-    assert values
-    for value in values:
-        assert all(value not in text for text in texts), "a .env value reached the output"
 
 
 def test_a_deploy_and_its_rollback_open_one_session_per_host(fleet: Sandbox) -> None:

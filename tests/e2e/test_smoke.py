@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from cookcam_ops.cli.main import app
 from cookcam_ops.smoke import resolve_targets
 from tests.documents import valid_document
+from tests.e2e.helpers import assert_no_secrets
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -44,12 +45,6 @@ def clustered(sandbox: Sandbox, host: str) -> bool:
     """Whether PM2 runs the app on this host in cluster mode with more than one worker."""
     apps = [a for a in sandbox.pm2_apps(host) if a["status"] == "online"]
     return len(apps) > 1 and all(a["exec_mode"] == "cluster_mode" for a in apps)
-
-
-def assert_no_secrets(sandbox: Sandbox, *texts: str) -> None:
-    for value in sandbox.secret_values():
-        for text in texts:
-            assert value not in text, "a sandbox secret reached the output"
 
 
 def test_healthy_sandbox_passes_with_json_junit_and_metrics(

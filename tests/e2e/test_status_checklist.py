@@ -16,23 +16,16 @@ from typer.testing import CliRunner
 
 from cookcam_ops.cli.main import app
 from tests.documents import valid_document
+from tests.e2e.helpers import assert_no_secrets
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 
 
 def cli(runner: CliRunner, sandbox: Sandbox, *args: str) -> Any:
     return runner.invoke(app, ["--config", str(sandbox.dir / "ops.yaml"), *args])
-
-
-def assert_no_secrets(sandbox: Sandbox, *texts: str) -> None:
-    values = sandbox.secret_values()
-    assert values, "the sandbox should have generated secrets to look for"
-    for value in values:
-        for text in texts:
-            assert value not in text, "a sandbox .env value reached the output"
 
 
 def test_status_all_healthy_two_workers_per_host_no_env_leak(runner: CliRunner,

@@ -30,6 +30,7 @@ from tests.e2e.helpers import (
     ROOT,
     Cli,
     assert_fleet_on,
+    assert_no_secrets,
     change,
     cli_env,
     locks,
@@ -41,7 +42,7 @@ from tests.e2e.helpers import (
 from tests.receivers import Received, Recorder, receiver
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 TOKEN = f"sntrys_e2e_{secrets.token_hex(12)}"
@@ -248,9 +249,9 @@ def test_logs_follow_streams_new_lines_and_stops_cleanly(told: Told) -> None:
                             env=cli_env(told.config, told.env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     seen: list[str] = []
-    reader = threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")),
-                              daemon=True) if proc.stdout else None
-    assert reader is not None
+    out = proc.stdout
+    assert out is not None
+    reader = threading.Thread(target=lambda: seen.extend(iter(out.readline, "")), daemon=True)
     reader.start()
     try:
         time.sleep(4)  # the backlog (--lines 1) has arrived
@@ -302,5 +303,4 @@ def test_init_from_a_running_host_writes_what_checklist_and_a_dry_run_accept(
     assert dry.code == 0, dry.stderr[-2000:]
     assert dry.doc["outcome"] == "dry_run"
     assert [x["name"] for x in dry.doc["hosts"]] == [f"127.0.0.1:{h.ssh_port}"]
-    for secret in told.sb.secret_values():
-        assert secret not in out.read_text() and secret not in done.stdout + done.stderr
+    assert_no_secrets(told.sb, out.read_text(), done.stdout, done.stderr)

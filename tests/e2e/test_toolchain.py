@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from test_deploy import change, history, locks, ops_copy, run_cli, served
+
+from tests.e2e.helpers import change, history, locks, ops_copy, run_cli, served
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
 EXPLANATION = "not on the PATH of a non-interactive ssh command"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 import time
 
-from deploy_fakes import FakeTransport
-
 from cookcam_ops.remote.protocol import TIMEOUT_EXIT, RunResult
+from tests.unit.deploy_fakes import FakeTransport
 
 
 class LocalHost(FakeTransport):

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from deploy_fakes import NEW, OLD, World, engine_world, plan
 
 from cookcam_ops.canary.bake import Bake, CanaryReport, CanaryRun, Verdict
 from cookcam_ops.canary.hostside import Pm2Look, Worker
@@ -20,6 +19,7 @@ from cookcam_ops.deploy.bake import BakeVerdict, batches
 from cookcam_ops.deploy.result import RunResult, run_outcome
 from cookcam_ops.errors import ChecksFailed, ExitCode
 from cookcam_ops.smoke.credentials import Secret
+from tests.unit.deploy_fakes import NEW, OLD, World, engine_world, plan
 
 Script = Callable[[int], HostSample]
 

@@ -20,8 +20,9 @@ from cookcam_ops.checklist.remote import (
 from cookcam_ops.checklist.semver_range import satisfies
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.envfile.schema import load_schema
+from cookcam_ops.hostside import script
 from cookcam_ops.pm2 import killsignal
-from cookcam_ops.pm2.ecosystem import ECOSYSTEM_JS, EcosystemRead, parse_ecosystem
+from cookcam_ops.pm2.ecosystem import EcosystemRead, parse_ecosystem
 from cookcam_ops.remote.fanout import target
 from cookcam_ops.remote.protocol import RunResult
 from cookcam_ops.report import Status
@@ -40,7 +41,7 @@ DRAIN = 8000
 
 
 def eco(**over: object) -> EcosystemRead:
-    app = dict(ECO_OK["apps"][0])  # type: ignore[index]
+    app = dict(ECO_OK["apps"][0])
     app.update(over)
     read = parse_ecosystem({"apps": [app]})
     assert read.error is None
@@ -103,13 +104,12 @@ def test_the_target_file_is_judged_under_its_own_names() -> None:
 def test_the_ecosystem_reader_prints_key_names_never_values(tmp_path: Path) -> None:
     source = ("module.exports = {apps: [{name: 'cookcam-api', exec_mode: 'cluster', instances: 2,"
               f" env: {{NODE_ENV: 'production', JWT_SECRET: '{SENTINEL}'}}}}]}};\n")
-    done = subprocess.run(["node", "-e", ECOSYSTEM_JS, str(tmp_path / "ecosystem.config.js")],
-                          input=source, capture_output=True, text=True, check=True)
+    reader = ["node", "-e", script("ecosystem_reader.js"), str(tmp_path / "ecosystem.config.js")]
+    done = subprocess.run(reader, input=source, capture_output=True, text=True, check=True)
     assert SENTINEL not in done.stdout
     read = parse_ecosystem(json.loads(done.stdout))
     assert read.error is None and read.apps[0].env_keys == {"env": ["NODE_ENV", "JWT_SECRET"]}
-    broken = subprocess.run(["node", "-e", ECOSYSTEM_JS, str(tmp_path / "ecosystem.config.js")],
-                            input="module.exports = {;\n", capture_output=True, text=True,
+    broken = subprocess.run(reader, input="module.exports = {;\n", capture_output=True, text=True,
                             check=True)
     assert "cannot load" in json.loads(broken.stdout)["error"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer.main
 
-from cookcam_ops.cli.main import app, command_name, only_command
+from cookcam_ops.cli.boundary import command_name
+from cookcam_ops.cli.main import app, only_command
 
 
 def names(built: typer.Typer) -> set[str]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cookcam_ops.config import config_path, load_config
+from cookcam_ops.config import load_config
+from cookcam_ops.configpath import config_path
 from cookcam_ops.errors import ConfigError, ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]

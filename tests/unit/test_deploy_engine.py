@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from deploy_fakes import NEW, OLD, World, engine_world, plan
 
 from cookcam_ops import ui
 from cookcam_ops.deploy import engine
@@ -21,6 +20,7 @@ from cookcam_ops.pm2.apply import Apply, ApplyPlan, Change
 from cookcam_ops.render.deploy import render_result
 from cookcam_ops.report import document
 from tests.documents import valid_document
+from tests.unit.deploy_fakes import NEW, OLD, World, engine_world, plan
 
 
 @pytest.fixture

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
-
-from deploy_fakes import NEW, OLD, make_target
 
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.deploy import audit, lock
 from cookcam_ops.deploy.facts import FactsQuery, facts_script, parse_facts
 from cookcam_ops.deploy.refs import ref_candidates
-from cookcam_ops.history import LockInfo, parse_history
+from cookcam_ops.history import LOCK_INFO_CAP, LockInfo, parse_history
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import target
+from tests.unit.deploy_fakes import NEW, OLD, make_target
 from tests.unit.pm2_fakes import ecosystem_doc
 from tests.unit.pm2_fakes import jlist as pm2_jlist
 
@@ -33,7 +33,10 @@ def test_lock_info_has_the_documented_fields() -> None:
 def test_lock_is_renamed_into_place_whole_and_release_is_only_our_own() -> None:
     claim = lock.new_claim("deploy")
     cmd = lock.acquire_command("/srv/api.ops", claim)
-    assert f"t=/srv/api.ops/.lock-{claim.run_id}; l=/srv/api.ops/lock;" in cmd
+    assert shlex.split(cmd)[3:] == ["lock_acquire.sh", "/srv/api.ops", claim.run_id,
+                                    claim.to_json(), str(LOCK_INFO_CAP), "@@acquired", "@@held",
+                                    "@@failed"]
+    assert 't="$ops/.lock-$run_id"' in cmd and 'l="$ops/lock"' in cmd
     assert 'mv -T "$t" "$l"' in cmd
     assert lock.parse_acquire("@@acquired\n").acquired
     tried = lock.parse_acquire('@@held\n{"owner":"ann","host":"ci-1","pid":7,'
@@ -147,7 +150,10 @@ def test_facts_read_the_target_commits_ecosystem_file_and_what_pm2_runs() -> Non
     t = make_target("web1")
     query = FactsQuery("origin", "cookcam-api", False, (NEW,))
     script = facts_script(t, query)
-    assert "git -C /srv/web1/api show" in script and "ecosystem.config.js" in script
+    # hostside/ecosystem_committed.sh runs `git -C REPO show`, REPO its first argument after the
+    # reader
+    assert 'git -C "$repo" show' in script and " /srv/web1/api " in script
+    assert "ecosystem.config.js" in script
     eco = ecosystem_doc(sha=NEW, instances=3)
     out = "".join(f"\n@@cookcam-ops begin {name}@@\n{body}\n@@cookcam-ops end {name} 0@@\n"
                   for name, body in [("git", f"head={OLD}\nbranch=main\ndirty=0"),

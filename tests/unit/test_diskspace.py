@@ -5,15 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from deploy_fakes import APP, ROLLBACK, plan
-from local_host import LocalHost
-
 from cookcam_ops.deploy import diskspace
 from cookcam_ops.deploy.observer import NullObserver
 from cookcam_ops.deploy.result import FAILED, OK
 from cookcam_ops.deploy.session import HostSession
 from cookcam_ops.deploy.steps import RunContext, run_step
 from cookcam_ops.remote.protocol import RunResult
+from tests.unit.deploy_fakes import APP, ROLLBACK, plan
+from tests.unit.local_host import LocalHost
 
 NPM_HIDING_ENOSPC = ("npm WARN tar TAR_ENTRY_ERROR ENOSPC: no space left on device, write\n"
                      "added 312 packages in 9s\n")

@@ -11,8 +11,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from deploy_fakes import APP
-from local_host import LocalHost
 
 from cookcam_ops.config import HostConfig
 from cookcam_ops.deploy import lock
@@ -21,7 +19,9 @@ from cookcam_ops.deploy.fleet import Fleet
 from cookcam_ops.deploy.observer import NullObserver
 from cookcam_ops.errors import ChecksFailed, ExitCode, LockHeld
 from cookcam_ops.remote.fanout import Target, target
-from cookcam_ops.remote.protocol import RunResult
+from cookcam_ops.remote.protocol import LineSink, RunResult
+from tests.unit.deploy_fakes import APP
+from tests.unit.local_host import LocalHost
 
 
 def targets(tmp: Path, names: list[str]) -> list[Target]:
@@ -63,7 +63,7 @@ def test_of_two_fleets_started_together_exactly_one_proceeds(tmp_path: Path) -> 
         barrier = threading.Barrier(2)
 
         def run(order: list[Target], command: str,
-                barrier: threading.Barrier = barrier) -> Fleet | LockHeld:
+                barrier: threading.Barrier = barrier) -> Fleet[NullObserver] | LockHeld:
             fleet = Fleet(order, connect, NullObserver())
             fleet.connect_all()
             barrier.wait()
@@ -109,7 +109,8 @@ class VanishingHolder:
         self.info = json.dumps({"owner": "ann", "host": os.uname().nodename, "pid": dead_pid,
                                 "command": "deploy", "time": "t", "id": "finished-run"})
 
-    def run(self, command: str, *, timeout: float | None = None) -> RunResult:
+    def run(self, command: str, *, timeout: float | None = None,
+            on_line: LineSink | None = None) -> RunResult:
         self.calls += 1
         out = f"{lock.HELD}\n{self.info}\n" if self.calls == 1 else f"{lock.ACQUIRED}\n"
         return RunResult(command, 0, out, "", 0.0)

@@ -82,7 +82,7 @@ def test_the_target_commits_file_is_read_from_git_in_a_monorepo_subdirectory(
                                              .replace("KILL", "1000"))
     git(top, "commit", "-qam", "two")
     first = git(top, "rev-parse", "HEAD~1")
-    doc = run(committed_command(f"git -C {api}", "./", str(api), ("nope", first)), tmp_path)
+    doc = run(committed_command(str(api), "./", str(api), ("nope", first)), tmp_path)
     read = parse_ecosystem(doc)
     assert read.error is None and read.sha == first and read.file == "ecosystem.config.js"
     got = ecosystem.wanted(read, "cookcam-api")
@@ -92,7 +92,7 @@ def test_the_target_commits_file_is_read_from_git_in_a_monorepo_subdirectory(
     now = ecosystem.wanted(served, "cookcam-api")
     assert now is not None and now.kill_timeout == 1000
     assert now.instances == os.cpu_count() and served.sha is None
-    missing = parse_ecosystem(run(committed_command(f"git -C {api}", "./", str(api),
+    missing = parse_ecosystem(run(committed_command(str(api), "./", str(api),
                                                     ("no-such-ref",)), tmp_path))
     assert missing.error is not None and "does not resolve" in missing.error
 

@@ -8,8 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from deploy_fakes import DEPLOY, FakeTransport, make_target
-from deploy_fakes import facts as host_facts
 
 from cookcam_ops.deploy.plan import PlanInput, plan_host
 from cookcam_ops.layout import InPlace, Place, Releases, Strategy, layout_for
@@ -22,6 +20,8 @@ from cookcam_ops.remote.probe import (
     probe_script,
 )
 from cookcam_ops.remote.protocol import with_path
+from tests.unit.deploy_fakes import DEPLOY, FakeTransport, make_target
+from tests.unit.deploy_fakes import facts as host_facts
 
 NVM = "/home/deploy/.nvm/versions/node"
 ALL = frozenset({"node", "npm", "pm2"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from typer.testing import CliRunner
@@ -12,6 +13,9 @@ from cookcam_ops.cli.main import app
 from cookcam_ops.envfile.schema import load_schema
 from cookcam_ops.resources import default_playbook
 from tests.conftest import SENTINEL
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = sorted(load_schema(default_playbook("env.schema.yaml")).secret_names())
@@ -61,3 +65,27 @@ def test_sentinel_never_printed(runner: CliRunner, write_env: Callable[..., Path
         assert SENTINEL not in result.stderr
         if fmt == "junit":
             assert SENTINEL not in junit.read_text()
+
+
+class _Secrets:
+    """What assert_no_secrets needs of a sandbox."""
+
+    def __init__(self, *values: str) -> None:
+        self.values = list(values)
+
+    def secret_values(self) -> list[str]:
+        return self.values
+
+
+def test_the_e2e_leak_check_fails_when_it_has_no_secret_to_look_for() -> None:
+    from tests.e2e.helpers import assert_no_secrets
+
+    def check(sb: _Secrets, *texts: str) -> None:
+        assert_no_secrets(cast("Sandbox", sb), *texts)
+
+    check(_Secrets(SENTINEL), "clean output", "more")
+    with pytest.raises(AssertionError, match="output number \\[1\\] of 2") as leaked:
+        check(_Secrets(SENTINEL), "clean", f"x{SENTINEL}x")
+    assert SENTINEL not in str(leaked.value)
+    with pytest.raises(AssertionError, match="no secret values to look for"):
+        check(_Secrets(), "anything")

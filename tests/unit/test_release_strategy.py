@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_fakes import APP, NEW, OLD, facts, make_target
 
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, facts_script, parse_facts
 from cookcam_ops.deploy.migrate import HostLayout, parse_layout
@@ -31,6 +30,7 @@ from cookcam_ops.remote.fanout import Target
 from cookcam_ops.report import Status
 from cookcam_ops.resources import default_playbook
 from cookcam_ops.status import judge_host, parse_status
+from tests.unit.deploy_fakes import APP, NEW, OLD, facts, make_target
 from tests.unit.test_status_service import sections
 
 R_DEPLOY = load_playbook(default_playbook("deploy-releases.yaml"))
@@ -408,5 +408,5 @@ def test_a_handover_passes_its_mode_and_leaves_saving_to_its_caller(tmp_path: Pa
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and json.loads(done.stdout.strip())["ok"] is True
     assert argv.read_text().split()[1:] == ["cookcam-api", "/srv/api/current", "55000",
-                                            "replace" if replace else "overlap"]
+                                            "replace" if replace else "overlap", ".handover"]
     assert not calls.exists()

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from deploy_fakes import APP
 
 from cookcam_ops.config import HostConfig
 from cookcam_ops.deploy.result import StepResult
@@ -20,6 +19,7 @@ from cookcam_ops.remote.fanout import target
 from cookcam_ops.remote.protocol import RunResult
 from cookcam_ops.runlog import KEEP_RUNS, RunLog, state_dir
 from tests.conftest import SENTINEL
+from tests.unit.deploy_fakes import APP
 
 ENV = (f"NODE_ENV=production\nPORT=3000\nJWT_SECRET={SENTINEL}-jwt\n"
        f'PEM="-----BEGIN KEY-----\n{SENTINEL}line2\n-----END KEY-----"\nSHORT=abc\n').encode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cookcam_ops.drain.stats import percentile
 from cookcam_ops.report import Status
 from cookcam_ops.smoke.http_checks import unique_body
 from cookcam_ops.smoke.judge import (
@@ -17,7 +18,6 @@ from cookcam_ops.smoke.judge import (
     judge_rate,
     judge_refusal,
     judge_valid,
-    percentile,
     summarize_rate,
 )
 

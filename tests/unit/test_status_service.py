@@ -12,6 +12,7 @@ import pytest
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.errors import HostError
 from cookcam_ops.history import parse_lock_read
+from cookcam_ops.hostside import script
 from cookcam_ops.pm2.procs import parse_jlist
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Target, target
@@ -74,7 +75,7 @@ def test_pm2_filter_never_lets_pm2_env_env_leave_the_host() -> None:
             "pm2_env": {"status": "online", "exec_mode": "cluster_mode", "instances": 2,
                         "env": {"JWT_SECRET": SENTINEL}, "JWT_SECRET": SENTINEL,
                         "pm_cwd": "/srv/app", "restart_time": 1, "pm_uptime": 5}}]
-    done = subprocess.run(["node", "-e", composite.PM2_FILTER_JS],
+    done = subprocess.run(["node", "-e", script("pm2_jlist_filter.js")],
                           input="banner line\n" + json.dumps(raw), capture_output=True,
                           text=True, check=True)
     assert SENTINEL not in done.stdout
