@@ -14,8 +14,10 @@ from pathlib import Path
 from bench.context import Context
 from bench.figures import Figure, Goal
 from bench.proc import BenchError, ops_argv, run
+from bench.rollback_floor import measure_floor
 
 RELEASES_ENV = "rel"
+SOLO_RELEASES_ENV = "rel1"  # the first of them alone: the rollback-vs-floor row
 # issue 6 states its goal on a 2-host sandbox; these are the sandbox's last hosts, which no
 # other figure uses (after migrate-to-releases they are no longer in-place hosts)
 RELEASES_HOSTS = 2
@@ -69,8 +71,10 @@ def measure(ctx: Context) -> list[Figure]:
     every = sb.hosts_doc(len(sb.hosts))
     rel_hosts = every[-RELEASES_HOSTS:] if len(every) > RELEASES_HOSTS else every[-1:]
     rel_config = sb.write_config("bench-releases.yaml", {
-        RELEASES_ENV: {"hosts": rel_hosts, "strategy": "releases"}})
+        RELEASES_ENV: {"hosts": rel_hosts, "strategy": "releases"},
+        SOLO_RELEASES_ENV: {"hosts": rel_hosts[:1], "strategy": "releases"}})
     _measure_row(ctx, in_place, config, "solo")
     _prepare_releases(ctx, rel_config)
     _measure_row(ctx, releases, rel_config, RELEASES_ENV)
-    return [in_place, releases]
+    host = next(h for h in sb.hosts if h.name == rel_hosts[0]["name"])
+    return [in_place, releases, measure_floor(ctx, rel_config, SOLO_RELEASES_ENV, host)]

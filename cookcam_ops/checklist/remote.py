@@ -22,7 +22,14 @@ from cookcam_ops.layout import releases as rel
 from cookcam_ops.pm2 import ecosystem, killsignal, reboot
 from cookcam_ops.pm2.procs import Pm2Process, parse_jlist
 from cookcam_ops.remote import composite
-from cookcam_ops.remote.fanout import Connector, Target, reach, run_on_hosts
+from cookcam_ops.remote.fanout import (
+    Connector,
+    HostOutcome,
+    Target,
+    reach,
+    run_on_hosts,
+    run_on_open,
+)
 from cookcam_ops.remote.protocol import Transport, node_program, q
 from cookcam_ops.report import Check, Report, Status
 from cookcam_ops.status import parse_health
@@ -198,7 +205,10 @@ def _collect(title: str, targets: list[Target], connector: Connector,
              work: Callable[[Transport, Target], list[Check]]) -> Report:
     """A report of work's checks on every host; an unreachable host is a failed check."""
     started = time.monotonic()
-    outcomes = run_on_hosts(targets, connector, work)
+    return _report(title, run_on_hosts(targets, connector, work), started)
+
+
+def _report(title: str, outcomes: list[HostOutcome[list[Check]]], started: float) -> Report:
     checks: list[Check] = []
     for outcome in outcomes:
         if outcome.value is None:
@@ -216,6 +226,18 @@ def remote_checklist(targets: list[Target], connector: Connector,
     """The full checklist on every host, in parallel."""
     report = _collect(f"checklist {opts.environment}", targets, connector,
                       _host_checklist(opts))
+    return _server_report(report, opts, targets)
+
+
+def checklist_on(hosts: list[tuple[Transport, Target]], opts: ChecklistOptions) -> Report:
+    """The full checklist on hosts a run is connected to (a deploy's gate: its sessions)."""
+    started = time.monotonic()
+    report = _report(f"checklist {opts.environment}",
+                     run_on_open(hosts, _host_checklist(opts)), started)
+    return _server_report(report, opts, [t for _, t in hosts])
+
+
+def _server_report(report: Report, opts: ChecklistOptions, targets: list[Target]) -> Report:
     report.extra = {"environment": opts.environment, "scope": "server", "ref": opts.ref,
                     "hosts": [t.label for t in targets]}
     return report

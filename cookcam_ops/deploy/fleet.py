@@ -23,6 +23,7 @@ from cookcam_ops.deploy.session import Connector, Cuts, HostSession
 from cookcam_ops.errors import HostError, OpsError, Unreachable
 from cookcam_ops.history import LockInfo
 from cookcam_ops.remote.fanout import Target
+from cookcam_ops.remote.protocol import Transport
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 Obs = TypeVar("Obs", bound=Phases)  # the run's observer: a DeployObserver, or watch's
@@ -56,6 +57,10 @@ class Fleet(Generic[Obs]):
         finally:
             for s in self.sessions.values():
                 s.close()
+
+    def open_hosts(self) -> list[tuple[Transport, Target]]:
+        """Each connected host's transport and target (for work that takes a Transport)."""
+        return [(s.transport, s.target) for s in self.sessions.values()]
 
     def connect_all(self) -> None:
         """Connect to every host in parallel; HostError (exit 3) names the first that failed."""

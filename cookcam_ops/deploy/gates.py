@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.facts import HostFacts
     from cookcam_ops.deploy.plan import HostPlan
     from cookcam_ops.deploy.steps import SmokeGate
-    from cookcam_ops.remote.fanout import Connector, Target
+    from cookcam_ops.remote.fanout import Target
+    from cookcam_ops.remote.protocol import Transport
 
 
 def fact_checks(plans: list[HostPlan], facts: dict[str, HostFacts], app: AppConfig,
@@ -48,17 +49,20 @@ def fact_checks(plans: list[HostPlan], facts: dict[str, HostFacts], app: AppConf
     return checks
 
 
-def checklist_gate(loaded: LoadedConfig, environment: str, targets: list[Target],
-                   connector: Connector, target_sha: str, *, own_lock: bool) -> list[Check]:
-    """The checklist's server half; with own_lock its lock item is this run's own lock."""
-    from cookcam_ops.checklist.remote import ChecklistOptions, remote_checklist
+def checklist_gate(loaded: LoadedConfig, environment: str,
+                   hosts: list[tuple[Transport, Target]],
+                   target_sha: str, *, own_lock: bool) -> list[Check]:
+    """The checklist's server half, on the run's own sessions; with own_lock its lock item is
+    this run's own lock."""
+    from cookcam_ops.checklist.remote import ChecklistOptions, checklist_on
     from cookcam_ops.envfile.schema import load_schema
 
     env = loaded.environment(environment)
     opts = ChecklistOptions(environment=environment, ref=target_sha,
                             schema=load_schema(loaded.schema_path()),
                             sentry_project_id=env.sentry_project_id)
-    report = remote_checklist(targets, connector, opts)
+    report = checklist_on(hosts, opts)
+    targets = [t for _, t in hosts]
     checks = [as_deploy_gate(c) for c in report.checks]
     if own_lock:
         checks = [c for c in checks if c.name != "lock"]

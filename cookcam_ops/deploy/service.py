@@ -56,7 +56,7 @@ def targets_for(loaded: LoadedConfig, env: EnvironmentConfig) -> list[Target]:
 
 
 def _gate_checks(loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: Run, *,
-                 connector: Connector, target_sha: str | None) -> list[Check]:
+                 target_sha: str | None) -> list[Check]:
     fleet = run.fleet
     kinds = {s.builtin for s in book.steps}
     checks: list[Check] = []
@@ -64,13 +64,13 @@ def _gate_checks(loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: 
         checks += gates.smoke_preflight(loaded, req.environment, [t.label for t in fleet.targets])
     if "checklist" in kinds and target_sha:
         fleet.observer.phase("running the checklist's server half")
-        checks += gates.checklist_gate(loaded, req.environment, fleet.targets, connector,
+        checks += gates.checklist_gate(loaded, req.environment, fleet.open_hosts(),
                                        target_sha, own_lock=not req.dry_run)
     return checks
 
 
-def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: Run, *,
-             connector: Connector) -> tuple[list[HostPlan], list[Check]]:
+def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook,
+             run: Run) -> tuple[list[HostPlan], list[Check]]:
     """Connect, lock (unless a dry run), gather facts, plan and run the gates."""
     app, fleet = loaded.config.app, run.fleet
     ref = validate_ref(req.ref) if req.ref is not None else None
@@ -83,7 +83,7 @@ def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: Run,
     checks = gates.fact_checks(plans, facts, app, own_lock=not req.dry_run)
     shas = {p.to_sha for p in plans if p.to_sha}
     if checks_ok(checks) and not all(p.nothing_to_do for p in plans):
-        checks += _gate_checks(loaded, req, book, run, connector=connector,
+        checks += _gate_checks(loaded, req, book, run,
                                target_sha=next(iter(shas)) if len(shas) == 1 else None)
     check_cancel(run.cancel)
     return plans, checks
@@ -103,7 +103,7 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
     book, back_book = playbooks(loaded, env.strategy)
     connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
     with open_run(targets_for(loaded, env), connector, observer) as run:
-        plans, checks = _prepare(loaded, req, book, run, connector=connector)
+        plans, checks = _prepare(loaded, req, book, run)
         if req.dry_run:
             return meta.finish(plans, planned_hosts(plans), checks, outcome=Outcome.DRY_RUN)
         stopped = meta.early(plans, checks)

@@ -55,6 +55,13 @@ class HostSession:
         self._transport, self.target = open_host(self._connector, self.target)
         self.lost = False
 
+    @property
+    def transport(self) -> Transport:
+        """The live transport (HostError when not connected)."""
+        if self._transport is None:
+            raise HostError(f"{self.label}: not connected", host=self.label)
+        return self._transport
+
     def run(self, command: str, *, timeout: float | None = None,
             on_line: LineSink | None = None) -> RunResult:
         """Run a command; HostError when the connection is (or turns out to be) gone.

@@ -9,42 +9,98 @@ a line sink when one is given) and dropped, so the remote side never blocks on a
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from cookcam_ops.limits import OUTPUT_CAP, OUTPUT_TAIL
+from cookcam_ops.remote.protocol import LineSink
 
+MAX_LINE = 64 * 1024  # a longer run without a newline is handed over in pieces this long
 CUT = "\n@@cookcam-ops output cut: {} characters left out@@\n"
+
+
+class Capture:
+    """One stream's output as it arrives: all of it up to cap, else its head, a marker line
+    and its last tail_size characters."""
+
+    def __init__(self, cap: int = OUTPUT_CAP, tail_size: int = OUTPUT_TAIL) -> None:
+        self.head_room = cap - tail_size
+        self.tail_size = tail_size
+        self.head: list[str] = []
+        self.kept = 0
+        self.tail: deque[str] = deque()
+        self.tail_len = self.dropped = 0
+
+    def add(self, chunk: str) -> None:
+        rest = chunk
+        if self.kept < self.head_room:
+            self.head.append(chunk[:self.head_room - self.kept])
+            self.kept += len(self.head[-1])
+            rest = chunk[len(self.head[-1]):]
+            if not rest:
+                return
+        self.tail.append(rest)
+        self.tail_len += len(rest)
+        while self.tail and self.tail_len - len(self.tail[0]) >= self.tail_size:
+            self.dropped += len(self.tail[0])
+            self.tail_len -= len(self.tail.popleft())
+
+    def into(self, buffer: list[str]) -> None:
+        """Append what was kept to buffer."""
+        buffer.extend(self.head)
+        if self.dropped:
+            text = "".join(self.tail)
+            cut_from_tail = max(0, len(text) - self.tail_size)
+            buffer.append(CUT.format(self.dropped + cut_from_tail))
+            buffer.append(text[cut_from_tail:])
+        else:
+            buffer.extend(self.tail)
+
+    def text(self) -> str:
+        buffer: list[str] = []
+        self.into(buffer)
+        return "".join(buffer)
 
 
 def capture(chunks: Iterable[str], buffer: list[str], cap: int = OUTPUT_CAP,
             tail_size: int = OUTPUT_TAIL) -> None:
     """Fill buffer from chunks: all of them up to cap, else the head, a marker and the tail."""
-    head_room = cap - tail_size
-    kept = 0
-    tail: deque[str] = deque()
-    tail_len = dropped = 0
+    kept = Capture(cap, tail_size)
     for chunk in chunks:
-        rest = chunk
-        if kept < head_room:
-            buffer.append(chunk[:head_room - kept])
-            kept += len(buffer[-1])
-            rest = chunk[len(buffer[-1]):]
-            if not rest:
-                continue
-        tail.append(rest)
-        tail_len += len(rest)
-        while tail and tail_len - len(tail[0]) >= tail_size:
-            dropped += len(tail[0])
-            tail_len -= len(tail.popleft())
-    if dropped:
-        text = "".join(tail)
-        cut_from_tail = max(0, len(text) - tail_size)
-        buffer.append(CUT.format(dropped + cut_from_tail))
-        buffer.append(text[cut_from_tail:])
-    else:
-        buffer.extend(tail)
+        kept.add(chunk)
+    kept.into(buffer)
+
+
+class Lines:
+    """A stream of output chunks handed to a LineSink a complete line at a time."""
+
+    def __init__(self, stream: str, sink: LineSink) -> None:
+        self.stream = stream
+        self.sink = sink
+        self.pending = ""
+
+    def write(self, text: str) -> None:
+        *lines, self.pending = (self.pending + text).split("\n")
+        while len(self.pending) > MAX_LINE:
+            lines.append(self.pending[:MAX_LINE])
+            self.pending = self.pending[MAX_LINE:]
+        for line in lines:
+            self._hand_over(line)
+
+    def _hand_over(self, line: str) -> None:
+        with contextlib.suppress(Exception):  # a display or log that fails must not fail a step
+            self.sink(self.stream, line.rstrip("\r"))
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        """Hand over a last line that had no newline."""
+        if self.pending:
+            self._hand_over(self.pending)
+            self.pending = ""
 
 
 def bounded_remote() -> type[Any]:

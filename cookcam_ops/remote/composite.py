@@ -108,8 +108,10 @@ def if_pm2_daemon(then: str, otherwise: str) -> str:
 
 
 def pm2_jlist() -> str:
-    """Whitelisted `pm2 jlist`, without starting a daemon where none runs."""
-    return if_pm2_daemon(f"pm2 jlist 2>/dev/null | {node_program('pm2_jlist_filter.js')}",
+    """Whitelisted `pm2 jlist`, without starting a daemon where none runs: asked of the daemon
+    directly (hostside/pm2_list.js), else through the pm2 CLI."""
+    listed = f"{{ {node_program('pm2_list.js')} || pm2 jlist; }} 2>/dev/null"
+    return if_pm2_daemon(f"{listed} | {node_program('pm2_jlist_filter.js')}",
                          "echo '{\"error\":\"the PM2 daemon is not running\"}'")
 
 

@@ -17,6 +17,7 @@ from cookcam_ops.config import AppConfig, EnvironmentConfig, HostConfig, LoadedC
 from cookcam_ops.errors import HostError, Unreachable, UsageError
 from cookcam_ops.layout import Layout, layout_for
 from cookcam_ops.limits import clip_value
+from cookcam_ops.remote.agent import ChannelHost, Launch
 from cookcam_ops.remote.probe import (
     PROBE_TIMEOUT_S,
     HostProbe,
@@ -122,15 +123,21 @@ def target(host: HostConfig, app: AppConfig, env: EnvironmentConfig | None = Non
 
 def open_host(connector: Connector, t: Target) -> tuple[Transport, Target]:
     """Connect and probe (one round trip): a transport that puts the host's toolchain on PATH
-    for every command, and the target as the probe found it."""
+    for every command, and the target as the probe found it.
+
+    Over SSH the probe's channel then becomes the host's one session for the run (the agent,
+    remote/agent.py), so every later command costs a round trip, not a login shell."""
     transport = connector(t.host)
+    script = probe_script(t.app_path, t.tool_path)
     try:
-        probe = parse_probe(transport.run(probe_script(t.app_path, t.tool_path),
-                                          timeout=PROBE_TIMEOUT_S).stdout)
+        if isinstance(transport, ChannelHost):
+            launch = Launch(transport, script, PROBE_TIMEOUT_S)
+            found = t.probed(parse_probe(launch.stdout))
+            return launch.session(found.toolchain.dirs), found
+        found = t.probed(parse_probe(transport.run(script, timeout=PROBE_TIMEOUT_S).stdout))
     except BaseException:
         transport.close()
         raise
-    found = t.probed(probe)
     return with_path(transport, found.toolchain.dirs), found
 
 
@@ -169,13 +176,25 @@ def run_on_hosts(targets: list[Target], connector: Connector,
         except HostError as e:
             return HostOutcome(t, None, str(e))
         try:
-            return HostOutcome(t, work(transport, t))
-        except HostError as e:
-            return HostOutcome(t, None, str(e))
+            return _outcome(transport, t, work)
         finally:
             transport.close()
 
     return parallel_map(targets, one)
+
+
+def run_on_open(hosts: list[tuple[Transport, Target]],
+                work: Callable[[Transport, Target], T]) -> list[HostOutcome[T]]:
+    """run_on_hosts on hosts a run has already connected to (their sessions), left open."""
+    return parallel_map(hosts, lambda host: _outcome(*host, work))
+
+
+def _outcome(transport: Transport, t: Target,
+             work: Callable[[Transport, Target], T]) -> HostOutcome[T]:
+    try:
+        return HostOutcome(t, work(transport, t))
+    except HostError as e:
+        return HostOutcome(t, None, str(e))
 
 
 def reach(outcomes: list[HostOutcome[T]]) -> tuple[list[Unreachable], list[str]]:

@@ -9,7 +9,6 @@ unknown key is refused unless accept-new is asked for, as OpenSSH's StrictHostKe
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import stat
@@ -26,7 +25,7 @@ from cookcam_ops.limits import (
     check_regular,
     read_regular,
 )
-from cookcam_ops.remote.capture import bounded_remote
+from cookcam_ops.remote.capture import Lines, bounded_remote
 from cookcam_ops.remote.protocol import TIMEOUT_EXIT, LineSink, RunResult
 
 if TYPE_CHECKING:
@@ -35,38 +34,8 @@ if TYPE_CHECKING:
     from cookcam_ops.config import EnvironmentConfig, HostConfig
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
-MAX_LINE = 64 * 1024  # a longer run without a newline is handed over in pieces this long
+CHANNEL_TIMEOUT_S = 30.0
 _known_hosts_lock = threading.Lock()
-
-
-class _Lines:
-    """The stream invoke mirrors a command's output to: complete lines go to a LineSink."""
-
-    def __init__(self, stream: str, sink: LineSink) -> None:
-        self.stream = stream
-        self.sink = sink
-        self.pending = ""
-
-    def write(self, text: str) -> None:
-        *lines, self.pending = (self.pending + text).split("\n")
-        while len(self.pending) > MAX_LINE:
-            lines.append(self.pending[:MAX_LINE])
-            self.pending = self.pending[MAX_LINE:]
-        for line in lines:
-            self._hand_over(line)
-
-    def _hand_over(self, line: str) -> None:
-        with contextlib.suppress(Exception):  # a display or log that fails must not fail a step
-            self.sink(self.stream, line.rstrip("\r"))
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        """Hand over a last line that had no newline."""
-        if self.pending:
-            self._hand_over(self.pending)
-            self.pending = ""
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -116,7 +85,7 @@ class SSHTransport:
         from invoke.exceptions import CommandTimedOut
 
         start = time.monotonic()
-        streams = (_Lines("out", on_line), _Lines("err", on_line)) if on_line else None
+        streams = (Lines("out", on_line), Lines("err", on_line)) if on_line else None
         mirror: dict[str, Any] = ({"hide": False, "out_stream": streams[0],
                                    "err_stream": streams[1]} if streams else {"hide": True})
         try:
@@ -126,14 +95,21 @@ class SSHTransport:
             return RunResult(command, TIMEOUT_EXIT, e.result.stdout, f"timed out after {timeout}s",
                              time.monotonic() - start)
         except (OSError, EOFError, _ssh_exception()) as e:
-            raise HostError(f"{self.label}: connection lost ({type(e).__name__})",
-                            hint="check the host and rerun; status shows where it stands",
-                            host=self.label) from e
+            raise connection_lost(self.label, type(e).__name__) from e
         finally:
             for stream in streams or ():
                 stream.close()
         return RunResult(command, result.exited, result.stdout, result.stderr,
                          time.monotonic() - start)
+
+    def open_channel(self, command: str) -> Any:
+        """A paramiko channel running command (the session agent's launcher, remote/agent.py)."""
+        try:
+            channel = self._conn.client.get_transport().open_session(timeout=CHANNEL_TIMEOUT_S)
+            channel.exec_command(command)
+        except (OSError, EOFError, AttributeError, _ssh_exception()) as e:
+            raise connection_lost(self.label, type(e).__name__) from e
+        return channel
 
     def _sftp_client(self) -> Any:
         if self._sftp is None:
@@ -147,10 +123,9 @@ class SSHTransport:
             sftp = self._sftp_client()
             info = sftp.stat(path)
             if not stat.S_ISREG(info.st_mode or 0):
-                raise ConfigError(f"{self.label}: {path} is not a regular file")
+                raise read_refused(self.label, path, NOT_REGULAR, cap)
             if (info.st_size or 0) > cap:
-                raise ConfigError(f"{self.label}: {path} is larger than the {cap // 1024} KiB "
-                                  "cookcam-ops reads", hint="is it the right file?")
+                raise read_refused(self.label, path, TOO_LARGE, cap)
             with sftp.open(path, "rb") as f:
                 data: bytes = f.read(cap + 1)
         except FileNotFoundError:
@@ -159,7 +134,7 @@ class SSHTransport:
             raise HostError(f"{self.label}: cannot read {path} ({type(e).__name__})",
                             host=self.label) from e
         if len(data) > cap:
-            raise ConfigError(f"{self.label}: {path} grew past {cap // 1024} KiB while read")
+            raise read_refused(self.label, path, GREW, cap)
         return data
 
     def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
@@ -182,6 +157,25 @@ class SSHTransport:
             self._conn.close()
         except Exception:  # noqa: S110 - closing a dead connection must not mask the real error
             pass
+
+
+NOT_REGULAR, TOO_LARGE, GREW = "not a regular file", "too large", "grew"
+
+
+def read_refused(label: str, path: str, why: str, cap: int) -> ConfigError:
+    """Why a remote file is not read (why: NOT_REGULAR, TOO_LARGE or GREW)."""
+    if why == NOT_REGULAR:
+        return ConfigError(f"{label}: {path} is not a regular file")
+    if why == TOO_LARGE:
+        return ConfigError(f"{label}: {path} is larger than the {cap // 1024} KiB cookcam-ops "
+                           "reads", hint="is it the right file?")
+    return ConfigError(f"{label}: {path} grew past {cap // 1024} KiB while read")
+
+
+def connection_lost(label: str, why: str) -> HostError:
+    """The error every command gives when its host's connection (or session) is gone."""
+    return HostError(f"{label}: connection lost ({why})",
+                     hint="check the host and rerun; status shows where it stands", host=label)
 
 
 def _ssh_exception() -> type[Exception]:

@@ -14,9 +14,9 @@ from cookcam_ops.config import HostConfig
 from cookcam_ops.deploy.result import StepResult, StepStatus
 from cookcam_ops.deploy.session import HostSession
 from cookcam_ops.masking import Masker
+from cookcam_ops.remote.capture import Lines
 from cookcam_ops.remote.fanout import target
 from cookcam_ops.remote.protocol import RunResult
-from cookcam_ops.remote.ssh import _Lines
 from cookcam_ops.runlog import KEEP_RUNS, RunLog, state_dir
 from tests.conftest import SENTINEL
 from tests.unit.deploy_fakes import APP
@@ -80,7 +80,7 @@ def test_a_run_log_that_cannot_be_written_never_fails_the_run(tmp_path: Path) ->
 
 def test_lines_are_handed_over_whole_and_bounded() -> None:
     got: list[tuple[str, str]] = []
-    lines = _Lines("out", lambda s, line: got.append((s, line)))
+    lines = Lines("out", lambda s, line: got.append((s, line)))
     lines.write("first\r\nsec")
     lines.write("ond\nthird")
     assert got == [("out", "first"), ("out", "second")]
@@ -90,7 +90,7 @@ def test_lines_are_handed_over_whole_and_bounded() -> None:
     def broken(stream: str, line: str) -> None:
         raise BrokenPipeError
 
-    _Lines("err", broken).write("a display that fails does not fail the step\n")
+    Lines("err", broken).write("a display that fails does not fail the step\n")
 
 
 class EnvTransport:
