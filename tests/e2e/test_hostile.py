@@ -70,12 +70,42 @@ def hosts(fleet: Sandbox) -> list[Target]:
     return probed(fleet)
 
 
+# Lock, hold it 2 s, switch the checkout, record: no build and no reload, so each trial has
+# work to do and its winner holds the lock far longer than the two processes' start-up skew
+# (a nothing-to-do deploy, one SSH session per host, can end before the other one starts).
+RACE_PLAYBOOK = {
+    "description": "test: a deploy that holds its lock for a while",
+    "steps": [
+        {"name": "lock", "builtin": "lock"},
+        {"name": "hold", "run": "sleep 2", "timeout": 30},
+        {"name": "switch", "switch": True, "timeout": 60,
+         "run": "git checkout --quiet --force -B {branch} {to_sha}"},
+        {"name": "record", "builtin": "record", "timeout": 30},
+    ],
+}
+
+
+def race_config(sb: Sandbox) -> Path:
+    """The sandbox's ops.yaml with the race playbook, beside it (its relative paths hold)."""
+    playbook = sb.dir / "race-deploy.yaml"
+    playbook.write_text(yaml.safe_dump(RACE_PLAYBOOK, sort_keys=False), encoding="utf-8")
+    doc = yaml.safe_load((sb.dir / "ops.yaml").read_text(encoding="utf-8"))
+    doc["playbooks"] = {**(doc.get("playbooks") or {}), "deploy": str(playbook)}
+    config = sb.dir / "ops-race.yaml"
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return config
+
+
 def test_of_two_deploys_started_together_exactly_one_runs(fleet: Sandbox,
                                                          hosts: list[Target]) -> None:
     """Ten times: both start at once, one proceeds (0), the other stops naming it (5)."""
-    env = cli_env(fleet.dir / "ops.yaml")
-    argv = [sys.executable, "-m", "cookcam_ops", "deploy", "sandbox", "--yes", "--json"]
+    (old,) = set(served(fleet).values())
+    new = change(fleet, "release")
+    env = cli_env(race_config(fleet))
     for trial in range(10):
+        ref = new if trial % 2 == 0 else old  # ends on old: what the hosts' builds serve
+        argv = [sys.executable, "-m", "cookcam_ops", "deploy", "sandbox", "--yes", "--json",
+                "--ref", ref]
         procs = [subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
                  for _ in range(2)]
@@ -85,6 +115,8 @@ def test_of_two_deploys_started_together_exactly_one_runs(fleet: Sandbox,
         loser = next(err for p, _, err in runs if p.returncode == 5)
         assert "the deploy lock is held by" in loser and "stale" not in loser
         assert held_locks(hosts) == []
+        winner = next(json.loads(out) for p, out, _ in runs if p.returncode == 0)
+        assert winner["outcome"] == "deployed" and winner["target_sha"] == ref
 
 
 @contextmanager
