@@ -16,6 +16,7 @@ demo: install
 
 lint:
 	$(PY) -m ruff check cookcam_ops tests bench scripts
+	$(PY) -m ruff format --check cookcam_ops tests bench scripts
 	$(PY) -m mypy
 
 unit: install

@@ -26,12 +26,14 @@ from cookcam_ops.sandbox.layout import HostState, Layout, read_state
 
 BAKE_S = 20.0
 ENVIRONMENT = "can"
-NOTES = ("ours: the host's CPU seconds during a {bake:g} s bake of `deploy --canary` (sshd with "
-         "every session and what it ran, PM2 daemon and workers; from /proc), less its idle "
-         "rate measured just before over as long; theirs: the bake's length; a sample every "
-         "{interval:g} s: one SSH round trip (pm2 jlist through the whitelisted filter, error "
-         "logs), 1 health GET, {probes} probe GETs, {handshakes} authenticated handshakes; "
-         "{note}")
+NOTES = (
+    "ours: the host's CPU seconds during a {bake:g} s bake of `deploy --canary` (sshd with "
+    "every session and what it ran, PM2 daemon and workers; from /proc), less its idle "
+    "rate measured just before over as long; theirs: the bake's length; a sample every "
+    "{interval:g} s: one SSH round trip (pm2 jlist through the whitelisted filter, error "
+    "logs), 1 health GET, {probes} probe GETs, {handshakes} authenticated handshakes; "
+    "{note}"
+)
 
 
 def _hosts(ctx: Context) -> list[HostState]:
@@ -52,12 +54,19 @@ def _idle(hosts: list[HostState], seconds: float) -> dict[str, float]:
 def _bake(ctx: Context, config: Path, hosts: list[HostState]) -> tuple[dict[str, float], float]:
     """(each host's CPU seconds during the bake, the bake's seconds) of one canary deploy."""
     ctx.sandbox.change()
-    argv = ops_argv("--config", str(config), "deploy", ENVIRONMENT, "--yes", "--canary",
-                    "--bake", f"{BAKE_S:g}")
+    argv = ops_argv(
+        "--config", str(config), "deploy", ENVIRONMENT, "--yes", "--canary", "--bake", f"{BAKE_S:g}"
+    )
     marks: list[tuple[float, dict[str, float]]] = []
     lines: list[str] = []
-    with subprocess.Popen(argv, env=ops_env(), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        argv,
+        env=ops_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:
             lines.append(line)
@@ -89,8 +98,14 @@ def _breakdown(config: Path, host: HostState, rounds: int = 5) -> str:
     try:
         plan, sign_in = signed_sampling(loaded, ENVIRONMENT)
         token = sign_in()
-        sampler = HostSampler(host.name, plan.targets[0].base_url, loaded.config.app.health_path,
-                              session, loaded.config.app.name, env.canary)
+        sampler = HostSampler(
+            host.name,
+            plan.targets[0].base_url,
+            loaded.config.app.health_path,
+            session,
+            loaded.config.app.name,
+            env.canary,
+        )
 
         def ms(work: Callable[[], object]) -> float:
             before = hosts_cpu_s([host])[host.name]
@@ -98,12 +113,15 @@ def _breakdown(config: Path, host: HostState, rounds: int = 5) -> str:
                 work()
             return (hosts_cpu_s([host])[host.name] - before) / rounds * 1000
 
-        parts = {"an SSH session alone": ms(lambda: session.run("true", timeout=30)),
-                 "the PM2 look (its session, pm2 jlist, the filter, the log count)":
-                     ms(sampler.pm2_look),
-                 "health, probes and handshakes": ms(lambda: (sampler.health(),
-                                                              sampler.probes(),
-                                                              sampler.handshakes(token)))}
+        parts = {
+            "an SSH session alone": ms(lambda: session.run("true", timeout=30)),
+            "the PM2 look (its session, pm2 jlist, the filter, the log count)": ms(
+                sampler.pm2_look
+            ),
+            "health, probes and handshakes": ms(
+                lambda: (sampler.health(), sampler.probes(), sampler.handshakes(token))
+            ),
+        }
     finally:
         session.close()
     return "per sample on the host: " + ", ".join(f"{k} {v:.0f} ms" for k, v in parts.items())
@@ -117,10 +135,17 @@ def measure(ctx: Context) -> list[Figure]:
     hosts = _hosts(ctx)
     config = sb.write_config("bench-canary.yaml", {ENVIRONMENT: {"hosts": sb.hosts_doc(2)}})
     settings = CanaryConfig()
-    figures = {h.name: Figure(f"canary-bake-{role}", f"Canary bake: sampling CPU on the "
-                              f"{role}'s host over the bake time", "sampling CPU", "bake time",
-                              "s", Goal("<=", 0.1))
-               for h, role in zip(hosts, ("canary", "baseline"), strict=True)}
+    figures = {
+        h.name: Figure(
+            f"canary-bake-{role}",
+            f"Canary bake: sampling CPU on the {role}'s host over the bake time",
+            "sampling CPU",
+            "bake time",
+            "s",
+            Goal("<=", 0.1),
+        )
+        for h, role in zip(hosts, ("canary", "baseline"), strict=True)
+    }
     idle_rates = []
     for i in range(ctx.pairs):
         idle = _idle(hosts, BAKE_S)
@@ -128,15 +153,25 @@ def measure(ctx: Context) -> list[Figure]:
         for h in hosts:
             figures[h.name].add(max(0.0, used[h.name] - idle[h.name] * seconds), seconds)
         idle_rates += list(idle.values())
-        ctx.say(f"canary round {i + 1}: bake {seconds:.1f}s; " + ", ".join(
-            f"{h.name} {used[h.name]:.2f}s CPU (idle {idle[h.name] * seconds:.2f}s)"
-            for h in hosts))
-    note = (f"idle rate {statistics.median(idle_rates) * 100:.1f}% of a core (median); "
-            f"{_breakdown(config, hosts[0])} (an SSH session here runs root's ~/.bashrc, "
-            "`pyenv init`: see the diagnostic rows); the hosts share this machine's cores "
-            "with the sampler itself")
+        ctx.say(
+            f"canary round {i + 1}: bake {seconds:.1f}s; "
+            + ", ".join(
+                f"{h.name} {used[h.name]:.2f}s CPU (idle {idle[h.name] * seconds:.2f}s)"
+                for h in hosts
+            )
+        )
+    note = (
+        f"idle rate {statistics.median(idle_rates) * 100:.1f}% of a core (median); "
+        f"{_breakdown(config, hosts[0])} (an SSH session here runs root's ~/.bashrc, "
+        "`pyenv init`: see the diagnostic rows); the hosts share this machine's cores "
+        "with the sampler itself"
+    )
     for f in figures.values():
-        f.notes = NOTES.format(bake=BAKE_S, interval=settings.interval_s,
-                               probes=settings.probe_requests, handshakes=settings.handshakes,
-                               note=note)
+        f.notes = NOTES.format(
+            bake=BAKE_S,
+            interval=settings.interval_s,
+            probes=settings.probe_requests,
+            handshakes=settings.handshakes,
+            note=note,
+        )
     return list(figures.values())

@@ -17,9 +17,9 @@ class Context:
     """One run of the suite."""
 
     workdir: Path
-    pairs: int          # pairs for the figures that take seconds per sample
-    startup_runs: int   # pairs for the start-up figures (milliseconds each)
-    quick: bool          # development run: smaller loads
+    pairs: int  # pairs for the figures that take seconds per sample
+    startup_runs: int  # pairs for the start-up figures (milliseconds each)
+    quick: bool  # development run: smaller loads
     sandbox_: Sandbox | None
 
     @property
@@ -43,6 +43,5 @@ class Context:
 
     def ops_json(self, config: Path, *args: str, timeout: float = 900.0) -> tuple[Done, Any]:
         """Run `cookcam-ops --config CONFIG ARGS --json`; (how it ran, document); exit 0 only."""
-        done = run(ops_argv("--config", str(config), *args, "--json"), self.log,
-                   timeout=timeout)
+        done = run(ops_argv("--config", str(config), *args, "--json"), self.log, timeout=timeout)
         return done, json.loads(done.stdout)

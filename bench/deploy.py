@@ -19,13 +19,17 @@ from bench.proc import BenchError, Done
 from bench.remote import ansible, plain_ssh, session_cost
 from bench.tools import ensure_ansible
 
-NOTES_SSH = ("ours: one `deploy --yes` process (start-up, SSH connect, facts with git fetch, "
-             "lock, checklist, build aside, test build, switch, pm2 reload + jlist check, health, "
-             f"smoke, record); theirs: the same remote commands minus {', '.join(OURS_ONLY)} "
-             "(taken from `deploy --dry-run --json` and our built-ins' scripts) chained with && "
-             "in one ssh session; each sample deploys a fresh release change")
-NOTES_ANSIBLE = ("theirs: ansible-core running the same commands as one `shell` task each, "
-                 "gather_facts off, pipelining on, ControlPersist (fresh per run)")
+NOTES_SSH = (
+    "ours: one `deploy --yes` process (start-up, SSH connect, facts with git fetch, "
+    "lock, checklist, build aside, test build, switch, pm2 reload + jlist check, health, "
+    f"smoke, record); theirs: the same remote commands minus {', '.join(OURS_ONLY)} "
+    "(taken from `deploy --dry-run --json` and our built-ins' scripts) chained with && "
+    "in one ssh session; each sample deploys a fresh release change"
+)
+NOTES_ANSIBLE = (
+    "theirs: ansible-core running the same commands as one `shell` task each, "
+    "gather_facts off, pipelining on, ControlPersist (fresh per run)"
+)
 
 
 @dataclass
@@ -45,14 +49,17 @@ class Breakdown:
 
     def text(self) -> str:
         med = statistics.median
-        parts = [f"process start/exit {med(self.process):.2f} s",
-                 f"connect+lock+facts+checklist {med(self.before_steps):.2f} s"]
+        parts = [
+            f"process start/exit {med(self.process):.2f} s",
+            f"connect+lock+facts+checklist {med(self.before_steps):.2f} s",
+        ]
         parts += [f"{name} {med(v):.2f} s" for name, v in self.steps.items() if med(v) >= 0.05]
         return ", ".join(parts)
 
 
-def deploy_ours(ctx: Context, config_name: str, environment: str,
-                breakdown: Breakdown | None = None) -> Done:
+def deploy_ours(
+    ctx: Context, config_name: str, environment: str, breakdown: Breakdown | None = None
+) -> Done:
     """Push a release and deploy it with cookcam-ops (the deploy must succeed)."""
     sb = ctx.sandbox
     sb.change()
@@ -65,28 +72,34 @@ def deploy_ours(ctx: Context, config_name: str, environment: str,
 
 
 def _profile(breakdown: Breakdown) -> str:
-    return (f"profile (the step times of these runs: {breakdown.text()}): every command of "
-            "ours goes to one session per host (the probe's SSH channel becomes the host-side "
-            "agent, cookcam_ops/hostside/agent.js), so lock, facts, checklist, the small steps "
-            "(prepare, link-modules, switch, record: under 0.05 s each now) and unlock no longer "
-            "pay a session each; the e2e suite counts one login shell per host per deploy. ")
+    return (
+        f"profile (the step times of these runs: {breakdown.text()}): every command of "
+        "ours goes to one session per host (the probe's SSH channel becomes the host-side "
+        "agent, cookcam_ops/hostside/agent.js), so lock, facts, checklist, the small steps "
+        "(prepare, link-modules, switch, record: under 0.05 s each now) and unlock no longer "
+        "pay a session each; the e2e suite counts one login shell per host per deploy. "
+    )
 
 
 def _sessions(session_s: float) -> str:
-    return (f"A session costs {session_s * 1000:.0f} ms on this machine (measured: `true` on "
-            "an open connection), mostly the login shell: root's ~/.bashrc runs `pyenv init`; "
-            "ours pays it once per host, as the plain side does. ")
+    return (
+        f"A session costs {session_s * 1000:.0f} ms on this machine (measured: `true` on "
+        "an open connection), mostly the login shell: root's ~/.bashrc runs `pyenv init`; "
+        "ours pays it once per host, as the plain side does. "
+    )
 
 
-CLOSING = ("What remains is what only ours does, each a check the plain side goes without: "
-           "the checklist's server half (node, npm, git and `pm2 jlist` looks, in "
-           "connect+lock+facts+checklist), the smoke gate (sign-in and Socket.IO handshakes "
-           "from this machine), and inside `reload` two `pm2 jlist` looks a second apart to "
-           "catch a crash loop, then `pm2 save` and a look that checks the saved list: each "
-           "starts the pm2 CLI (about 0.3 s of Node here), where the plain side trusts `pm2 "
-           "reload`'s exit code. Going further means asking the PM2 daemon over its RPC socket "
-           "from the agent instead of starting the pm2 CLI for every look, or dropping checks; "
-           "this version does neither")
+CLOSING = (
+    "What remains is what only ours does, each a check the plain side goes without: "
+    "the checklist's server half (node, npm, git and `pm2 jlist` looks, in "
+    "connect+lock+facts+checklist), the smoke gate (sign-in and Socket.IO handshakes "
+    "from this machine), and inside `reload` two `pm2 jlist` looks a second apart to "
+    "catch a crash loop, then `pm2 save` and a look that checks the saved list: each "
+    "starts the pm2 CLI (about 0.3 s of Node here), where the plain side trusts `pm2 "
+    "reload`'s exit code. Going further means asking the PM2 daemon over its RPC socket "
+    "from the agent instead of starting the pm2 CLI for every look, or dropping checks; "
+    "this version does neither"
+)
 
 
 def solo_config(ctx: Context) -> Path:
@@ -95,8 +108,9 @@ def solo_config(ctx: Context) -> Path:
     return sb.write_config("bench-solo.yaml", {"solo": {"hosts": sb.hosts_doc(1)}})
 
 
-def ours_and_plain(ctx: Context, config: Path, breakdown: Breakdown | None = None
-                   ) -> tuple[float, float]:
+def ours_and_plain(
+    ctx: Context, config: Path, breakdown: Breakdown | None = None
+) -> tuple[float, float]:
     """One release deployed by ours, the next by one plain ssh session: their seconds."""
     ours = deploy_ours(ctx, config.name, "solo", breakdown).seconds
     ctx.sandbox.change()
@@ -110,28 +124,51 @@ def measure(ctx: Context) -> list[Figure]:
     host = sb.hosts[0]
     config = solo_config(ctx)
     binary = ensure_ansible(ctx.log)
-    vs_ssh = Figure("deploy-vs-ssh", "Deploy overhead: release to 1 host vs plain ssh",
-                    "cookcam-ops deploy", "one `ssh host 'cmd && …'`", "s", Goal("<=", 1.3),
-                    notes=NOTES_SSH)
-    vs_ansible = Figure("deploy-vs-ansible", "Deploy overhead: release to 1 host vs Ansible",
-                        "cookcam-ops deploy", "ansible-playbook, same commands", "s",
-                        Goal("<=", 0.6), notes=NOTES_ANSIBLE)
+    vs_ssh = Figure(
+        "deploy-vs-ssh",
+        "Deploy overhead: release to 1 host vs plain ssh",
+        "cookcam-ops deploy",
+        "one `ssh host 'cmd && …'`",
+        "s",
+        Goal("<=", 1.3),
+        notes=NOTES_SSH,
+    )
+    vs_ansible = Figure(
+        "deploy-vs-ansible",
+        "Deploy overhead: release to 1 host vs Ansible",
+        "cookcam-ops deploy",
+        "ansible-playbook, same commands",
+        "s",
+        Goal("<=", 0.6),
+        notes=NOTES_ANSIBLE,
+    )
     breakdown = Breakdown()
     for i in range(ctx.pairs):
         ours, plain = ours_and_plain(ctx, config, breakdown)
         sb.change()
-        theirs = ansible(binary, sb, host, deploy_commands(config, "solo", ctx.log),
-                         ctx.workdir / f"ansible-{i}", ctx.log).seconds
+        theirs = ansible(
+            binary,
+            sb,
+            host,
+            deploy_commands(config, "solo", ctx.log),
+            ctx.workdir / f"ansible-{i}",
+            ctx.log,
+        ).seconds
         vs_ssh.add(ours, plain)
         vs_ansible.add(ours, theirs)
-        ctx.say(f"deploy round {i + 1}: ours {ours:.1f}s, ssh {plain:.1f}s, "
-                f"ansible {theirs:.1f}s")
+        ctx.say(f"deploy round {i + 1}: ours {ours:.1f}s, ssh {plain:.1f}s, ansible {theirs:.1f}s")
     sessions = _sessions(session_cost(sb, host, ctx.workdir, ctx.log))
-    vs_ssh.analysis = (_profile(breakdown) + "The plain side opens one. " + sessions
-                       + "The rest is what only ours does: the checklist, the smoke gate and "
-                         "the reload check. " + CLOSING)
-    vs_ansible.analysis = (_profile(breakdown) + sessions + "Ansible pays a session and a "
-                           "Python module run per task (pipelining and ControlPersist on), so "
-                           "ours, at one session per host, lands near it only by the checks "
-                           "Ansible's side does not do. " + CLOSING)
+    vs_ssh.analysis = (
+        _profile(breakdown)
+        + "The plain side opens one. "
+        + sessions
+        + "The rest is what only ours does: the checklist, the smoke gate and "
+        "the reload check. " + CLOSING
+    )
+    vs_ansible.analysis = (
+        _profile(breakdown) + sessions + "Ansible pays a session and a "
+        "Python module run per task (pipelining and ControlPersist on), so "
+        "ours, at one session per host, lands near it only by the checks "
+        "Ansible's side does not do. " + CLOSING
+    )
     return [vs_ssh, vs_ansible]

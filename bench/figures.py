@@ -76,11 +76,21 @@ class Figure:
     def to_dict(self) -> dict[str, Any]:
         ratio = self.ratio()
         return {
-            "name": self.name, "title": self.title, "status": self.status,
+            "name": self.name,
+            "title": self.title,
+            "status": self.status,
             "ours": {"label": self.ours_label, "unit": self.unit, "samples": self.ours},
             "theirs": {"label": self.theirs_label, "unit": self.unit, "samples": self.theirs},
-            "ratio": None if ratio is None else {"median": ratio.median, "min": ratio.low,
-                                                 "max": ratio.high, "samples": self.ratios},
+            "ratio": None
+            if ratio is None
+            else {
+                "median": ratio.median,
+                "min": ratio.low,
+                "max": ratio.high,
+                "samples": self.ratios,
+            },
             "goal": None if self.goal is None else {"op": self.goal.op, "value": self.goal.value},
-            "met": self.met(), "notes": self.notes, "analysis": self.analysis,
+            "met": self.met(),
+            "notes": self.notes,
+            "analysis": self.analysis,
         }

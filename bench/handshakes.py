@@ -28,11 +28,14 @@ def _token(ctx: Context) -> str:
 
 def _rate(argv: list[str], token: str, total: int, env: dict[str, str]) -> tuple[float, int]:
     """(handshakes per second, failures) of one client run."""
-    done = subprocess.run(argv, input=token, capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        argv, input=token, capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     if done.returncode != 0:
-        raise BenchError(f"{os.path.basename(argv[0])} client: exit {done.returncode}: "
-                         f"{done.stderr.strip()[-300:]}")
+        raise BenchError(
+            f"{os.path.basename(argv[0])} client: exit {done.returncode}: "
+            f"{done.stderr.strip()[-300:]}"
+        )
     doc = json.loads(done.stdout.strip().splitlines()[-1])
     return total / float(doc["seconds"]), int(doc["failed"])
 
@@ -44,14 +47,32 @@ def measure(ctx: Context) -> list[Figure]:
     total = TOTAL // 5 if ctx.quick else TOTAL
     url = ctx.sandbox.hosts[0].base_url
     token = _token(ctx)
-    ours_argv = [sys.executable, "-m", "bench.handshake_client", url, str(total),
-                 str(CONCURRENCY), str(TIMEOUT_S)]
-    node_argv = ["node", str(ROOT / "bench" / "handshakes.js"), url, str(total),
-                 str(CONCURRENCY), str(int(TIMEOUT_S * 1000))]
+    ours_argv = [
+        sys.executable,
+        "-m",
+        "bench.handshake_client",
+        url,
+        str(total),
+        str(CONCURRENCY),
+        str(TIMEOUT_S),
+    ]
+    node_argv = [
+        "node",
+        str(ROOT / "bench" / "handshakes.js"),
+        url,
+        str(total),
+        str(CONCURRENCY),
+        str(int(TIMEOUT_S * 1000)),
+    ]
     node_env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
-    figure = Figure("handshakes", f"Smoke at scale: {total} authenticated Socket.IO handshakes, "
-                    f"concurrency {CONCURRENCY}", "python-socketio (smoke's path)",
-                    "Node socket.io-client", "handshakes/s", Goal(">=", 0.5))
+    figure = Figure(
+        "handshakes",
+        f"Smoke at scale: {total} authenticated Socket.IO handshakes, concurrency {CONCURRENCY}",
+        "python-socketio (smoke's path)",
+        "Node socket.io-client",
+        "handshakes/s",
+        Goal(">=", 0.5),
+    )
     failures = 0
     for i in range(ctx.pairs):
         ours, ours_failed = _rate(ours_argv, token, total, ops_env())
@@ -59,8 +80,10 @@ def measure(ctx: Context) -> list[Figure]:
         failures += ours_failed + theirs_failed
         figure.add(ours, theirs)
         ctx.say(f"handshakes round {i + 1}: ours {ours:.0f}/s, node {theirs:.0f}/s")
-    figure.notes = (f"websocket transport, auth {{token}}, wait for the server's `connected`, "
-                    "then disconnect; every handshake makes the API ask the auth stand-in "
-                    f"(GoTrue /user) once; {failures} failed handshake(s) in all; the API runs "
-                    "2 PM2 workers on the same 2 cores as the clients")
+    figure.notes = (
+        f"websocket transport, auth {{token}}, wait for the server's `connected`, "
+        "then disconnect; every handshake makes the API ask the auth stand-in "
+        f"(GoTrue /user) once; {failures} failed handshake(s) in all; the API runs "
+        "2 PM2 workers on the same 2 cores as the clients"
+    )
     return [figure]

@@ -43,25 +43,44 @@ def ops_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "cookcam_ops", *args]
 
 
-def run(argv: Sequence[str], log: Path, *, timeout: float = 600.0,
-        env: dict[str, str] | None = None, check: bool = True, cwd: Path | None = None) -> Done:
+def run(
+    argv: Sequence[str],
+    log: Path,
+    *,
+    timeout: float = 600.0,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    cwd: Path | None = None,
+) -> Done:
     """Run argv; stderr (and stdout) appended to log; BenchError on a non-zero exit if check."""
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                              env=env if env is not None else ops_env(), check=False, cwd=cwd,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env if env is not None else ops_env(),
+            check=False,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as e:
-        raise BenchError(f"{Path(argv[0]).name} {' '.join(argv[1:3])}: timed out after "
-                         f"{timeout:.0f}s (see {log})") from e
+        raise BenchError(
+            f"{Path(argv[0]).name} {' '.join(argv[1:3])}: timed out after "
+            f"{timeout:.0f}s (see {log})"
+        ) from e
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with log.open("a", encoding="utf-8") as fh:
-        fh.write(f"$ {' '.join(argv)}\n[exit {done.returncode} in {seconds:.2f}s]\n"
-                 f"{done.stdout[-4000:]}{done.stderr[-4000:]}\n")
+        fh.write(
+            f"$ {' '.join(argv)}\n[exit {done.returncode} in {seconds:.2f}s]\n"
+            f"{done.stdout[-4000:]}{done.stderr[-4000:]}\n"
+        )
     if check and done.returncode != 0:
-        raise BenchError(f"{Path(argv[0]).name} {' '.join(argv[1:4])}: exit {done.returncode} "
-                         f"(see {log})")
+        raise BenchError(
+            f"{Path(argv[0]).name} {' '.join(argv[1:4])}: exit {done.returncode} (see {log})"
+        )
     return Done(done.returncode, seconds, done.stdout, done.stderr, cpu)

@@ -37,8 +37,9 @@ def _cpu_model() -> str:
 
 def _node_version() -> str:
     try:
-        done = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10,
-                              check=False)
+        done = subprocess.run(
+            ["node", "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "not found"
     return done.stdout.strip() or "unknown"
@@ -46,10 +47,14 @@ def _node_version() -> str:
 
 def this_machine() -> Machine:
     """Cores, CPU model, Python and Node versions, OS, and the UTC date now."""
-    return Machine(cores=os.cpu_count() or 0, cpu=_cpu_model(),
-                   python=platform.python_version(), node=_node_version(),
-                   os=f"{platform.system()} {platform.release()}",
-                   date_utc=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    return Machine(
+        cores=os.cpu_count() or 0,
+        cpu=_cpu_model(),
+        python=platform.python_version(),
+        node=_node_version(),
+        os=f"{platform.system()} {platform.release()}",
+        date_utc=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
 
 
 def _num(value: float) -> str:
@@ -76,14 +81,21 @@ def row(f: Figure) -> str:
     ours = spread(Summary.of(f.ours), f.unit) if f.ours else f.status
     theirs = spread(Summary.of(f.theirs), f.unit) if f.theirs else f.status
     met = {True: "yes", False: "**no**", None: "—"}[f.met()]
-    cells = [f.title, f"{f.ours_label}: {ours}", f"{f.theirs_label}: {theirs}",
-             spread(ratio, ratio=True) if ratio else f.status,
-             str(f.goal) if f.goal else "—", met, f.notes]
+    cells = [
+        f.title,
+        f"{f.ours_label}: {ours}",
+        f"{f.theirs_label}: {theirs}",
+        spread(ratio, ratio=True) if ratio else f.status,
+        str(f.goal) if f.goal else "—",
+        met,
+        f.notes,
+    ]
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
-def render_markdown(figures: list[Figure], machine: Machine, command: str,
-                    wall_s: float, runs_note: str) -> str:
+def render_markdown(
+    figures: list[Figure], machine: Machine, command: str, wall_s: float, runs_note: str
+) -> str:
     """The whole of RESULTS.md."""
     lines = [
         "# Benchmarks",
@@ -103,19 +115,32 @@ def render_markdown(figures: list[Figure], machine: Machine, command: str,
     missed = [f for f in figures if f.analysis and f.met() is False]
     if missed:
         lines += ["## Where a goal is missed", ""]
-        lines += [f"- **{f.title}** ({spread(r, ratio=True)}, goal {f.goal}): {f.analysis}"
-                  for f in missed if (r := f.ratio()) is not None]
+        lines += [
+            f"- **{f.title}** ({spread(r, ratio=True)}, goal {f.goal}): {f.analysis}"
+            for f in missed
+            if (r := f.ratio()) is not None
+        ]
         lines.append("")
     return "\n".join(lines)
 
 
-def write_results(out_dir: Path, figures: list[Figure], machine: Machine, command: str,
-                  wall_s: float, runs_note: str) -> tuple[Path, Path]:
+def write_results(
+    out_dir: Path,
+    figures: list[Figure],
+    machine: Machine,
+    command: str,
+    wall_s: float,
+    runs_note: str,
+) -> tuple[Path, Path]:
     """Write RESULTS.md and results.json into out_dir; their paths."""
     md = out_dir / "RESULTS.md"
     md.write_text(render_markdown(figures, machine, command, wall_s, runs_note), encoding="utf-8")
     js = out_dir / "results.json"
-    doc = {"machine": asdict(machine), "command": command, "wall_s": round(wall_s, 1),
-           "figures": [f.to_dict() for f in figures]}
+    doc = {
+        "machine": asdict(machine),
+        "command": command,
+        "wall_s": round(wall_s, 1),
+        "figures": [f.to_dict() for f in figures],
+    }
     js.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return md, js

@@ -48,31 +48,50 @@ def _measure_row(ctx: Context, figure: Figure, config: Path, environment: str) -
 
 def _prepare_releases(ctx: Context, config: Path) -> None:
     """Turn the releases host into the releases layout (issue 6's migrate-to-releases)."""
-    run(ops_argv("--config", str(config), "migrate-to-releases", RELEASES_ENV, "--yes"),
-        ctx.log, timeout=900)
+    run(
+        ops_argv("--config", str(config), "migrate-to-releases", RELEASES_ENV, "--yes"),
+        ctx.log,
+        timeout=900,
+    )
 
 
 def measure(ctx: Context) -> list[Figure]:
     """The in-place row, then the releases row."""
     sb = ctx.sandbox
-    in_place = Figure("rollback-in-place", "Rollback / deploy, in-place strategy",
-                      "rollback", "deploy", "s", None,
-                      notes="`duration_s` of `rollback --to FROM --yes` over that of the "
-                            "`deploy --yes` it undoes, one host; in-place keeps the replaced "
-                            "build in <app>.ops/prev, so the rollback swaps it back and "
-                            "reloads")
-    releases = Figure("rollback-releases", "Rollback / deploy, releases strategy",
-                      "rollback", "deploy", "s", Goal("<=", 0.2),
-                      notes="measured like the in-place row, on 2 hosts of their own (issue "
-                            "6's 2-host sandbox) with strategy: releases after "
-                            "`migrate-to-releases`; the deploy goes host by host (batch 1), "
-                            "the rollback switches every host at once")
+    in_place = Figure(
+        "rollback-in-place",
+        "Rollback / deploy, in-place strategy",
+        "rollback",
+        "deploy",
+        "s",
+        None,
+        notes="`duration_s` of `rollback --to FROM --yes` over that of the "
+        "`deploy --yes` it undoes, one host; in-place keeps the replaced "
+        "build in <app>.ops/prev, so the rollback swaps it back and "
+        "reloads",
+    )
+    releases = Figure(
+        "rollback-releases",
+        "Rollback / deploy, releases strategy",
+        "rollback",
+        "deploy",
+        "s",
+        Goal("<=", 0.2),
+        notes="measured like the in-place row, on 2 hosts of their own (issue "
+        "6's 2-host sandbox) with strategy: releases after "
+        "`migrate-to-releases`; the deploy goes host by host (batch 1), "
+        "the rollback switches every host at once",
+    )
     config = sb.write_config("bench-rollback.yaml", {"solo": {"hosts": sb.hosts_doc(1)}})
     every = sb.hosts_doc(len(sb.hosts))
     rel_hosts = every[-RELEASES_HOSTS:] if len(every) > RELEASES_HOSTS else every[-1:]
-    rel_config = sb.write_config("bench-releases.yaml", {
-        RELEASES_ENV: {"hosts": rel_hosts, "strategy": "releases"},
-        SOLO_RELEASES_ENV: {"hosts": rel_hosts[:1], "strategy": "releases"}})
+    rel_config = sb.write_config(
+        "bench-releases.yaml",
+        {
+            RELEASES_ENV: {"hosts": rel_hosts, "strategy": "releases"},
+            SOLO_RELEASES_ENV: {"hosts": rel_hosts[:1], "strategy": "releases"},
+        },
+    )
     _measure_row(ctx, in_place, config, "solo")
     _prepare_releases(ctx, rel_config)
     _measure_row(ctx, releases, rel_config, RELEASES_ENV)

@@ -33,10 +33,15 @@ from bench.report import spread, this_machine, write_results
 from bench.sandbox import Sandbox, attach, sandbox
 
 SUITE: dict[str, Callable[[Context], list[Figure]]] = {
-    "startup": startup.measure, "deploy": deploy.measure, "rollback": rollback.measure,
-    "handshakes": handshakes.measure, "drain": drain_rate.measure, "canary": canary.measure,
+    "startup": startup.measure,
+    "deploy": deploy.measure,
+    "rollback": rollback.measure,
+    "handshakes": handshakes.measure,
+    "drain": drain_rate.measure,
+    "canary": canary.measure,
     # Last: their light deploys switch git without building, which the others must not inherit.
-    "fanout": fanout.measure, "diagnostic": diagnostic.measure,
+    "fanout": fanout.measure,
+    "diagnostic": diagnostic.measure,
 }
 NEEDS_SANDBOX = {"deploy", "fanout", "rollback", "handshakes", "drain", "canary", "diagnostic"}
 FANOUT_HOSTS = 8
@@ -46,11 +51,20 @@ CANARY_HOSTS = 2  # the canary and its baseline: the sandbox's first two hosts
 def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer pairs (development)")
-    parser.add_argument("--only", type=lambda s: s.split(","), default=list(SUITE),
-                        metavar="NAME[,NAME]", help=f"any of: {', '.join(SUITE)}")
+    parser.add_argument(
+        "--only",
+        type=lambda s: s.split(","),
+        default=list(SUITE),
+        metavar="NAME[,NAME]",
+        help=f"any of: {', '.join(SUITE)}",
+    )
     parser.add_argument("--pairs", type=int, help="pairs per figure (default 3, quick 1)")
-    parser.add_argument("--use-sandbox", type=Path, metavar="DIR",
-                        help="use this running sandbox (left running) instead of a new one")
+    parser.add_argument(
+        "--use-sandbox",
+        type=Path,
+        metavar="DIR",
+        help="use this running sandbox (left running) instead of a new one",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     parser.add_argument("--out", type=Path, help="where RESULTS.md and results.json go")
     args = parser.parse_args(argv)
@@ -65,8 +79,9 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def _sandbox(args: argparse.Namespace, workdir: Path, say: Callable[[str], None]
-             ) -> Iterator[Sandbox | None]:
+def _sandbox(
+    args: argparse.Namespace, workdir: Path, say: Callable[[str], None]
+) -> Iterator[Sandbox | None]:
     if not NEEDS_SANDBOX & set(args.only):
         yield None
     elif args.use_sandbox:
@@ -74,8 +89,13 @@ def _sandbox(args: argparse.Namespace, workdir: Path, say: Callable[[str], None]
     else:
         # host1 for the one-host figures (the first 2 for the canary, 8 for fan-out), and the
         # releases row's hosts of their own at the end: they leave the in-place layout
-        first = FANOUT_HOSTS if {"fanout", "diagnostic"} & set(args.only) else \
-            CANARY_HOSTS if "canary" in args.only else 1
+        first = (
+            FANOUT_HOSTS
+            if {"fanout", "diagnostic"} & set(args.only)
+            else CANARY_HOSTS
+            if "canary" in args.only
+            else 1
+        )
         hosts = first + (rollback.RELEASES_HOSTS if "rollback" in args.only else 0)
         say(f"bringing up a {hosts}-host sandbox in {workdir}")
         with sandbox(workdir, hosts) as sb:
@@ -89,12 +109,25 @@ def _measure(name: str, ctx: Context) -> list[Figure]:
         figures = SUITE[name](ctx)
     except (BenchError, RuntimeError, OSError, ValueError) as e:
         ctx.say(f"{name}: could not measure: {e}")
-        return [Figure(name, f"{name}: not measured", "ours", "theirs", "", None,
-                       status="error", notes=f"error: {e}")]
+        return [
+            Figure(
+                name,
+                f"{name}: not measured",
+                "ours",
+                "theirs",
+                "",
+                None,
+                status="error",
+                notes=f"error: {e}",
+            )
+        ]
     for f in figures:
         ratio = f.ratio()
-        ctx.say(f"  {f.name}: " + (spread(ratio, ratio=True) if ratio else f.status)
-                + (f" (goal {f.goal})" if f.goal else ""))
+        ctx.say(
+            f"  {f.name}: "
+            + (spread(ratio, ratio=True) if ratio else f.status)
+            + (f" (goal {f.goal})" if f.goal else "")
+        )
     return figures
 
 
@@ -125,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     wall = time.perf_counter() - started
-    command = "make bench" if not partial else "python bench/run.py " + " ".join(argv or
-                                                                                  sys.argv[1:])
+    command = (
+        "make bench" if not partial else "python bench/run.py " + " ".join(argv or sys.argv[1:])
+    )
     note = f"{pairs} pair(s) per figure ({startup_runs} for start-up)."
     md, js = write_results(out, figures, this_machine(), command, wall, note)
     base.say(f"wrote {md} and {js} in {wall / 60:.1f} min")
@@ -137,8 +171,10 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except KeyboardInterrupt:
-        print("bench: interrupted; no results written (a sandbox it brought up is down)",
-              file=sys.stderr)
+        print(
+            "bench: interrupted; no results written (a sandbox it brought up is down)",
+            file=sys.stderr,
+        )
         sys.exit(130)
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)

@@ -53,8 +53,12 @@ class Sandbox:
         done = run(ops_argv("sandbox", "change", kind, "--dir", str(self.dir)), self.log)
         return done.stdout.strip()
 
-    def write_config(self, name: str, environments: dict[str, dict[str, Any]],
-                     deploy_playbook: Path | None = None) -> Path:
+    def write_config(
+        self,
+        name: str,
+        environments: dict[str, dict[str, Any]],
+        deploy_playbook: Path | None = None,
+    ) -> Path:
         """An ops.yaml beside the sandbox's (so smoke.env resolves) with other environments."""
         doc = dict(self.doc)
         base = doc["environments"]["sandbox"]
@@ -72,8 +76,14 @@ class Sandbox:
 
 def _host(entry: dict[str, Any]) -> Host:
     user, _, addr = str(entry["ssh"]).partition("@")
-    return Host(name=entry["name"], user=user, ssh_port=int(addr.rpartition(":")[2]),
-                app_path=entry["app_path"], port=int(entry["port"]), base_url=entry["base_url"])
+    return Host(
+        name=entry["name"],
+        user=user,
+        ssh_port=int(addr.rpartition(":")[2]),
+        app_path=entry["app_path"],
+        port=int(entry["port"]),
+        base_url=entry["base_url"],
+    )
 
 
 @contextlib.contextmanager
@@ -84,15 +94,24 @@ def sandbox(workdir: Path, hosts: int) -> Iterator[Sandbox]:
     try:
         # The flat shape (node on the ssh PATH, the API at the checkout's top): the plain-ssh and
         # ansible runs replay the dry run's commands as they are, like earlier runs did.
-        run(ops_argv("sandbox", "up", "--dir", str(directory), "--hosts", str(hosts),
-                     "--layout", "flat"), log, timeout=900)
+        run(
+            ops_argv(
+                "sandbox", "up", "--dir", str(directory), "--hosts", str(hosts), "--layout", "flat"
+            ),
+            log,
+            timeout=900,
+        )
         yield attach(directory, log)
     finally:
         # A second Ctrl-C must not cut the teardown short.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            run(ops_argv("sandbox", "down", "--dir", str(directory), "--purge"), log,
-                timeout=300, check=False)
+            run(
+                ops_argv("sandbox", "down", "--dir", str(directory), "--purge"),
+                log,
+                timeout=300,
+                check=False,
+            )
         finally:
             signal.signal(signal.SIGINT, previous)
 
@@ -101,5 +120,10 @@ def attach(directory: Path, log: Path) -> Sandbox:
     """A sandbox that is already running (for development: `--use-sandbox DIR`)."""
     ops_yaml = directory / "ops.yaml"
     doc = yaml.safe_load(ops_yaml.read_text(encoding="utf-8"))
-    return Sandbox(directory, ops_yaml, doc,
-                   tuple(_host(h) for h in doc["environments"]["sandbox"]["hosts"]), log)
+    return Sandbox(
+        directory,
+        ops_yaml,
+        doc,
+        tuple(_host(h) for h in doc["environments"]["sandbox"]["hosts"]),
+        log,
+    )

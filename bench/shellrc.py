@@ -43,7 +43,7 @@ def _rewrite(config: Path, skip_rc: bool) -> None:
     lines = config.read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines):
         if line.startswith(MARK):
-            rest = line[len(MARK):].removeprefix("SHLVL=1 ")
+            rest = line[len(MARK) :].removeprefix("SHLVL=1 ")
             lines[i] = MARK + ("SHLVL=1 " if skip_rc else "") + rest
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

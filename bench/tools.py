@@ -34,8 +34,18 @@ def ensure_ansible(log: Path) -> Path:
     if binary.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == ANSIBLE_CORE:
         return binary
     run([sys.executable, "-m", "venv", "--clear", str(venv)], log, env=dict(os.environ))
-    run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-         ANSIBLE_CORE], log, timeout=900, env=dict(os.environ))
+    run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            ANSIBLE_CORE,
+        ],
+        log,
+        timeout=900,
+        env=dict(os.environ),
+    )
     if not binary.exists():
         raise BenchError(f"pip did not install ansible-playbook into {venv} (see {log})")
     stamp.write_text(ANSIBLE_CORE, encoding="utf-8")
@@ -51,8 +61,22 @@ def ensure_autocannon(log: Path) -> Path:
         return binary
     prefix.mkdir(parents=True, exist_ok=True)
     (prefix / "package.json").write_text(json.dumps({"private": True}) + "\n", encoding="utf-8")
-    run(["npm", "install", "--prefix", str(prefix), AUTOCANNON, "--no-audit", "--no-fund",
-         "--no-update-notifier", "--loglevel=error"], log, timeout=900, env=dict(os.environ))
+    run(
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(prefix),
+            AUTOCANNON,
+            "--no-audit",
+            "--no-fund",
+            "--no-update-notifier",
+            "--loglevel=error",
+        ],
+        log,
+        timeout=900,
+        env=dict(os.environ),
+    )
     if not binary.exists():
         raise BenchError(f"npm did not install autocannon into {prefix} (see {log})")
     stamp.write_text(AUTOCANNON, encoding="utf-8")

@@ -34,8 +34,10 @@ CONFIG_HINT = "see ops.yaml.example for every key"
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-HOST_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)@)?"
-                     r"(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?$")
+HOST_RE = re.compile(
+    r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)@)?"
+    r"(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?$"
+)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -51,10 +53,17 @@ def _plain_parts(value: str, what: str) -> str:
     parts = value.split("/")
     bad = next((p for p in parts if not PATH_PART_RE.match(p)), None)
     if len(value) > 1024 or bad is not None:
-        shown = "an empty part ('//' or a '/' at the end)" if bad == "" else \
-            f"the part {bad[:40]!r}" if bad else "over 1024 characters"
-        raise ValueError(f"must be {what} of plain parts (letters, digits and . _ @ + , % = : -; "
-                         f"not '.' or '..'): {shown} is not")
+        shown = (
+            "an empty part ('//' or a '/' at the end)"
+            if bad == ""
+            else f"the part {bad[:40]!r}"
+            if bad
+            else "over 1024 characters"
+        )
+        raise ValueError(
+            f"must be {what} of plain parts (letters, digits and . _ @ + , % = : -; "
+            f"not '.' or '..'): {shown} is not"
+        )
     return value
 
 
@@ -370,8 +379,10 @@ class LoadedConfig:
             return self.config.environments[name]
         except KeyError:
             known = ", ".join(sorted(self.config.environments))
-            raise ConfigError(f"unknown environment {clip_value(name)} in {self.path}",
-                              hint=f"known environments: {known}") from None
+            raise ConfigError(
+                f"unknown environment {clip_value(name)} in {self.path}",
+                hint=f"known environments: {known}",
+            ) from None
 
     def schema_path(self) -> Path:
         from cookcam_ops.resources import default_playbook
@@ -384,9 +395,11 @@ class LoadedConfig:
 def load_config(path: Path) -> LoadedConfig:
     """Load and validate ops.yaml."""
     if not path.exists():
-        raise ConfigError(f"{path}: ops.yaml not found",
-                          hint=f"pass --config PATH, set {CONFIG_ENV}, or write one with "
-                               "`cookcam-ops init` (add --from-host USER@HOST to fill it in from "
-                               "a running server)")
+        raise ConfigError(
+            f"{path}: ops.yaml not found",
+            hint=f"pass --config PATH, set {CONFIG_ENV}, or write one with "
+            "`cookcam-ops init` (add --from-host USER@HOST to fill it in from "
+            "a running server)",
+        )
     config, _ = load_model(path, OpsConfig, "ops.yaml", hint=CONFIG_HINT)
     return LoadedConfig(config=config, path=path.resolve())

@@ -26,8 +26,15 @@ class Job:
     run: Callable[[], Check]
 
 
-def post(name: str, url: str, body: dict[str, Any], headers: dict[str, str], *,
-         what: str, accept: frozenset[int] = frozenset({200, 201, 202, 204})) -> Check:
+def post(
+    name: str,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    what: str,
+    accept: frozenset[int] = frozenset({200, 201, 202, 204}),
+) -> Check:
     """POST JSON; a check saying it was sent, or why not (status or error class: never the URL
     or the answer's body)."""
     import httpx
@@ -57,12 +64,15 @@ def deliver(jobs: list[Job], budget_s: float = DELIVERY_BUDGET_S) -> list[Check]
         except Exception as e:  # a notification must never fail the run
             results[i] = Check(job.name, Status.WARN, f"not sent ({type(e).__name__})")
 
-    threads = [threading.Thread(target=run, args=(i, job), daemon=True)
-               for i, job in enumerate(jobs)]
+    threads = [
+        threading.Thread(target=run, args=(i, job), daemon=True) for i, job in enumerate(jobs)
+    ]
     deadline = time.monotonic() + budget_s
     for t in threads:
         t.start()
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
-    return [r or Check(job.name, Status.WARN, f"no answer within {budget_s:g}s; given up")
-            for r, job in zip(results, jobs, strict=True)]
+    return [
+        r or Check(job.name, Status.WARN, f"no answer within {budget_s:g}s; given up")
+        for r, job in zip(results, jobs, strict=True)
+    ]

@@ -75,15 +75,21 @@ class HostError(OpsError):
     exit_code = ExitCode.UNREACHABLE
     kind = "unreachable"
 
-    def __init__(self, message: str, *, hint: str | None = None, host: str | None = None,
-                 hosts: tuple[Unreachable, ...] = (), answered: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        host: str | None = None,
+        hosts: tuple[Unreachable, ...] = (),
+        answered: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message, hint=hint)
         self.hosts = hosts or ((Unreachable(host, message),) if host else ())
         self.answered = answered
 
     def details(self) -> dict[str, Any]:
-        return {"unreachable": [h.to_dict() for h in self.hosts],
-                "answered": list(self.answered)}
+        return {"unreachable": [h.to_dict() for h in self.hosts], "answered": list(self.answered)}
 
 
 class ChecksFailed(OpsError):
@@ -99,8 +105,14 @@ class LockHeld(OpsError):
     exit_code = ExitCode.LOCKED
     kind = "locked"
 
-    def __init__(self, message: str, *, hint: str | None = None, host: str | None = None,
-                 holder: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        host: str | None = None,
+        holder: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.host = host
         self.holder = holder

@@ -57,8 +57,9 @@ def parse_since(text: str) -> float:
     """`90s`, `10m`, `2h`, `1d` as seconds (UsageError otherwise)."""
     m = _SINCE_RE.match(text.strip())
     if m is None or float(m.group("n")) <= 0:
-        raise UsageError(f"--since '{text}' is not a duration",
-                         hint="write e.g. 90s, 10m, 2h or 1d")
+        raise UsageError(
+            f"--since '{text}' is not a duration", hint="write e.g. 90s, 10m, 2h or 1d"
+        )
     return float(m.group("n")) * _UNITS[m.group("unit")]
 
 
@@ -67,9 +68,10 @@ def compile_grep(text: str) -> re.Pattern[str]:
     try:
         return re.compile(text)
     except re.error as e:
-        raise UsageError(f"--grep '{text}' is not a regular expression ({e.msg})",
-                         hint="escape special characters, e.g. 'GET /health' or 'ECONN\\w+'"
-                         ) from None
+        raise UsageError(
+            f"--grep '{text}' is not a regular expression ({e.msg})",
+            hint="escape special characters, e.g. 'GET /health' or 'ECONN\\w+'",
+        ) from None
 
 
 def line_time(line: str, host_offset: timedelta) -> float | None:
@@ -123,8 +125,7 @@ class HostLines:
         when = line_time(line, self.host_offset)
         if when is not None:
             self.last_time, self.timed = when, True
-        if self.cutoff is not None and self.last_time is not None and \
-                self.last_time < self.cutoff:
+        if self.cutoff is not None and self.last_time is not None and self.last_time < self.cutoff:
             return None
         if self.opts.grep is not None and not self.opts.grep.search(line):
             return None
@@ -134,24 +135,27 @@ class HostLines:
         if self.cutoff is None or self.timed or self.said_untimed or not self.seen:
             return None
         self.said_untimed = True
-        return "note", (f"{self.label}: its log lines carry no time, so --since cannot drop "
-                        "older ones (PM2 writes one with `time: true` in ecosystem.config.js)")
+        return "note", (
+            f"{self.label}: its log lines carry no time, so --since cannot drop "
+            "older ones (PM2 writes one with `time: true` in ecosystem.config.js)"
+        )
 
 
 def follow_command(files: list[str], backlog: int) -> str:
     """tail -F the files beside a heartbeat that stops tail once the connection is gone."""
-    return (f"tail -n {int(backlog)} -v -F -- {q(*files)} 2>&1 & t=$!; "
-            "trap 'kill $t 2>/dev/null' EXIT HUP INT TERM PIPE; "
-            f"while kill -0 $t 2>/dev/null; do sleep {HEARTBEAT_S}; "
-            f"printf '%s\\n' {q(HEARTBEAT)} || break; done")
+    return (
+        f"tail -n {int(backlog)} -v -F -- {q(*files)} 2>&1 & t=$!; "
+        "trap 'kill $t 2>/dev/null' EXIT HUP INT TERM PIPE; "
+        f"while kill -0 $t 2>/dev/null; do sleep {HEARTBEAT_S}; "
+        f"printf '%s\\n' {q(HEARTBEAT)} || break; done"
+    )
 
 
-def _prepare(transport: Transport, t: Target, opts: FollowOptions) -> tuple[list[str],
-                                                                           frozenset[str],
-                                                                           float, timedelta]:
+def _prepare(
+    transport: Transport, t: Target, opts: FollowOptions
+) -> tuple[list[str], frozenset[str], float, timedelta]:
     """The app's log files on the host (out then err, or err only), and the host's clock."""
-    script = composite.script([("pm2", composite.pm2_jlist()),
-                               ("clock", "date +%s; date +%z")])
+    script = composite.script([("pm2", composite.pm2_jlist()), ("clock", "date +%s; date +%z")])
     sections = composite.parse(transport.run(script, timeout=PREPARE_TIMEOUT_S).stdout)
     procs, error = parse_jlist(composite.json_section(sections, "pm2"))
     if error:
@@ -164,8 +168,11 @@ def _prepare(transport: Transport, t: Target, opts: FollowOptions) -> tuple[list
         raise _NoLogs(f"PM2 runs no process named {t.app.name} (no log files to follow)")
     clock = (sections["clock"].text.split() if "clock" in sections else []) + ["", ""]
     now = float(clock[0]) if clock[0].isdigit() else time.time()
-    offset = datetime.strptime(clock[1], "%z").utcoffset() if re.match(
-        r"^[+-]\d{4}$", clock[1]) else None
+    offset = (
+        datetime.strptime(clock[1], "%z").utcoffset()
+        if re.match(r"^[+-]\d{4}$", clock[1])
+        else None
+    )
     return files, frozenset(errs), now, offset or timedelta(0)
 
 
@@ -187,8 +194,9 @@ class _Host:
             self.error, self.reachable = why, False
 
 
-def _follow_one(h: _Host, connector: Connector, opts: FollowOptions, emit: Emit,
-                stop: threading.Event) -> None:
+def _follow_one(
+    h: _Host, connector: Connector, opts: FollowOptions, emit: Emit, stop: threading.Event
+) -> None:
     try:
         h.transport, h.target = open_host(connector, h.target)
         if not h.target.toolchain.ok:
@@ -200,8 +208,13 @@ def _follow_one(h: _Host, connector: Connector, opts: FollowOptions, emit: Emit,
     except _NoLogs as e:
         h.error = str(e)
         return
-    lines = HostLines(h.target.label, errs, opts, host_offset=offset,
-                      cutoff=now - opts.since_s if opts.since_s else None)
+    lines = HostLines(
+        h.target.label,
+        errs,
+        opts,
+        host_offset=offset,
+        cutoff=now - opts.since_s if opts.since_s else None,
+    )
     backlog = MAX_BACKLOG if opts.since_s and opts.lines < MAX_BACKLOG else opts.lines
 
     def on_line(stream: str, raw: str) -> None:
@@ -218,13 +231,16 @@ def _follow_one(h: _Host, connector: Connector, opts: FollowOptions, emit: Emit,
             h.lost(str(e))
 
 
-def follow_logs(environment: str, targets: list[Target], connector: Connector,
-                opts: FollowOptions, emit: Emit) -> tuple[LogsReport, bool]:
+def follow_logs(
+    environment: str, targets: list[Target], connector: Connector, opts: FollowOptions, emit: Emit
+) -> tuple[LogsReport, bool]:
     """Follow every host until Ctrl-C (or until every host is done); (report, interrupted)."""
     stop = threading.Event()
     hosts = [_Host(t) for t in targets]
-    threads = [threading.Thread(target=_follow_one, args=(h, connector, opts, emit, stop),
-                                daemon=True) for h in hosts]
+    threads = [
+        threading.Thread(target=_follow_one, args=(h, connector, opts, emit, stop), daemon=True)
+        for h in hosts
+    ]
     for t in threads:
         t.start()
     interrupted = False
@@ -240,14 +256,19 @@ def follow_logs(environment: str, targets: list[Target], connector: Connector,
             h.transport.close()
     for t in threads:
         t.join(timeout=5)
-    return LogsReport(environment, [HostLogs(h.target.label, [], h.error, h.reachable)
-                                    for h in hosts]), interrupted
+    return LogsReport(
+        environment, [HostLogs(h.target.label, [], h.error, h.reachable) for h in hosts]
+    ), interrupted
 
 
 def _drop_silent(hosts: list[_Host]) -> None:
     """A host that sent nothing, not even a heartbeat, for SILENCE_S is taken as lost."""
     for h in hosts:
-        if h.following and h.error is None and h.transport is not None and \
-                time.monotonic() - h.last_seen > SILENCE_S:
+        if (
+            h.following
+            and h.error is None
+            and h.transport is not None
+            and time.monotonic() - h.last_seen > SILENCE_S
+        ):
             h.lost(f"{h.target.label}: no answer for {SILENCE_S}s; connection lost")
             h.transport.close()

@@ -41,8 +41,13 @@ class LockInfo:
         return f"{self.owner}@{self.host} (pid {self.pid}) since {self.time}: {self.command}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"owner": self.owner, "host": self.host, "pid": self.pid,
-                "command": self.command, "time": self.time}
+        return {
+            "owner": self.owner,
+            "host": self.host,
+            "pid": self.pid,
+            "command": self.command,
+            "time": self.time,
+        }
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,20 @@ class HistoryRecord:
         return self.action in ROLLBACK_ACTIONS and self.outcome == "rolled_back"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "time": self.time, "action": self.action, "user": self.user,
-                "host": self.host, "server": self.server, "from_sha": self.from_sha,
-                "to_sha": self.to_sha, "outcome": self.outcome, "duration_s": self.duration_s,
-                "ref": self.ref, "detail": self.detail}
+        return {
+            "id": self.id,
+            "time": self.time,
+            "action": self.action,
+            "user": self.user,
+            "host": self.host,
+            "server": self.server,
+            "from_sha": self.from_sha,
+            "to_sha": self.to_sha,
+            "outcome": self.outcome,
+            "duration_s": self.duration_s,
+            "ref": self.ref,
+            "detail": self.detail,
+        }
 
 
 def _s(doc: dict[str, Any], key: str) -> str:
@@ -97,10 +112,14 @@ def parse_lock(text: str | None) -> LockInfo | None:
     if not isinstance(doc, dict):
         return LockInfo("unknown", "unknown", None, "(unreadable lock file)", "unknown")
     pid = doc.get("pid")
-    return LockInfo(owner=_s(doc, "owner") or "unknown", host=_s(doc, "host") or "unknown",
-                    pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-                    command=_s(doc, "command"), time=_s(doc, "time") or "unknown",
-                    id=_s(doc, "id"))
+    return LockInfo(
+        owner=_s(doc, "owner") or "unknown",
+        host=_s(doc, "host") or "unknown",
+        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+        command=_s(doc, "command"),
+        time=_s(doc, "time") or "unknown",
+        id=_s(doc, "id"),
+    )
 
 
 LOCK_HELD = "@@held"
@@ -109,8 +128,10 @@ LOCK_INFO_CAP = 4096  # bytes of info.json read; the claim itself is under 600
 
 def lock_read_command(lock_dir: str) -> str:
     """Print a marker and info.json when the lock directory exists; nothing when it is free."""
-    return (f"if [ -e {q(lock_dir)} ]; then echo {LOCK_HELD}; "
-            f"head -c {LOCK_INFO_CAP} {q(lock_dir + '/info.json')} 2>/dev/null; fi")
+    return (
+        f"if [ -e {q(lock_dir)} ]; then echo {LOCK_HELD}; "
+        f"head -c {LOCK_INFO_CAP} {q(lock_dir + '/info.json')} 2>/dev/null; fi"
+    )
 
 
 def parse_lock_read(text: str | None) -> LockInfo | None:
@@ -137,14 +158,24 @@ def parse_history(text: str, server: str = "") -> tuple[list[HistoryRecord], int
             bad += 1
             continue
         duration = doc.get("duration_s")
-        records.append(HistoryRecord(
-            id=_s(doc, "id"), time=_s(doc, "time"), action=_s(doc, "action") or "?",
-            user=_s(doc, "user") or "?", host=_s(doc, "host") or server,
-            from_sha=_opt(doc, "from_sha"), to_sha=_opt(doc, "to_sha"),
-            outcome=_s(doc, "outcome") or "?",
-            duration_s=float(duration) if isinstance(duration, int | float)
-            and not isinstance(duration, bool) else None,
-            ref=_opt(doc, "ref"), server=server, detail=_opt(doc, "detail")))
+        records.append(
+            HistoryRecord(
+                id=_s(doc, "id"),
+                time=_s(doc, "time"),
+                action=_s(doc, "action") or "?",
+                user=_s(doc, "user") or "?",
+                host=_s(doc, "host") or server,
+                from_sha=_opt(doc, "from_sha"),
+                to_sha=_opt(doc, "to_sha"),
+                outcome=_s(doc, "outcome") or "?",
+                duration_s=float(duration)
+                if isinstance(duration, int | float) and not isinstance(duration, bool)
+                else None,
+                ref=_opt(doc, "ref"),
+                server=server,
+                detail=_opt(doc, "detail"),
+            )
+        )
     return records, bad
 
 
@@ -193,20 +224,29 @@ class HistoryReport:
         return ExitCode.OK if self.ok else ExitCode.CHECKS_FAILED
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "environment": self.environment,
-                "records": [r.to_dict() for r in self.records],
-                "checks": [c.to_dict() for c in self.checks],
-                **reachability(self.unreachable, self.answered)}
+        return {
+            "ok": self.ok,
+            "environment": self.environment,
+            "records": [r.to_dict() for r in self.records],
+            "checks": [c.to_dict() for c in self.checks],
+            **reachability(self.unreachable, self.answered),
+        }
 
 
 def _read(transport: Transport, target: Target) -> tuple[list[HistoryRecord], int]:
-    result = transport.run(composite.tail_if_exists(target.history_file, HISTORY_TAIL_LINES),
-                           timeout=30)
+    result = transport.run(
+        composite.tail_if_exists(target.history_file, HISTORY_TAIL_LINES), timeout=30
+    )
     return parse_history(result.stdout, server=target.label)
 
 
-def read_history(environment: str, targets: list[Target], connector: Connector, limit: int,
-                 progress: Callable[[str], None] | None = None) -> HistoryReport:
+def read_history(
+    environment: str,
+    targets: list[Target],
+    connector: Connector,
+    limit: int,
+    progress: Callable[[str], None] | None = None,
+) -> HistoryReport:
     """Every host's audit log, merged newest first; unreachable hosts become failed checks."""
     outcomes = run_on_hosts(targets, connector, _read)
     records: list[HistoryRecord] = []
@@ -223,8 +263,9 @@ def read_history(environment: str, targets: list[Target], connector: Connector, 
         if progress:
             progress(f"{label}: {len(found)} history records")
     unreachable, answered = reach(outcomes)
-    return HistoryReport(environment, _dedupe(newest_first(records))[:limit], checks,
-                         unreachable, answered)
+    return HistoryReport(
+        environment, _dedupe(newest_first(records))[:limit], checks, unreachable, answered
+    )
 
 
 def merge_key(record: HistoryRecord) -> tuple[str, str, str]:

@@ -69,11 +69,16 @@ def read_regular(path: Path, what: str, cap: int) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{path}: {what} is {_kind(info.st_mode)}, not a regular file",
-                              hint="give the path of a file")
+            raise ConfigError(
+                f"{path}: {what} is {_kind(info.st_mode)}, not a regular file",
+                hint="give the path of a file",
+            )
         if info.st_size > cap:
-            raise ConfigError(f"{path}: {what} is {_size(info.st_size)}, larger than the "
-                              f"{_size(cap)} cookcam-ops reads", hint="is it the right file?")
+            raise ConfigError(
+                f"{path}: {what} is {_size(info.st_size)}, larger than the "
+                f"{_size(cap)} cookcam-ops reads",
+                hint="is it the right file?",
+            )
         data = _read_upto(fd, cap + 1)
     except OSError as e:
         raise ConfigError(f"{path}: cannot read {what} ({e.strerror})") from e
@@ -107,8 +112,10 @@ def check_regular(path: Path, what: str, cap: int) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise ConfigError(f"{path}: {what} is {_kind(info.st_mode)}, not a regular file")
     if info.st_size > cap:
-        raise ConfigError(f"{path}: {what} is {_size(info.st_size)}, larger than the "
-                          f"{_size(cap)} cookcam-ops reads")
+        raise ConfigError(
+            f"{path}: {what} is {_size(info.st_size)}, larger than the "
+            f"{_size(cap)} cookcam-ops reads"
+        )
 
 
 def _size(n: int) -> str:

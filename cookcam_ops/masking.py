@@ -36,8 +36,12 @@ class Masker:
 
         parsed = parse_dotenv(data.decode("utf-8", errors="replace"))
         # a multi-line value (a PEM key, say) is masked line by line too: output is read so
-        return cls(part for k, v in parsed.values.items() if k not in PUBLIC_NAMES
-                   for part in (v, *v.splitlines()))
+        return cls(
+            part
+            for k, v in parsed.values.items()
+            if k not in PUBLIC_NAMES
+            for part in (v, *v.splitlines())
+        )
 
     def mask(self, text: str) -> str:
         return self._re.sub(MASK, text) if self._re is not None and text else text

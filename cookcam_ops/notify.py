@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.result import RunResult
     from cookcam_ops.deploy.unlock import UnlockResult
 
+
 @dataclass(frozen=True)
 class Event:
     """What is announced: the event, one line saying it, and the command's JSON document."""
@@ -46,8 +47,9 @@ def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event |
     """The event a deploy, rollback or migration is (None: nothing changed or a dry run)."""
     from cookcam_ops.deploy.result import Outcome
 
-    if result.outcome in (Outcome.NOTHING_TO_DO, Outcome.DRY_RUN) or (result.action == "migrate"
-                                                           and result.ok):
+    if result.outcome in (Outcome.NOTHING_TO_DO, Outcome.DRY_RUN) or (
+        result.action == "migrate" and result.ok
+    ):
         return None
 
     def event(name: str, text: str, human_needed: bool = False) -> Event:
@@ -59,17 +61,30 @@ def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event |
     if result.ok:
         hosts = ", ".join(h.name for h in result.hosts)
         return event(result.action, f"{what}: {was} -> {now} by {user} on {hosts} ({took})")
-    failed = "; ".join(f"{h.name}: {s.name}" for h in result.hosts for s in h.steps
-                       if not s.ok)[:300] or _canary_why(result) or "interrupted"
+    failed = (
+        "; ".join(f"{h.name}: {s.name}" for h in result.hosts for s in h.steps if not s.ok)[:300]
+        or _canary_why(result)
+        or "interrupted"
+    )
     if result.outcome == Outcome.ROLLBACK_FAILED:
-        return event("failure", f"A HUMAN IS NEEDED NOW: {what} by {user} failed ({failed}) and "
-                     "putting it back failed too; hosts may serve different releases. Run "
-                     f"`cookcam-ops status {result.environment}`.", human_needed=True)
+        return event(
+            "failure",
+            f"A HUMAN IS NEEDED NOW: {what} by {user} failed ({failed}) and "
+            "putting it back failed too; hosts may serve different releases. Run "
+            f"`cookcam-ops status {result.environment}`.",
+            human_needed=True,
+        )
     if result.outcome == Outcome.ROLLED_BACK and result.action == "deploy":
-        return event("failure", f"{what} of {now} by {user} failed ({failed}) and was rolled "
-                     f"back by itself: back on {was} ({took})")
-    return event("failure", f"{what} to {now} by {user} failed ({failed}); the hosts serve "
-                 f"what they served before ({took})")
+        return event(
+            "failure",
+            f"{what} of {now} by {user} failed ({failed}) and was rolled "
+            f"back by itself: back on {was} ({took})",
+        )
+    return event(
+        "failure",
+        f"{what} to {now} by {user} failed ({failed}); the hosts serve "
+        f"what they served before ({took})",
+    )
 
 
 def _canary_why(result: RunResult) -> str:
@@ -86,20 +101,32 @@ def unlock_event(result: UnlockResult, document: dict[str, Any], user: str) -> E
     if not broken:
         return None
     held = "; ".join(f"{h.host}: {h.holder.describe()}" for h in broken if h.holder)
-    return Event("unlock", result.environment, user, f"deploy lock of {result.environment} "
-                 f"broken by {user} (was held: {held[:300]})", document)
+    return Event(
+        "unlock",
+        result.environment,
+        user,
+        f"deploy lock of {result.environment} broken by {user} (was held: {held[:300]})",
+        document,
+    )
 
 
 def payload(event: Event, fmt: str) -> dict[str, Any]:
     """slack: an incoming-webhook message; json: the command's document plus `event`, `user`
     (who ran it) and `human_needed`."""
     if fmt == "slack":
-        icon = {"deploy": ":rocket:", "rollback": ":leftwards_arrow_with_hook:",
-                "unlock": ":unlock:"}.get(event.name, ":warning:")
+        icon = {
+            "deploy": ":rocket:",
+            "rollback": ":leftwards_arrow_with_hook:",
+            "unlock": ":unlock:",
+        }.get(event.name, ":warning:")
         icon = ":rotating_light:" if event.human_needed else icon
         return {"text": f"{icon} cookcam-ops: {event.text}"}
-    return {**event.document, "event": event.name, "user": event.user,
-            "human_needed": event.human_needed}
+    return {
+        **event.document,
+        "event": event.name,
+        "user": event.user,
+        "human_needed": event.human_needed,
+    }
 
 
 def _post_job(cfg: NotifyConfig, event: Event, environ: Mapping[str, str]) -> Job:
@@ -114,19 +141,32 @@ def _post_job(cfg: NotifyConfig, event: Event, environ: Mapping[str, str]) -> Jo
     return Job(name, send)
 
 
-def announce(env: EnvironmentConfig, event: Event | None, environ: Mapping[str, str],
-             sentry_job: Job | None = None, budget_s: float = DELIVERY_BUDGET_S) -> list[Check]:
+def announce(
+    env: EnvironmentConfig,
+    event: Event | None,
+    environ: Mapping[str, str],
+    sentry_job: Job | None = None,
+    budget_s: float = DELIVERY_BUDGET_S,
+) -> list[Check]:
     """Send the event to every webhook that wants it, and the Sentry job, within the budget."""
-    jobs = [_post_job(cfg, event, environ) for cfg in env.notify
-            if event is not None and event.name in cfg.events]
+    jobs = [
+        _post_job(cfg, event, environ)
+        for cfg in env.notify
+        if event is not None and event.name in cfg.events
+    ]
     return deliver(jobs + ([sentry_job] if sentry_job else []), budget_s)
 
 
-def announce_run(env: EnvironmentConfig, result: RunResult, document: dict[str, Any], *,
-                 user: str, environ: Mapping[str, str],
-                 budget_s: float = DELIVERY_BUDGET_S) -> list[Check]:
+def announce_run(
+    env: EnvironmentConfig,
+    result: RunResult,
+    document: dict[str, Any],
+    *,
+    user: str,
+    environ: Mapping[str, str],
+    budget_s: float = DELIVERY_BUDGET_S,
+) -> list[Check]:
     """Announce a deploy, rollback or migration: its event to the webhooks, and to Sentry the
     release the fleet ended on, when it ended healthy."""
-    job = sentry_job(env.sentry, result.environment, result, user, environ) \
-        if env.sentry else None
+    job = sentry_job(env.sentry, result.environment, result, user, environ) if env.sentry else None
     return announce(env, run_event(result, document, user), environ, job, budget_s)

@@ -26,12 +26,16 @@ def document(command: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "command": command, **body}
 
 
-def error_body(exit_code: int, kind: str, message: str, hint: str | None,
-               details: dict[str, Any]) -> dict[str, Any]:
+def error_body(
+    exit_code: int, kind: str, message: str, hint: str | None, details: dict[str, Any]
+) -> dict[str, Any]:
     """The document of a command that stopped with an error, before or instead of a report."""
-    return {"ok": False, "error": {"exit_code": exit_code, "kind": kind, "message": message,
-                                   "hint": hint},
-            "checks": [], **details}
+    return {
+        "ok": False,
+        "error": {"exit_code": exit_code, "kind": kind, "message": message, "hint": hint},
+        "checks": [],
+        **details,
+    }
 
 
 def reachability(unreachable: list[Unreachable], answered: list[str]) -> dict[str, Any]:
@@ -59,8 +63,11 @@ class Check:
     duration_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"name": self.name, "status": self.status.value,
-                               "detail": self.detail}
+        doc: dict[str, Any] = {
+            "name": self.name,
+            "status": self.status.value,
+            "detail": self.detail,
+        }
         if self.host is not None:
             doc["host"] = self.host
         if self.duration_s is not None:
@@ -113,8 +120,12 @@ class Report:
 
 def xml_safe(text: str) -> str:
     """text with each character XML 1.0 cannot hold written as a visible escape (\\x1b)."""
-    return _NOT_XML_RE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                           else f"\\u{ord(m.group()):04x}", text)
+    return _NOT_XML_RE.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
 
 
 def junit_xml(report: Report, suite_name: str) -> str:
@@ -126,18 +137,39 @@ def junit_xml(report: Report, suite_name: str) -> str:
     failures = sum(c.status is Status.FAIL for c in report.checks)
     skipped = sum(c.status is Status.SKIP for c in report.checks)
     total_time = sum(c.duration_s or 0.0 for c in report.checks)
-    suites = ET.Element("testsuites", name="cookcam-ops", tests=str(len(report.checks)),
-                        failures=str(failures), errors="0", skipped=str(skipped),
-                        time=f"{total_time:.3f}")
-    suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(report.checks)),
-                          failures=str(failures), errors="0", skipped=str(skipped),
-                          time=f"{total_time:.3f}")
+    suites = ET.Element(
+        "testsuites",
+        name="cookcam-ops",
+        tests=str(len(report.checks)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{total_time:.3f}",
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=suite_name,
+        tests=str(len(report.checks)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{total_time:.3f}",
+    )
     for check in report.checks:
-        host, name, detail = (xml_safe(check.host or ""), xml_safe(check.name),
-                              xml_safe(check.detail))
+        host, name, detail = (
+            xml_safe(check.host or ""),
+            xml_safe(check.name),
+            xml_safe(check.detail),
+        )
         classname = f"{suite_name}.{host}" if host else suite_name
-        case = ET.SubElement(suite, "testcase", classname=classname, name=name,
-                             time=f"{(check.duration_s or 0.0):.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=classname,
+            name=name,
+            time=f"{(check.duration_s or 0.0):.3f}",
+        )
         if check.status is Status.FAIL:
             failure = ET.SubElement(case, "failure", message=detail or "failed")
             failure.text = detail
@@ -156,5 +188,7 @@ def write_junit(report: Report, suite_name: str, path: Path) -> None:
     try:
         path.write_text(junit_xml(report, suite_name), encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"{path}: cannot write JUnit file ({e.strerror})",
-                          hint="check that the directory exists and is writable") from e
+        raise ConfigError(
+            f"{path}: cannot write JUnit file ({e.strerror})",
+            hint="check that the directory exists and is writable",
+        ) from e

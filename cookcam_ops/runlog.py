@@ -33,8 +33,9 @@ _UNSAFE_RE = re.compile(r"[^A-Za-z0-9_.:-]")
 
 def state_dir() -> Path:
     """cookcam-ops' state directory: $XDG_STATE_HOME/cookcam-ops, else ~/.local/state/..."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
     return Path(base) / "cookcam-ops"
 
 
@@ -90,8 +91,10 @@ class RunLog:
                 if written[0] >= MAX_FILE_BYTES:
                     return
                 if written[0] + len(text) >= MAX_FILE_BYTES:
-                    text = f"[run log: {MAX_FILE_BYTES // (1024 * 1024)} MiB reached, the rest " \
-                           "of this file is dropped]\n"
+                    text = (
+                        f"[run log: {MAX_FILE_BYTES // (1024 * 1024)} MiB reached, the rest "
+                        "of this file is dropped]\n"
+                    )
                     written[0] = MAX_FILE_BYTES
                 written[0] += len(text)
                 handle.write(text)
@@ -120,8 +123,11 @@ class RunLog:
 
     def step_finished(self, host: str, result: StepResult) -> None:
         detail = f": {result.detail}" if result.detail else ""
-        self._write(host, self.host_path(host), f"{_now()} == {result.name} {result.status} "
-                    f"({result.duration_s:.1f}s){detail}\n")
+        self._write(
+            host,
+            self.host_path(host),
+            f"{_now()} == {result.name} {result.status} ({result.duration_s:.1f}s){detail}\n",
+        )
 
     def host_finished(self, host: str, outcome: str) -> None:
         self.phase(f"{host}: {outcome}")

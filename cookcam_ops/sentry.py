@@ -49,8 +49,9 @@ def deploy_name(result: RunResult, user: str) -> str:
     return f"cookcam-ops {result.action} by {user}"
 
 
-def sentry_job(cfg: SentryConfig, environment: str, result: RunResult, user: str,
-               environ: Mapping[str, str]) -> Job | None:
+def sentry_job(
+    cfg: SentryConfig, environment: str, result: RunResult, user: str, environ: Mapping[str, str]
+) -> Job | None:
     """The job recording the run in Sentry (None when the run did not end healthy)."""
     version = healthy_sha(result)
     if version is None:
@@ -64,18 +65,34 @@ def sentry_job(cfg: SentryConfig, environment: str, result: RunResult, user: str
         if not token:
             return Check(CHECK, Status.WARN, f"${cfg.auth_token_env} is not set; nothing sent")
         headers = {"Authorization": f"Bearer {token}"}
-        made = post(CHECK, base, {"version": version, "projects": [cfg.project]}, headers,
-                    what="release", accept=RELEASE_OK)
+        made = post(
+            CHECK,
+            base,
+            {"version": version, "projects": [cfg.project]},
+            headers,
+            what="release",
+            accept=RELEASE_OK,
+        )
         if made.status is not Status.PASS:
             return Check(CHECK, Status.WARN, f"creating release {short(version)}: {made.detail}")
-        body = {"environment": cfg.environment or environment, "name": deploy_name(result, user),
-                "dateStarted": _iso(started), "dateFinished": _iso(finished)}
-        done = post(CHECK, f"{base}{quote(version, safe='')}/deploys/", body, headers,
-                    what="deploy")
+        body = {
+            "environment": cfg.environment or environment,
+            "name": deploy_name(result, user),
+            "dateStarted": _iso(started),
+            "dateFinished": _iso(finished),
+        }
+        done = post(
+            CHECK, f"{base}{quote(version, safe='')}/deploys/", body, headers, what="deploy"
+        )
         if done.status is not Status.PASS:
-            return Check(CHECK, Status.WARN, f"recording the deploy of {short(version)}: "
-                         f"{done.detail}")
-        return Check(CHECK, Status.PASS, f"release {short(version)} deployed to "
-                     f"{body['environment']} recorded in {cfg.org}/{cfg.project}")
+            return Check(
+                CHECK, Status.WARN, f"recording the deploy of {short(version)}: {done.detail}"
+            )
+        return Check(
+            CHECK,
+            Status.PASS,
+            f"release {short(version)} deployed to "
+            f"{body['environment']} recorded in {cfg.org}/{cfg.project}",
+        )
 
     return Job(CHECK, record)

@@ -84,8 +84,11 @@ def checks_table(checks: Sequence[Check], title: str) -> Table:
         table.add_column(col, no_wrap=True)
     table.add_column("detail", overflow="fold")
     for check in checks:
-        row = [Text(check.name), Text(check.status.value, style=_STATUS_STYLE[check.status.value]),
-               Text(check.detail)]
+        row = [
+            Text(check.name),
+            Text(check.status.value, style=_STATUS_STYLE[check.status.value]),
+            Text(check.detail),
+        ]
         if has_host:
             row.insert(0, Text(check.host or ""))
         table.add_row(*row)

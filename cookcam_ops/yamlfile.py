@@ -46,12 +46,17 @@ class YamlDoc:
         node = self.node
         for part in key_path:
             children = node.value if node is not None else None
-            if isinstance(part, int) and isinstance(children, list) and part < len(children) \
-                    and not isinstance(children[0], tuple):
+            if (
+                isinstance(part, int)
+                and isinstance(children, list)
+                and part < len(children)
+                and not isinstance(children[0], tuple)
+            ):
                 node = children[part]
             elif isinstance(part, str) and isinstance(children, list):
-                node = next((v for k, v in children if isinstance(k.value, str)
-                             and k.value == part), None)
+                node = next(
+                    (v for k, v in children if isinstance(k.value, str) and k.value == part), None
+                )
             else:
                 return self.line_of(key_path)
         if node is None or not isinstance(node.value, str):
@@ -135,12 +140,17 @@ class _Bounds:
                 self.stack[-1].size += done.size - 1  # its first node was counted at its start
         elif isinstance(event, yaml.AliasEvent):
             if any(o.anchor == event.anchor for o in self.stack):
-                raise self.error(line, f"the alias *{event.anchor} is inside its own anchor "
-                                       "(a recursive structure)")
+                raise self.error(
+                    line,
+                    f"the alias *{event.anchor} is inside its own anchor (a recursive structure)",
+                )
             self._add(self.sizes.get(event.anchor or "", 1), line, None)
         elif isinstance(event, yaml.ScalarEvent):
-            if event.style is None and len(event.value) > MAX_DIGITS and \
-                    event.value.lstrip("+-").replace("_", "").isdigit():
+            if (
+                event.style is None
+                and len(event.value) > MAX_DIGITS
+                and event.value.lstrip("+-").replace("_", "").isdigit()
+            ):
                 raise self.error(line, f"a number of more than {MAX_DIGITS} digits")
             self._add(1, line, event.value)
             if event.anchor:
@@ -149,17 +159,23 @@ class _Bounds:
     def _add(self, size: int, line: int, scalar: str | None) -> None:
         self.total += size
         if self.total > YAML_NODES_CAP:
-            raise self.error(line, f"more than {YAML_NODES_CAP} values once its aliases are "
-                                   "expanded", hint="is this an alias bomb? write the values out")
+            raise self.error(
+                line,
+                f"more than {YAML_NODES_CAP} values once its aliases are expanded",
+                hint="is this an alias bomb? write the values out",
+            )
         if not self.stack:
             return
         top = self.stack[-1]
         top.size += size
         if top.mapping and top.position % 2 == 0 and scalar is not None and scalar != "<<":
             if scalar in top.keys:
-                raise self.error(line, f"the key {clip_value(scalar)} is repeated (lines "
-                                       f"{top.keys[scalar]} and {line}); YAML keeps only one",
-                                 hint="remove one of them")
+                raise self.error(
+                    line,
+                    f"the key {clip_value(scalar)} is repeated (lines "
+                    f"{top.keys[scalar]} and {line}); YAML keeps only one",
+                    hint="remove one of them",
+                )
             top.keys[scalar] = line
         top.position += 1
 
@@ -185,8 +201,9 @@ def load_yaml(path: Path, what: str) -> YamlDoc:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: cannot read {what} (not UTF-8 text at byte {e.start})") \
-            from None
+        raise ConfigError(
+            f"{path}: cannot read {what} (not UTF-8 text at byte {e.start})"
+        ) from None
     bounds, loader = _Bounds(path, what), _loader(text)
     try:  # first the events, checked; then one parse into nodes (line numbers) and data
         while loader.check_event():
@@ -200,15 +217,17 @@ def load_yaml(path: Path, what: str) -> YamlDoc:
     except RecursionError:
         raise ConfigError(f"{path}: {what} is nested too deeply") from None
     except ValueError as e:  # a scalar YAML resolves to a value Python cannot build
-        raise ConfigError(f"{path}: {what} holds a value that cannot be read "
-                          f"({type(e).__name__})") from None
+        raise ConfigError(
+            f"{path}: {what} holds a value that cannot be read ({type(e).__name__})"
+        ) from None
     finally:
         loader.dispose()
     return YamlDoc(path=path, data=data, node=node)
 
 
-def validation_error(doc: YamlDoc, error: ValidationError, what: str,
-                     hint: str | None = None) -> ConfigError:
+def validation_error(
+    doc: YamlDoc, error: ValidationError, what: str, hint: str | None = None
+) -> ConfigError:
     """Re-word pydantic's first error as one line with file, line and key path."""
     first = error.errors(include_input=False, include_url=False)[0]
     key_path: KeyPath = tuple(p for p in first["loc"] if isinstance(p, (str, int)))

@@ -34,8 +34,9 @@ def main(directory: str) -> None:
         if step["name"] == "health":
             step["retries"] = 5
     _write(d / "deploy-no-build-test.yaml", book)
-    _write(d / "ops-no-build-test.yaml",
-           {**ops, "playbooks": {"deploy": "deploy-no-build-test.yaml"}})
+    _write(
+        d / "ops-no-build-test.yaml", {**ops, "playbooks": {"deploy": "deploy-no-build-test.yaml"}}
+    )
     for env in ops["environments"].values():
         env["strategy"] = "releases"
     _write(d / "ops-releases.yaml", ops)

@@ -37,6 +37,7 @@ def installed_from(dist: md.Distribution) -> Path | None:
 def why_needed() -> str | None:
     try:
         from packaging.requirements import Requirement
+
         dist = md.distribution("cookcam-ops")
     except (ImportError, md.PackageNotFoundError):
         return "cookcam-ops is not installed"

@@ -46,5 +46,11 @@ def write_env(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def runner(tmp_path: Path) -> CliRunner:
     """The CLI at a fixed width, no ops.yaml from the environment, run logs in a temp dir."""
-    return CliRunner(env={"COLUMNS": "120", "NO_COLOR": "1", "COOKCAM_OPS_CONFIG": None,
-                          "XDG_STATE_HOME": str(tmp_path / "state")})
+    return CliRunner(
+        env={
+            "COLUMNS": "120",
+            "NO_COLOR": "1",
+            "COOKCAM_OPS_CONFIG": None,
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+        }
+    )

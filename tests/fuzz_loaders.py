@@ -37,9 +37,11 @@ VALID_ENV = (
     "OPENAI_API_KEY=sk-proj-0123456789abcdef\nJWT_SECRET=" + "j" * 40 + "\n"
     "JWT_REFRESH_SECRET=" + "r" * 40 + "\nSTRIPE_SECRET_KEY=sk_live_0123456789abcdef\n"
     "STRIPE_WEBHOOK_SECRET=whsec_0123456789abcdef\n"
-    "SENTRY_DSN=\"https://0123456789abcdef@o123.ingest.sentry.io/4505000000000000\"\n")
-ALIAS_BOMB = ("x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" +
-              "".join(f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)))
+    'SENTRY_DSN="https://0123456789abcdef@o123.ingest.sentry.io/4505000000000000"\n'
+)
+ALIAS_BOMB = "x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)
+)
 
 
 class Runaway(Exception):
@@ -51,10 +53,12 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 
 
 def seeds() -> dict[str, bytes]:
-    return {"ops.yaml": (ROOT / "ops.yaml.example").read_bytes(),
-            "playbook": (ROOT / "playbooks" / "deploy.yaml").read_bytes(),
-            "schema": (ROOT / "playbooks" / "env.schema.yaml").read_bytes(),
-            "env": VALID_ENV.encode()}
+    return {
+        "ops.yaml": (ROOT / "ops.yaml.example").read_bytes(),
+        "playbook": (ROOT / "playbooks" / "deploy.yaml").read_bytes(),
+        "schema": (ROOT / "playbooks" / "env.schema.yaml").read_bytes(),
+        "env": VALID_ENV.encode(),
+    }
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -68,7 +72,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 
 def _with(lines: list[bytes], at: int, new: list[bytes], drop: int = 1) -> bytes:
     """lines with `drop` lines at `at` replaced by new, joined again."""
-    return b"\n".join([*lines[:at], *new, *lines[at + drop:]])
+    return b"\n".join([*lines[:at], *new, *lines[at + drop :]])
 
 
 def _one(data: bytes, rng: random.Random) -> bytes:
@@ -85,7 +89,7 @@ def _one(data: bytes, rng: random.Random) -> bytes:
     if kind == 2:  # drop lines
         return _with(lines, at, [], drop=rng.randint(1, 5))
     if kind == 3:  # truncate
-        return data[:rng.randrange(len(data) + 1)]
+        return data[: rng.randrange(len(data) + 1)]
     if kind == 4:  # an alias bomb appended, or a recursive alias
         return data + b"\n" + rng.choice((ALIAS_BOMB.encode(), b"r: &r [*r]\n"))
     if kind == 5:  # a huge repeated value on one line
@@ -97,8 +101,24 @@ def _one(data: bytes, rng: random.Random) -> bytes:
         depth = rng.choice((50, 500, 5000))
         return data + b"\nn: " + b"[" * depth + b"]" * depth + b"\n"
     if kind == 8:  # odd characters
-        junk = rng.choice((b"\x00", b"\xff\xfe", "\u2028".encode(), b"\r", b"\t", b"'", b'"',
-                           b"{", b"$(", b"`", b"\\", b"*", b"&", b"!!python/object:os.system"))
+        junk = rng.choice(
+            (
+                b"\x00",
+                b"\xff\xfe",
+                "\u2028".encode(),
+                b"\r",
+                b"\t",
+                b"'",
+                b'"',
+                b"{",
+                b"$(",
+                b"`",
+                b"\\",
+                b"*",
+                b"&",
+                b"!!python/object:os.system",
+            )
+        )
         return _with(lines, at, [lines[at] + junk])
     if kind == 9:  # swap two lines
         other = rng.randrange(max(1, len(lines)))
@@ -136,8 +156,15 @@ def main(count: int, seed: int) -> None:
             path.write_bytes(mutate(base[kind], rng))
             print(json.dumps(one(kind, case, path)), flush=True)
             path.unlink()
-    print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "baseline_kb": baseline}), flush=True)
+    print(
+        json.dumps(
+            {
+                "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "baseline_kb": baseline,
+            }
+        ),
+        flush=True,
+    )
 
 
 def one(kind: str, case: int, path: Path) -> dict[str, object]:
@@ -152,9 +179,14 @@ def one(kind: str, case: int, path: Path) -> dict[str, object]:
         code, error = 70, traceback.format_exc(limit=6)[-1500:]
     finally:
         signal.alarm(0)
-    return {"kind": kind, "case": case, "code": code,
-            "seconds": round(time.monotonic() - started, 4),
-            "cpu": round(time.process_time() - cpu, 4), "error": error}
+    return {
+        "kind": kind,
+        "case": case,
+        "code": code,
+        "seconds": round(time.monotonic() - started, 4),
+        "cpu": round(time.process_time() - cpu, 4),
+        "error": error,
+    }
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 RELEASES_RE = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/releases/$")
-DEPLOYS_RE = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/releases/(?P<version>[^/]+)"
-                        r"/deploys/$")
+DEPLOYS_RE = re.compile(
+    r"^/api/0/organizations/(?P<org>[^/]+)/releases/(?P<version>[^/]+)"
+    r"/deploys/$"
+)
 MAX_BODY = 1 << 20
 
 
@@ -98,8 +100,9 @@ def receiver(token: str = "", delay_s: float = 0.0) -> Iterator[tuple[str, Recor
     recorder = Recorder(token=token, delay_s=delay_s)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorder))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", recorder

@@ -74,12 +74,17 @@ class CanaryReport:
     samples: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hosts": self.hosts, "bake_s": self.bake_s, "verdict": str(self.verdict),
-                "detail": self.detail,
-                "baseline": "hosts" if self.baseline_hosts else "before_switch",
-                "baseline_hosts": self.baseline_hosts,
-                "metrics": [m.to_dict() for m in self.metrics],
-                "elapsed_s": round(self.elapsed_s, 1), "samples": self.samples}
+        return {
+            "hosts": self.hosts,
+            "bake_s": self.bake_s,
+            "verdict": str(self.verdict),
+            "detail": self.detail,
+            "baseline": "hosts" if self.baseline_hosts else "before_switch",
+            "baseline_hosts": self.baseline_hosts,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "elapsed_s": round(self.elapsed_s, 1),
+            "samples": self.samples,
+        }
 
     @property
     def failed(self) -> bool:
@@ -116,24 +121,34 @@ class Window:
     def baseline(self) -> dict[Metric, Figure]:
         return group(self.tallies, self.others) if self.fixed is None else dict(self.fixed)
 
-    def judged(self, settings: CanaryConfig, planned: Mapping[Metric, int] | None = None
-               ) -> list[MetricRow]:
+    def judged(
+        self, settings: CanaryConfig, planned: Mapping[Metric, int] | None = None
+    ) -> list[MetricRow]:
         return judge_all(settings, group(self.tallies, self.canary), self.baseline(), planned)
 
 
 class Bake:
     """The engine's BakeHook for one run."""
 
-    def __init__(self, settings: CanaryConfig, samplers: Mapping[str, Sampler], *,
-                 bake_s: float, sign_in: Callable[[], Secret], observer: SamplingObserver,
-                 cancel: threading.Event, auto_rollback: bool = True) -> None:
+    def __init__(
+        self,
+        settings: CanaryConfig,
+        samplers: Mapping[str, Sampler],
+        *,
+        bake_s: float,
+        sign_in: Callable[[], Secret],
+        observer: SamplingObserver,
+        cancel: threading.Event,
+        auto_rollback: bool = True,
+    ) -> None:
         self.settings, self.samplers, self.bake_s = settings, samplers, bake_s
         self.hosts = settings.hosts
         self.sign_in, self.observer, self.cancel = sign_in, observer, cancel
         self.auto_rollback = auto_rollback
         self.before: dict[str, HostTally] = {}
-        self.report = CanaryReport([], bake_s, Verdict.NOT_BAKED,
-                                   "the canary did not reach its bake")
+        self.report = CanaryReport(
+            [], bake_s, Verdict.NOT_BAKED, "the canary did not reach its bake"
+        )
         self._token: Secret | None = None
 
     def _run(self, window: Window, seconds: float, title: str, *, stop_early: bool) -> None:
@@ -141,9 +156,11 @@ class Bake:
         if self._token is None:
             self._token = self.sign_in()
         rounds = planned_rounds(seconds, self.settings.interval_s)
-        planned = {Metric.SOCKET_AUTH_SUCCESS: rounds * self.settings.handshakes,
-                   Metric.HEALTH_SUCCESS: rounds,
-                   Metric.HTTP_5XX: rounds * self.settings.probe_requests}
+        planned = {
+            Metric.SOCKET_AUTH_SUCCESS: rounds * self.settings.handshakes,
+            Metric.HEALTH_SUCCESS: rounds,
+            Metric.HTTP_5XX: rounds * self.settings.probe_requests,
+        }
         interval = self.settings.interval_s
 
         def on_round(k: int, samples: list[HostSample]) -> bool:
@@ -153,17 +170,24 @@ class Bake:
             return not (stop_early and any(r.status is MetricStatus.FAIL for r in rows))
 
         samplers = [self.samplers[label] for label in [*window.canary, *window.others]]
-        sample_rounds(samplers, self._token, duration_s=seconds,
-                      interval_s=self.settings.interval_s, cancel=self.cancel,
-                      on_round=on_round)
+        sample_rounds(
+            samplers,
+            self._token,
+            duration_s=seconds,
+            interval_s=self.settings.interval_s,
+            cancel=self.cancel,
+            on_round=on_round,
+        )
 
     def before_switch(self, canary: list[str], rest: list[str]) -> None:
         """No host stays on the old release: the canary's own figures now are the baseline."""
         seconds = min(self.bake_s, self.settings.baseline_s)
         if rest or seconds <= 0:
             return
-        self.observer.phase(f"sampling {', '.join(canary)} for {seconds:g}s before the switch: "
-                            "no host stays on the old release, so this is the baseline")
+        self.observer.phase(
+            f"sampling {', '.join(canary)} for {seconds:g}s before the switch: "
+            "no host stays on the old release, so this is the baseline"
+        )
         window = Window(canary, [])
         try:
             self._run(window, seconds, "baseline (before the switch)", stop_early=False)
@@ -175,8 +199,7 @@ class Bake:
         """Bake: sample the canary and its baseline, judge, and say whether to go on."""
         started = time.monotonic()
         against = ", ".join(rest) if rest else "its own figures before the switch"
-        self.observer.phase(f"baking {', '.join(canary)} for {self.bake_s:g}s against "
-                            f"{against}")
+        self.observer.phase(f"baking {', '.join(canary)} for {self.bake_s:g}s against {against}")
         window = Window(canary, rest, None if rest else group(self.before, canary))
         try:
             self._run(window, self.bake_s, "canary bake", stop_early=True)
@@ -187,8 +210,7 @@ class Bake:
     def _end(self, window: Window, started: float, problem: str = "") -> BakeVerdict:
         elapsed = time.monotonic() - started
         interrupted = self.cancel.is_set()
-        rows = window.judged(self.settings, {} if interrupted else None) if window.rounds \
-            else []
+        rows = window.judged(self.settings, {} if interrupted else None) if window.rounds else []
         failed = problem or failed_lines(rows) or ("" if window.rounds else "nothing sampled")
         if interrupted:
             verdict, detail = Verdict.INTERRUPTED, f"interrupted after {elapsed:.0f}s of the bake"
@@ -198,8 +220,9 @@ class Bake:
         else:
             verdict = Verdict.PROMOTED
             detail = f"every metric within its rule over {elapsed:.0f}s ({window.rounds} samples)"
-        self.report = CanaryReport(window.canary, self.bake_s, verdict, detail, window.others,
-                                   rows, elapsed, window.rounds)
+        self.report = CanaryReport(
+            window.canary, self.bake_s, verdict, detail, window.others, rows, elapsed, window.rounds
+        )
         return BakeVerdict(verdict is Verdict.PROMOTED, str(verdict), detail, elapsed)
 
 
@@ -220,41 +243,69 @@ class CanaryRun:
         elif bake_s == 0:
             verdict, why = Verdict.NOT_BAKED, "bake 0: deployed as without --canary"
         else:
-            verdict, why = Verdict.NOT_BAKED, "the canary did not reach its bake" \
-                if self.bake is not None else "the run stopped before any host changed"
+            verdict, why = (
+                Verdict.NOT_BAKED,
+                "the canary did not reach its bake"
+                if self.bake is not None
+                else "the run stopped before any host changed",
+            )
         return CanaryReport(list(labels[:n]), bake_s, verdict, why, list(labels[n:]))
 
 
-def canary_settings(base: CanaryConfig, hosts: int | None, bake_s: float | None
-                    ) -> CanaryConfig:
+def canary_settings(base: CanaryConfig, hosts: int | None, bake_s: float | None) -> CanaryConfig:
     """ops.yaml's canary settings with --canary-hosts and --bake over them."""
     update = {k: v for k, v in (("hosts", hosts), ("bake_s", bake_s)) if v is not None}
     return base.model_copy(update=update)
 
 
-def new_bake(loaded: LoadedConfig, environment: str, settings: CanaryConfig,
-             sessions: Mapping[str, HostSession], *, observer: SamplingObserver,
-             cancel: threading.Event, auto_rollback: bool) -> Bake:
+def new_bake(
+    loaded: LoadedConfig,
+    environment: str,
+    settings: CanaryConfig,
+    sessions: Mapping[str, HostSession],
+    *,
+    observer: SamplingObserver,
+    cancel: threading.Event,
+    auto_rollback: bool,
+) -> Bake:
     """A bake sampling every host of the run through its session, signed in as smoke is."""
     plan, sign_in_once = signed_sampling(loaded, environment)
     urls = {t.label: t.base_url for t in plan.targets}
     app = loaded.config.app
-    samplers = {label: HostSampler(label, urls[label], app.health_path, session, app.name,
-                                   settings, plan.options.timeout_s)
-                for label, session in sessions.items()}
-    return Bake(settings, samplers, bake_s=settings.bake_s, sign_in=sign_in_once,
-                observer=observer, cancel=cancel, auto_rollback=auto_rollback)
+    samplers = {
+        label: HostSampler(
+            label, urls[label], app.health_path, session, app.name, settings, plan.options.timeout_s
+        )
+        for label, session in sessions.items()
+    }
+    return Bake(
+        settings,
+        samplers,
+        bake_s=settings.bake_s,
+        sign_in=sign_in_once,
+        observer=observer,
+        cancel=cancel,
+        auto_rollback=auto_rollback,
+    )
 
 
-def signed_sampling(loaded: LoadedConfig, environment: str
-                    ) -> tuple[SmokePlan, Callable[[], Secret]]:
+def signed_sampling(
+    loaded: LoadedConfig, environment: str
+) -> tuple[SmokePlan, Callable[[], Secret]]:
     """The smoke plan of the environment (URLs, credentials, timeout) and a sign-in that
     turns an unreachable auth server into a ChecksFailed (the token is never shown)."""
     from cookcam_ops.smoke import plan_smoke
     from cookcam_ops.smoke.credentials import SignInUnavailable, sign_in
 
-    plan = plan_smoke(loaded, environment, url=None, host=None, timeout_s=None,
-                      connections=None, environ=os.environ)
+    plan = plan_smoke(
+        loaded,
+        environment,
+        url=None,
+        host=None,
+        timeout_s=None,
+        connections=None,
+        environ=os.environ,
+    )
 
     def token() -> Secret:
         try:

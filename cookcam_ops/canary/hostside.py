@@ -47,8 +47,12 @@ def _int(value: Any) -> int | None:
 
 
 def _log_path(value: Any) -> str | None:
-    ok = isinstance(value, str) and value.startswith("/") and value.isprintable() \
+    ok = (
+        isinstance(value, str)
+        and value.startswith("/")
+        and value.isprintable()
         and len(value) < 1024
+    )
     return value if ok else None
 
 
@@ -59,10 +63,16 @@ def workers_of(doc: Any, app_name: str) -> tuple[Worker, ...]:
     for p in procs if isinstance(procs, list) else []:
         if not isinstance(p, dict) or p.get("name") != app_name:
             continue
-        out.append(Worker(pm_id=str(p.get("pm_id")), pid=_int(p.get("pid")),
-                          status=str(p.get("status") or "unknown"),
-                          restarts=_int(p.get("restart_time")), memory=_int(p.get("memory")),
-                          err_log=_log_path(p.get("pm_err_log_path"))))
+        out.append(
+            Worker(
+                pm_id=str(p.get("pm_id")),
+                pid=_int(p.get("pid")),
+                status=str(p.get("status") or "unknown"),
+                restarts=_int(p.get("restart_time")),
+                memory=_int(p.get("memory")),
+                err_log=_log_path(p.get("pm_err_log_path")),
+            )
+        )
     return tuple(out)
 
 
@@ -86,8 +96,9 @@ class Pm2Sample:
     jlist: bool = True
 
     def command(self) -> str:
-        pairs = [str(v) for path, off in list(self.offsets.items())[:ERROR_LOGS_CAP]
-                 for v in (path, off)]
+        pairs = [
+            str(v) for path, off in list(self.offsets.items())[:ERROR_LOGS_CAP] for v in (path, off)
+        ]
         counter = q(script("error_log_lines.sh"))
         logs = f"sh -c {counter} sh {ERROR_LOG_READ_CAP} {q(*pairs)}" if pairs else "true"
         sections = [("pm2", composite.pm2_jlist())] if self.jlist else []

@@ -32,8 +32,9 @@ class Spec:
 
 
 SPECS: dict[Metric, Spec] = {
-    Metric.SOCKET_AUTH_SUCCESS: Spec("%", True, "rate", "authenticated Socket.IO handshakes "
-                                     "answered `connected`"),
+    Metric.SOCKET_AUTH_SUCCESS: Spec(
+        "%", True, "rate", "authenticated Socket.IO handshakes answered `connected`"
+    ),
     Metric.SOCKET_AUTH_P95: Spec("ms", False, "level", "p95 of those handshakes' latency"),
     Metric.HEALTH_SUCCESS: Spec("%", True, "rate", "health checks answered 200"),
     Metric.HEALTH_P95: Spec("ms", False, "level", "p95 of the health checks' latency"),
@@ -41,8 +42,7 @@ SPECS: dict[Metric, Spec] = {
     Metric.PM2_RESTARTS: Spec("", False, "count", "PM2 restarts of the app's workers"),
     Metric.WORKERS_NOT_ONLINE: Spec("", False, "count", "most workers not online at one look"),
     Metric.MEMORY_GROWTH: Spec("MB", False, "level", "most memory a worker gained"),
-    Metric.ERROR_LOG_RATE: Spec("/min", False, "level", "lines PM2's error logs gained a "
-                                "minute"),
+    Metric.ERROR_LOG_RATE: Spec("/min", False, "level", "lines PM2's error logs gained a minute"),
 }
 
 
@@ -114,8 +114,7 @@ def bound(metric: Metric, rule: Rule, baseline: float | None) -> float | None:
     return scaled - margin if SPECS[metric].higher_is_better else scaled + margin
 
 
-def judge(metric: Metric, rule: Rule, canary: float | None, baseline: float | None
-          ) -> MetricStatus:
+def judge(metric: Metric, rule: Rule, canary: float | None, baseline: float | None) -> MetricStatus:
     """pass/fail of the canary's figure; skip when the rule is off or has no baseline."""
     if not rule.enabled:
         return MetricStatus.SKIP
@@ -158,22 +157,32 @@ class MetricRow:
 
     def figures(self, mine: str = "canary", theirs: str = "baseline") -> str:
         """`canary 2, baseline 0 (rule <= 0)`."""
-        return (f"{mine} {fmt(self.metric, self.canary)}, {theirs} "
-                f"{fmt(self.metric, self.baseline)} (rule {self.rule})")
+        return (
+            f"{mine} {fmt(self.metric, self.canary)}, {theirs} "
+            f"{fmt(self.metric, self.baseline)} (rule {self.rule})"
+        )
 
     def line(self) -> str:
         """`pm2-restarts: canary 2, baseline 0 (rule <= 0)`."""
         return f"{self.metric}: {self.figures()}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": str(self.metric), "canary": _round(self.canary),
-                "baseline": _round(self.baseline), "rule": self.rule,
-                "status": str(self.status), "unit": SPECS[self.metric].unit}
+        return {
+            "name": str(self.metric),
+            "canary": _round(self.canary),
+            "baseline": _round(self.baseline),
+            "rule": self.rule,
+            "status": str(self.status),
+            "unit": SPECS[self.metric].unit,
+        }
 
     def check(self, name: str, detail: str) -> Check:
         """The row as a check (JSON `checks`, JUnit): failing is a failure, pending a skip."""
-        status = {MetricStatus.PASS: Status.PASS, MetricStatus.SKIP: Status.SKIP,
-                  MetricStatus.PENDING: Status.SKIP}.get(self.status, Status.FAIL)
+        status = {
+            MetricStatus.PASS: Status.PASS,
+            MetricStatus.SKIP: Status.SKIP,
+            MetricStatus.PENDING: Status.SKIP,
+        }.get(self.status, Status.FAIL)
         return Check(name, status, detail)
 
 
@@ -181,9 +190,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def judge_all(settings: CanaryConfig, canary: Mapping[Metric, Figure],
-              baseline: Mapping[Metric, Figure], planned: Mapping[Metric, int] | None = None
-              ) -> list[MetricRow]:
+def judge_all(
+    settings: CanaryConfig,
+    canary: Mapping[Metric, Figure],
+    baseline: Mapping[Metric, Figure],
+    planned: Mapping[Metric, int] | None = None,
+) -> list[MetricRow]:
     """Every metric judged; with `planned` (mid-bake), a failure not yet certain is `failing`."""
     rows = []
     for metric in Metric:
@@ -191,8 +203,11 @@ def judge_all(settings: CanaryConfig, canary: Mapping[Metric, Figure],
         mine = canary.get(metric, Figure(None))
         theirs = baseline.get(metric, Figure(None)).value
         status = judge(metric, rule, mine.value, theirs)
-        if planned is not None and status is MetricStatus.FAIL and \
-                not certain(metric, rule, mine, planned.get(metric, 0)):
+        if (
+            planned is not None
+            and status is MetricStatus.FAIL
+            and not certain(metric, rule, mine, planned.get(metric, 0))
+        ):
             status = MetricStatus.PENDING if mine.value is None else MetricStatus.FAILING
         rows.append(MetricRow(metric, mine.value, theirs, rule_text(metric, rule), status))
     return rows

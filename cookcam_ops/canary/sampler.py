@@ -54,8 +54,14 @@ class HostSampler:
         """PM2 first (its time is the sample's), then health, probes and handshakes."""
         at = time.monotonic()
         pm2, problem = self.pm2_look()
-        return HostSample(at=at, health=self.health(), probes=self.probes(),
-                          handshakes=self.handshakes(token), pm2=pm2, problem=problem)
+        return HostSample(
+            at=at,
+            health=self.health(),
+            probes=self.probes(),
+            handshakes=self.handshakes(token),
+            pm2=pm2,
+            problem=problem,
+        )
 
     def _look(self, sample: Pm2Sample) -> Pm2Look:
         result = self.session.run(sample.command(), timeout=LOOK_TIMEOUT_S)
@@ -69,8 +75,9 @@ class HostSampler:
             look = self._look(Pm2Sample(self.app_name, dict(self.offsets)))
             new = {w.err_log for w in look.workers if w.err_log and w.err_log not in self.offsets}
             if new:  # a log seen for the first time: measure where it ends, count from there
-                sizes = self._look(Pm2Sample(self.app_name, dict.fromkeys(new, SIZE_ONLY),
-                                             jlist=False))
+                sizes = self._look(
+                    Pm2Sample(self.app_name, dict.fromkeys(new, SIZE_ONLY), jlist=False)
+                )
                 look = replace(look, logs={**look.logs, **sizes.logs})
         except HostError as e:
             return None, str(e)
@@ -111,8 +118,9 @@ class HostSampler:
         from cookcam_ops.smoke.judge import Outcome
         from cookcam_ops.smoke.socket_checks import run_rate
 
-        results, _ = run_rate(self.base_url, token.reveal(), self.settings.handshakes,
-                              self.timeout_s)
+        results, _ = run_rate(
+            self.base_url, token.reveal(), self.settings.handshakes, self.timeout_s
+        )
         return tuple((h.outcome == Outcome.CONNECTED, h.latency_s) for h in results)
 
 
@@ -125,8 +133,15 @@ def planned_rounds(duration_s: float, interval_s: float) -> int:
 Round = Callable[[int, list[HostSample]], bool]
 
 
-def sample_rounds(samplers: Sequence[Sampler], token: Secret, *, duration_s: float,
-                  interval_s: float, cancel: threading.Event, on_round: Round) -> None:
+def sample_rounds(
+    samplers: Sequence[Sampler],
+    token: Secret,
+    *,
+    duration_s: float,
+    interval_s: float,
+    cancel: threading.Event,
+    on_round: Round,
+) -> None:
     """Sample every host each interval (in parallel) for duration_s; after each round
     on_round(index, samples in sampler order) says whether to go on. Ctrl-C (cancel) stops."""
     from cookcam_ops.common import parallel_map

@@ -41,11 +41,16 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rule:
-        kinds = [self.min is not None, self.max is not None,
-                 self.ratio is not None or self.margin is not None]
+        kinds = [
+            self.min is not None,
+            self.max is not None,
+            self.ratio is not None or self.margin is not None,
+        ]
         if sum(kinds) != 1:
-            raise ValueError("give one of: min, max (absolute), or ratio and/or margin "
-                             "(relative to the baseline)")
+            raise ValueError(
+                "give one of: min, max (absolute), or ratio and/or margin "
+                "(relative to the baseline)"
+            )
         return self
 
     @property

@@ -100,8 +100,9 @@ class HostTally:
         connected = [s for ok, s in self.handshakes if ok]
         health_s = [s for _, s in self.health]
         looked = self.looks > 0
-        restarts = sum(max(0, n - self.first_restarts.get(k, n))
-                       for k, n in self.last_restarts.items())
+        restarts = sum(
+            max(0, n - self.first_restarts.get(k, n)) for k, n in self.last_restarts.items()
+        )
         growth = [(last - first) / MB for first, last in self.memory.values()]
         span = (self.last_look_at or 0.0) - (self.first_look_at or 0.0)
         return {
@@ -109,11 +110,13 @@ class HostTally:
             Metric.SOCKET_AUTH_P95: _p95_ms(connected),
             Metric.HEALTH_SUCCESS: _rate(sum(ok for ok, _ in self.health), len(self.health)),
             Metric.HEALTH_P95: _p95_ms(health_s),
-            Metric.HTTP_5XX: _rate(self.probes_sent - self.probes_bad, self.probes_sent,
-                                   of_bad=True),
+            Metric.HTTP_5XX: _rate(
+                self.probes_sent - self.probes_bad, self.probes_sent, of_bad=True
+            ),
             Metric.PM2_RESTARTS: Figure(float(restarts) if looked else None),
             Metric.WORKERS_NOT_ONLINE: Figure(float(self.not_online_max) if looked else None),
             Metric.MEMORY_GROWTH: Figure(max(growth) if growth and self.looks > 1 else None),
-            Metric.ERROR_LOG_RATE: Figure(self.log_lines * 60 / span
-                                          if span >= MIN_LOG_SPAN_S else None),
+            Metric.ERROR_LOG_RATE: Figure(
+                self.log_lines * 60 / span if span >= MIN_LOG_SPAN_S else None
+            ),
         }

@@ -13,8 +13,13 @@ from typing import Protocol
 from cookcam_ops.canary.metrics import Figure, MetricRow, MetricStatus, fmt
 from cookcam_ops.canary.settings import Metric
 
-_RANK = {MetricStatus.FAIL: 0, MetricStatus.FAILING: 1, MetricStatus.PENDING: 2,
-         MetricStatus.PASS: 3, MetricStatus.SKIP: 4}
+_RANK = {
+    MetricStatus.FAIL: 0,
+    MetricStatus.FAILING: 1,
+    MetricStatus.PENDING: 2,
+    MetricStatus.PASS: 3,
+    MetricStatus.SKIP: 4,
+}
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,12 @@ class SampleView:
         head = f"{self.title}: {self.elapsed_s:.0f}s of {self.total_s:g}s: "
         if not self.failing:
             return head + "every metric within its rule"
-        return head + "; ".join(f"{r.metric} {r.status} (" + ", ".join(
-            f"{c} {v}" for c, v in zip(self.columns, r.values, strict=True)) + f"; rule {r.rule})"
-            for r in self.failing)
+        return head + "; ".join(
+            f"{r.metric} {r.status} ("
+            + ", ".join(f"{c} {v}" for c, v in zip(self.columns, r.values, strict=True))
+            + f"; rule {r.rule})"
+            for r in self.failing
+        )
 
 
 class SamplingObserver(Protocol):
@@ -65,17 +73,34 @@ class SamplingObserver(Protocol):
         """A round of samples is in: the table as it stands."""
 
 
-def bake_view(title: str, elapsed_s: float, total_s: float,
-              rows: Sequence[MetricRow]) -> SampleView:
+def bake_view(
+    title: str, elapsed_s: float, total_s: float, rows: Sequence[MetricRow]
+) -> SampleView:
     """The bake's table: canary and baseline side by side."""
-    return SampleView(title, elapsed_s, total_s, ("canary", "baseline"), tuple(
-        ViewRow(str(r.metric), (fmt(r.metric, r.canary), fmt(r.metric, r.baseline)), r.rule,
-                str(r.status)) for r in rows))
+    return SampleView(
+        title,
+        elapsed_s,
+        total_s,
+        ("canary", "baseline"),
+        tuple(
+            ViewRow(
+                str(r.metric),
+                (fmt(r.metric, r.canary), fmt(r.metric, r.baseline)),
+                r.rule,
+                str(r.status),
+            )
+            for r in rows
+        ),
+    )
 
 
-def hosts_view(title: str, elapsed_s: float, total_s: float,
-               figures: Mapping[str, Mapping[Metric, Figure]],
-               rows: Mapping[str, Sequence[MetricRow]]) -> SampleView:
+def hosts_view(
+    title: str,
+    elapsed_s: float,
+    total_s: float,
+    figures: Mapping[str, Mapping[Metric, Figure]],
+    rows: Mapping[str, Sequence[MetricRow]],
+) -> SampleView:
     """`watch`'s table: each host's figure; the status is the worst host's."""
     labels = tuple(figures)
     out = []
@@ -83,6 +108,12 @@ def hosts_view(title: str, elapsed_s: float, total_s: float,
         statuses = [rows[label][i].status for label in labels]
         worst = min(statuses, key=lambda s: _RANK[s]) if statuses else MetricStatus.SKIP
         rule = rows[labels[0]][i].rule if labels else ""
-        out.append(ViewRow(str(metric), tuple(fmt(metric, figures[label][metric].value)
-                                              for label in labels), rule, str(worst)))
+        out.append(
+            ViewRow(
+                str(metric),
+                tuple(fmt(metric, figures[label][metric].value) for label in labels),
+                rule,
+                str(worst),
+            )
+        )
     return SampleView(title, elapsed_s, total_s, labels, tuple(out))

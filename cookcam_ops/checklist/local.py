@@ -15,8 +15,9 @@ WEBHOOK_VAR = "STRIPE_WEBHOOK_SECRET"
 DSN_VAR = "SENTRY_DSN"
 
 
-def _combine(name: str, rules: dict[str, VarRule], values: dict[str, str],
-             var_names: tuple[str, ...]) -> Check:
+def _combine(
+    name: str, rules: dict[str, VarRule], values: dict[str, str], var_names: tuple[str, ...]
+) -> Check:
     """One checklist item from several variables' verdicts (the schema's rules, one way)."""
     missing = [v for v in var_names if v not in rules]
     if missing:
@@ -36,18 +37,24 @@ def _sentry_project(env_name: str, expected: str | None, values: dict[str, str])
         return Check(name, Status.FAIL, f"{DSN_VAR} is not set or is not a Sentry DSN")
     project = match.group("project")
     if expected is None:
-        return Check(name, Status.WARN,
-                     f"{DSN_VAR} points to project {project}; set "
-                     f"environments.{env_name}.sentry_project_id in ops.yaml to check it")
+        return Check(
+            name,
+            Status.WARN,
+            f"{DSN_VAR} points to project {project}; set "
+            f"environments.{env_name}.sentry_project_id in ops.yaml to check it",
+        )
     if project != expected:
-        return Check(name, Status.FAIL,
-                     f"{DSN_VAR} points to project {project}, but ops.yaml says "
-                     f"{expected} for {env_name}")
+        return Check(
+            name,
+            Status.FAIL,
+            f"{DSN_VAR} points to project {project}, but ops.yaml says {expected} for {env_name}",
+        )
     return Check(name, Status.PASS, f"{DSN_VAR} points to project {project}")
 
 
-def env_items(parsed: ParsedEnv, schema: EnvSchema, env_name: str,
-              sentry_project_id: str | None) -> list[Check]:
+def env_items(
+    parsed: ParsedEnv, schema: EnvSchema, env_name: str, sentry_project_id: str | None
+) -> list[Check]:
     """The checklist items judged from a .env file (shared by the local and server halves)."""
     rules = {r.name: r for r in schema.for_environment(env_name)}
     values = parsed.values
@@ -61,8 +68,11 @@ def env_items(parsed: ParsedEnv, schema: EnvSchema, env_name: str,
     else:
         schema_item = Check("env-schema", Status.PASS, f"{len(rules)} variables valid")
     unset = [r.name for r in rules.values() if r.required and not values.get(r.name)]
-    all_set = (Check("env-all-set", Status.FAIL, f"not set or empty: {', '.join(unset)}")
-               if unset else Check("env-all-set", Status.PASS, "every required variable is set"))
+    all_set = (
+        Check("env-all-set", Status.FAIL, f"not set or empty: {', '.join(unset)}")
+        if unset
+        else Check("env-all-set", Status.PASS, "every required variable is set")
+    )
     return [
         all_set,
         _combine("jwt-secrets-length", rules, values, JWT_VARS),
@@ -72,13 +82,17 @@ def env_items(parsed: ParsedEnv, schema: EnvSchema, env_name: str,
     ]
 
 
-def local_checklist(loaded: LoadedConfig, env_name: str, env_file: Path,
-                    schema: EnvSchema) -> Report:
+def local_checklist(
+    loaded: LoadedConfig, env_name: str, env_file: Path, schema: EnvSchema
+) -> Report:
     """The checklist's local half: the seed's items that need only the .env file."""
     from cookcam_ops.envfile.dotenv_parser import read_dotenv_file
 
     env = loaded.environment(env_name)
     parsed = read_dotenv_file(env_file)
     checks = env_items(parsed, schema, env_name, env.sentry_project_id)
-    return Report(title=f"checklist {env_name} (local)", checks=checks,
-                  extra={"environment": env_name, "env_file": str(env_file), "scope": "local"})
+    return Report(
+        title=f"checklist {env_name} (local)",
+        checks=checks,
+        extra={"environment": env_name, "env_file": str(env_file), "scope": "local"},
+    )

@@ -10,8 +10,10 @@ import re
 
 Version = tuple[int, int, int]
 _VERSION_RE = re.compile(r"^\s*v?(\d+)\.(\d+)\.(\d+)")
-_PART_RE = re.compile(r"^(?P<op>\^|~>?|>=|<=|>|<|=)?\s*v?(?P<maj>\d+|[xX*])"
-                      r"(?:\.(?P<min>\d+|[xX*]))?(?:\.(?P<pat>\d+|[xX*]))?(?:[-+][0-9A-Za-z.-]*)?$")
+_PART_RE = re.compile(
+    r"^(?P<op>\^|~>?|>=|<=|>|<|=)?\s*v?(?P<maj>\d+|[xX*])"
+    r"(?:\.(?P<min>\d+|[xX*]))?(?:\.(?P<pat>\d+|[xX*]))?(?:[-+][0-9A-Za-z.-]*)?$"
+)
 _BIG = 10**9
 
 
@@ -44,8 +46,13 @@ def _bounds(comparator: str) -> list[tuple[str, Version]] | None:
             return [("<", (maj + 1, 0, 0) if mi is None else (maj, mi + 1, 0))]
         return [(op, low)]
     if op == "^":
-        upper = ((maj + 1, 0, 0) if maj > 0 or mi is None else
-                 (0, mi + 1, 0) if mi > 0 or pa is None else (0, 0, pa + 1))
+        upper = (
+            (maj + 1, 0, 0)
+            if maj > 0 or mi is None
+            else (0, mi + 1, 0)
+            if mi > 0 or pa is None
+            else (0, 0, pa + 1)
+        )
     elif op.startswith("~"):
         upper = (maj + 1, 0, 0) if mi is None else (maj, mi + 1, 0)
     elif mi is None:
@@ -58,8 +65,13 @@ def _bounds(comparator: str) -> list[tuple[str, Version]] | None:
 
 
 def _holds(version: Version, op: str, bound: Version) -> bool:
-    return {">=": version >= bound, ">": version > bound, "<": version < bound,
-            "<=": version <= bound, "=": version == bound}[op]
+    return {
+        ">=": version >= bound,
+        ">": version > bound,
+        "<": version < bound,
+        "<=": version <= bound,
+        "=": version == bound,
+    }[op]
 
 
 def _alternative(version: Version, text: str) -> bool | None:

@@ -39,7 +39,7 @@ def command_name(args: list[str]) -> str | None:
 
 def wants_json(args: list[str]) -> bool:
     """--json among the options (before a `--`, after which words are arguments)."""
-    return JSON_FLAG in (args[:args.index("--")] if "--" in args else args)
+    return JSON_FLAG in (args[: args.index("--")] if "--" in args else args)
 
 
 def command_of(ctx: Any, sub: str | None = None) -> str:
@@ -79,8 +79,15 @@ def _known(ctx: Any, body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in known.items() if k not in body}
 
 
-def _fail(ctx: Any, command: str, code: int, kind: str, message: str, hint: str | None,
-          details: dict[str, Any] | None = None) -> None:
+def _fail(
+    ctx: Any,
+    command: str,
+    code: int,
+    kind: str,
+    message: str,
+    hint: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
     if ctx.meta.get(META_JSON):
         from cookcam_ops.report import error_body
 
@@ -96,21 +103,30 @@ class OpsCommand(TyperCommand):
             return super().invoke(ctx)
         except OpsError as e:
             _debug_trace(ctx)
-            _fail(ctx, command_of(ctx), int(e.exit_code), e.kind, e.message, e.hint,
-                  e.details())
+            _fail(ctx, command_of(ctx), int(e.exit_code), e.kind, e.message, e.hint, e.details())
             _stop(str(e), int(e.exit_code))
         except (KeyboardInterrupt, typer.Abort):
-            _fail(ctx, command_of(ctx), int(ExitCode.INTERRUPTED), "interrupted",
-                  "interrupted", None)
+            _fail(
+                ctx, command_of(ctx), int(ExitCode.INTERRUPTED), "interrupted", "interrupted", None
+            )
             _stop("interrupted", int(ExitCode.INTERRUPTED))
         except Exception as e:
             if _is_cli_control(e) or isinstance(e, BrokenPipeError):
                 raise  # Typer renders its own; a closed stdout (`| head`) ends quietly
             _debug_trace(ctx)
-            _fail(ctx, command_of(ctx), int(ExitCode.INTERNAL), "internal",
-                  f"internal error ({type(e).__name__})", "rerun with --debug and report it")
-            _stop(f"internal error ({type(e).__name__}); this is a bug in cookcam-ops, "
-                  "rerun with --debug for the traceback and report it", int(ExitCode.INTERNAL))
+            _fail(
+                ctx,
+                command_of(ctx),
+                int(ExitCode.INTERNAL),
+                "internal",
+                f"internal error ({type(e).__name__})",
+                "rerun with --debug and report it",
+            )
+            _stop(
+                f"internal error ({type(e).__name__}); this is a bug in cookcam-ops, "
+                "rerun with --debug for the traceback and report it",
+                int(ExitCode.INTERNAL),
+            )
 
 
 class OpsGroup(TyperGroup):

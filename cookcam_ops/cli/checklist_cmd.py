@@ -14,13 +14,22 @@ from cookcam_ops.errors import UsageError
 def checklist(
     ctx: typer.Context,
     environment: EnvArg,
-    local: Annotated[bool, typer.Option(
-        "--local", help="Only the items that need no server (the .env file given).")] = False,
-    env_file: Annotated[Path | None, typer.Option(
-        "--env-file", metavar="PATH", help="The .env file to check (with --local).")] = None,
-    ref: Annotated[str | None, typer.Option(
-        "--ref", metavar="REF",
-        help="The ref you are about to deploy [default: app.branch from ops.yaml].")] = None,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Only the items that need no server (the .env file given)."),
+    ] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option("--env-file", metavar="PATH", help="The .env file to check (with --local)."),
+    ] = None,
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            "--ref",
+            metavar="REF",
+            help="The ref you are about to deploy [default: app.branch from ops.yaml].",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
 ) -> None:
@@ -44,8 +53,10 @@ def checklist(
         from cookcam_ops.checklist.local import local_checklist
 
         if env_file is None:
-            raise UsageError("checklist --local needs --env-file PATH",
-                             hint="point it at the .env file you are about to deploy")
+            raise UsageError(
+                "checklist --local needs --env-file PATH",
+                hint="point it at the .env file you are about to deploy",
+            )
         report = local_checklist(loaded, environment, env_file, schema)
     else:
         from cookcam_ops.checklist.remote import ChecklistOptions, remote_checklist
@@ -54,9 +65,13 @@ def checklist(
 
         app = loaded.config.app
         env = loaded.environment(environment)
-        opts = ChecklistOptions(environment, validate_ref(ref or app.branch), schema,
-                                env.sentry_project_id,
-                                target=tuple(ref_candidates(ref, app.remote, app.branch)))
+        opts = ChecklistOptions(
+            environment,
+            validate_ref(ref or app.branch),
+            schema,
+            env.sentry_project_id,
+            target=tuple(ref_candidates(ref, app.remote, app.branch)),
+        )
         targets = [target(h, loaded.config.app, env) for h in env.hosts]
         report = remote_checklist(targets, ssh_connector(loaded, env), opts)
     finish(ctx, report, as_json=as_json, junit=junit, suite=f"checklist-{environment}")

@@ -30,16 +30,25 @@ def complete_environment(ctx: typer.Context, incomplete: str) -> list[str]:
     except OpsError:
         return []
     envs = data.get("environments") if isinstance(data, dict) else None
-    return sorted(n for n in envs if isinstance(n, str) and n.startswith(incomplete)) \
-        if isinstance(envs, dict) else []
+    return (
+        sorted(n for n in envs if isinstance(n, str) and n.startswith(incomplete))
+        if isinstance(envs, dict)
+        else []
+    )
 
 
-EnvArg = Annotated[str, typer.Argument(help="Environment from ops.yaml.",
-                                       autocompletion=complete_environment)]
-JsonOpt = Annotated[bool, typer.Option(
-    "--json", help="Print one JSON document on stdout, whatever the exit code.")]
-JunitOpt = Annotated[Path | None, typer.Option(
-    "--junit", metavar="PATH", help="Also write a JUnit XML file (one testcase per check).")]
+EnvArg = Annotated[
+    str, typer.Argument(help="Environment from ops.yaml.", autocompletion=complete_environment)
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout, whatever the exit code.")
+]
+JunitOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--junit", metavar="PATH", help="Also write a JUnit XML file (one testcase per check)."
+    ),
+]
 
 
 def load(ctx: typer.Context) -> LoadedConfig:
@@ -55,8 +64,14 @@ def emit(ctx: typer.Context, body: dict[str, Any]) -> None:
     boundary.emit_document(ctx, boundary.command_of(ctx), body)
 
 
-def conclude(ctx: typer.Context, *, as_json: bool, doc: Callable[[], dict[str, Any]],
-             code: int, render: Callable[[], None]) -> NoReturn:
+def conclude(
+    ctx: typer.Context,
+    *,
+    as_json: bool,
+    doc: Callable[[], dict[str, Any]],
+    code: int,
+    render: Callable[[], None],
+) -> NoReturn:
     """End a command: its JSON document (--json) or its human rendering, then its exit code.
 
     With --json, the hosts that could not be reached are still named on stderr for people
@@ -73,9 +88,16 @@ def conclude(ctx: typer.Context, *, as_json: bool, doc: Callable[[], dict[str, A
     raise typer.Exit(int(code))
 
 
-def finish(ctx: typer.Context, report: Report, *, as_json: bool, junit: Path | None = None,
-           suite: str = "cookcam-ops", fail_code: ExitCode = ExitCode.CHECKS_FAILED,
-           render: Callable[[Report], None] | None = None) -> NoReturn:
+def finish(
+    ctx: typer.Context,
+    report: Report,
+    *,
+    as_json: bool,
+    junit: Path | None = None,
+    suite: str = "cookcam-ops",
+    fail_code: ExitCode = ExitCode.CHECKS_FAILED,
+    render: Callable[[Report], None] | None = None,
+) -> NoReturn:
     """Render a report (JSON, else `render` or the checks table), write JUnit if asked; exit 0,
     3 (unreachable) or fail_code."""
     from cookcam_ops import ui
@@ -84,5 +106,10 @@ def finish(ctx: typer.Context, report: Report, *, as_json: bool, junit: Path | N
     if junit is not None:
         write_junit(report, suite, junit)
     show = render or ui.render_report
-    conclude(ctx, as_json=as_json, doc=report.to_dict, code=report.exit_code(fail_code),
-             render=lambda: show(report))
+    conclude(
+        ctx,
+        as_json=as_json,
+        doc=report.to_dict,
+        code=report.exit_code(fail_code),
+        render=lambda: show(report),
+    )

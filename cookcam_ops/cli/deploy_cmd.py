@@ -22,31 +22,61 @@ from cookcam_ops.cli.runs import (
 def deploy(
     ctx: typer.Context,
     environment: EnvArg,
-    ref: Annotated[str | None, typer.Option(
-        "--ref", metavar="REF",
-        help="Branch, tag or commit to deploy [default: the remote's branch from ops.yaml].")
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            "--ref",
+            metavar="REF",
+            help="Branch, tag or commit to deploy [default: the remote's branch from ops.yaml].",
+        ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Connect, gather facts and print the exact commands; change nothing.")
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Connect, gather facts and print the exact commands; change nothing."
+        ),
     ] = False,
     yes: YesOpt = False,
-    batch: Annotated[int | None, typer.Option(
-        "--batch", min=1, metavar="N", help="Hosts deployed at a time [default: batch_size].")
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            "--batch", min=1, metavar="N", help="Hosts deployed at a time [default: batch_size]."
+        ),
     ] = None,
-    no_auto_rollback: Annotated[bool, typer.Option(
-        "--no-auto-rollback", help="On failure after the switch, leave hosts as they are.")
+    no_auto_rollback: Annotated[
+        bool,
+        typer.Option(
+            "--no-auto-rollback", help="On failure after the switch, leave hosts as they are."
+        ),
     ] = False,
-    canary: Annotated[bool, typer.Option(
-        "--canary", help="Deploy the first host(s) alone, watch them against the hosts still on "
-        "the old release for the bake time, then promote to the rest or put them back.")
+    canary: Annotated[
+        bool,
+        typer.Option(
+            "--canary",
+            help="Deploy the first host(s) alone, watch them against the hosts still on "
+            "the old release for the bake time, then promote to the rest or put them back.",
+        ),
     ] = False,
-    canary_hosts: Annotated[int | None, typer.Option(
-        "--canary-hosts", min=1, metavar="N",
-        help="Hosts in the canary (implies --canary) [default: canary.hosts, 1].")] = None,
-    bake: Annotated[float | None, typer.Option(
-        "--bake", min=0, max=3600, metavar="SECONDS",
-        help="How long the canary bakes (implies --canary; 0: no bake) [default: "
-             "canary.bake_s, 300].")] = None,
+    canary_hosts: Annotated[
+        int | None,
+        typer.Option(
+            "--canary-hosts",
+            min=1,
+            metavar="N",
+            help="Hosts in the canary (implies --canary) [default: canary.hosts, 1].",
+        ),
+    ] = None,
+    bake: Annotated[
+        float | None,
+        typer.Option(
+            "--bake",
+            min=0,
+            max=3600,
+            metavar="SECONDS",
+            help="How long the canary bakes (implies --canary; 0: no bake) [default: "
+            "canary.bake_s, 300].",
+        ),
+    ] = None,
     accept_new_host_keys: AcceptKeysOpt = False,
     verbose: VerboseOpt = False,
     as_json: JsonOpt = False,
@@ -80,12 +110,20 @@ def deploy(
     env = loaded.environment(environment)
     if not (yes or dry_run):
         refuse_without_tty("deploy")
-    req = DeployRequest(environment=environment, ref=ref, dry_run=dry_run, batch=batch,
-                        auto_rollback=not no_auto_rollback,
-                        accept_new_host_keys=accept_new_host_keys, command_line=command_line(),
-                        canary=canary or canary_hosts is not None or bake is not None,
-                        canary_hosts=canary_hosts, bake_s=bake)
+    req = DeployRequest(
+        environment=environment,
+        ref=ref,
+        dry_run=dry_run,
+        batch=batch,
+        auto_rollback=not no_auto_rollback,
+        accept_new_host_keys=accept_new_host_keys,
+        command_line=command_line(),
+        canary=canary or canary_hosts is not None or bake is not None,
+        canary_hosts=canary_hosts,
+        bake_s=bake,
+    )
     with observed(ctx, "deploy", environment, verbose) as (observer, log):
-        result = deploy_environment(loaded, req, observer=observer,
-                                    confirm=confirmer(yes, "deploy"))
+        result = deploy_environment(
+            loaded, req, observer=observer, confirm=confirmer(yes, "deploy")
+        )
     finish_run(ctx, env, result, log, as_json, junit)

@@ -13,18 +13,30 @@ from cookcam_ops.cli.common import EnvArg, JsonOpt, JunitOpt, finish, load
 def drain(
     ctx: typer.Context,
     environment: EnvArg,
-    host: Annotated[str | None, typer.Option(
-        "--host", metavar="NAME", help="The host to drain [default: the first one].")] = None,
-    via: Annotated[str, typer.Option(
-        "--via", metavar="reload|restart|signal",
-        help="pm2 reload, pm2 restart, or PM2's kill signal sent to each worker.")] = "reload",
-    duration: Annotated[float, typer.Option(
-        "--duration", metavar="S", help="Seconds of load (2-120).")] = 10.0,
-    concurrency: Annotated[int, typer.Option(
-        "--concurrency", metavar="C", help="Keep-alive HTTP connections (1-256).")] = 16,
-    sockets: Annotated[int, typer.Option(
-        "--sockets", metavar="N", min=0, max=50,
-        help="Socket.IO clients held open (0 to skip).")] = 4,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", metavar="NAME", help="The host to drain [default: the first one]."),
+    ] = None,
+    via: Annotated[
+        str,
+        typer.Option(
+            "--via",
+            metavar="reload|restart|signal",
+            help="pm2 reload, pm2 restart, or PM2's kill signal sent to each worker.",
+        ),
+    ] = "reload",
+    duration: Annotated[
+        float, typer.Option("--duration", metavar="S", help="Seconds of load (2-120).")
+    ] = 10.0,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", metavar="C", help="Keep-alive HTTP connections (1-256).")
+    ] = 16,
+    sockets: Annotated[
+        int,
+        typer.Option(
+            "--sockets", metavar="N", min=0, max=50, help="Socket.IO clients held open (0 to skip)."
+        ),
+    ] = 4,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
 ) -> None:
@@ -45,13 +57,19 @@ def drain(
     loaded = load(ctx)
     env = loaded.environment(environment)
     chosen = target(select_hosts(environment, env, host)[0], loaded.config.app, env)
-    opts = DrainOptions(environment, via=Via.parse(via), duration_s=duration,
-                        concurrency=concurrency, socket_clients=sockets).validate()
+    opts = DrainOptions(
+        environment,
+        via=Via.parse(via),
+        duration_s=duration,
+        concurrency=concurrency,
+        socket_clients=sockets,
+    ).validate()
     token, token_checks = drain_token(loaded, os.environ) if sockets else (None, [])
     transport, chosen = open_host(ssh_connector(loaded, env), chosen)
     try:
-        report = run_drain(chosen, transport, opts, token, progress=ui.say,
-                           extra_checks=token_checks)
+        report = run_drain(
+            chosen, transport, opts, token, progress=ui.say, extra_checks=token_checks
+        )
     finally:
         transport.close()
     if not as_json:

@@ -10,8 +10,9 @@ import typer
 from cookcam_ops.cli.boundary import OpsCommand, OpsGroup
 from cookcam_ops.cli.common import EnvArg, JsonOpt, JunitOpt, finish
 
-app = typer.Typer(cls=OpsGroup, no_args_is_help=True,
-                  help="Validate .env files against the env schema.")
+app = typer.Typer(
+    cls=OpsGroup, no_args_is_help=True, help="Validate .env files against the env schema."
+)
 
 
 def schema_for(ctx: typer.Context, schema: Path | None) -> Path:
@@ -33,12 +34,23 @@ def schema_for(ctx: typer.Context, schema: Path | None) -> Path:
 def validate(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="The .env file to check.")],
-    schema: Annotated[Path | None, typer.Option(
-        "--schema", metavar="PATH",
-        help="Env schema [default: ops.yaml's env_schema, else the built-in one].")] = None,
-    environment: Annotated[str | None, typer.Option(
-        "--environment", "-e", metavar="NAME",
-        help="Apply the schema's rules for this environment (e.g. production).")] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            metavar="PATH",
+            help="Env schema [default: ops.yaml's env_schema, else the built-in one].",
+        ),
+    ] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option(
+            "--environment",
+            "-e",
+            metavar="NAME",
+            help="Apply the schema's rules for this environment (e.g. production).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
 ) -> None:
@@ -66,8 +78,12 @@ def check(
 
     loaded = load(ctx)
     env = loaded.environment(environment)
-    opts = ChecklistOptions(environment, loaded.config.app.branch,
-                            load_schema(loaded.schema_path()), env.sentry_project_id)
+    opts = ChecklistOptions(
+        environment,
+        loaded.config.app.branch,
+        load_schema(loaded.schema_path()),
+        env.sentry_project_id,
+    )
     targets = [target(h, loaded.config.app, env) for h in env.hosts]
     report = remote_env_check(targets, ssh_connector(loaded, env), opts)
     finish(ctx, report, as_json=as_json, junit=junit, suite=f"env-check-{environment}")

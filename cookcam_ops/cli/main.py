@@ -60,12 +60,22 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", envvar="COOKCAM_OPS_CONFIG",
-        help="ops.yaml to use [default: $COOKCAM_OPS_CONFIG, else ./ops.yaml]")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="COOKCAM_OPS_CONFIG",
+            help="ops.yaml to use [default: $COOKCAM_OPS_CONFIG, else ./ops.yaml]",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Deploy and verify the CookCam API over SSH."""
     from cookcam_ops import ui

@@ -22,9 +22,14 @@ from cookcam_ops.errors import ChecksFailed
 def migrate_to_releases(
     ctx: typer.Context,
     environment: EnvArg,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Connect, read each host's layout and print the exact commands; "
-                          "change nothing, take no lock.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Connect, read each host's layout and print the exact commands; "
+            "change nothing, take no lock.",
+        ),
+    ] = False,
     yes: YesOpt = False,
     accept_new_host_keys: AcceptKeysOpt = False,
     verbose: VerboseOpt = False,
@@ -47,11 +52,16 @@ def migrate_to_releases(
     env = loaded.environment(environment)
     if not (yes or dry_run):
         refuse_without_tty("migrate")
-        if not typer.confirm(f"migrate every host of {environment} to the releases layout?",
-                             default=False, err=True):
+        if not typer.confirm(
+            f"migrate every host of {environment} to the releases layout?", default=False, err=True
+        ):
             raise ChecksFailed("migrate-to-releases not confirmed; nothing changed")
-    req = MigrateRequest(environment=environment, accept_new_host_keys=accept_new_host_keys,
-                         command_line=command_line(), dry_run=dry_run)
+    req = MigrateRequest(
+        environment=environment,
+        accept_new_host_keys=accept_new_host_keys,
+        command_line=command_line(),
+        dry_run=dry_run,
+    )
     with observed(ctx, "migrate", environment, verbose) as (observer, log):
         result = migrate_environment(loaded, req, observer=observer)
     finish_run(ctx, env, result, log, as_json)

@@ -22,10 +22,15 @@ from cookcam_ops.cli.runs import (
 def rollback(
     ctx: typer.Context,
     environment: EnvArg,
-    to: Annotated[str | None, typer.Option(
-        "--to", metavar="SHA",
-        help="Roll back to this commit [default: the release before the current one, from "
-             "the hosts' audit logs].")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="SHA",
+            help="Roll back to this commit [default: the release before the current one, from "
+            "the hosts' audit logs].",
+        ),
+    ] = None,
     yes: YesOpt = False,
     accept_new_host_keys: AcceptKeysOpt = False,
     verbose: VerboseOpt = False,
@@ -44,9 +49,14 @@ def rollback(
     env = loaded.environment(environment)
     if not yes:
         refuse_without_tty("roll back")
-    req = RollbackRequest(environment=environment, to=to,
-                          accept_new_host_keys=accept_new_host_keys, command_line=command_line())
+    req = RollbackRequest(
+        environment=environment,
+        to=to,
+        accept_new_host_keys=accept_new_host_keys,
+        command_line=command_line(),
+    )
     with observed(ctx, "rollback", environment, verbose) as (observer, log):
-        result = rollback_environment(loaded, req, observer=observer,
-                                      confirm=confirmer(yes, "roll back"))
+        result = rollback_environment(
+            loaded, req, observer=observer, confirm=confirmer(yes, "roll back")
+        )
     finish_run(ctx, env, result, log, as_json)

@@ -24,11 +24,21 @@ if TYPE_CHECKING:
     from cookcam_ops.runlog import RunLog
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-AcceptKeysOpt = Annotated[bool, typer.Option(
-    "--accept-new-host-keys", help="Trust and record host keys not yet in known_hosts.")]
-VerboseOpt = Annotated[bool, typer.Option(
-    "--verbose", "-v", help="Stream every step's output live, each line prefixed by its host "
-                            "(it is always kept in the run log).")]
+AcceptKeysOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-new-host-keys", help="Trust and record host keys not yet in known_hosts."
+    ),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Stream every step's output live, each line prefixed by its host "
+        "(it is always kept in the run log).",
+    ),
+]
 
 
 def command_line() -> str:
@@ -39,8 +49,10 @@ def command_line() -> str:
 def refuse_without_tty(action: str) -> None:
     """A prompt needs a terminal: without one, --yes must say the user means it."""
     if not sys.stdin.isatty():
-        raise UsageError(f"refusing to {action} without --yes when not on a terminal",
-                         hint="pass --yes to confirm (e.g. in CI)")
+        raise UsageError(
+            f"refusing to {action} without --yes when not on a terminal",
+            hint="pass --yes to confirm (e.g. in CI)",
+        )
 
 
 def confirmer(yes: bool, action: str) -> Callable[[Preview], bool]:
@@ -60,8 +72,9 @@ def confirmer(yes: bool, action: str) -> Callable[[Preview], bool]:
 
 
 @contextmanager
-def observed(ctx: typer.Context, action: str, environment: str,
-             verbose: bool) -> Iterator[tuple[DeployObserver, RunLog]]:
+def observed(
+    ctx: typer.Context, action: str, environment: str, verbose: bool
+) -> Iterator[tuple[DeployObserver, RunLog]]:
     """Progress for people (-v: every output line too) and the run log, for one run; the run
     log's path goes into the document however the run ends."""
     from cookcam_ops.deploy.observer import Observers
@@ -77,8 +90,14 @@ def observed(ctx: typer.Context, action: str, environment: str,
         log.close()
 
 
-def finish_run(ctx: typer.Context, env: EnvironmentConfig, result: RunResult, log: RunLog,
-               as_json: bool, junit: Path | None = None) -> NoReturn:
+def finish_run(
+    ctx: typer.Context,
+    env: EnvironmentConfig,
+    result: RunResult,
+    log: RunLog,
+    as_json: bool,
+    junit: Path | None = None,
+) -> NoReturn:
     """Announce the run (webhooks, Sentry: warnings only), print it (JSON, plan or summary,
     then each failed step's last lines and the run log), write JUnit if asked (its checks: the
     gates, a canary's metrics), and exit with its code."""
@@ -89,10 +108,12 @@ def finish_run(ctx: typer.Context, env: EnvironmentConfig, result: RunResult, lo
     from cookcam_ops.render import deploy as render_deploy
 
     sent = boundary.build_document(ctx, boundary.command_of(ctx), result.to_dict())
-    result.checks.extend(announce_run(env, result, sent, user=local_user(),
-                                       environ=os.environ))
-    render = render_deploy.render_plan if result.outcome == Outcome.DRY_RUN else \
-        render_deploy.render_result
+    result.checks.extend(announce_run(env, result, sent, user=local_user(), environ=os.environ))
+    render = (
+        render_deploy.render_plan
+        if result.outcome == Outcome.DRY_RUN
+        else render_deploy.render_result
+    )
 
     def show() -> None:
         render(result)
@@ -102,8 +123,11 @@ def finish_run(ctx: typer.Context, env: EnvironmentConfig, result: RunResult, lo
     if junit is not None:
         from cookcam_ops.report import Report, write_junit
 
-        write_junit(Report(f"{result.action} {result.environment}", result.checks),
-                    f"cookcam-ops {result.action}", junit)
+        write_junit(
+            Report(f"{result.action} {result.environment}", result.checks),
+            f"cookcam-ops {result.action}",
+            junit,
+        )
     if as_json and result.exit_code:
         ui.say(f"full output of every step: {log.dir}")
     conclude(ctx, as_json=as_json, doc=result.to_dict, code=result.exit_code, render=show)

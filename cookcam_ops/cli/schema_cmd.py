@@ -10,9 +10,13 @@ from cookcam_ops.errors import UsageError
 
 
 def schema(
-    command: Annotated[list[str] | None, typer.Argument(
-        help="The command, e.g. deploy or env validate [default: what every document has].",
-        show_default=False)] = None,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The command, e.g. deploy or env validate [default: what every document has].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of a command's --json output.
 
@@ -25,7 +29,9 @@ def schema(
 
     name = " ".join(command or [])
     if name and name not in COMMANDS:
-        raise UsageError(f"no command '{name}' prints a JSON document",
-                         hint=f"known: {', '.join(sorted(COMMANDS))}")
+        raise UsageError(
+            f"no command '{name}' prints a JSON document",
+            hint=f"known: {', '.join(sorted(COMMANDS))}",
+        )
     doc = schema_for(name) if name else envelope()
     print(json.dumps(doc, indent=2))

@@ -28,5 +28,10 @@ def status(
     env = loaded.environment(environment)
     targets = [target(h, loaded.config.app, env) for h in env.hosts]
     report = collect_status(environment, targets, ssh_connector(loaded, env))
-    conclude(ctx, as_json=as_json, doc=report.to_dict, code=report.exit_code,
-             render=lambda: render_status(report))
+    conclude(
+        ctx,
+        as_json=as_json,
+        doc=report.to_dict,
+        code=report.exit_code,
+        render=lambda: render_status(report),
+    )

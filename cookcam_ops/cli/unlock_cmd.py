@@ -40,15 +40,26 @@ def unlock(
         if yes:
             return True
         refuse_without_tty("break the lock")
-        return typer.confirm("break these locks? only do this when the runs holding them "
-                             "are gone", default=False, err=True)
+        return typer.confirm(
+            "break these locks? only do this when the runs holding them are gone",
+            default=False,
+            err=True,
+        )
 
-    result = unlock_environment(loaded, environment, confirm=confirm,
-                                accept_new_host_keys=accept_new_host_keys)
-    event = unlock_event(result, build_document(ctx, command_of(ctx), result.to_dict()),
-                         local_user())
+    result = unlock_environment(
+        loaded, environment, confirm=confirm, accept_new_host_keys=accept_new_host_keys
+    )
+    event = unlock_event(
+        result, build_document(ctx, command_of(ctx), result.to_dict()), local_user()
+    )
     if event is not None:
-        result = replace(result, notified=tuple(
-            announce(loaded.environment(environment), event, os.environ)))
-    conclude(ctx, as_json=as_json, doc=result.to_dict, code=result.exit_code,
-             render=lambda: render_deploy.render_locks(result))
+        result = replace(
+            result, notified=tuple(announce(loaded.environment(environment), event, os.environ))
+        )
+    conclude(
+        ctx,
+        as_json=as_json,
+        doc=result.to_dict,
+        code=result.exit_code,
+        render=lambda: render_deploy.render_locks(result),
+    )

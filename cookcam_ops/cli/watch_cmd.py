@@ -14,9 +14,16 @@ from cookcam_ops.errors import ExitCode
 def watch(
     ctx: typer.Context,
     environment: EnvArg,
-    duration: Annotated[float, typer.Option(
-        "--duration", min=1, max=86400, metavar="S",
-        help="Seconds to sample every host (every canary.interval_s).")] = 60.0,
+    duration: Annotated[
+        float,
+        typer.Option(
+            "--duration",
+            min=1,
+            max=86400,
+            metavar="S",
+            help="Seconds to sample every host (every canary.interval_s).",
+        ),
+    ] = 60.0,
     accept_new_host_keys: AcceptKeysOpt = False,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
@@ -38,6 +45,12 @@ def watch(
     with WatchProgress() as progress:
         result = watch_environment(loaded, req, observer=progress)
     interrupted = bool(result.report.extra["watch"]["interrupted"])
-    finish(ctx, result.report, as_json=as_json, junit=junit, suite=f"watch-{environment}",
-           fail_code=ExitCode.INTERRUPTED if interrupted else ExitCode.CHECKS_FAILED,
-           render=lambda report: render_watch(result.view, report))
+    finish(
+        ctx,
+        result.report,
+        as_json=as_json,
+        junit=junit,
+        suite=f"watch-{environment}",
+        fail_code=ExitCode.INTERRUPTED if interrupted else ExitCode.CHECKS_FAILED,
+        render=lambda report: render_watch(result.view, report),
+    )

@@ -23,13 +23,32 @@ def history_path(ops_path: str) -> str:
     return f"{ops_path}/history.jsonl"
 
 
-def new_record(*, run_id: str, action: str, user: str, host: str, from_sha: str | None,
-               to_sha: str | None, outcome: str, duration_s: float,
-               ref: str | None, detail: str | None = None) -> dict[str, Any]:
+def new_record(
+    *,
+    run_id: str,
+    action: str,
+    user: str,
+    host: str,
+    from_sha: str | None,
+    to_sha: str | None,
+    outcome: str,
+    duration_s: float,
+    ref: str | None,
+    detail: str | None = None,
+) -> dict[str, Any]:
     """One audit record (key order is the documented one)."""
-    rec: dict[str, Any] = {"id": run_id, "time": now_iso(), "action": action, "user": user,
-                           "host": host, "from_sha": from_sha, "to_sha": to_sha,
-                           "outcome": outcome, "duration_s": round(duration_s, 3), "ref": ref}
+    rec: dict[str, Any] = {
+        "id": run_id,
+        "time": now_iso(),
+        "action": action,
+        "user": user,
+        "host": host,
+        "from_sha": from_sha,
+        "to_sha": to_sha,
+        "outcome": outcome,
+        "duration_s": round(duration_s, 3),
+        "ref": ref,
+    }
     if detail:
         rec["detail"] = detail[:500]
     return rec
@@ -67,8 +86,9 @@ def describe_release(records: list[HistoryRecord], sha: str) -> Release:
     return Release(sha, found.user, found.time) if found else Release(sha)
 
 
-def rollback_target(current: dict[str, str | None],
-                    records: dict[str, list[HistoryRecord]]) -> tuple[str, HistoryRecord] | None:
+def rollback_target(
+    current: dict[str, str | None], records: dict[str, list[HistoryRecord]]
+) -> tuple[str, HistoryRecord] | None:
     """The release before the fleet's newest one: where `rollback` takes every host.
 
     For each host, the newest deploy (any outcome) that aimed at the SHA it serves; of those, the
@@ -78,8 +98,12 @@ def rollback_target(current: dict[str, str | None],
     best: HistoryRecord | None = None
     for label, sha in current.items():
         for r in newest_first(records.get(label, [])):
-            if r.action == "deploy" and r.from_sha and _same(r.to_sha, sha) \
-                    and not _same(r.from_sha, sha):
+            if (
+                r.action == "deploy"
+                and r.from_sha
+                and _same(r.to_sha, sha)
+                and not _same(r.from_sha, sha)
+            ):
                 if best is None or newest_first([best, r])[0] is r:
                     best = r
                 break

@@ -39,12 +39,14 @@ def batches(todo: Sequence[T], batch_size: int, canary: int | None) -> list[list
     """todo in batches of batch_size, the first one of `canary` hosts when baking."""
     first = canary if canary is not None else batch_size
     head, rest = list(todo[:first]), list(todo[first:])
-    return ([head] if head else []) + [rest[i:i + batch_size]
-                                       for i in range(0, len(rest), batch_size)]
+    return ([head] if head else []) + [
+        rest[i : i + batch_size] for i in range(0, len(rest), batch_size)
+    ]
 
 
-def bake_canary(ctx: RunContext, sessions: dict[str, HostSession], canary: list[HostPlan],
-                rest: list[HostPlan]) -> bool:
+def bake_canary(
+    ctx: RunContext, sessions: dict[str, HostSession], canary: list[HostPlan], rest: list[HostPlan]
+) -> bool:
     """Run the bake; record its verdict on the canary hosts; True to go on with the rest."""
     from cookcam_ops.deploy.steps import record
 
@@ -55,9 +57,17 @@ def bake_canary(ctx: RunContext, sessions: dict[str, HostSession], canary: list[
         session = sessions[p.label]
         try:
             if session.ensure():
-                record(session, p, ctx, action="canary", outcome=verdict.outcome,
-                       from_sha=p.from_sha, to_sha=p.to_sha, duration_s=verdict.elapsed_s,
-                       detail=verdict.detail)
+                record(
+                    session,
+                    p,
+                    ctx,
+                    action="canary",
+                    outcome=verdict.outcome,
+                    from_sha=p.from_sha,
+                    to_sha=p.to_sha,
+                    duration_s=verdict.elapsed_s,
+                    detail=verdict.detail,
+                )
         except HostError:
             pass  # a record must not mask the verdict; the rollback records its own
     return verdict.promote

@@ -22,20 +22,24 @@ ENOSPC_RE = re.compile(r"ENOSPC|No space left on device|EDQUOT|Disk quota exceed
 
 def _fullest(paths: tuple[str, ...]) -> str:
     """Shell: `set --` to the free KB and mount point of the fuller filesystem of paths."""
-    return (f"set -- $(df -Pk {q(*paths)} 2>/dev/null | awk 'NR>1 {{print $4, $6}}' | "
-            "sort -n | head -n 1)")
+    return (
+        f"set -- $(df -Pk {q(*paths)} 2>/dev/null | awk 'NR>1 {{print $4, $6}}' | "
+        "sort -n | head -n 1)"
+    )
 
 
 def precheck(paths: tuple[str, ...], min_free_mb: int) -> str:
     """Shell that stops (exit 75, a marker on stderr) when paths' disk has too little room."""
     kb = min_free_mb * 1024
-    return (f"{_fullest(paths)}; if [ -n \"${{1:-}}\" ] && [ \"$1\" -lt {kb} ]; then "
-            f"echo \"{NOSPACE} $1 $2\" >&2; exit {NOSPACE_EXIT}; fi")
+    return (
+        f'{_fullest(paths)}; if [ -n "${{1:-}}" ] && [ "$1" -lt {kb} ]; then '
+        f'echo "{NOSPACE} $1 $2" >&2; exit {NOSPACE_EXIT}; fi'
+    )
 
 
 def free_command(paths: tuple[str, ...]) -> str:
     """Shell printing the free KB and mount point of the fuller filesystem of paths."""
-    return f"{_fullest(paths)}; echo \"$1 $2\""
+    return f'{_fullest(paths)}; echo "$1 $2"'
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,10 @@ def refused(result: RunResult, min_free_mb: int, where: str) -> str | None:
     if result.exit_code != NOSPACE_EXIT or m is None:
         return None
     free = Free(int(m.group(1)), m.group(2))
-    return (f"not enough disk space to start: {free} (holding {where}), the step needs "
-            f"min_free_mb: {min_free_mb}; free space there and rerun")
+    return (
+        f"not enough disk space to start: {free} (holding {where}), the step needs "
+        f"min_free_mb: {min_free_mb}; free space there and rerun"
+    )
 
 
 def enospc_line(result: RunResult) -> str | None:
@@ -74,12 +80,14 @@ def enospc_line(result: RunResult) -> str | None:
         if m is not None:
             start = text.rfind("\n", 0, m.start()) + 1
             end = text.find("\n", m.end())
-            return text[start:end if end >= 0 else len(text)].strip()[:160]
+            return text[start : end if end >= 0 else len(text)].strip()[:160]
     return None
 
 
 def full_detail(line: str, free: Free | None, where: str) -> str:
     """The detail of a step whose output reported a full disk."""
     now = str(free) if free else "free space unknown"
-    return (f"no space left on the disk holding {where} ({now}); the step's output says: "
-            f"{line}; free space there and rerun")
+    return (
+        f"no space left on the disk holding {where} ({now}); the step's output says: "
+        f"{line}; free space there and rerun"
+    )

@@ -39,12 +39,22 @@ class Stop(StrEnum):
 
 def _remaining(hr: HostResult, steps: Sequence[PlannedStep], why: str) -> None:
     done = {s.name for s in hr.steps}
-    hr.steps.extend(StepResult(p.name, StepStatus.SKIPPED, 0.0, why) for p in steps
-                    if p.name not in done and not p.preflight)
+    hr.steps.extend(
+        StepResult(p.name, StepStatus.SKIPPED, 0.0, why)
+        for p in steps
+        if p.name not in done and not p.preflight
+    )
 
 
-def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,
-               started: float, prefix: str = "") -> Stop | None:
+def _run_steps(
+    session: HostSession,
+    hp: HostPlan,
+    ctx: RunContext,
+    hr: HostResult,
+    *,
+    started: float,
+    prefix: str = "",
+) -> Stop | None:
     """Run a plan's steps in order; None when all passed, else why it stopped."""
     for ps in hp.steps:
         if ps.preflight:
@@ -75,11 +85,13 @@ def _run_steps(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResu
 
 
 def _plan_back(session: HostSession, hp: HostPlan, ctx: RunContext) -> HostPlan:
-    query = FactsQuery(remote=ctx.app.remote, app_name=ctx.app.name, fetch=False,
-                       candidates=(hp.from_sha or "",))
+    query = FactsQuery(
+        remote=ctx.app.remote, app_name=ctx.app.name, fetch=False, candidates=(hp.from_sha or "",)
+    )
     facts = ctx.gather(session, hp.target, query, ctx.rollback_playbook.facts_timeout)
-    inp = PlanInput(ctx.rollback_playbook, ctx.app, hp.target, "rollback", hp.from_sha, None,
-                    auto=True)
+    inp = PlanInput(
+        ctx.rollback_playbook, ctx.app, hp.target, "rollback", hp.from_sha, None, auto=True
+    )
     return plan_host(inp, facts)
 
 
@@ -87,8 +99,9 @@ def revert_host(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostRes
     """Put a host back on hp.from_sha with the rollback playbook; True when healthy there."""
     for _attempt in range(2):
         if not session.ensure():
-            hr.steps.append(StepResult("rollback", StepStatus.FAILED, 0.0,
-                                       f"{hr.name}: unreachable"))
+            hr.steps.append(
+                StepResult("rollback", StepStatus.FAILED, 0.0, f"{hr.name}: unreachable")
+            )
             return False
         try:
             back = _plan_back(session, hp, ctx)
@@ -109,18 +122,28 @@ def revert_host(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostRes
 
 def _health_only(back: HostPlan, ctx: RunContext) -> HostPlan:
     """The host still has the old checkout (its switch failed before changing it): check it."""
-    inp = PlanInput(ctx.rollback_playbook, ctx.app, back.target, "rollback", back.to_sha, None,
-                    auto=True)
+    inp = PlanInput(
+        ctx.rollback_playbook, ctx.app, back.target, "rollback", back.to_sha, None, auto=True
+    )
     sha = back.to_sha or ""
-    steps = plan_steps(inp, from_sha=sha, to_sha=sha, needs_build=False,
-                       lockfile_changed=False, exec_mode=back.exec_mode)
+    steps = plan_steps(
+        inp,
+        from_sha=sha,
+        to_sha=sha,
+        needs_build=False,
+        lockfile_changed=False,
+        exec_mode=back.exec_mode,
+    )
     return replace(back, steps=tuple(s for s in steps if s.kind == StepKind.HEALTH))
 
 
 def _reap(session: HostSession, hp: HostPlan, ctx: RunContext, touched: bool) -> None:
     """After a reconnect: stop (or, past the switch, wait for) what the lost session started."""
-    wait_s = max((s.timeout for s in hp.steps if s.switch or s.after_switch), default=60.0) \
-        if touched else 0.0
+    wait_s = (
+        max((s.timeout for s in hp.steps if s.switch or s.after_switch), default=60.0)
+        if touched
+        else 0.0
+    )
     with suppress(HostError):
         session.run(scripts.reap(hp.target.ops_dir, ctx.run_id, wait_s), timeout=wait_s + 30)
 
@@ -132,8 +155,15 @@ def _cleanup_build(session: HostSession, hp: HostPlan) -> None:
             session.run(f"rm -rf {q(hp.scratch)}", timeout=60)
 
 
-def _settle(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,
-            why: Stop, started: float) -> None:
+def _settle(
+    session: HostSession,
+    hp: HostPlan,
+    ctx: RunContext,
+    hr: HostResult,
+    *,
+    why: Stop,
+    started: float,
+) -> None:
     """After a host stopped short: clean up, or put it back; then record what happened."""
     if (why == Stop.LOST or session.lost) and not session.reconnect():
         hr.outcome = Outcome.UNREACHABLE
@@ -152,27 +182,46 @@ def _settle(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult,
     _safe_record(session, hp, ctx, hr, started=started)
 
 
-def _safe_record(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult, *,
-                 started: float, revert: bool = False) -> None:
+def _safe_record(
+    session: HostSession,
+    hp: HostPlan,
+    ctx: RunContext,
+    hr: HostResult,
+    *,
+    started: float,
+    revert: bool = False,
+) -> None:
     """One audit record for the host, best effort (a record must not mask the outcome)."""
     if revert:  # a host put back after it had finished: a record of its own, from -> to swapped
         action = "rollback" if hp.action == "deploy" else "deploy"
-        outcome = Outcome.ROLLBACK_FAILED if hr.outcome == Outcome.ROLLBACK_FAILED \
+        outcome = (
+            Outcome.ROLLBACK_FAILED
+            if hr.outcome == Outcome.ROLLBACK_FAILED
             else Outcome.ROLLED_BACK
+        )
         from_sha, to_sha = hp.to_sha, hp.from_sha
     else:
         action, from_sha, to_sha = hp.action, hp.from_sha, hp.to_sha
         outcome = hr.outcome
     try:
         if session.ensure():
-            record(session, hp, ctx, action=action, outcome=outcome, from_sha=from_sha,
-                   to_sha=to_sha, duration_s=time.monotonic() - started)
+            record(
+                session,
+                hp,
+                ctx,
+                action=action,
+                outcome=outcome,
+                from_sha=from_sha,
+                to_sha=to_sha,
+                duration_s=time.monotonic() - started,
+            )
     except HostError:
         pass
 
 
-def run_host(session: HostSession, hp: HostPlan, ctx: RunContext,
-             preflight: list[StepResult]) -> HostResult:
+def run_host(
+    session: HostSession, hp: HostPlan, ctx: RunContext, preflight: list[StepResult]
+) -> HostResult:
     """A host's whole plan, with its own clean-up or rollback when it stops short."""
     hr = HostResult(hp.label, hp.from_sha, hp.to_sha, steps=list(preflight), pm2=hp.pm2)
     started = time.monotonic()
@@ -184,62 +233,80 @@ def run_host(session: HostSession, hp: HostPlan, ctx: RunContext,
     if why is None:
         hr.outcome = Outcome.DEPLOYED if hp.action == "deploy" else Outcome.ROLLED_BACK
     else:
-        _remaining(hr, hp.steps, "interrupted" if why == Stop.INTERRUPTED
-                   else "not run: an earlier step failed")
+        _remaining(
+            hr,
+            hp.steps,
+            "interrupted" if why == Stop.INTERRUPTED else "not run: an earlier step failed",
+        )
         _settle(session, hp, ctx, hr, why=why, started=started)
     ctx.observer.host_finished(hr.name, hr.outcome)
     return hr
 
 
-def _revert_done(session: HostSession, hp: HostPlan, ctx: RunContext,
-                 hr: HostResult) -> HostResult:
+def _revert_done(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult) -> HostResult:
     """Put back a host that finished, because another host failed (or Ctrl-C)."""
     started = time.monotonic()
     ok = revert_host(session, hp, ctx, hr)
-    hr.outcome = (Outcome.ROLLED_BACK if hp.action == "deploy" else Outcome.FAILED) if ok \
+    hr.outcome = (
+        (Outcome.ROLLED_BACK if hp.action == "deploy" else Outcome.FAILED)
+        if ok
         else Outcome.ROLLBACK_FAILED
+    )
     _safe_record(session, hp, ctx, hr, started=started, revert=True)
     ctx.observer.host_finished(hr.name, hr.outcome)
     return hr
 
 
-def execute(plans: list[HostPlan], sessions: dict[str, HostSession], ctx: RunContext,
-            preflight: dict[str, list[StepResult]]) -> list[HostResult]:
+def execute(
+    plans: list[HostPlan],
+    sessions: dict[str, HostSession],
+    ctx: RunContext,
+    preflight: dict[str, list[StepResult]],
+) -> list[HostResult]:
     """Run plans in batches of ctx.batch_size; stop and put back on the first failure.
 
     With ctx.bake (deploy --canary) the first batch is the canary, baked before the rest: a
     verdict against it stops the run like a failure does, and puts the canary back.
     """
-    results = {p.label: HostResult(p.label, p.from_sha, p.to_sha,
-                                   outcome=Outcome.NOTHING_TO_DO if p.nothing_to_do
-                                   else Outcome.SKIPPED,
-                                   steps=list(preflight.get(p.label, [])), pm2=p.pm2)
-               for p in plans}
+    results = {
+        p.label: HostResult(
+            p.label,
+            p.from_sha,
+            p.to_sha,
+            outcome=Outcome.NOTHING_TO_DO if p.nothing_to_do else Outcome.SKIPPED,
+            steps=list(preflight.get(p.label, [])),
+            pm2=p.pm2,
+        )
+        for p in plans
+    }
     todo = [p for p in plans if not p.nothing_to_do]
     success = Outcome.DEPLOYED if ctx.action == "deploy" else Outcome.ROLLED_BACK
     finished: list[HostPlan] = []
     stop = False
     bake = ctx.bake
     for n, batch in enumerate(batches(todo, ctx.batch_size, bake.hosts if bake else None)):
-        canary, rest = bake is not None and n == 0, todo[len(batch):]
+        canary, rest = bake is not None and n == 0, todo[len(batch) :]
         if canary and bake is not None and not ctx.cancel.is_set():
             bake.before_switch([p.label for p in batch], [p.label for p in rest])
         if stop or ctx.cancel.is_set():
             break
-        ctx.observer.phase(f"{'canary' if canary else f'batch {n + 1}'}: "
-                           f"{', '.join(p.label for p in batch)}")
-        for hr in parallel_map(batch, lambda p: run_host(sessions[p.label], p, ctx,
-                                                        preflight.get(p.label, []))):
+        ctx.observer.phase(
+            f"{'canary' if canary else f'batch {n + 1}'}: {', '.join(p.label for p in batch)}"
+        )
+        for hr in parallel_map(
+            batch, lambda p: run_host(sessions[p.label], p, ctx, preflight.get(p.label, []))
+        ):
             results[hr.name] = hr
         finished += [p for p in batch if results[p.label].outcome == success]
         stop = any(results[p.label].outcome != success for p in batch)
         if canary and not stop and not ctx.cancel.is_set():
             stop = not bake_canary(ctx, sessions, batch, rest)
     if (stop or ctx.cancel.is_set()) and ctx.auto_rollback and finished:
-        ctx.observer.phase("putting back the hosts this run already switched: "
-                           + ", ".join(p.label for p in finished))
-        parallel_map(finished, lambda p: _revert_done(sessions[p.label], p, ctx,
-                                                     results[p.label]))
+        ctx.observer.phase(
+            "putting back the hosts this run already switched: "
+            + ", ".join(p.label for p in finished)
+        )
+        parallel_map(finished, lambda p: _revert_done(sessions[p.label], p, ctx, results[p.label]))
     for p in todo:
         if results[p.label].outcome == Outcome.SKIPPED:
             _remaining(results[p.label], p.steps, "not run: the run stopped before this host")

@@ -78,22 +78,26 @@ def _fetch_section(repo_path: str, remote: str) -> str:
     """Fetch the remote's branches and every tag (--tags: also a tag no branch reaches, which
     git's automatic tag following never fetches; --force: a tag moved on the remote is taken
     as the remote has it, not refused). Tags are not pruned: local ones stay."""
-    return (f"cd {q(repo_path)} || exit 3; "
-            f"out=$(git fetch --quiet --prune --tags --force {q(remote)} 2>&1); "
-            "rc=$?; printf '%s\\n' \"$out\" | tail -n 2; exit $rc")
+    return (
+        f"cd {q(repo_path)} || exit 3; "
+        f"out=$(git fetch --quiet --prune --tags --force {q(remote)} 2>&1); "
+        "rc=$?; printf '%s\\n' \"$out\" | tail -n 2; exit $rc"
+    )
 
 
 def _target_section(t: Target, candidates: tuple[str, ...]) -> str:
     """The first candidate that resolves; where its package-lock.json is; whether it changed."""
     lockfile = q(t.layout.lockfile)
-    return (f"cd {q(t.repo_path)} || exit 3; for c in {q(*candidates)}; do "
-            "t=$(git rev-parse --verify -q \"$c^{commit}\") || continue; echo \"target=$t\"; "
-            f"if git cat-file -e \"$t:\"{lockfile} 2>/dev/null; then echo lockfile=app; "
-            "elif git cat-file -e \"$t:package-lock.json\" 2>/dev/null; then "
-            "echo lockfile=root; else echo lockfile=none; fi; "
-            f"h=$({t.layout.head_command()}) || exit 0; [ -n \"$h\" ] || exit 0; "
-            f"git diff --quiet \"$h\" \"$t\" -- {lockfile}; echo \"lockfile_diff=$?\"; "
-            "exit 0; done; exit 1")
+    return (
+        f"cd {q(t.repo_path)} || exit 3; for c in {q(*candidates)}; do "
+        't=$(git rev-parse --verify -q "$c^{commit}") || continue; echo "target=$t"; '
+        f'if git cat-file -e "$t:"{lockfile} 2>/dev/null; then echo lockfile=app; '
+        'elif git cat-file -e "$t:package-lock.json" 2>/dev/null; then '
+        "echo lockfile=root; else echo lockfile=none; fi; "
+        f'h=$({t.layout.head_command()}) || exit 0; [ -n "$h" ] || exit 0; '
+        f'git diff --quiet "$h" "$t" -- {lockfile}; echo "lockfile_diff=$?"; '
+        "exit 0; done; exit 1"
+    )
 
 
 def facts_script(t: Target, query: FactsQuery) -> str:
@@ -102,8 +106,10 @@ def facts_script(t: Target, query: FactsQuery) -> str:
     if query.fetch:
         sections.append(("fetch", _fetch_section(t.repo_path, query.remote)))
     if query.candidates:
-        sections += [("target", _target_section(t, query.candidates)),
-                     ("ecosystem", ecosystem.target_command(t, query.candidates))]
+        sections += [
+            ("target", _target_section(t, query.candidates)),
+            ("ecosystem", ecosystem.target_command(t, query.candidates)),
+        ]
     sections += [
         t.layout.kept_section(t.app.env_file),
         ("lock", lock_read_command(t.lock_dir)),
@@ -127,12 +133,12 @@ def _sha(value: str | None) -> str | None:
     return value if value and FULL_SHA_RE.match(value) else None
 
 
-def _pm2(doc: Any, app_name: str) -> tuple[str | None, int, str | None,
-                                           ecosystem.Pm2Settings | None]:
+def _pm2(
+    doc: Any, app_name: str
+) -> tuple[str | None, int, str | None, ecosystem.Pm2Settings | None]:
     procs, error = parse_jlist(doc)
     if error is not None:
-        return None, 0, (error if isinstance(doc, dict) else "no answer from pm2 jlist")[:200], \
-            None
+        return None, 0, (error if isinstance(doc, dict) else "no answer from pm2 jlist")[:200], None
     mine = of_app(procs, app_name)
     modes = {p.exec_mode for p in mine}
     mode = "cluster_mode" if "cluster" in modes else (f"{modes.pop()}_mode" if modes else None)
@@ -145,47 +151,67 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
     git = sections.get("git")
     g = _pairs(git.text) if git is not None else {}
     if g.get("layout") == "in-place" and git is not None and git.exit_code == 4:
-        return HostFacts(label, error="the app path is an in-place checkout, not the releases "
-                         "layout; run `cookcam-ops migrate-to-releases ENVIRONMENT` first")
+        return HostFacts(
+            label,
+            error="the app path is an in-place checkout, not the releases "
+            "layout; run `cookcam-ops migrate-to-releases ENVIRONMENT` first",
+        )
     if g.get("layout") == "releases" and git is not None and git.exit_code == 4:
-        return HostFacts(label, error="the app path is in the releases layout (APP/current, "
-                         "APP/repo); set `strategy: releases` for this environment")
+        return HostFacts(
+            label,
+            error="the app path is in the releases layout (APP/current, "
+            "APP/repo); set `strategy: releases` for this environment",
+        )
     if git is None or not git.ok:
-        return HostFacts(label, error="the app directory is missing or is not a git checkout"
-                         if "layout" not in g else "the app directory is not in the releases "
-                         "layout (APP/current and APP/repo)")
+        return HostFacts(
+            label,
+            error="the app directory is missing or is not a git checkout"
+            if "layout" not in g
+            else "the app directory is not in the releases layout (APP/current and APP/repo)",
+        )
     fetch = sections.get("fetch")
     fetch_error = None
     if query.fetch and (fetch is None or not fetch.ok):
-        fetch_error = (fetch.text.strip().splitlines() or ["failed"])[-1][:200] if fetch \
-            else "no answer"
+        fetch_error = (
+            (fetch.text.strip().splitlines() or ["failed"])[-1][:200] if fetch else "no answer"
+        )
     tgt = _pairs(sections["target"].text) if "target" in sections else {}
     diff = tgt.get("lockfile_diff")
     prev = sections.get("prev")
     lock_sec = sections.get("lock")
     lock = parse_lock_read(lock_sec.text if lock_sec else None)
-    mode, instances, pm2_error, running = _pm2(composite.json_section(sections, "pm2"),
-                                               query.app_name)
+    mode, instances, pm2_error, running = _pm2(
+        composite.json_section(sections, "pm2"), query.app_name
+    )
     eco = composite.json_section(sections, "ecosystem") if "ecosystem" in sections else None
     history, _ = parse_history(sections["history"].text if "history" in sections else "", label)
     return HostFacts(
-        label=label, head=_sha(g.get("head")), branch=g.get("branch") or None,
-        dirty=int(g.get("dirty", "0") or 0), has_node_modules=g.get("node_modules") == "1",
-        fetch_error=fetch_error, target=_sha(tgt.get("target")),
+        label=label,
+        head=_sha(g.get("head")),
+        branch=g.get("branch") or None,
+        dirty=int(g.get("dirty", "0") or 0),
+        has_node_modules=g.get("node_modules") == "1",
+        fetch_error=fetch_error,
+        target=_sha(tgt.get("target")),
         lockfile_differs=None if diff is None else diff != "0",
         lockfile=tgt.get("lockfile"),
-        prev_sha=_sha(prev.text.strip()) if prev else None, lock=lock,
-        exec_mode=mode, instances=instances, pm2_error=pm2_error, history=history,
+        prev_sha=_sha(prev.text.strip()) if prev else None,
+        lock=lock,
+        exec_mode=mode,
+        instances=instances,
+        pm2_error=pm2_error,
+        history=history,
         releases=rel.parse_listing(sections["releases"].text) if "releases" in sections else (),
         current_release=rel.release_of_link(g.get("current")),
         host_time=g.get("time") if rel.HOST_TIME_RE.match(g.get("time", "")) else None,
         running=running,
-        target_ecosystem=ecosystem.parse_ecosystem(eco) if "ecosystem" in sections else None)
+        target_ecosystem=ecosystem.parse_ecosystem(eco) if "ecosystem" in sections else None,
+    )
 
 
-def gather_facts(transport: Runner, t: Target, query: FactsQuery,
-                 timeout: float = 120.0) -> HostFacts:
+def gather_facts(
+    transport: Runner, t: Target, query: FactsQuery, timeout: float = 120.0
+) -> HostFacts:
     """Run the facts script on a host (one round trip) and parse it."""
     result = transport.run(facts_script(t, query), timeout=timeout)
     return parse_facts(t.label, result.stdout, query)
-

@@ -50,8 +50,12 @@ class Fleet(Generic[Obs]):
     def __enter__(self) -> Fleet[Obs]:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         try:
             self.release_all()
         finally:
@@ -71,11 +75,15 @@ class Fleet(Generic[Obs]):
         if errors:
             more = f" (and {len(errors) - 1} more host(s))" if len(errors) > 1 else ""
             failed = tuple(u for e in errors for u in e.hosts) or tuple(
-                Unreachable(s.label, e.message) for s, e in zip(sessions, results, strict=True)
-                if e)
+                Unreachable(s.label, e.message) for s, e in zip(sessions, results, strict=True) if e
+            )
             answered = tuple(s.label for s, e in zip(sessions, results, strict=True) if not e)
-            raise HostError(f"{errors[0].message}{more}; nothing was changed",
-                            hint=errors[0].hint, hosts=failed, answered=answered)
+            raise HostError(
+                f"{errors[0].message}{more}; nothing was changed",
+                hint=errors[0].hint,
+                hosts=failed,
+                answered=answered,
+            )
 
     def lock_all(self, claim: lock.LockClaim, environment: str) -> None:
         """Take the lock on every host, or release the ones taken and raise.
@@ -90,8 +98,9 @@ class Fleet(Generic[Obs]):
         self._take([leader], claim, environment, wait_s=0.0)
         self._take(rest, claim, environment, wait_s=lock.FOLLOWER_WAIT_S)
 
-    def _take(self, sessions: list[HostSession], claim: lock.LockClaim, environment: str, *,
-              wait_s: float) -> None:
+    def _take(
+        self, sessions: list[HostSession], claim: lock.LockClaim, environment: str, *, wait_s: float
+    ) -> None:
         def take(s: HostSession) -> tuple[str, LockInfo | OpsError | None]:
             try:
                 return s.label, lock.acquire(s, s.label, s.target.ops_dir, claim, wait_s=wait_s)
@@ -103,10 +112,14 @@ class Fleet(Generic[Obs]):
         for label, got in results:
             if isinstance(got, HostError):
                 self.release_all()
-                raise HostError(f"{got.message}; nothing was changed", hint=got.hint,
-                                hosts=got.hosts or (Unreachable(label, got.message),),
-                                answered=tuple(x for x, h in results if x != label
-                                               and not isinstance(h, HostError)))
+                raise HostError(
+                    f"{got.message}; nothing was changed",
+                    hint=got.hint,
+                    hosts=got.hosts or (Unreachable(label, got.message),),
+                    answered=tuple(
+                        x for x, h in results if x != label and not isinstance(h, HostError)
+                    ),
+                )
             if isinstance(got, OpsError):
                 self.release_all()
                 raise got
@@ -135,8 +148,10 @@ class Fleet(Generic[Obs]):
                 if s.ensure():
                     lock.release(s, s.target.ops_dir, claim.run_id)
             except HostError:
-                self.observer.phase(f"{s.label}: could not release the lock (unreachable); "
-                                    "run `cookcam-ops unlock` when it is back")
+                self.observer.phase(
+                    f"{s.label}: could not release the lock (unreachable); "
+                    "run `cookcam-ops unlock` when it is back"
+                )
 
         # the others first, the leader (taken first) last: a run that gets the leader next
         # finds the rest free
@@ -161,8 +176,9 @@ class InterruptGuard:
     switch are never cut; they run to their end and are put back.
     """
 
-    def __init__(self, cancel: threading.Event, on_signal: Callable[[str], None],
-                 cuts: Cuts | None = None) -> None:
+    def __init__(
+        self, cancel: threading.Event, on_signal: Callable[[str], None], cuts: Cuts | None = None
+    ) -> None:
         self.cancel = cancel
         self.on_signal = on_signal
         self.cuts = cuts or Cuts()
@@ -172,21 +188,27 @@ class InterruptGuard:
         name = signal.Signals(signum).name
         if not self.cancel.is_set():
             self.cancel.set()
-            self._say(f"{name}: stopping at the next safe point, then putting back what "
-                      "changed and releasing the locks (again to cut steps that run "
-                      "before a switch)")
+            self._say(
+                f"{name}: stopping at the next safe point, then putting back what "
+                "changed and releasing the locks (again to cut steps that run "
+                "before a switch)"
+            )
             return
         cut = self.cuts.cut_all()
-        self._say(f"{name} again: cutting {', '.join(cut)} (before the switch, nothing "
-                  "served changed)" if cut else f"{name} again: no host is before its "
-                  "switch; waiting for the steps that must finish")
+        self._say(
+            f"{name} again: cutting {', '.join(cut)} (before the switch, nothing served changed)"
+            if cut
+            else f"{name} again: no host is before its "
+            "switch; waiting for the steps that must finish"
+        )
 
     def _say(self, line: str) -> None:
         """Report from another thread: the handler runs between two bytecodes of the main
         thread, which may be inside a write to the same stream (Python raises RuntimeError,
         "reentrant call", when a handler writes to a buffered stream that write holds)."""
-        threading.Thread(target=self.on_signal, args=(line,), name="signal-note",
-                         daemon=True).start()
+        threading.Thread(
+            target=self.on_signal, args=(line,), name="signal-note", daemon=True
+        ).start()
 
     def install(self) -> None:
         """Take over the signals (main thread only: elsewhere Python cannot)."""
@@ -214,8 +236,9 @@ class InterruptGuard:
 
 
 @contextmanager
-def interrupts(cancel: threading.Event, on_signal: Callable[[str], None],
-               cuts: Cuts | None = None) -> Iterator[InterruptGuard]:
+def interrupts(
+    cancel: threading.Event, on_signal: Callable[[str], None], cuts: Cuts | None = None
+) -> Iterator[InterruptGuard]:
     """Install an InterruptGuard for the duration of a run."""
     guard = InterruptGuard(cancel, on_signal, cuts)
     guard.install()

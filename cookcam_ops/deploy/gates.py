@@ -22,57 +22,95 @@ if TYPE_CHECKING:
     from cookcam_ops.remote.protocol import Transport
 
 
-def fact_checks(plans: list[HostPlan], facts: dict[str, HostFacts], app: AppConfig,
-                *, own_lock: bool) -> list[Check]:
+def fact_checks(
+    plans: list[HostPlan], facts: dict[str, HostFacts], app: AppConfig, *, own_lock: bool
+) -> list[Check]:
     """Checks implied by the facts: each host ready, one target SHA, PM2 runs the app."""
     checks: list[Check] = []
     for p in plans:
         f = facts[p.label]
-        checks.append(Check("ready", Status.FAIL, p.blocked, p.label) if p.blocked else
-                      Check("ready", Status.PASS, f"serves {short(p.from_sha)}, target "
-                            f"{short(p.to_sha)}" + (", build needed" if p.needs_build and
-                                                    not p.nothing_to_do else ""), p.label))
+        checks.append(
+            Check("ready", Status.FAIL, p.blocked, p.label)
+            if p.blocked
+            else Check(
+                "ready",
+                Status.PASS,
+                f"serves {short(p.from_sha)}, target "
+                f"{short(p.to_sha)}"
+                + (", build needed" if p.needs_build and not p.nothing_to_do else ""),
+                p.label,
+            )
+        )
         if f.branch and f.branch != app.branch:
-            checks.append(Check("branch", Status.WARN, f"the checkout is on {f.branch}, not "
-                                f"{app.branch}; the switch moves it to {app.branch}", p.label))
+            checks.append(
+                Check(
+                    "branch",
+                    Status.WARN,
+                    f"the checkout is on {f.branch}, not "
+                    f"{app.branch}; the switch moves it to {app.branch}",
+                    p.label,
+                )
+            )
         if not f.error and f.instances == 0 and p.target.toolchain.ok:
-            checks.append(Check("pm2-app", Status.FAIL, f"PM2 runs no process named {app.name} "
-                                f"({f.pm2_error or 'pm2 jlist'}); start it once with `pm2 "
-                                "start ecosystem.config.js`", p.label))
+            checks.append(
+                Check(
+                    "pm2-app",
+                    Status.FAIL,
+                    f"PM2 runs no process named {app.name} "
+                    f"({f.pm2_error or 'pm2 jlist'}); start it once with `pm2 "
+                    "start ecosystem.config.js`",
+                    p.label,
+                )
+            )
         if f.lock is not None and not own_lock:
             checks.append(Check("lock", Status.WARN, f"held by {f.lock.describe()}", p.label))
     shas = {p.to_sha for p in plans if p.to_sha and not p.blocked}
     if len(shas) > 1:
-        checks.append(Check("target", Status.FAIL, "hosts resolve the ref to different commits ("
-                            + ", ".join(sorted(short(s) for s in shas)) + "); fetch on every "
-                            "host should agree: is one remote stale?"))
+        checks.append(
+            Check(
+                "target",
+                Status.FAIL,
+                "hosts resolve the ref to different commits ("
+                + ", ".join(sorted(short(s) for s in shas))
+                + "); fetch on every "
+                "host should agree: is one remote stale?",
+            )
+        )
     return checks
 
 
-def checklist_gate(loaded: LoadedConfig, environment: str,
-                   hosts: list[tuple[Transport, Target]],
-                   target_sha: str, *, own_lock: bool) -> list[Check]:
+def checklist_gate(
+    loaded: LoadedConfig,
+    environment: str,
+    hosts: list[tuple[Transport, Target]],
+    target_sha: str,
+    *,
+    own_lock: bool,
+) -> list[Check]:
     """The checklist's server half, on the run's own sessions; with own_lock its lock item is
     this run's own lock."""
     from cookcam_ops.checklist.remote import ChecklistOptions, checklist_on
     from cookcam_ops.envfile.schema import load_schema
 
     env = loaded.environment(environment)
-    opts = ChecklistOptions(environment=environment, ref=target_sha,
-                            schema=load_schema(loaded.schema_path()),
-                            sentry_project_id=env.sentry_project_id)
+    opts = ChecklistOptions(
+        environment=environment,
+        ref=target_sha,
+        schema=load_schema(loaded.schema_path()),
+        sentry_project_id=env.sentry_project_id,
+    )
     report = checklist_on(hosts, opts)
     targets = [t for _, t in hosts]
     checks = [as_deploy_gate(c) for c in report.checks]
     if own_lock:
         checks = [c for c in checks if c.name != "lock"]
         checks += [Check("lock", Status.PASS, "held by this run", t.label) for t in targets]
-    return [Check(f"checklist:{c.name}", c.status, c.detail, c.host, c.duration_s)
-            for c in checks]
+    return [Check(f"checklist:{c.name}", c.status, c.detail, c.host, c.duration_s) for c in checks]
 
 
-SERVED_FILE_ITEMS = frozenset({"ecosystem", "ecosystem-app", "ecosystem-kill-timeout",
-                               "ecosystem-no-inline-secrets"})
+SERVED_FILE_ITEMS = frozenset(
+    {"ecosystem", "ecosystem-app", "ecosystem-kill-timeout", "ecosystem-no-inline-secrets"}
+)
 
 
 def as_deploy_gate(check: Check) -> Check:
@@ -83,11 +121,22 @@ def as_deploy_gate(check: Check) -> Check:
     if check.status is not Status.FAIL:
         return check
     if check.name == "health":
-        return Check(check.name, Status.WARN, f"{check.detail} (unhealthy before the deploy; "
-                     "health is checked again after the switch)", check.host, check.duration_s)
+        return Check(
+            check.name,
+            Status.WARN,
+            f"{check.detail} (unhealthy before the deploy; "
+            "health is checked again after the switch)",
+            check.host,
+            check.duration_s,
+        )
     if check.name in SERVED_FILE_ITEMS:
-        return Check(check.name, Status.WARN, f"{check.detail} (the served file: this deploy "
-                     "applies the target's)", check.host, check.duration_s)
+        return Check(
+            check.name,
+            Status.WARN,
+            f"{check.detail} (the served file: this deploy applies the target's)",
+            check.host,
+            check.duration_s,
+        )
     return check
 
 
@@ -99,8 +148,18 @@ def smoke_preflight(loaded: LoadedConfig, environment: str, labels: list[str]) -
     from cookcam_ops.smoke.credentials import SignInUnavailable, verify_credentials
 
     try:
-        plans = [plan_smoke(loaded, environment, url=None, host=label, timeout_s=None,
-                            connections=None, environ=os.environ) for label in labels]
+        plans = [
+            plan_smoke(
+                loaded,
+                environment,
+                url=None,
+                host=label,
+                timeout_s=None,
+                connections=None,
+                environ=os.environ,
+            )
+            for label in labels
+        ]
     except OpsError as e:
         return [Check("smoke-config", Status.FAIL, str(e))]
     found = Check("smoke-config", Status.PASS, "smoke targets and credentials found")
@@ -118,8 +177,15 @@ def smoke_gate(loaded: LoadedConfig, environment: str) -> SmokeGate:
         from cookcam_ops.smoke import plan_smoke, run_smoke
 
         try:
-            plan = plan_smoke(loaded, environment, url=None, host=label, timeout_s=None,
-                              connections=connections, environ=os.environ)
+            plan = plan_smoke(
+                loaded,
+                environment,
+                url=None,
+                host=label,
+                timeout_s=None,
+                connections=connections,
+                environ=os.environ,
+            )
             report = run_smoke(plan.targets, plan.creds, plan.options)
         except OpsError as e:
             return False, str(e)

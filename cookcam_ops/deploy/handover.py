@@ -26,15 +26,19 @@ from cookcam_ops.remote.protocol import node_program, q
 STABLE_WINDOW_MS = 1000  # overlap: the new workers must look the same for this long
 
 # The pm2 package directory from the pm2 on PATH (bin/pm2 -> <pkg>/bin/pm2).
-PM2_PACKAGE = ('p=$(command -v pm2) && p=$(readlink -f "$p") && '
-               'pkg=$(dirname "$(dirname "$p")") && [ -f "$pkg/package.json" ]')
+PM2_PACKAGE = (
+    'p=$(command -v pm2) && p=$(readlink -f "$p") && '
+    'pkg=$(dirname "$(dirname "$p")") && [ -f "$pkg/package.json" ]'
+)
 
 
 def overlap(app_name: str, timeout: float) -> str:
     """Shell: replace every worker at once (new ones beside the old, then the old retired)."""
     ms = max(5000, round((timeout - 5) * 1000))
-    return (f"{{ {PM2_PACKAGE} || {{ echo 'pm2 package not found from PATH'; false; }}; }} && "
-            f"{node_program('overlap.js')} \"$pkg\" {q(app_name, ms, STABLE_WINDOW_MS)}")
+    return (
+        f"{{ {PM2_PACKAGE} || {{ echo 'pm2 package not found from PATH'; false; }}; }} && "
+        f'{node_program("overlap.js")} "$pkg" {q(app_name, ms, STABLE_WINDOW_MS)}'
+    )
 
 
 def handover(app_name: str, directory: str, timeout: float, *, replace: bool = False) -> str:
@@ -42,7 +46,9 @@ def handover(app_name: str, directory: str, timeout: float, *, replace: bool = F
     one JSON line): beside the old app first, or after it (replace: fork mode)."""
     ms = max(5000, round((timeout - 5) * 1000))
     mode = "replace" if replace else "overlap"
-    return (f"{PM2_PACKAGE} || {{ echo '{{\"ok\":false,\"stage\":\"load\",\"detail\":"
-            f"\"pm2 package not found from PATH\"}}'; exit 0; }}; "
-            f"{node_program('handover.js')} \"$pkg\" "
-            f"{q(app_name, directory, ms, mode, HANDOVER_SUFFIX)}")
+    return (
+        f'{PM2_PACKAGE} || {{ echo \'{{"ok":false,"stage":"load","detail":'
+        f'"pm2 package not found from PATH"}}\'; exit 0; }}; '
+        f'{node_program("handover.js")} "$pkg" '
+        f"{q(app_name, directory, ms, mode, HANDOVER_SUFFIX)}"
+    )

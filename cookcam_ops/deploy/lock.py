@@ -53,9 +53,17 @@ class LockClaim:
 
     def to_json(self) -> str:
         """info.json's one line."""
-        return json.dumps({"owner": self.owner, "host": self.host, "pid": self.pid,
-                           "command": self.command, "time": self.time, "id": self.run_id},
-                          separators=(",", ":"))
+        return json.dumps(
+            {
+                "owner": self.owner,
+                "host": self.host,
+                "pid": self.pid,
+                "command": self.command,
+                "time": self.time,
+                "id": self.run_id,
+            },
+            separators=(",", ":"),
+        )
 
 
 def now_iso() -> str:
@@ -73,8 +81,14 @@ def local_user() -> str:
 
 def new_claim(command: str) -> LockClaim:
     """A claim for this process, with a fresh run id."""
-    return LockClaim(run_id=uuid.uuid4().hex, owner=local_user(), host=socket.gethostname(),
-                     pid=os.getpid(), command=command[:200], time=now_iso())
+    return LockClaim(
+        run_id=uuid.uuid4().hex,
+        owner=local_user(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        command=command[:200],
+        time=now_iso(),
+    )
 
 
 def lock_order(t: Target) -> tuple[str, int, str]:
@@ -125,18 +139,24 @@ def failure_error(label: str, ops_path: str, failure: str) -> ChecksFailed:
     free_inodes = inodes.split()[3] if len(inodes.split()) >= 6 else None
     said = " ".join(stderr.split())[:200]
     disk = f"{fs[5]} ({fs[0]})" if len(fs) >= 6 else "unknown"
-    full = "no space left" in said.lower() or free_inodes == "0" or \
-        (free_kb is not None and free_kb < LOW_SPACE_KB)
+    full = (
+        "no space left" in said.lower()
+        or free_inodes == "0"
+        or (free_kb is not None and free_kb < LOW_SPACE_KB)
+    )
     if full:
         return ChecksFailed(
             f"{label}: cannot take the deploy lock: no space left on the disk mounted at "
             f"{disk} ({free_kb} KB, {free_inodes} inodes free), which holds {ops_path}; "
             "nothing was left behind and nothing was changed",
-            hint=f"free space on {disk}, then rerun")
-    return ChecksFailed(f"{label}: cannot take the deploy lock in {ops_path} "
-                        f"({said or 'no reason given'}; disk {disk}, {free_kb} KB free); "
-                        "nothing was left behind and nothing was changed",
-                        hint="check the state directory's owner and permissions")
+            hint=f"free space on {disk}, then rerun",
+        )
+    return ChecksFailed(
+        f"{label}: cannot take the deploy lock in {ops_path} "
+        f"({said or 'no reason given'}; disk {disk}, {free_kb} KB free); "
+        "nothing was left behind and nothing was changed",
+        hint="check the state directory's owner and permissions",
+    )
 
 
 def attempt(runner: Runner, ops_path: str, claim: LockClaim) -> Attempt:
@@ -145,8 +165,9 @@ def attempt(runner: Runner, ops_path: str, claim: LockClaim) -> Attempt:
     return parse_acquire(result.stdout, result.stderr)
 
 
-def acquire(runner: Runner, label: str, ops_path: str, claim: LockClaim, *,
-            wait_s: float = 0.0) -> LockInfo | None:
+def acquire(
+    runner: Runner, label: str, ops_path: str, claim: LockClaim, *, wait_s: float = 0.0
+) -> LockInfo | None:
     """Take the lock on a host: None when taken, else its live holder after up to wait_s.
 
     A holder that vanished between two looks, or whose process is gone from this machine, is
@@ -163,14 +184,12 @@ def acquire(runner: Runner, label: str, ops_path: str, claim: LockClaim, *,
             raise failure_error(label, ops_path, tried.failure)
         holder = tried.holder
         key = holder.id if holder and holder.id else "(unknown)"
-        if (holder is None or holder.id == "" or stale_here(holder)) \
-                and key not in looked_twice:
+        if (holder is None or holder.id == "" or stale_here(holder)) and key not in looked_twice:
             looked_twice.add(key)
             time.sleep(random.uniform(*RETRY_S))
             continue
         # only a live run of this version (it writes its id) can be about to let go
-        if holder is None or not holder.id or stale_here(holder) or \
-                time.monotonic() >= deadline:
+        if holder is None or not holder.id or stale_here(holder) or time.monotonic() >= deadline:
             return holder
         time.sleep(random.uniform(*RETRY_S))
 
@@ -207,10 +226,16 @@ def stale_here(holder: LockInfo) -> bool:
 def held_error(label: str, holder: LockInfo, environment: str) -> LockHeld:
     """The exit-5 error naming who holds the lock and since when (and when it is stale)."""
     if stale_here(holder):
-        return LockHeld(f"{label}: the deploy lock is held by {holder.describe()}, a process "
-                        "that no longer runs on this machine: the lock is stale",
-                        hint=f"run `cookcam-ops unlock {environment}` to break it",
-                        host=label, holder=holder.to_dict())
-    return LockHeld(f"{label}: the deploy lock is held by {holder.describe()}",
-                    hint=f"wait for that run to end; if it is gone, run `cookcam-ops unlock "
-                         f"{environment}`", host=label, holder=holder.to_dict())
+        return LockHeld(
+            f"{label}: the deploy lock is held by {holder.describe()}, a process "
+            "that no longer runs on this machine: the lock is stale",
+            hint=f"run `cookcam-ops unlock {environment}` to break it",
+            host=label,
+            holder=holder.to_dict(),
+        )
+    return LockHeld(
+        f"{label}: the deploy lock is held by {holder.describe()}",
+        hint=f"wait for that run to end; if it is gone, run `cookcam-ops unlock {environment}`",
+        host=label,
+        holder=holder.to_dict(),
+    )

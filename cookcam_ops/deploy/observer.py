@@ -60,6 +60,7 @@ class NullObserver:
     def sampled(self, view: SampleView) -> None:
         return None
 
+
 class Observers:
     """Several observers as one (the progress display and the run log, say)."""
 

@@ -100,89 +100,152 @@ class ReleasePaths:
     from_release: str | None
 
 
-def placeholders(inp: PlanInput, from_sha: str, to_sha: str, needs_build: bool,
-                 paths: ReleasePaths | None = None) -> dict[str, str]:
+def placeholders(
+    inp: PlanInput, from_sha: str, to_sha: str, needs_build: bool, paths: ReleasePaths | None = None
+) -> dict[str, str]:
     """The values run templates are filled with (each is shell-quoted when substituted)."""
     t = inp.target
     ops = t.ops_dir
     build, prev = f"{ops}/build", f"{ops}/prev"
-    values = {**t.layout.placeholders(), "build_path": build,
-              "prev_path": prev, "incoming_path": build if needs_build else prev,
-              "branch": inp.app.branch, "remote": inp.app.remote, "app_name": inp.app.name,
-              "to_sha": to_sha, "from_sha": from_sha, "ref": inp.ref or to_sha,
-              "to_tree": t.layout.tree(to_sha), "port": str(t.port),
-              "env_file": inp.app.env_file, "release_path": "", "release_name": "",
-              "from_release_path": "", "keep_releases": str(t.keep_releases)}
+    values = {
+        **t.layout.placeholders(),
+        "build_path": build,
+        "prev_path": prev,
+        "incoming_path": build if needs_build else prev,
+        "branch": inp.app.branch,
+        "remote": inp.app.remote,
+        "app_name": inp.app.name,
+        "to_sha": to_sha,
+        "from_sha": from_sha,
+        "ref": inp.ref or to_sha,
+        "to_tree": t.layout.tree(to_sha),
+        "port": str(t.port),
+        "env_file": inp.app.env_file,
+        "release_path": "",
+        "release_name": "",
+        "from_release_path": "",
+        "keep_releases": str(t.keep_releases),
+    }
     if paths is not None:
         release_path = f"{values['releases_path']}/{paths.release}"
-        values.update(release_path=release_path, release_name=paths.release,
-                      build_path=release_path, incoming_path=release_path,
-                      from_release_path=f"{values['releases_path']}/{paths.from_release}"
-                      if paths.from_release else "")
+        values.update(
+            release_path=release_path,
+            release_name=paths.release,
+            build_path=release_path,
+            incoming_path=release_path,
+            from_release_path=f"{values['releases_path']}/{paths.from_release}"
+            if paths.from_release
+            else "",
+        )
     return values
 
 
 def _condition_holds(step: Step, needs_build: bool, lockfile_changed: bool) -> bool:
-    return {"always": True, "needs_build": needs_build,
-            "lockfile_changed": needs_build and lockfile_changed,
-            "lockfile_unchanged": needs_build and not lockfile_changed}[step.when]
+    return {
+        "always": True,
+        "needs_build": needs_build,
+        "lockfile_changed": needs_build and lockfile_changed,
+        "lockfile_unchanged": needs_build and not lockfile_changed,
+    }[step.when]
 
 
-def _reload(step: Step, inp: PlanInput, values: dict[str, str], exec_mode: str | None,
-            apply: ApplyPlan | None) -> tuple[str, str]:
+def _reload(
+    step: Step,
+    inp: PlanInput,
+    values: dict[str, str],
+    exec_mode: str | None,
+    apply: ApplyPlan | None,
+) -> tuple[str, str]:
     """(command, display) of the reload built-in: the reload, what it applies, its checks."""
     t = inp.target
     link = t.layout.switched_link
-    cmd = scripts.reload(scripts.ReloadSpec(
-        inp.app.name, exec_mode, t.ops_dir, t.code_path, current=link, overlap=step.overlap,
-        apply=apply, timeout=step.timeout))
+    cmd = scripts.reload(
+        scripts.ReloadSpec(
+            inp.app.name,
+            exec_mode,
+            t.ops_dir,
+            t.code_path,
+            current=link,
+            overlap=step.overlap,
+            apply=apply,
+            timeout=step.timeout,
+        )
+    )
     verb = "restart" if exec_mode == "fork_mode" else "reload"
     how = f"pm2 {verb} {inp.app.name} --update-env"
     if step.overlap and verb == "reload":
-        how = (f"pm2 scale {inp.app.name} to twice its workers (new ones from current/), "
-               "wait until they are ready, delete the old ones")
+        how = (
+            f"pm2 scale {inp.app.name} to twice its workers (new ones from current/), "
+            "wait until they are ready, delete the old ones"
+        )
     if apply is not None and apply.how is Apply.SCALE and apply.wanted is not None:
         how += f"; pm2 scale {inp.app.name} {apply.wanted.instances}"
     elif apply is not None and apply.how in (Apply.HANDOVER, Apply.RESTART):
-        how = (f"start {inp.app.name} again from {t.code_path}'s ecosystem file: "
-               + ("beside the old workers, which stop once the new ones are ready"
-                  if apply.how is Apply.HANDOVER else
-                  "after the old processes stopped (fork mode: a gap)"))
+        how = f"start {inp.app.name} again from {t.code_path}'s ecosystem file: " + (
+            "beside the old workers, which stop once the new ones are ready"
+            if apply.how is Apply.HANDOVER
+            else "after the old processes stopped (fork mode: a gap)"
+        )
     changes = f" [{apply.describe()}]" if apply is not None else ""
-    extra = (f"; every worker's /proc/PID/cwd in {values['release_path']} (else a "
-             "zero-downtime handover to a PM2 app run from current/)") if link else ""
-    return cmd, (f"{how}{changes}; then pm2 jlist: every instance online with a new "
-                 f"pm_uptime{extra}; SIGKILLs in PM2's log reported; pm2 save")
+    extra = (
+        (
+            f"; every worker's /proc/PID/cwd in {values['release_path']} (else a "
+            "zero-downtime handover to a PM2 app run from current/)"
+        )
+        if link
+        else ""
+    )
+    return cmd, (
+        f"{how}{changes}; then pm2 jlist: every instance online with a new "
+        f"pm_uptime{extra}; SIGKILLs in PM2's log reported; pm2 save"
+    )
 
 
-def _builtin(step: Step, inp: PlanInput, values: dict[str, str],
-             exec_mode: str | None, apply: ApplyPlan | None) -> tuple[str, str]:
+def _builtin(
+    step: Step,
+    inp: PlanInput,
+    values: dict[str, str],
+    exec_mode: str | None,
+    apply: ApplyPlan | None,
+) -> tuple[str, str]:
     """(command, display) of a built-in step."""
     t = inp.target
     if step.builtin == "test_build":
-        cmd = scripts.test_build(values["build_path"], step.timeout, inp.app.health_path,
-                                 step.expect or DEFAULT_EXPECT,
-                                 cwd=values["release_path"] or None)
-        return cmd, (f"node hostside/test_build.js {values['build_path']}/dist/index.js: NODE_ENV="
-                     f"production, spare port, wait for '{step.expect or DEFAULT_EXPECT}' and "
-                     f"{inp.app.health_path} 200, stop it")
+        cmd = scripts.test_build(
+            values["build_path"],
+            step.timeout,
+            inp.app.health_path,
+            step.expect or DEFAULT_EXPECT,
+            cwd=values["release_path"] or None,
+        )
+        return cmd, (
+            f"node hostside/test_build.js {values['build_path']}/dist/index.js: NODE_ENV="
+            f"production, spare port, wait for '{step.expect or DEFAULT_EXPECT}' and "
+            f"{inp.app.health_path} 200, stop it"
+        )
     if step.builtin == "reload":
         return _reload(step, inp, values, exec_mode, apply)
     if step.builtin == "health":
         cmd = scripts.health(t.local_url, step.retries, step.delay, values["to_sha"])
-        return cmd, (f"node hostside/health_loop.js GET {t.local_url} on the host: 2 x 200 in "
-                     f"a row, commit {short(values['to_sha'])}, {step.retries} retries "
-                     f"{step.delay:g}s apart")
+        return cmd, (
+            f"node hostside/health_loop.js GET {t.local_url} on the host: 2 x 200 in "
+            f"a row, commit {short(values['to_sha'])}, {step.retries} retries "
+            f"{step.delay:g}s apart"
+        )
     if step.builtin == "smoke":
         return "", f"smoke tests against {t.base_url} from this machine"
     if step.builtin == "record":
         return "", f"append one JSON line to {t.history_file}"
     if step.builtin == "prune":
-        return "", (f"delete all but the newest {t.keep_releases} releases in "
-                    f"{values['releases_path']}, never current or the rollback target")
+        return "", (
+            f"delete all but the newest {t.keep_releases} releases in "
+            f"{values['releases_path']}, never current or the rollback target"
+        )
     if step.builtin == "lock":
-        return "", (f"{t.ops_dir}/lock with info.json (written aside, renamed into place) before "
-                    "any step; removed when the run ends")
+        return "", (
+            f"{t.ops_dir}/lock with info.json (written aside, renamed into place) before "
+            "any step; removed when the run ends"
+        )
     return "", "the checklist's server half, before any host changes"
 
 
@@ -194,10 +257,17 @@ def _auto_skip(step: Step, inp: PlanInput) -> str | None:
     return None
 
 
-def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
-               lockfile_changed: bool, exec_mode: str | None,
-               paths: ReleasePaths | None = None,
-               apply: ApplyPlan | None = None) -> tuple[PlannedStep, ...]:
+def plan_steps(
+    inp: PlanInput,
+    *,
+    from_sha: str,
+    to_sha: str,
+    needs_build: bool,
+    lockfile_changed: bool,
+    exec_mode: str | None,
+    paths: ReleasePaths | None = None,
+    apply: ApplyPlan | None = None,
+) -> tuple[PlannedStep, ...]:
     """Every playbook step for one host, with its command or the reason it is skipped."""
     values = placeholders(inp, from_sha, to_sha, needs_build, paths)
     switch_at = inp.playbook.switch_index
@@ -210,11 +280,23 @@ def plan_steps(inp: PlanInput, *, from_sha: str, to_sha: str, needs_build: bool,
             command = display = render(step.run, values)
         else:
             command, display = _builtin(step, inp, values, exec_mode, apply)
-        out.append(PlannedStep(name=step.name, kind=step.kind, command=command, display=display,
-                               timeout=step.timeout, switch=step.switch,
-                               after_switch=i > switch_at, skip=skip, retries=step.retries,
-                               delay=step.delay, connections=step.connections,
-                               overlap=step.overlap, min_free_mb=step.min_free_mb))
+        out.append(
+            PlannedStep(
+                name=step.name,
+                kind=step.kind,
+                command=command,
+                display=display,
+                timeout=step.timeout,
+                switch=step.switch,
+                after_switch=i > switch_at,
+                skip=skip,
+                retries=step.retries,
+                delay=step.delay,
+                connections=step.connections,
+                overlap=step.overlap,
+                min_free_mb=step.min_free_mb,
+            )
+        )
     return tuple(out)
 
 
@@ -226,20 +308,25 @@ def _blocked(t: Target, facts: HostFacts, to_sha: str | None, auto: bool) -> str
     if facts.head is None:
         return "the app checkout has no commit"
     if to_sha is None:
-        return (facts.fetch_error and f"git fetch failed ({facts.fetch_error})") \
-            or "the target ref does not resolve to a commit on this host"
+        return (
+            facts.fetch_error and f"git fetch failed ({facts.fetch_error})"
+        ) or "the target ref does not resolve to a commit on this host"
     if facts.dirty and not auto:  # putting a host back: checkout --force restores the tree
-        return (f"the app checkout has {facts.dirty} modified tracked file(s); commit or discard "
-                "them on the host first")
+        return (
+            f"the app checkout has {facts.dirty} modified tracked file(s); commit or discard "
+            "them on the host first"
+        )
     return None
 
 
 def workspace_refusal(lockfile: str) -> str:
     """Why a build is refused when the lockfile is at the repository's root only."""
-    return (f"the target commit has no {lockfile}, only a package-lock.json at the repository "
-            "root (npm workspaces): a build of the app directory alone cannot `npm ci` from it; "
-            "give the app its own lockfile (`npm install --workspaces=false` in it, committed), "
-            "or make app.path the repository root; nothing was changed")
+    return (
+        f"the target commit has no {lockfile}, only a package-lock.json at the repository "
+        "root (npm workspaces): a build of the app directory alone cannot `npm ci` from it; "
+        "give the app its own lockfile (`npm install --workspaces=false` in it, committed), "
+        "or make app.path the repository root; nothing was changed"
+    )
 
 
 def release_paths(facts: HostFacts, to_sha: str) -> tuple[ReleasePaths, bool] | str:
@@ -267,21 +354,46 @@ def plan_host(inp: PlanInput, facts: HostFacts) -> HostPlan:
     if blocked is None and needs_build and facts.lockfile == "root":
         blocked = workspace_refusal(inp.target.layout.lockfile)
     if blocked is not None or facts.head is None or to_sha is None:
-        return HostPlan(inp.target, inp.action, facts.head, to_sha, False, False,
-                        facts.exec_mode, (), blocked)
+        return HostPlan(
+            inp.target, inp.action, facts.head, to_sha, False, False, facts.exec_mode, (), blocked
+        )
     lockfile_changed = bool(facts.lockfile_differs) or not facts.has_node_modules
     apply = pm2_plan(facts, inp.app.name)
-    steps = () if facts.head == to_sha else plan_steps(
-        inp, from_sha=facts.head, to_sha=to_sha, needs_build=needs_build,
-        lockfile_changed=lockfile_changed, exec_mode=facts.exec_mode, paths=paths, apply=apply)
+    steps = (
+        ()
+        if facts.head == to_sha
+        else plan_steps(
+            inp,
+            from_sha=facts.head,
+            to_sha=to_sha,
+            needs_build=needs_build,
+            lockfile_changed=lockfile_changed,
+            exec_mode=facts.exec_mode,
+            paths=paths,
+            apply=apply,
+        )
+    )
     scratch: str | None = f"{inp.target.ops_dir}/build"
     if paths is not None:
-        scratch = placeholders(inp, facts.head, to_sha, needs_build, paths)["release_path"] \
-            if needs_build else None
-    return HostPlan(inp.target, inp.action, facts.head, to_sha, needs_build,
-                    needs_build and lockfile_changed, facts.exec_mode, steps,
-                    release=paths.release if paths else None, scratch=scratch,
-                    from_release=paths.from_release if paths else None, pm2=apply)
+        scratch = (
+            placeholders(inp, facts.head, to_sha, needs_build, paths)["release_path"]
+            if needs_build
+            else None
+        )
+    return HostPlan(
+        inp.target,
+        inp.action,
+        facts.head,
+        to_sha,
+        needs_build,
+        needs_build and lockfile_changed,
+        facts.exec_mode,
+        steps,
+        release=paths.release if paths else None,
+        scratch=scratch,
+        from_release=paths.from_release if paths else None,
+        pm2=apply,
+    )
 
 
 def pm2_plan(facts: HostFacts, app_name: str) -> ApplyPlan | None:

@@ -25,8 +25,7 @@ from cookcam_ops.yamlfile import YamlDoc, format_key_path, load_yaml
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
 
-Builtin = Literal["lock", "checklist", "test_build", "reload", "health", "smoke", "record",
-                  "prune"]
+Builtin = Literal["lock", "checklist", "test_build", "reload", "health", "smoke", "record", "prune"]
 
 
 class StepKind(StrEnum):
@@ -46,12 +45,33 @@ class StepKind(StrEnum):
 
 Condition = Literal["always", "needs_build", "lockfile_changed", "lockfile_unchanged"]
 PREFLIGHT = frozenset({"lock", "checklist"})
-PLACEHOLDERS = frozenset({
-    "app_path", "ops_path", "build_path", "prev_path", "incoming_path", "branch", "remote",
-    "app_name", "to_sha", "from_sha", "ref", "port", "repo_path", "shared_path",
-    "releases_path", "current_path", "env_file", "release_path", "release_name",
-    "from_release_path", "keep_releases", "to_tree", "app_subdir",
-})
+PLACEHOLDERS = frozenset(
+    {
+        "app_path",
+        "ops_path",
+        "build_path",
+        "prev_path",
+        "incoming_path",
+        "branch",
+        "remote",
+        "app_name",
+        "to_sha",
+        "from_sha",
+        "ref",
+        "port",
+        "repo_path",
+        "shared_path",
+        "releases_path",
+        "current_path",
+        "env_file",
+        "release_path",
+        "release_name",
+        "from_release_path",
+        "keep_releases",
+        "to_tree",
+        "app_subdir",
+    }
+)
 # `{name}` not preceded by `$`, so shell parameter expansions like ${HOME} stay shell syntax.
 PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 STEP_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -93,8 +113,9 @@ class Step(BaseModel):
             raise ValueError("run must not be empty")
         unknown = sorted({m for m in PLACEHOLDER_RE.findall(v) if m not in PLACEHOLDERS})
         if unknown:
-            raise ValueError(f"unknown placeholder {{{unknown[0]}}} (known: "
-                             f"{', '.join(sorted(PLACEHOLDERS))})")
+            raise ValueError(
+                f"unknown placeholder {{{unknown[0]}}} (known: {', '.join(sorted(PLACEHOLDERS))})"
+            )
         return v
 
     @model_validator(mode="after")
@@ -181,16 +202,22 @@ def _check_order(doc: YamlDoc, book: Playbook) -> None:
             raise _error(doc, ("steps", i, "name"), f"the name {step.name!r} is used twice")
         seen.add(step.name)
         if i > 0 and step.preflight and not book.steps[i - 1].preflight:
-            raise _error(doc, ("steps", i), f"`builtin: {step.builtin}` must come before "
-                         "every other kind of step")
+            raise _error(
+                doc,
+                ("steps", i),
+                f"`builtin: {step.builtin}` must come before every other kind of step",
+            )
     if book.steps[0].builtin != "lock":
         raise _error(doc, ("steps", 0), "the first step must be `builtin: lock`")
     switches = [i for i, s in enumerate(book.steps) if s.switch]
     if len(switches) != 1:
         where = ("steps", switches[1]) if switches else ("steps",)
-        raise _error(doc, where, "a playbook needs exactly one step with `switch: true` "
-                     f"(found {len(switches)})")
-    for i, step in enumerate(book.steps[switches[0] + 1:], start=switches[0] + 1):
+        raise _error(
+            doc,
+            where,
+            f"a playbook needs exactly one step with `switch: true` (found {len(switches)})",
+        )
+    for i, step in enumerate(book.steps[switches[0] + 1 :], start=switches[0] + 1):
         if step.when != "always":
             raise _error(doc, ("steps", i, "when"), "steps after the switch cannot be conditional")
 
@@ -203,8 +230,7 @@ def _check_placeholders(doc: YamlDoc, book: Playbook) -> None:
             offset, why = problems[0]
             line = doc.text_line(("steps", i, "run"), offset)
             where = f"{doc.path}:{line}" if line else str(doc.path)
-            raise ConfigError(f"{where}: playbook: {_step_label(doc, i)} (run): {why}",
-                              hint=HINT)
+            raise ConfigError(f"{where}: playbook: {_step_label(doc, i)} (run): {why}", hint=HINT)
 
 
 def load_playbook(path: Path) -> Playbook:
@@ -221,8 +247,7 @@ def load_playbook(path: Path) -> Playbook:
     return book
 
 
-def playbook_path(loaded: LoadedConfig, action: str, strategy: str = Strategy.IN_PLACE
-                  ) -> Path:
+def playbook_path(loaded: LoadedConfig, action: str, strategy: str = Strategy.IN_PLACE) -> Path:
     """The playbook ops.yaml names for action (deploy or rollback), else the built-in one.
 
     strategy: releases reads `deploy_releases` / `rollback_releases` and defaults to

@@ -58,8 +58,10 @@ def validate_ref(ref: str, what: str = "--ref") -> str:
         return ref
     problem = ref_problem(ref)
     if problem:
-        raise UsageError(f"{what} {clip_value(ref)} is not a valid git ref name: {problem}",
-                         hint="give a branch, a tag or a commit SHA")
+        raise UsageError(
+            f"{what} {clip_value(ref)} is not a valid git ref name: {problem}",
+            hint="give a branch, a tag or a commit SHA",
+        )
     return ref
 
 

@@ -28,15 +28,17 @@ CWD_LOOKS = 3
 
 def cwd_script(link: str) -> str:
     """One round trip: the app's workers (with their resolved cwd) and where link points."""
-    return composite.script([("pm2", composite.pm2_jlist()),
-                             ("current", f"readlink -f {q(link)}")])
+    return composite.script([("pm2", composite.pm2_jlist()), ("current", f"readlink -f {q(link)}")])
 
 
 def workers_of(doc: Any, app_name: str) -> list[tuple[object, str | None]]:
     """(pm_id, cwd) of the app's processes from the filtered jlist document."""
     procs = doc.get("processes") if isinstance(doc, dict) else None
-    return [(p.get("pm_id"), p.get("cwd") if isinstance(p.get("cwd"), str) else None)
-            for p in procs or [] if isinstance(p, dict) and p.get("name") == app_name]
+    return [
+        (p.get("pm_id"), p.get("cwd") if isinstance(p.get("cwd"), str) else None)
+        for p in procs or []
+        if isinstance(p, dict) and p.get("name") == app_name
+    ]
 
 
 def check_cwds(session: Runner, link: str, app_name: str) -> rel.CwdVerdict:
@@ -47,9 +49,13 @@ def check_cwds(session: Runner, link: str, app_name: str) -> rel.CwdVerdict:
     return rel.judge_cwds(workers_of(composite.json_section(sections, "pm2"), app_name), real)
 
 
-def ensure_in_release(session: Runner, hp: HostPlan, app_name: str, timeout: float,
-                      first: tuple[list[tuple[object, str | None]], str | None] | None = None
-                      ) -> tuple[bool, str]:
+def ensure_in_release(
+    session: Runner,
+    hp: HostPlan,
+    app_name: str,
+    timeout: float,
+    first: tuple[list[tuple[object, str | None]], str | None] | None = None,
+) -> tuple[bool, str]:
     """After a verified reload: workers in the new release, else a handover, checked again.
 
     first: the workers and current's target as the reload's last look saw them (no round trip).
@@ -91,7 +97,10 @@ def prune(session: Runner, hp: HostPlan, ps: PlannedStep) -> tuple[StepStatus, s
     paths = [lay.release_path(name) for name in doomed]
     done = session.run(f"rm -rf {q(*paths)}", timeout=ps.timeout)
     if not done.ok:
-        return StepStatus.WARN, (f"could not delete {len(doomed)} old release(s) "
-                                 f"(exit {done.exit_code})")
-    return StepStatus.OK, (f"deleted {len(doomed)} old release(s) ({', '.join(doomed)}); "
-                           f"{len(entries) - len(doomed)} kept")
+        return StepStatus.WARN, (
+            f"could not delete {len(doomed)} old release(s) (exit {done.exit_code})"
+        )
+    return StepStatus.OK, (
+        f"deleted {len(doomed)} old release(s) ({', '.join(doomed)}); "
+        f"{len(entries) - len(doomed)} kept"
+    )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.plan import HostPlan
     from cookcam_ops.pm2.apply import ApplyPlan
 
+
 class StepStatus(StrEnum):
     """A step's status (the JSON's hosts[].steps[].status)."""
 
@@ -63,8 +64,12 @@ class StepResult:
         return self.status != StepStatus.FAILED
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": str(self.status),
-                "duration_s": round(self.duration_s, 3), "detail": self.detail}
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "duration_s": round(self.duration_s, 3),
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -80,9 +85,14 @@ class HostResult:
     pm2: ApplyPlan | None = None  # the ecosystem settings this run set out to change
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "from_sha": self.from_sha, "to_sha": self.to_sha,
-                "outcome": str(self.outcome), "steps": [s.to_dict() for s in self.steps],
-                "pm2": None if self.pm2 is None else self.pm2.to_dict()}
+        return {
+            "name": self.name,
+            "from_sha": self.from_sha,
+            "to_sha": self.to_sha,
+            "outcome": str(self.outcome),
+            "steps": [s.to_dict() for s in self.steps],
+            "pm2": None if self.pm2 is None else self.pm2.to_dict(),
+        }
 
 
 @dataclass
@@ -103,7 +113,8 @@ class RunResult:
     @property
     def success_outcome(self) -> Outcome:
         return {"deploy": Outcome.DEPLOYED, "migrate": Outcome.MIGRATED}.get(
-            self.action, Outcome.ROLLED_BACK)
+            self.action, Outcome.ROLLED_BACK
+        )
 
     @property
     def ok(self) -> bool:
@@ -118,8 +129,9 @@ class RunResult:
             return ExitCode.INTERRUPTED
         if self.ok:
             return ExitCode.OK
-        if self.outcome == Outcome.FAILED and any(h.outcome == Outcome.UNREACHABLE
-                                                  for h in self.hosts):
+        if self.outcome == Outcome.FAILED and any(
+            h.outcome == Outcome.UNREACHABLE for h in self.hosts
+        ):
             return ExitCode.UNREACHABLE
         return ExitCode.CHECKS_FAILED
 
@@ -127,26 +139,45 @@ class RunResult:
     def warnings(self) -> list[dict[str, str]]:
         """Every step that passed with a warning (a SIGKILLed worker, a saved list that would
         not bring the release back): what CI should look at although the run succeeded."""
-        return [{"host": h.name, "step": s.name, "detail": s.detail}
-                for h in self.hosts for s in h.steps if s.status == StepStatus.WARN]
+        return [
+            {"host": h.name, "step": s.name, "detail": s.detail}
+            for h in self.hosts
+            for s in h.steps
+            if s.status == StepStatus.WARN
+        ]
 
     @property
     def unreachable(self) -> list[Unreachable]:
         """Hosts lost during the run (and not reached again), with the last thing they said."""
-        return [Unreachable(h.name, next((s.detail for s in reversed(h.steps)
-                                          if s.status == StepStatus.FAILED), "unreachable"))
-                for h in self.hosts if h.outcome == Outcome.UNREACHABLE]
+        return [
+            Unreachable(
+                h.name,
+                next(
+                    (s.detail for s in reversed(h.steps) if s.status == StepStatus.FAILED),
+                    "unreachable",
+                ),
+            )
+            for h in self.hosts
+            if h.outcome == Outcome.UNREACHABLE
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         lost = self.unreachable
-        doc = {"ok": self.ok, "environment": self.environment, "action": self.action,
-               "outcome": str(self.outcome), "target_sha": self.target_sha,
-               "hosts": [h.to_dict() for h in self.hosts],
-               "duration_s": round(self.duration_s, 3),
-               "checks": [c.to_dict() for c in self.checks], "warnings": self.warnings,
-               "interrupted": self.interrupted,
-               **reachability(lost, [h.name for h in self.hosts
-                                     if h.name not in {u.host for u in lost}])}
+        doc = {
+            "ok": self.ok,
+            "environment": self.environment,
+            "action": self.action,
+            "outcome": str(self.outcome),
+            "target_sha": self.target_sha,
+            "hosts": [h.to_dict() for h in self.hosts],
+            "duration_s": round(self.duration_s, 3),
+            "checks": [c.to_dict() for c in self.checks],
+            "warnings": self.warnings,
+            "interrupted": self.interrupted,
+            **reachability(
+                lost, [h.name for h in self.hosts if h.name not in {u.host for u in lost}]
+            ),
+        }
         if self.canary is not None:
             doc["canary"] = self.canary.to_dict()
         return doc
@@ -155,8 +186,9 @@ class RunResult:
 def run_outcome(action: str, hosts: list[HostResult]) -> Outcome:
     """The run's outcome from its hosts' outcomes."""
     outcomes = [h.outcome for h in hosts]
-    if Outcome.ROLLBACK_FAILED in outcomes or any(h.outcome == Outcome.UNREACHABLE and h.touched
-                                                  for h in hosts):
+    if Outcome.ROLLBACK_FAILED in outcomes or any(
+        h.outcome == Outcome.UNREACHABLE and h.touched for h in hosts
+    ):
         return Outcome.ROLLBACK_FAILED
     success = Outcome.DEPLOYED if action == "deploy" else Outcome.ROLLED_BACK
     if action == "deploy" and Outcome.ROLLED_BACK in outcomes:

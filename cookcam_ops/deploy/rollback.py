@@ -56,14 +56,20 @@ def choose_target(facts: dict[str, HostFacts], to: str | None) -> tuple[str | No
         if len(shas) == 1 and all(f.target for f in facts.values()):
             return shas.pop(), f"--to {to}"
         return None, f"--to {to} does not resolve to one commit on every host"
-    found = audit.rollback_target({label: f.head for label, f in facts.items()},
-                                  {label: f.history for label, f in facts.items()})
+    found = audit.rollback_target(
+        {label: f.head for label, f in facts.items()},
+        {label: f.history for label, f in facts.items()},
+    )
     if found is None:
-        return None, ("no earlier release in the hosts' audit logs; give one with --to SHA "
-                      "(see `cookcam-ops history`)")
+        return None, (
+            "no earlier release in the hosts' audit logs; give one with --to SHA "
+            "(see `cookcam-ops history`)"
+        )
     sha, rec = found
-    return sha, (f"the release before {short(rec.to_sha)} (deployed by {rec.user} at "
-                 f"{rec.time}, run {rec.id[:8]})")
+    return sha, (
+        f"the release before {short(rec.to_sha)} (deployed by {rec.user} at "
+        f"{rec.time}, run {rec.id[:8]})"
+    )
 
 
 def rollback_batch(env: EnvironmentConfig, plans: list[HostPlan]) -> int:
@@ -84,37 +90,52 @@ def releases(facts: dict[str, HostFacts], shas: set[str]) -> dict[str, audit.Rel
     return {sha: audit.describe_release(records, sha) for sha in shas}
 
 
-def _prepare(loaded: LoadedConfig, req: RollbackRequest, book: Playbook, run: Run
-             ) -> tuple[list[HostPlan], list[Check], Preview]:
+def _prepare(
+    loaded: LoadedConfig, req: RollbackRequest, book: Playbook, run: Run
+) -> tuple[list[HostPlan], list[Check], Preview]:
     """Connect, lock, read facts and audit logs, choose the target, plan (2 round trips)."""
     app, fleet = loaded.config.app, run.fleet
     to = req.to
     run.connect(req.command_line, req.environment)
     cands = tuple(ref_candidates(to, app.remote, app.branch)) if to else ()
-    first = fleet.gather(FactsQuery(app.remote, app.name, False, cands, history=True),
-                         book.facts_timeout)
+    first = fleet.gather(
+        FactsQuery(app.remote, app.name, False, cands, history=True), book.facts_timeout
+    )
     target, why = choose_target(first, to)
     fleet.observer.phase(f"target {short(target)}: {why}" if target else why)
     if target is None:
-        plans = [HostPlan(t, "rollback", first[t.label].head, None, False, False, None, (),
-                          why) for t in fleet.targets]
+        plans = [
+            HostPlan(t, "rollback", first[t.label].head, None, False, False, None, (), why)
+            for t in fleet.targets
+        ]
         return plans, [Check("target", Status.FAIL, why)], Preview("rollback", "", [], [])
     # The second look resolves the target on every host and reads its ecosystem file, so the
     # rollback puts back the PM2 settings it was deployed with (a kept release included).
-    facts = first if to else fleet.gather(
-        FactsQuery(app.remote, app.name, False, (target,)), book.facts_timeout)
-    plans = [plan_host(PlanInput(book, app, t, "rollback", target, to), facts[t.label])
-             for t in fleet.targets]
-    checks = [Check("target", Status.PASS, f"{short(target)}: {why}"),
-              *gates.fact_checks(plans, facts, app, own_lock=True)]
+    facts = (
+        first
+        if to
+        else fleet.gather(FactsQuery(app.remote, app.name, False, (target,)), book.facts_timeout)
+    )
+    plans = [
+        plan_host(PlanInput(book, app, t, "rollback", target, to), facts[t.label])
+        for t in fleet.targets
+    ]
+    checks = [
+        Check("target", Status.PASS, f"{short(target)}: {why}"),
+        *gates.fact_checks(plans, facts, app, own_lock=True),
+    ]
     shas = {p.from_sha for p in plans if p.from_sha} | {target}
-    return plans, checks, Preview("rollback", req.environment, plans, checks,
-                                  releases(first, shas))
+    return plans, checks, Preview("rollback", req.environment, plans, checks, releases(first, shas))
 
 
-def rollback_environment(loaded: LoadedConfig, req: RollbackRequest, *,
-                         observer: DeployObserver, confirm: Confirm,
-                         connector: Connector | None = None) -> RunResult:
+def rollback_environment(
+    loaded: LoadedConfig,
+    req: RollbackRequest,
+    *,
+    observer: DeployObserver,
+    confirm: Confirm,
+    connector: Connector | None = None,
+) -> RunResult:
     """Roll every host of the environment back; see the module docstring for where to."""
     from cookcam_ops.remote.fanout import ssh_connector
 
@@ -130,9 +151,17 @@ def rollback_environment(loaded: LoadedConfig, req: RollbackRequest, *,
         if stopped is not None:
             return stopped
         run.confirm(confirm, preview)
-        ctx = RunContext(run_id=run.fleet.run_id, action="rollback", user=local_user(),
-                         ref=req.to or plans[0].to_sha, app=loaded.config.app,
-                         observer=observer, rollback_playbook=book, cancel=run.cancel,
-                         auto_rollback=True, batch_size=rollback_batch(env, plans),
-                         cuts=run.guard.cuts)
+        ctx = RunContext(
+            run_id=run.fleet.run_id,
+            action="rollback",
+            user=local_user(),
+            ref=req.to or plans[0].to_sha,
+            app=loaded.config.app,
+            observer=observer,
+            rollback_playbook=book,
+            cancel=run.cancel,
+            auto_rollback=True,
+            batch_size=rollback_batch(env, plans),
+            cuts=run.guard.cuts,
+        )
         return run.execute(meta, plans, checks, ctx)

@@ -61,28 +61,41 @@ def environment_for(loaded: LoadedConfig, name: str) -> EnvironmentConfig:
     """The environment, refusing settings its strategy cannot work with."""
     env = loaded.environment(name)
     if env.strategy == Strategy.RELEASES and loaded.config.app.env_file.startswith("/"):
-        raise ConfigError(f"app.env_file: '{loaded.config.app.env_file}' is absolute, but "
-                          f"environments.{name} uses strategy: releases",
-                          hint="give a name relative to the app (each release keeps its copy; "
-                               "the deployed one lives in APP/shared)")
+        raise ConfigError(
+            f"app.env_file: '{loaded.config.app.env_file}' is absolute, but "
+            f"environments.{name} uses strategy: releases",
+            hint="give a name relative to the app (each release keeps its copy; "
+            "the deployed one lives in APP/shared)",
+        )
     return env
 
 
-def playbooks(loaded: LoadedConfig, strategy: str = Strategy.IN_PLACE
-              ) -> tuple[Playbook, Playbook]:
+def playbooks(loaded: LoadedConfig, strategy: str = Strategy.IN_PLACE) -> tuple[Playbook, Playbook]:
     """(deploy, rollback) playbooks for the strategy, loaded and validated before connecting."""
-    return (load_playbook(playbook_path(loaded, "deploy", strategy)),
-            load_playbook(playbook_path(loaded, "rollback", strategy)))
+    return (
+        load_playbook(playbook_path(loaded, "deploy", strategy)),
+        load_playbook(playbook_path(loaded, "rollback", strategy)),
+    )
 
 
 def planned_hosts(plans: list[HostPlan]) -> list[HostResult]:
     """Dry-run host entries: each step planned (detail = its command) or skipped."""
     out = []
     for p in plans:
-        steps = [StepResult(s.name, StepStatus.SKIPPED if s.skip else StepStatus.PLANNED, 0.0,
-                            s.skip or s.display) for s in p.steps]
-        outcome = Outcome.NOTHING_TO_DO if p.nothing_to_do else (
-            Outcome.FAILED if p.blocked else Outcome.PLANNED)
+        steps = [
+            StepResult(
+                s.name,
+                StepStatus.SKIPPED if s.skip else StepStatus.PLANNED,
+                0.0,
+                s.skip or s.display,
+            )
+            for s in p.steps
+        ]
+        outcome = (
+            Outcome.NOTHING_TO_DO
+            if p.nothing_to_do
+            else (Outcome.FAILED if p.blocked else Outcome.PLANNED)
+        )
         out.append(HostResult(p.label, p.from_sha, p.to_sha, outcome, steps, pm2=p.pm2))
     return out
 
@@ -91,17 +104,21 @@ def preflight_steps(plans: list[HostPlan], checks: list[Check]) -> dict[str, lis
     """The lock and checklist steps' results per host, as the JSON lists them."""
     out: dict[str, list[StepResult]] = {}
     for p in plans:
-        mine = [c for c in checks if c.name.startswith("checklist:") and c.host in (p.label,
-                                                                                    None)]
+        mine = [c for c in checks if c.name.startswith("checklist:") and c.host in (p.label, None)]
         bad = [c for c in mine if c.status is Status.FAIL]
         res = []
         for s in p.steps:
             if s.kind == StepKind.LOCK:
                 res.append(StepResult(s.name, StepStatus.OK, 0.0, "taken before any step"))
             elif s.kind == StepKind.CHECKLIST:
-                res.append(StepResult(s.name, StepStatus.FAILED if bad else StepStatus.OK, 0.0,
-                                      f"{len(mine)} items" + (f", {len(bad)} failed" if bad
-                                                              else "")))
+                res.append(
+                    StepResult(
+                        s.name,
+                        StepStatus.FAILED if bad else StepStatus.OK,
+                        0.0,
+                        f"{len(mine)} items" + (f", {len(bad)} failed" if bad else ""),
+                    )
+                )
         out[p.label] = res
     return out
 
@@ -116,28 +133,54 @@ class RunMeta:
     started: float = field(default_factory=time.monotonic)
     canary: CanaryRun | None = None
 
-    def finish(self, plans: list[HostPlan], hosts: list[HostResult], checks: list[Check], *,
-               outcome: Outcome | None = None, interrupted: bool = False) -> RunResult:
+    def finish(
+        self,
+        plans: list[HostPlan],
+        hosts: list[HostResult],
+        checks: list[Check],
+        *,
+        outcome: Outcome | None = None,
+        interrupted: bool = False,
+    ) -> RunResult:
         """The RunResult of this run, its outcome from its hosts unless given."""
         shas = {p.to_sha for p in plans if p.to_sha}
         outcome = outcome or run_outcome(self.action, hosts)
-        canary = None if self.canary is None else self.canary.report(
-            [p.label for p in plans if not p.nothing_to_do], outcome)
+        canary = (
+            None
+            if self.canary is None
+            else self.canary.report([p.label for p in plans if not p.nothing_to_do], outcome)
+        )
         if canary is not None and canary.failed:  # kept where it is (--no-auto-rollback)
             outcome = Outcome.FAILED
-        return RunResult(action=self.action, environment=self.environment, outcome=outcome,
-                         target_sha=shas.pop() if len(shas) == 1 else None, hosts=hosts,
-                         checks=checks + (canary.checks() if canary else []),
-                         duration_s=time.monotonic() - self.started,
-                         interrupted=interrupted, plans=plans, canary=canary)
+        return RunResult(
+            action=self.action,
+            environment=self.environment,
+            outcome=outcome,
+            target_sha=shas.pop() if len(shas) == 1 else None,
+            hosts=hosts,
+            checks=checks + (canary.checks() if canary else []),
+            duration_s=time.monotonic() - self.started,
+            interrupted=interrupted,
+            plans=plans,
+            canary=canary,
+        )
 
     def early(self, plans: list[HostPlan], checks: list[Check]) -> RunResult | None:
         """The result when the run stops before any host changes (checks failed, or no work)."""
         if checks_ok(checks) and not all(p.nothing_to_do for p in plans):
             return None
         pre = preflight_steps(plans, checks)
-        hosts = [HostResult(p.label, p.from_sha, p.to_sha, Outcome.NOTHING_TO_DO if p.nothing_to_do
-                            else Outcome.FAILED, pre[p.label], pm2=p.pm2) for p in plans]
+        hosts = [
+            HostResult(
+                p.label,
+                p.from_sha,
+                p.to_sha,
+                Outcome.NOTHING_TO_DO if p.nothing_to_do else Outcome.FAILED,
+                pre[p.label],
+                pm2=p.pm2,
+            )
+            for p in plans
+        ]
         return self.finish(plans, hosts, checks)
 
 
@@ -163,32 +206,34 @@ class Run:
             with self.guard.paused():
                 answer = confirm(preview)
         except KeyboardInterrupt:
-            raise Interrupted("interrupted at the prompt; nothing changed, locks released"
-                              ) from None
+            raise Interrupted(
+                "interrupted at the prompt; nothing changed, locks released"
+            ) from None
         if not answer:
-            raise ChecksFailed(f"{preview.action} not confirmed; nothing changed, locks "
-                               "released")
+            raise ChecksFailed(f"{preview.action} not confirmed; nothing changed, locks released")
 
-    def execute(self, meta: RunMeta, plans: list[HostPlan], checks: list[Check],
-                ctx: RunContext) -> RunResult:
+    def execute(
+        self, meta: RunMeta, plans: list[HostPlan], checks: list[Check], ctx: RunContext
+    ) -> RunResult:
         """The plans on the engine, batch by batch; the run's result."""
         hosts = execute(plans, self.fleet.sessions, ctx, preflight_steps(plans, checks))
         return meta.finish(plans, hosts, checks, interrupted=self.cancel.is_set())
 
 
 @contextmanager
-def open_run(targets: list[Target], connector: Connector, observer: DeployObserver
-             ) -> Iterator[Run]:
+def open_run(
+    targets: list[Target], connector: Connector, observer: DeployObserver
+) -> Iterator[Run]:
     """A run over targets: signals caught, and every lock released and connection closed
     however it ends."""
     cancel = threading.Event()
-    with interrupts(cancel, observer.phase) as guard, \
-            Fleet(targets, connector, observer) as fleet:
+    with interrupts(cancel, observer.phase) as guard, Fleet(targets, connector, observer) as fleet:
         yield Run(fleet, guard, cancel)
 
 
 def check_cancel(cancel: threading.Event) -> None:
     """Interrupted (exit 130) when a signal came before any host changed."""
     if cancel.is_set():
-        raise Interrupted("interrupted before any host changed; nothing to put back, locks "
-                          "released")
+        raise Interrupted(
+            "interrupted before any host changed; nothing to put back, locks released"
+        )

@@ -20,16 +20,19 @@ LOCAL_SLACK_S = 30.0  # the local timeout is the remote one plus this, as a last
 RELOAD_RETRIES = 3
 
 
-def wrap(command: str, *, cwd: str, ops_path: str, run_id: str, timeout: float,
-         before: str = "") -> str:
+def wrap(
+    command: str, *, cwd: str, ops_path: str, run_id: str, timeout: float, before: str = ""
+) -> str:
     """command as sent: in cwd, under `timeout` (own process group), its pid in step.pid.
 
     before: shell run first in cwd (the free-space check), which may stop the step.
     """
     pid_file = f"{ops_path}/step.pid"
-    return (f"mkdir -p {q(ops_path)} && cd {q(cwd)} && {before + '; ' if before else ''}"
-            f"printf '%s %s\\n' \"$$\" {q(run_id)} > {q(pid_file)} && "
-            f"exec timeout -k {KILL_GRACE_S} {max(1, round(timeout))} sh -c {q(command)}")
+    return (
+        f"mkdir -p {q(ops_path)} && cd {q(cwd)} && {before + '; ' if before else ''}"
+        f"printf '%s %s\\n' \"$$\" {q(run_id)} > {q(pid_file)} && "
+        f"exec timeout -k {KILL_GRACE_S} {max(1, round(timeout))} sh -c {q(command)}"
+    )
 
 
 def reap(ops_path: str, run_id: str, wait_s: float) -> str:
@@ -42,8 +45,9 @@ def reap(ops_path: str, run_id: str, wait_s: float) -> str:
     return f"{sh_program('reap.sh')} {q(f'{ops_path}/step.pid', run_id, rounds)}"
 
 
-def test_build(build_path: str, timeout: float, health_path: str, expect: str,
-               cwd: str | None = None) -> str:
+def test_build(
+    build_path: str, timeout: float, health_path: str, expect: str, cwd: str | None = None
+) -> str:
     """Start the build aside on a spare port and check it.
 
     In the app directory (in-place: the build reads the app's .env), or in cwd (releases: the
@@ -51,8 +55,10 @@ def test_build(build_path: str, timeout: float, health_path: str, expect: str,
     """
     deadline_ms = max(1000, round((timeout - 12) * 1000))
     into = f"cd {q(cwd)} && " if cwd else ""
-    return (f"{into}{node_program('test_build.js')} "
-            f"{q(build_path + '/dist/index.js', deadline_ms, health_path, expect)}")
+    return (
+        f"{into}{node_program('test_build.js')} "
+        f"{q(build_path + '/dist/index.js', deadline_ms, health_path, expect)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,14 @@ def _reload_run(spec: ReloadSpec) -> str:
 
     how = spec.apply.how if spec.apply is not None else Apply.NONE
     if how in (Apply.HANDOVER, Apply.RESTART):
-        run = handover(spec.app_name, spec.directory, spec.timeout,
-                       replace=how is Apply.RESTART)
-        return f"out=$({run}); echo \"$out\"; case \"$out\" in *'\"ok\":true'*) ;; *) false;; esac"
+        run = handover(spec.app_name, spec.directory, spec.timeout, replace=how is Apply.RESTART)
+        return f'out=$({run}); echo "$out"; case "$out" in *\'"ok":true\'*) ;; *) false;; esac'
     verb = "restart" if spec.exec_mode == "fork_mode" else "reload"
-    run = (f"( {overlap_command(spec.app_name, 60.0)} )" if spec.overlap and verb == "reload"
-           else f"pm2 {verb} {q(spec.app_name)} --update-env")
+    run = (
+        f"( {overlap_command(spec.app_name, 60.0)} )"
+        if spec.overlap and verb == "reload"
+        else f"pm2 {verb} {q(spec.app_name)} --update-env"
+    )
     if how is Apply.SCALE and spec.apply is not None and spec.apply.wanted is not None:
         run += f" && pm2 scale {q(spec.app_name)} {spec.apply.wanted.instances}"
     return run
@@ -95,14 +103,18 @@ def reload(spec: ReloadSpec) -> str:
     restarting a crashed worker (hostside/reload.sh).
     """
     log = f"{spec.ops_path}/pm2-reload.log"
-    return (f"{log_size_command()}; {sh_program('reload.sh')} "
-            f"{q(log, RELOAD_RETRIES, spec.current or '', _reload_run(spec))}")
+    return (
+        f"{log_size_command()}; {sh_program('reload.sh')} "
+        f"{q(log, RELOAD_RETRIES, spec.current or '', _reload_run(spec))}"
+    )
 
 
 def health(url: str, retries: int, delay: float, sha: str | None, need: int = 2) -> str:
     """Poll the health URL from the host itself."""
-    return (f"{node_program('health_loop.js')} "
-            f"{q(url, int(retries), round(delay * 1000), sha or '', int(need))}")
+    return (
+        f"{node_program('health_loop.js')} "
+        f"{q(url, int(retries), round(delay * 1000), sha or '', int(need))}"
+    )
 
 
 def append_line(path: str, line: str) -> str:

@@ -55,8 +55,9 @@ def targets_for(loaded: LoadedConfig, env: EnvironmentConfig) -> list[Target]:
     return [target(h, loaded.config.app, env) for h in env.hosts]
 
 
-def _gate_checks(loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: Run, *,
-                 target_sha: str | None) -> list[Check]:
+def _gate_checks(
+    loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: Run, *, target_sha: str | None
+) -> list[Check]:
     fleet = run.fleet
     kinds = {s.builtin for s in book.steps}
     checks: list[Check] = []
@@ -64,41 +65,54 @@ def _gate_checks(loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: 
         checks += gates.smoke_preflight(loaded, req.environment, [t.label for t in fleet.targets])
     if "checklist" in kinds and target_sha:
         fleet.observer.phase("running the checklist's server half")
-        checks += gates.checklist_gate(loaded, req.environment, fleet.open_hosts(),
-                                       target_sha, own_lock=not req.dry_run)
+        checks += gates.checklist_gate(
+            loaded, req.environment, fleet.open_hosts(), target_sha, own_lock=not req.dry_run
+        )
     return checks
 
 
-def _prepare(loaded: LoadedConfig, req: DeployRequest, book: Playbook,
-             run: Run) -> tuple[list[HostPlan], list[Check]]:
+def _prepare(
+    loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: Run
+) -> tuple[list[HostPlan], list[Check]]:
     """Connect, lock (unless a dry run), gather facts, plan and run the gates."""
     app, fleet = loaded.config.app, run.fleet
     ref = validate_ref(req.ref) if req.ref is not None else None
     run.connect(req.command_line, req.environment, lock=not req.dry_run)
-    facts = fleet.gather(FactsQuery(app.remote, app.name, True,
-                                    tuple(ref_candidates(ref, app.remote, app.branch))),
-                         book.facts_timeout)
-    plans = [plan_host(PlanInput(book, app, t, "deploy", None, ref), facts[t.label])
-             for t in fleet.targets]
+    facts = fleet.gather(
+        FactsQuery(app.remote, app.name, True, tuple(ref_candidates(ref, app.remote, app.branch))),
+        book.facts_timeout,
+    )
+    plans = [
+        plan_host(PlanInput(book, app, t, "deploy", None, ref), facts[t.label])
+        for t in fleet.targets
+    ]
     checks = gates.fact_checks(plans, facts, app, own_lock=not req.dry_run)
     shas = {p.to_sha for p in plans if p.to_sha}
     if checks_ok(checks) and not all(p.nothing_to_do for p in plans):
-        checks += _gate_checks(loaded, req, book, run,
-                               target_sha=next(iter(shas)) if len(shas) == 1 else None)
+        checks += _gate_checks(
+            loaded, req, book, run, target_sha=next(iter(shas)) if len(shas) == 1 else None
+        )
     check_cancel(run.cancel)
     return plans, checks
 
 
-def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: DeployObserver,
-                       confirm: Confirm, connector: Connector | None = None) -> RunResult:
+def deploy_environment(
+    loaded: LoadedConfig,
+    req: DeployRequest,
+    *,
+    observer: DeployObserver,
+    confirm: Confirm,
+    connector: Connector | None = None,
+) -> RunResult:
     """Deploy req.ref (default: the remote's branch) to every host of the environment."""
     from cookcam_ops.remote.fanout import ssh_connector
 
     if req.ref is not None:
         validate_ref(req.ref)
     env = environment_for(loaded, req.environment)
-    canary = CanaryRun(canary_settings(env.canary, req.canary_hosts, req.bake_s)) \
-        if req.canary else None
+    canary = (
+        CanaryRun(canary_settings(env.canary, req.canary_hosts, req.bake_s)) if req.canary else None
+    )
     meta = RunMeta("deploy", req.environment, canary=canary)
     book, back_book = playbooks(loaded, env.strategy)
     connector = connector or ssh_connector(loaded, env, req.accept_new_host_keys)
@@ -111,15 +125,28 @@ def deploy_environment(loaded: LoadedConfig, req: DeployRequest, *, observer: De
             return stopped
         run.confirm(confirm, Preview("deploy", req.environment, plans, checks))
         if canary is not None and canary.settings.bake_s > 0:
-            canary.bake = new_bake(loaded, req.environment, canary.settings,
-                                   run.fleet.sessions, observer=observer, cancel=run.cancel,
-                                   auto_rollback=req.auto_rollback)
-        ctx = RunContext(run_id=run.fleet.run_id, action="deploy", user=local_user(),
-                         ref=req.ref or loaded.config.app.branch,
-                         app=loaded.config.app, observer=observer, rollback_playbook=back_book,
-                         cancel=run.cancel, smoke=gates.smoke_gate(loaded, req.environment),
-                         auto_rollback=req.auto_rollback, batch_size=req.batch or env.batch_size,
-                         cuts=run.guard.cuts, bake=canary.bake if canary else None)
+            canary.bake = new_bake(
+                loaded,
+                req.environment,
+                canary.settings,
+                run.fleet.sessions,
+                observer=observer,
+                cancel=run.cancel,
+                auto_rollback=req.auto_rollback,
+            )
+        ctx = RunContext(
+            run_id=run.fleet.run_id,
+            action="deploy",
+            user=local_user(),
+            ref=req.ref or loaded.config.app.branch,
+            app=loaded.config.app,
+            observer=observer,
+            rollback_playbook=back_book,
+            cancel=run.cancel,
+            smoke=gates.smoke_gate(loaded, req.environment),
+            auto_rollback=req.auto_rollback,
+            batch_size=req.batch or env.batch_size,
+            cuts=run.guard.cuts,
+            bake=canary.bake if canary else None,
+        )
         return run.execute(meta, plans, checks, ctx)
-
-

@@ -28,15 +28,17 @@ RECONNECT_DELAY_S = 1.5
 class Runner(Protocol):
     """Anything that runs a command on one host (a Transport, or a HostSession)."""
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: LineSink | None = None) -> RunResult: ...
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
+    ) -> RunResult: ...
 
 
 class HostSession:
     """One host's transport, with reconnect. Used by one thread at a time."""
 
-    def __init__(self, target: Target, connector: Connector,
-                 reconnect_delay_s: float = RECONNECT_DELAY_S) -> None:
+    def __init__(
+        self, target: Target, connector: Connector, reconnect_delay_s: float = RECONNECT_DELAY_S
+    ) -> None:
         self.target = target
         self._connector = connector
         self.reconnect_delay_s = reconnect_delay_s
@@ -62,8 +64,9 @@ class HostSession:
             raise HostError(f"{self.label}: not connected", host=self.label)
         return self._transport
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: LineSink | None = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
+    ) -> RunResult:
         """Run a command; HostError when the connection is (or turns out to be) gone.
 
         With on_line (a step's output, streamed) every line and the result are masked with
@@ -84,12 +87,19 @@ class HostSession:
             raise
         if result.exit_code < 0:  # the channel closed without an exit status: the link died
             self._drop()
-            raise HostError(f"{self.label}: connection lost (the session ended without an "
-                            "exit status)", host=self.label)
+            raise HostError(
+                f"{self.label}: connection lost (the session ended without an exit status)",
+                host=self.label,
+            )
         if masker is None:
             return result
-        return RunResult(result.command, result.exit_code, masker.mask(result.stdout),
-                         masker.mask(result.stderr), result.duration_s)
+        return RunResult(
+            result.command,
+            result.exit_code,
+            masker.mask(result.stdout),
+            masker.mask(result.stderr),
+            result.duration_s,
+        )
 
     def _masks(self, transport: Transport) -> Masker:
         if self._masker is None:

@@ -17,10 +17,16 @@ import string
 PLAIN = frozenset(string.ascii_letters + string.digits + "/._-=:@+,%*?[]!")
 BOUNDARY = frozenset(" \t\n;&|()<>")
 SHOWN = "letters, digits and / . _ - = : @ + , % * ? [ ] !"
-_PLACES = {"dq": "inside double quotes", "sq": "inside single quotes",
-           "bq": "inside backticks", "param": "inside ${...}", "arith": "inside $((...))",
-           "heredoc": "in a heredoc body", "comment": "in a comment",
-           "escaped": "after a backslash"}
+_PLACES = {
+    "dq": "inside double quotes",
+    "sq": "inside single quotes",
+    "bq": "inside backticks",
+    "param": "inside ${...}",
+    "arith": "inside $((...))",
+    "heredoc": "in a heredoc body",
+    "comment": "in a comment",
+    "escaped": "after a backslash",
+}
 _DELIM_END = re.compile(r"[\s;&|<>()]")
 
 
@@ -38,8 +44,13 @@ class _Lexer:
         while self.i < len(self.text):
             top = self.stack[-1]
             self.ctx[self.i] = top
-            step = {"sq": self._sq, "dq": self._dq, "bq": self._bq, "param": self._param,
-                    "arith": self._arith}.get(top, self._code)
+            step = {
+                "sq": self._sq,
+                "dq": self._dq,
+                "bq": self._bq,
+                "param": self._param,
+                "arith": self._arith,
+            }.get(top, self._code)
             step(self.text[self.i])
         return self.ctx
 
@@ -97,7 +108,7 @@ class _Lexer:
     def _skip_to_newline(self, label: str) -> None:
         end = self.text.find("\n", self.i)
         end = len(self.text) if end < 0 else end
-        self.ctx[self.i:end] = [label] * (end - self.i)
+        self.ctx[self.i : end] = [label] * (end - self.i)
         self.i = end
 
     def _heredoc_operator(self) -> None:
@@ -108,7 +119,7 @@ class _Lexer:
             self.i += 1
         m = _DELIM_END.search(self.text, self.i)
         end = m.start() if m else len(self.text)
-        word = self.text[self.i:end]
+        word = self.text[self.i : end]
         self.heredocs.append((word.replace("'", "").replace('"', "").replace("\\", ""), dash))
         self.i = end
 
@@ -117,8 +128,8 @@ class _Lexer:
             while self.i < len(self.text):
                 end = self.text.find("\n", self.i)
                 end = len(self.text) if end < 0 else end
-                line = self.text[self.i:end]
-                self.ctx[self.i:end + 1] = ["heredoc"] * (min(end + 1, len(self.text)) - self.i)
+                line = self.text[self.i : end]
+                self.ctx[self.i : end + 1] = ["heredoc"] * (min(end + 1, len(self.text)) - self.i)
                 self.i = end + 1
                 if (line.lstrip("\t") if dash else line) == delimiter:
                     break
@@ -176,9 +187,14 @@ def placeholder_problems(template: str, pattern: re.Pattern[str]) -> list[tuple[
             glued = _glued(template, start - 1, -1, inside) or _glued(template, end, 1, inside)
             where = f"joined to {glued!r}" if glued else None
         if where is not None:
-            problems.append((start, f"{name} is {where}: placeholders are shell-quoted "
-                                    "already, so each must stand unquoted as a word of its own "
-                                    f"or joined only to {SHOWN}"))
+            problems.append(
+                (
+                    start,
+                    f"{name} is {where}: placeholders are shell-quoted "
+                    "already, so each must stand unquoted as a word of its own "
+                    f"or joined only to {SHOWN}",
+                )
+            )
     return problems
 
 

@@ -100,8 +100,14 @@ def _disk_paths(hp: HostPlan) -> tuple[str, str]:
 
 def _remote(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext) -> RunResult:
     before = diskspace.precheck(_disk_paths(hp), ps.min_free_mb) if ps.min_free_mb else ""
-    command = scripts.wrap(ps.command, cwd=hp.target.app_path, ops_path=hp.target.ops_dir,
-                           run_id=ctx.run_id, timeout=ps.timeout, before=before)
+    command = scripts.wrap(
+        ps.command,
+        cwd=hp.target.app_path,
+        ops_path=hp.target.ops_dir,
+        run_id=ctx.run_id,
+        timeout=ps.timeout,
+        before=before,
+    )
 
     def output(stream: str, line: str) -> None:
         ctx.observer.step_output(hp.label, stream, line)
@@ -109,8 +115,9 @@ def _remote(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext
     return session.run(command, timeout=ps.timeout + scripts.LOCAL_SLACK_S, on_line=output)
 
 
-def _disk_full(session: HostSession, hp: HostPlan, ps: PlannedStep,
-               result: RunResult) -> str | None:
+def _disk_full(
+    session: HostSession, hp: HostPlan, ps: PlannedStep, result: RunResult
+) -> str | None:
     """Why the step failed for want of disk space (checked before, or said in its output)."""
     where = " and ".join(dict.fromkeys(_disk_paths(hp)))
     if ps.min_free_mb and (refused := diskspace.refused(result, ps.min_free_mb, where)):
@@ -118,13 +125,15 @@ def _disk_full(session: HostSession, hp: HostPlan, ps: PlannedStep,
     line = diskspace.enospc_line(result)
     if line is None:
         return None
-    free = diskspace.parse_free(session.run(diskspace.free_command(_disk_paths(hp)),
-                                            timeout=30).stdout)
+    free = diskspace.parse_free(
+        session.run(diskspace.free_command(_disk_paths(hp)), timeout=30).stdout
+    )
     return diskspace.full_detail(_clean(line, 160), free, where)
 
 
-def _run_template(session: HostSession, hp: HostPlan, ps: PlannedStep,
-                  ctx: RunContext) -> tuple[bool, str]:
+def _run_template(
+    session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext
+) -> tuple[bool, str]:
     detail = ""
     for attempt in range(ps.retries + 1):
         if attempt:
@@ -141,8 +150,9 @@ def _run_template(session: HostSession, hp: HostPlan, ps: PlannedStep,
     return False, detail
 
 
-def _json_step(session: HostSession, hp: HostPlan, ps: PlannedStep,
-               ctx: RunContext) -> tuple[bool, str]:
+def _json_step(
+    session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext
+) -> tuple[bool, str]:
     result = _remote(session, hp, ps, ctx)
     doc = last_json(result.stdout)
     if doc is None:
@@ -154,8 +164,9 @@ def _instances(session: HostSession, app_name: str) -> list[dict[str, Any]] | st
     doc = last_json(session.run(composite.pm2_jlist(), timeout=30).stdout)
     if doc is None or "error" in doc:
         return f"pm2 jlist: {(doc or {}).get('error', 'no JSON')}"
-    return [p for p in doc.get("processes") or []
-            if isinstance(p, dict) and p.get("name") == app_name]
+    return [
+        p for p in doc.get("processes") or [] if isinstance(p, dict) and p.get("name") == app_name
+    ]
 
 
 def _judge_instances(procs: list[dict[str, Any]], t0: int) -> str | None:
@@ -183,8 +194,13 @@ def _crash_looping(procs: list[dict[str, Any]], restarts: dict[str, Any]) -> str
     return None
 
 
-def verify_pm2(session: HostSession, app_name: str, t0: int,
-               timeout: float, last: list[dict[str, Any]] | None = None) -> tuple[bool, str]:
+def verify_pm2(
+    session: HostSession,
+    app_name: str,
+    t0: int,
+    timeout: float,
+    last: list[dict[str, Any]] | None = None,
+) -> tuple[bool, str]:
     """Every instance online and started after t0, the same on two looks a moment apart.
 
     last, when given, receives the processes of the final look (their cwd included).
@@ -211,22 +227,34 @@ def verify_pm2(session: HostSession, app_name: str, t0: int,
         time.sleep(PM2_SETTLE_S)
 
 
-def _verify(session: HostSession, ps: PlannedStep, ctx: RunContext, stdout: str, *,
-            t0: int, procs: list[dict[str, Any]]) -> tuple[bool, str]:
+def _verify(
+    session: HostSession,
+    ps: PlannedStep,
+    ctx: RunContext,
+    stdout: str,
+    *,
+    t0: int,
+    procs: list[dict[str, Any]],
+) -> tuple[bool, str]:
     """Every instance online and new: from the overlap's own look, else by watching jlist."""
     watched = PROCS_RE.search(stdout) if ps.overlap else None
     if watched is None:
         return verify_pm2(session, ctx.app.name, t0, max(10.0, ps.timeout / 4), procs)
-    procs[:] = [p for p in json.loads(watched.group(1)) if isinstance(p, dict)
-                and p.get("name") == ctx.app.name]
+    procs[:] = [
+        p
+        for p in json.loads(watched.group(1))
+        if isinstance(p, dict) and p.get("name") == ctx.app.name
+    ]
     problem = _judge_instances(procs, t0)
     return problem is None, problem or (
         f"{len(procs)} instance(s) online, all new, unchanged for "
-        f"{STABLE_WINDOW_MS / 1000:g}s after the old ones stopped")
+        f"{STABLE_WINDOW_MS / 1000:g}s after the old ones stopped"
+    )
 
 
-def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
-            ctx: RunContext) -> tuple[StepStatus, str]:
+def _reload(
+    session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext
+) -> tuple[StepStatus, str]:
     result = _remote(session, hp, ps, ctx)
     m = RELOAD_RE.search(result.stdout)
     handed = last_json(result.stdout)  # a handover's own account, when one ran
@@ -239,35 +267,68 @@ def _reload(session: HostSession, hp: HostPlan, ps: PlannedStep,
         detail = f"{_clean(str(handed.get('detail', '')))}; {detail}"
     if ok and hp.target.layout.switched_link is not None:
         current = CURRENT_RE.search(result.stdout)
-        first = (workers_of({"processes": procs}, ctx.app.name),
-                 current.group(1).strip() if current else None)
+        first = (
+            workers_of({"processes": procs}, ctx.app.name),
+            current.group(1).strip() if current else None,
+        )
         ok, where = ensure_in_release(session, hp, ctx.app.name, ps.timeout, first)
         detail = f"{detail}; {where}"
     if not ok:
         return StepStatus.FAILED, detail
     offset = LOG_RE.search(result.stdout)
-    settled = settle(session, ctx.app.name, int(offset.group(1)) if offset else None,
-                     hp.pm2.wanted if hp.pm2 is not None else None)
+    settled = settle(
+        session,
+        ctx.app.name,
+        int(offset.group(1)) if offset else None,
+        hp.pm2.wanted if hp.pm2 is not None else None,
+    )
     status, said = settled.verdict()
     changed = f"{hp.pm2.describe()}; " if hp.pm2 is not None and hp.pm2.changes else ""
     return status, f"{changed}{detail}; {said}"
 
 
-def record(session: HostSession, hp: HostPlan, ctx: RunContext, *, action: str, outcome: str,
-           from_sha: str | None, to_sha: str | None, duration_s: float,
-           detail: str | None = None) -> None:
+def record(
+    session: HostSession,
+    hp: HostPlan,
+    ctx: RunContext,
+    *,
+    action: str,
+    outcome: str,
+    from_sha: str | None,
+    to_sha: str | None,
+    duration_s: float,
+    detail: str | None = None,
+) -> None:
     """Append one audit record for this host."""
-    rec = audit.new_record(run_id=ctx.run_id, action=action, user=ctx.user, host=hp.label,
-                           from_sha=from_sha, to_sha=to_sha, outcome=outcome,
-                           duration_s=duration_s, ref=ctx.ref, detail=detail)
+    rec = audit.new_record(
+        run_id=ctx.run_id,
+        action=action,
+        user=ctx.user,
+        host=hp.label,
+        from_sha=from_sha,
+        to_sha=to_sha,
+        outcome=outcome,
+        duration_s=duration_s,
+        ref=ctx.ref,
+        detail=detail,
+    )
     session.run(audit.append_command(hp.target.ops_dir, rec), timeout=30)
 
 
-def _record_step(session: HostSession, hp: HostPlan, ctx: RunContext,
-                 host_started: float) -> tuple[bool, str]:
+def _record_step(
+    session: HostSession, hp: HostPlan, ctx: RunContext, host_started: float
+) -> tuple[bool, str]:
     outcome = Outcome.DEPLOYED if hp.action == "deploy" else Outcome.ROLLED_BACK
-    record(session, hp, ctx, action=hp.action, outcome=outcome, from_sha=hp.from_sha,
-           to_sha=hp.to_sha, duration_s=time.monotonic() - host_started)
+    record(
+        session,
+        hp,
+        ctx,
+        action=hp.action,
+        outcome=outcome,
+        from_sha=hp.from_sha,
+        to_sha=hp.to_sha,
+        duration_s=time.monotonic() - host_started,
+    )
     return True, f"{hp.action} {outcome} in {audit.history_path(hp.target.ops_dir)}"
 
 
@@ -288,21 +349,24 @@ def _preflight(call: StepCall) -> tuple[StepStatus, str]:
 
 # The registry of step kinds the engine runs (the run context carries it; see ARCHITECTURE.md
 # for adding one). Every kind has an entry: a test holds the keys to StepKind.
-STEP_KINDS: Mapping[StepKind, StepFn] = MappingProxyType({
-    StepKind.LOCK: _preflight,
-    StepKind.CHECKLIST: _preflight,
-    StepKind.RUN: lambda c: _passed(_run_template(c.session, c.hp, c.ps, c.ctx)),
-    StepKind.TEST_BUILD: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
-    StepKind.HEALTH: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
-    StepKind.RELOAD: lambda c: _reload(c.session, c.hp, c.ps, c.ctx),
-    StepKind.SMOKE: lambda c: _passed(_smoke(c.hp, c.ps, c.ctx)),
-    StepKind.RECORD: lambda c: _passed(_record_step(c.session, c.hp, c.ctx, c.host_started)),
-    StepKind.PRUNE: lambda c: prune(c.session, c.hp, c.ps),
-})
+STEP_KINDS: Mapping[StepKind, StepFn] = MappingProxyType(
+    {
+        StepKind.LOCK: _preflight,
+        StepKind.CHECKLIST: _preflight,
+        StepKind.RUN: lambda c: _passed(_run_template(c.session, c.hp, c.ps, c.ctx)),
+        StepKind.TEST_BUILD: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
+        StepKind.HEALTH: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
+        StepKind.RELOAD: lambda c: _reload(c.session, c.hp, c.ps, c.ctx),
+        StepKind.SMOKE: lambda c: _passed(_smoke(c.hp, c.ps, c.ctx)),
+        StepKind.RECORD: lambda c: _passed(_record_step(c.session, c.hp, c.ctx, c.host_started)),
+        StepKind.PRUNE: lambda c: prune(c.session, c.hp, c.ps),
+    }
+)
 
 
-def run_step(session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext,
-             host_started: float) -> StepResult:
+def run_step(
+    session: HostSession, hp: HostPlan, ps: PlannedStep, ctx: RunContext, host_started: float
+) -> StepResult:
     """Run one step through the context's registry; HostError propagates (the engine
     reconnects and decides)."""
     started = time.monotonic()

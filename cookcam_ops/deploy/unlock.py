@@ -28,8 +28,12 @@ class HostLock:
     broken: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "holder": self.holder.to_dict() if self.holder else None,
-                "broken": self.broken, "error": self.error}
+        return {
+            "host": self.host,
+            "holder": self.holder.to_dict() if self.holder else None,
+            "broken": self.broken,
+            "error": self.error,
+        }
 
     def check(self) -> Check:
         """The lock as a check: free or broken pass, still held warns, unreachable fails."""
@@ -72,10 +76,14 @@ class UnlockResult:
 
     def to_dict(self) -> dict[str, Any]:
         lost = [Unreachable(h.host, h.error) for h in self.locks if h.error]
-        return {"ok": self.ok, "environment": self.environment,
-                "locks": [h.to_dict() for h in self.locks], "declined": self.declined,
-                "checks": [c.to_dict() for c in self.checks],
-                **reachability(lost, [h.host for h in self.locks if not h.error])}
+        return {
+            "ok": self.ok,
+            "environment": self.environment,
+            "locks": [h.to_dict() for h in self.locks],
+            "declined": self.declined,
+            "checks": [c.to_dict() for c in self.checks],
+            **reachability(lost, [h.host for h in self.locks if not h.error]),
+        }
 
 
 def _look(connector: Connector, t: Target) -> tuple[HostLock, Transport | None, Target]:
@@ -107,10 +115,14 @@ def _break(found: list[tuple[HostLock, Transport | None, Target]]) -> list[HostL
     return out
 
 
-def unlock_environment(loaded: LoadedConfig, environment: str, *,
-                       confirm: Callable[[list[HostLock]], bool],
-                       accept_new_host_keys: bool = False,
-                       connector: Connector | None = None) -> UnlockResult:
+def unlock_environment(
+    loaded: LoadedConfig,
+    environment: str,
+    *,
+    confirm: Callable[[list[HostLock]], bool],
+    accept_new_host_keys: bool = False,
+    connector: Connector | None = None,
+) -> UnlockResult:
     """Read every host's lock; if any is held and confirm() agrees, remove them."""
     from cookcam_ops.common import parallel_map
     from cookcam_ops.deploy.service import targets_for

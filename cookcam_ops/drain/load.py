@@ -48,8 +48,9 @@ class LoadStats:
     @property
     def failed(self) -> int:
         """Requests whose final outcome was not a 2xx answer."""
-        return self.non_2xx + self.refused + (self.reset - self.retried) + self.timeouts \
-            + self.other
+        return (
+            self.non_2xx + self.refused + (self.reset - self.retried) + self.timeouts + self.other
+        )
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,16 @@ def load_target(base_url: str, path: str) -> LoadTarget:
     """Parse the base URL (http only: the load client speaks plain HTTP/1.1)."""
     parts = urlsplit(base_url)
     if parts.scheme != "http" or not parts.hostname:
-        raise UsageError(f"drain needs an http:// base URL for the host, not {base_url!r}",
-                         hint="set base_url on the host in ops.yaml (the app's own port)")
+        raise UsageError(
+            f"drain needs an http:// base URL for the host, not {base_url!r}",
+            hint="set base_url on the host in ops.yaml (the app's own port)",
+        )
     port = parts.port or 80
     host_header = parts.netloc.rpartition("@")[2]
-    request = (f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\n"
-               "User-Agent: cookcam-ops-drain\r\nAccept: */*\r\n\r\n").encode("ascii")
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\n"
+        "User-Agent: cookcam-ops-drain\r\nAccept: */*\r\n\r\n"
+    ).encode("ascii")
     return LoadTarget(parts.hostname, port, request, f"http://{host_header}{path}")
 
 
@@ -136,7 +141,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 def _length(text: bytes, base: int) -> int:
     """A Content-Length (base 10) or chunk size (base 16); _Malformed unless it is one."""
-    digits = b"0123456789abcdefABCDEF"[:10 if base == 10 else 22]
+    digits = b"0123456789abcdefABCDEF"[: 10 if base == 10 else 22]
     if not text or len(text) > 12 or text.strip(digits):
         raise _Malformed(f"bad length {text[:20]!r}")
     return int(text, base)
@@ -162,8 +167,14 @@ class LoadRun:
     (RFC 9112, 9.3.1); any other reset, refusal or timeout is a failed request.
     """
 
-    def __init__(self, target: LoadTarget, concurrency: int, max_requests: int,
-                 timeout_s: float = 10.0, pause_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        target: LoadTarget,
+        concurrency: int,
+        max_requests: int,
+        timeout_s: float = 10.0,
+        pause_s: float = 0.0,
+    ) -> None:
         self.target = target
         self.concurrency = concurrency
         self.max_requests = max_requests
@@ -187,8 +198,7 @@ class LoadRun:
         everyone: asyncio.Future[list[None]] = asyncio.gather(*workers)
         try:
             waiting: list[asyncio.Future[Any]] = [stopper, everyone]
-            await asyncio.wait(waiting, timeout=deadline_s,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiting, timeout=deadline_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.ended = time.monotonic()
             for task in [*workers, stopper]:

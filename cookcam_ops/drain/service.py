@@ -61,37 +61,61 @@ class DrainOptions:
         return min(2.0, self.duration_s / 4)
 
 
-def run_drain(t: Target, transport: Transport, opts: DrainOptions, token: Secret | None, *,
-              progress: Progress, extra_checks: list[Check] | None = None) -> Report:
+def run_drain(
+    t: Target,
+    transport: Transport,
+    opts: DrainOptions,
+    token: Secret | None,
+    *,
+    progress: Progress,
+    extra_checks: list[Check] | None = None,
+) -> Report:
     """Run the drain against one host and judge it."""
     opts.validate()
     started = time.monotonic()
     if not t.toolchain.ok:  # the watcher and PM2 need node on the host
-        return Report(title=f"drain {opts.environment} {t.label} via {opts.via}",
-                      checks=[Check("toolchain", Status.FAIL, t.toolchain.explanation(),
-                                    t.label)], duration_s=0.0,
-                      extra={"host": t.label, "via": opts.via})
+        return Report(
+            title=f"drain {opts.environment} {t.label} via {opts.via}",
+            checks=[Check("toolchain", Status.FAIL, t.toolchain.explanation(), t.label)],
+            duration_s=0.0,
+            extra={"host": t.label, "via": opts.via},
+        )
     facts = asyncio.run(_drive(t, transport, opts, token, progress))
     checks = list(extra_checks or []) + judge(facts)
-    return Report(title=f"drain {opts.environment} {t.label} via {opts.via}", checks=checks,
-                  duration_s=time.monotonic() - started,
-                  extra={"host": t.label, "via": opts.via,
-                         "url": load_target(t.base_url, t.app.health_path).url,
-                         "metrics": metrics(facts)})
+    return Report(
+        title=f"drain {opts.environment} {t.label} via {opts.via}",
+        checks=checks,
+        duration_s=time.monotonic() - started,
+        extra={
+            "host": t.label,
+            "via": opts.via,
+            "url": load_target(t.base_url, t.app.health_path).url,
+            "metrics": metrics(facts),
+        },
+    )
 
 
-async def _drive(t: Target, transport: Transport, opts: DrainOptions, token: Secret | None,
-                 progress: Progress) -> DrainFacts:
-    load = LoadRun(load_target(t.base_url, t.app.health_path), opts.concurrency, MAX_REQUESTS,
-                   opts.request_timeout_s)
-    sockets = (SocketWatch(t.base_url, token, opts.socket_clients, opts.socket_timeout_s)
-               if token is not None and opts.socket_clients > 0 else None)
+async def _drive(
+    t: Target, transport: Transport, opts: DrainOptions, token: Secret | None, progress: Progress
+) -> DrainFacts:
+    load = LoadRun(
+        load_target(t.base_url, t.app.health_path),
+        opts.concurrency,
+        MAX_REQUESTS,
+        opts.request_timeout_s,
+    )
+    sockets = (
+        SocketWatch(t.base_url, token, opts.socket_clients, opts.socket_timeout_s)
+        if token is not None and opts.socket_clients > 0
+        else None
+    )
     socket_task = asyncio.create_task(sockets.run()) if sockets else None
     if sockets:
         progress(f"{t.label}: connecting {opts.socket_clients} Socket.IO client(s)")
         await sockets.wait_connected(opts.socket_timeout_s + 5)
-    progress(f"{t.label}: load on {load.target.url} with {opts.concurrency} keep-alive "
-             f"connection(s)")
+    progress(
+        f"{t.label}: load on {load.target.url} with {opts.concurrency} keep-alive connection(s)"
+    )
     load_task = asyncio.create_task(load.run(LOAD_CAP_S))
     await asyncio.sleep(opts.warmup_s)
     progress(f"{t.label}: {_what(opts.via, t.app.name)}, watching the old workers")
@@ -102,9 +126,15 @@ async def _drive(t: Target, transport: Transport, opts: DrainOptions, token: Sec
     stats = await load_task
     socket_stats = await _finish_sockets(sockets, socket_task)
     progress(f"{t.label}: {stats.requests} requests, {stats.failed} failed")
-    return DrainFacts(via=opts.via, host=t.label, load=stats,
-                      load_window=(load.started, load.ended), watch=watch,
-                      workers=analyze(watch) if not watch.error else [], sockets=socket_stats)
+    return DrainFacts(
+        via=opts.via,
+        host=t.label,
+        load=stats,
+        load_window=(load.started, load.ended),
+        watch=watch,
+        workers=analyze(watch) if not watch.error else [],
+        sockets=socket_stats,
+    )
 
 
 def _what(via: Via, name: str) -> str:
@@ -121,16 +151,18 @@ async def _watch(t: Target, transport: Transport, via: str) -> WatchResult:
     command = watcher_command(t.app.name, t.code_path, via, int(WATCH_DEADLINE_S * 1000))
     result = await asyncio.to_thread(transport.run, command, timeout=WATCH_DEADLINE_S + 20)
     if result.timed_out:
-        return WatchResult(error=f"the watcher on {t.label} did not finish within "
-                                 f"{WATCH_DEADLINE_S + 20:.0f}s")
+        return WatchResult(
+            error=f"the watcher on {t.label} did not finish within {WATCH_DEADLINE_S + 20:.0f}s"
+        )
     watch = parse_watch(result.stdout)
     if watch.error and result.exit_code != 0:
         return WatchResult(error=f"{watch.error} (exit {result.exit_code}: {result.tail(2)})")
     return watch
 
 
-async def _finish_sockets(sockets: SocketWatch | None,
-                          task: asyncio.Task[SocketStats] | None) -> SocketStats | None:
+async def _finish_sockets(
+    sockets: SocketWatch | None, task: asyncio.Task[SocketStats] | None
+) -> SocketStats | None:
     if sockets is None or task is None:
         return None
     await sockets.wait_all_connected(RECONNECT_WAIT_S)
@@ -138,8 +170,9 @@ async def _finish_sockets(sockets: SocketWatch | None,
     return await task
 
 
-def drain_token(loaded: LoadedConfig, environ: Mapping[str, str]) -> tuple[Secret | None,
-                                                                           list[Check]]:
+def drain_token(
+    loaded: LoadedConfig, environ: Mapping[str, str]
+) -> tuple[Secret | None, list[Check]]:
     """The smoke user's access token for the Socket.IO clients, or why there is none.
 
     No credentials configured: the clients are skipped (a skip check). Credentials that fail

@@ -16,14 +16,18 @@ from typing import Any
 from cookcam_ops.drain.watcher import LogLine, WatchResult, Worker
 from cookcam_ops.pm2.daemonlog import EXIT_RE, STILL_ALIVE_RE
 
-STEPS = ("received, starting graceful shutdown",
-         "HTTP server closed - no longer accepting connections",
-         "Closing WebSocket connections...",
-         "Graceful shutdown complete")
-STEP_LABELS = ("<SIG> received, starting graceful shutdown...",
-               "HTTP server closed - no longer accepting connections",
-               "Closing WebSocket connections...",
-               "✅ Graceful shutdown complete")
+STEPS = (
+    "received, starting graceful shutdown",
+    "HTTP server closed - no longer accepting connections",
+    "Closing WebSocket connections...",
+    "Graceful shutdown complete",
+)
+STEP_LABELS = (
+    "<SIG> received, starting graceful shutdown...",
+    "HTTP server closed - no longer accepting connections",
+    "Closing WebSocket connections...",
+    "✅ Graceful shutdown complete",
+)
 _RECEIVED_RE = re.compile(r"\b(SIG[A-Z0-9]+) received, starting graceful shutdown")
 EARLY_SLACK_MS = 50
 
@@ -79,12 +83,21 @@ class WorkerShutdown:
         return self.in_order and not self.killed and self.in_time
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "pm_id": self.pm_id, "lines_in_order": self.in_order,
-                "missing": self.missing, "signal": self.signal_seen,
-                "completed_ms": self.completed_ms, "kill_timeout_ms": self.kill_timeout_ms,
-                "killed": self.killed, "sigkilled": self.sigkilled, "exit_code": self.exit_code,
-                "exit_signal": self.exit_signal, "source": self.source,
-                "file_lost": self.file_lost}
+        return {
+            "pid": self.pid,
+            "pm_id": self.pm_id,
+            "lines_in_order": self.in_order,
+            "missing": self.missing,
+            "signal": self.signal_seen,
+            "completed_ms": self.completed_ms,
+            "kill_timeout_ms": self.kill_timeout_ms,
+            "killed": self.killed,
+            "sigkilled": self.sigkilled,
+            "exit_code": self.exit_code,
+            "exit_signal": self.exit_signal,
+            "source": self.source,
+            "file_lost": self.file_lost,
+        }
 
 
 def _bus_key(pm_id: str | None) -> str | None:
@@ -100,8 +113,12 @@ def _exit_info(worker: Worker, daemon: list[LogLine]) -> tuple[str | None, str |
     code = signal = None
     sigkilled = False
     for line in daemon:
-        if (m := EXIT_RE.search(line.text)) and worker.pm_id is not None \
-                and int(m.group("pm_id")) == worker.pm_id and code is None:
+        if (
+            (m := EXIT_RE.search(line.text))
+            and worker.pm_id is not None
+            and int(m.group("pm_id")) == worker.pm_id
+            and code is None
+        ):
             code, signal = m.group("code"), m.group("signal")
         if (k := STILL_ALIVE_RE.search(line.text)) and int(k.group("pid")) == worker.pid:
             sigkilled = True
@@ -127,11 +144,19 @@ def analyze_worker(worker: Worker, watch: WatchResult, use_bus: bool) -> WorkerS
     code, signal, sigkilled = _exit_info(worker, [ln for ln in recent if ln.source == "daemon"])
     file_steps = {s for s, _ in _steps(files)}
     return WorkerShutdown(
-        pid=worker.pid, pm_id=worker.pm_id, kill_timeout_ms=worker.kill_timeout_ms,
-        steps=order, signal_seen=seen.group(1) if seen else None, completed_ms=done_ms,
-        exited=worker.pid in watch.exits, sigkilled=sigkilled, exit_code=code,
-        exit_signal=signal, source=("bus" if use_bus else "file") if chosen else "none",
-        file_lost=len({s for s in order} - file_steps) if use_bus else 0)
+        pid=worker.pid,
+        pm_id=worker.pm_id,
+        kill_timeout_ms=worker.kill_timeout_ms,
+        steps=order,
+        signal_seen=seen.group(1) if seen else None,
+        completed_ms=done_ms,
+        exited=worker.pid in watch.exits,
+        sigkilled=sigkilled,
+        exit_code=code,
+        exit_signal=signal,
+        source=("bus" if use_bus else "file") if chosen else "none",
+        file_lost=len({s for s in order} - file_steps) if use_bus else 0,
+    )
 
 
 def analyze(watch: WatchResult) -> list[WorkerShutdown]:

@@ -33,12 +33,17 @@ class SocketStats:
     still_down: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"clients": self.clients, "connected_initially": self.connected_initially,
-                "disconnects": dict(self.disconnects),
-                "reconnect_ms": {"max": round(max(self.reconnect_ms), 1)
-                                 if self.reconnect_ms else None,
-                                 "count": len(self.reconnect_ms)},
-                "connect_errors": dict(self.connect_errors), "still_down": self.still_down}
+        return {
+            "clients": self.clients,
+            "connected_initially": self.connected_initially,
+            "disconnects": dict(self.disconnects),
+            "reconnect_ms": {
+                "max": round(max(self.reconnect_ms), 1) if self.reconnect_ms else None,
+                "count": len(self.reconnect_ms),
+            },
+            "connect_errors": dict(self.connect_errors),
+            "still_down": self.still_down,
+        }
 
 
 class SocketWatch:
@@ -139,15 +144,19 @@ class SocketWatch:
         await _quiet_disconnect(sio)
         return ""
 
-
     async def _connect(self, sio: Any) -> bool:
         """One bounded connection attempt: the library does not bound the websocket handshake,
         and a connection handed to a worker that is closing can hang there."""
         try:
             await asyncio.wait_for(
-                sio.connect(self.url, auth={"token": self._token.reveal()},
-                            transports=["websocket"], wait_timeout=self.timeout_s),
-                timeout=self.timeout_s + 1)
+                sio.connect(
+                    self.url,
+                    auth={"token": self._token.reveal()},
+                    transports=["websocket"],
+                    wait_timeout=self.timeout_s,
+                ),
+                timeout=self.timeout_s + 1,
+            )
         except TimeoutError:
             self.stats.connect_errors["handshake timed out"] += 1
             await _quiet_disconnect(sio)

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from cookcam_ops.common import percentile
 
 
-def longest_gap(success_times: Sequence[float], start: float, end: float
-                ) -> tuple[float, float]:
+def longest_gap(success_times: Sequence[float], start: float, end: float) -> tuple[float, float]:
     """(gap seconds, when it began) of the longest stretch in [start, end] with no success.
 
     The window's edges count: no success at all means the whole window was down.
@@ -35,5 +34,8 @@ def latency_summary(latencies_ms: Sequence[float]) -> dict[str, float | None]:
     def r(v: float | None) -> float | None:
         return None if v is None else round(v, 1)
 
-    return {"p50": r(percentile(latencies_ms, 50)), "p95": r(percentile(latencies_ms, 95)),
-            "max": r(max(latencies_ms) if latencies_ms else None)}
+    return {
+        "p50": r(percentile(latencies_ms, 50)),
+        "p95": r(percentile(latencies_ms, 95)),
+        "max": r(max(latencies_ms) if latencies_ms else None),
+    }

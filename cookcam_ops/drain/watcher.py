@@ -64,11 +64,19 @@ class WatchResult:
     lines: list[LogLine] = field(default_factory=list)
 
 
-def watcher_command(app_name: str, app_path: str, via: str, deadline_ms: int,
-                    bus_wait_ms: int = 1200) -> str:
+def watcher_command(
+    app_name: str, app_path: str, via: str, deadline_ms: int, bus_wait_ms: int = 1200
+) -> str:
     """The one remote command of a drain."""
-    cfg = json.dumps({"name": app_name, "app_path": app_path, "via": via,
-                      "deadline_ms": deadline_ms, "bus_wait_ms": bus_wait_ms})
+    cfg = json.dumps(
+        {
+            "name": app_name,
+            "app_path": app_path,
+            "via": via,
+            "deadline_ms": deadline_ms,
+            "bus_wait_ms": bus_wait_ms,
+        }
+    )
     return f"cd {q(app_path)} && {node_program('drain_watcher.js')} {q(cfg)}"
 
 
@@ -77,11 +85,14 @@ def _worker(doc: dict[str, Any]) -> Worker | None:
     if not isinstance(pid, int) or pid <= 0:
         return None
     kt = doc.get("kill_timeout")
-    return Worker(pm_id=doc.get("pm_id") if isinstance(doc.get("pm_id"), int) else None,
-                  pid=pid, status=str(doc.get("status") or "unknown"),
-                  kill_timeout_ms=kt if isinstance(kt, int) and kt > 0 else 1600,
-                  out_log=doc.get("out") if isinstance(doc.get("out"), str) else None,
-                  err_log=doc.get("err") if isinstance(doc.get("err"), str) else None)
+    return Worker(
+        pm_id=doc.get("pm_id") if isinstance(doc.get("pm_id"), int) else None,
+        pid=pid,
+        status=str(doc.get("status") or "unknown"),
+        kill_timeout_ms=kt if isinstance(kt, int) and kt > 0 else 1600,
+        out_log=doc.get("out") if isinstance(doc.get("out"), str) else None,
+        err_log=doc.get("err") if isinstance(doc.get("err"), str) else None,
+    )
 
 
 def _workers(raw: object) -> list[Worker]:
@@ -92,11 +103,13 @@ def _workers(raw: object) -> list[Worker]:
 
 def _pid_map(raw: object) -> dict[int, int]:
     if isinstance(raw, dict):
-        return {int(k): int(v) for k, v in raw.items() if str(k).isdigit()
-                and isinstance(v, int)}
+        return {int(k): int(v) for k, v in raw.items() if str(k).isdigit() and isinstance(v, int)}
     if isinstance(raw, list):
-        return {int(d["pid"]): int(d["t"]) for d in raw if isinstance(d, dict)
-                and isinstance(d.get("pid"), int) and isinstance(d.get("t"), int)}
+        return {
+            int(d["pid"]): int(d["t"])
+            for d in raw
+            if isinstance(d, dict) and isinstance(d.get("pid"), int) and isinstance(d.get("t"), int)
+        }
     return {}
 
 
@@ -119,13 +132,18 @@ def parse_watch(stdout: str) -> WatchResult:
         trigger_output=str(trig.get("out") or "")[-1000:],
         trigger_start_ms=int(trig.get("start_ms") or 0),
         trigger_end_ms=int(trig.get("end_ms") or 0),
-        sent=_pid_map(doc.get("sent")), exits=_pid_map(doc.get("exits")),
-        lines=[_line(d) for d in doc.get("lines") or [] if isinstance(d, dict)])
+        sent=_pid_map(doc.get("sent")),
+        exits=_pid_map(doc.get("exits")),
+        lines=[_line(d) for d in doc.get("lines") or [] if isinstance(d, dict)],
+    )
 
 
 def _line(d: dict[str, Any]) -> LogLine:
     t = d.get("t")
-    return LogLine(t_ms=int(t) if isinstance(t, int | float) else 0,
-                   source=str(d.get("src") or "file"), text=str(d.get("text") or ""),
-                   pm_id=str(d["pm_id"]) if d.get("pm_id") is not None else None,
-                   file=str(d["file"]) if isinstance(d.get("file"), str) else None)
+    return LogLine(
+        t_ms=int(t) if isinstance(t, int | float) else 0,
+        source=str(d.get("src") or "file"),
+        text=str(d.get("text") or ""),
+        pm_id=str(d["pm_id"]) if d.get("pm_id") is not None else None,
+        file=str(d["file"]) if isinstance(d.get("file"), str) else None,
+    )

@@ -140,15 +140,27 @@ def _fail(line: int | None, kind: str, message: str) -> Finding:
 def _file_findings(text: str) -> list[Finding]:
     findings = []
     if text.startswith("\ufeff"):
-        findings.append(_warn(None, "bom", "file starts with a UTF-8 byte-order mark; "
-                                           "node's dotenv ignores it but other tools may not"))
+        findings.append(
+            _warn(
+                None,
+                "bom",
+                "file starts with a UTF-8 byte-order mark; "
+                "node's dotenv ignores it but other tools may not",
+            )
+        )
     lone_cr = "\r" in text.replace("\r\n", "")
     present = (("crlf (windows)", "\r\n" in text), ("lone cr (old mac)", lone_cr))
     ends = " and ".join(name for name, found in present if found)
     if ends:
-        findings.append(_warn(None, "crlf", f"file has {ends} line ends; node's dotenv reads "
-                                            "them, but shells and other tools may keep the '\\r' "
-                                            "in values"))
+        findings.append(
+            _warn(
+                None,
+                "crlf",
+                f"file has {ends} line ends; node's dotenv reads "
+                "them, but shells and other tools may keep the '\\r' "
+                "in values",
+            )
+        )
     return findings
 
 
@@ -158,28 +170,49 @@ def _shape_findings(match: re.Match[str], lines: _LineIndex, line: int) -> list[
     findings = []
     export = match.group("export")
     if export is not None and "\n" in export:
-        findings.append(_warn(lines.of(match.start("export")), "export",
-                              f"line {lines.of(match.start('export'))}: 'export' stands alone; "
-                              f"node's dotenv applies it to {key} on line {line}"))
+        findings.append(
+            _warn(
+                lines.of(match.start("export")),
+                "export",
+                f"line {lines.of(match.start('export'))}: 'export' stands alone; "
+                f"node's dotenv applies it to {key} on line {line}",
+            )
+        )
     if sep.lstrip(_JS_SPACE).startswith(":"):
-        findings.append(_warn(line, "colon", f"line {line}: {key}: 'key: value' syntax is read by "
-                                             "node's dotenv but rejected by python-dotenv and "
-                                             "docker compose; write key=value"))
+        findings.append(
+            _warn(
+                line,
+                "colon",
+                f"line {line}: {key}: 'key: value' syntax is read by "
+                "node's dotenv but rejected by python-dotenv and "
+                "docker compose; write key=value",
+            )
+        )
     value = match.group("value") or ""
     starts = [match.start("sep") + len(sep) - len(sep.lstrip(_JS_SPACE))]
     if _js_trim(value):
         starts.append(match.start("value") + len(value) - len(value.lstrip(_JS_SPACE)))
     last = max(lines.of(offset) for offset in starts)
     if last != line:
-        findings.append(_fail(line, "split-assignment",
-                              f"line {line}: {key}: the assignment runs on to line {last} and "
-                              "node's dotenv reads the lines as one; put it on one line"))
+        findings.append(
+            _fail(
+                line,
+                "split-assignment",
+                f"line {line}: {key}: the assignment runs on to line {last} and "
+                "node's dotenv reads the lines as one; put it on one line",
+            )
+        )
     cut_at = match.end("plain") if match.group("plain") is not None else match.end("sep")
     text = match.string
-    if text[cut_at:cut_at + 1] == "#" and text[cut_at - 1] not in _JS_SPACE:
-        findings.append(_warn(line, "inline-comment",
-                              f"line {line}: {key}: unquoted value is cut at '#'; "
-                              "quote it if the '#' is part of the value"))
+    if text[cut_at : cut_at + 1] == "#" and text[cut_at - 1] not in _JS_SPACE:
+        findings.append(
+            _warn(
+                line,
+                "inline-comment",
+                f"line {line}: {key}: unquoted value is cut at '#'; "
+                "quote it if the '#' is part of the value",
+            )
+        )
     return findings
 
 
@@ -188,27 +221,48 @@ def _quote_findings(match: re.Match[str], entry: EnvEntry, lines: _LineIndex) ->
     key, line, findings = shown_name(entry.key), entry.line, []
     raw = _js_trim(match.group("value") or "")
     if raw and raw[0] in _QUOTES and entry.quote is None:
-        findings.append(_fail(line, "unterminated-quote",
-                              f"line {line}: {key}: the opening quote is not closed on this line "
-                              "or text follows the closing quote; node's dotenv keeps the quote "
-                              "characters in the value"))
+        findings.append(
+            _fail(
+                line,
+                "unterminated-quote",
+                f"line {line}: {key}: the opening quote is not closed on this line "
+                "or text follows the closing quote; node's dotenv keeps the quote "
+                "characters in the value",
+            )
+        )
     if match.group("plain") is not None and entry.quote is not None:
-        findings.append(_warn(line, "stray-quote",
-                              f"line {line}: {key}: the value has unescaped quote characters "
-                              "inside its quotes; node's dotenv keeps them, other tools end the "
-                              "value at the first one"))
+        findings.append(
+            _warn(
+                line,
+                "stray-quote",
+                f"line {line}: {key}: the value has unescaped quote characters "
+                "inside its quotes; node's dotenv keeps them, other tools end the "
+                "value at the first one",
+            )
+        )
     if entry.quote == "`":
-        findings.append(_warn(line, "backtick", f"line {line}: {key}: backtick quotes are removed "
-                                                "by node's dotenv but not by python-dotenv or "
-                                                "docker compose; use double or single quotes"))
+        findings.append(
+            _warn(
+                line,
+                "backtick",
+                f"line {line}: {key}: backtick quotes are removed "
+                "by node's dotenv but not by python-dotenv or "
+                "docker compose; use double or single quotes",
+            )
+        )
     quoted = match.group("quoted")
     if quoted is not None:
         findings += _quoted_findings(_js_trim(quoted), entry, lines.of(match.end("quoted") - 1))
     if entry.quote != "'" and _REFERENCE.search(entry.value):
-        findings.append(_warn(line, "interpolation",
-                              f"line {line}: {key}: value has a '$' reference that docker compose, "
-                              "dotenv-expand and python-dotenv would expand; node's dotenv keeps "
-                              "it as written"))
+        findings.append(
+            _warn(
+                line,
+                "interpolation",
+                f"line {line}: {key}: value has a '$' reference that docker compose, "
+                "dotenv-expand and python-dotenv would expand; node's dotenv keeps "
+                "it as written",
+            )
+        )
     return findings
 
 
@@ -216,16 +270,26 @@ def _quoted_findings(quoted: str, entry: EnvEntry, last: int) -> list[Finding]:
     key, line, content, findings = shown_name(entry.key), entry.line, quoted[1:-1], []
     escapes = r"\\(?![nr])" if quoted[0] == '"' else r"\\[\\']" if quoted[0] == "'" else None
     if escapes is not None and re.search(escapes, content):
-        findings.append(_warn(line, "escape",
-                              f"line {line}: {key}: node's dotenv keeps backslash escapes as "
-                              "written (it only turns \\n and \\r into line breaks, and only in "
-                              "double quotes); python-dotenv and docker compose unescape them"))
+        findings.append(
+            _warn(
+                line,
+                "escape",
+                f"line {line}: {key}: node's dotenv keeps backslash escapes as "
+                "written (it only turns \\n and \\r into line breaks, and only in "
+                "double quotes); python-dotenv and docker compose unescape them",
+            )
+        )
     inner = content.split("\n")[1:]
     if any(_LOOKS_LIKE_ASSIGNMENT.match(text) for text in inner):
-        findings.append(_warn(line, "multiline",
-                              f"line {line}: {key}: quoted value runs on to line {last} and takes "
-                              "in lines that look like assignments; check for a missing closing "
-                              "quote"))
+        findings.append(
+            _warn(
+                line,
+                "multiline",
+                f"line {line}: {key}: quoted value runs on to line {last} and takes "
+                "in lines that look like assignments; check for a missing closing "
+                "quote",
+            )
+        )
     return findings
 
 
@@ -234,8 +298,13 @@ def _unparseable(text: str, covered: set[int]) -> list[Finding]:
     for number, content in enumerate(text.split("\n"), start=1):
         stripped = _js_trim(content)
         if number not in covered and stripped and not stripped.startswith("#"):
-            findings.append(_fail(number, "unparseable", f"line {number}: not a KEY=VALUE "
-                                                         "assignment; node's dotenv ignores it"))
+            findings.append(
+                _fail(
+                    number,
+                    "unparseable",
+                    f"line {number}: not a KEY=VALUE assignment; node's dotenv ignores it",
+                )
+            )
     return findings
 
 
@@ -246,13 +315,25 @@ def _key_findings(entries: list[EnvEntry]) -> list[Finding]:
     for entry in entries:
         key, line = shown_name(entry.key), entry.line
         if entry.key in _DROPPED_KEYS:
-            findings.append(_fail(line, "dropped-key", f"line {line}: {key}: node's dotenv reads "
-                                                       "it but a javascript object cannot hold "
-                                                       "it, so the api never sees it"))
+            findings.append(
+                _fail(
+                    line,
+                    "dropped-key",
+                    f"line {line}: {key}: node's dotenv reads "
+                    "it but a javascript object cannot hold "
+                    "it, so the api never sees it",
+                )
+            )
         elif entry.key in seen:
-            findings.append(_warn(line, "duplicate", f"line {line}: {key} is also set on line "
-                                                     f"{seen[entry.key]}; the later one (line "
-                                                     f"{line}) wins"))
+            findings.append(
+                _warn(
+                    line,
+                    "duplicate",
+                    f"line {line}: {key} is also set on line "
+                    f"{seen[entry.key]}; the later one (line "
+                    f"{line}) wins",
+                )
+            )
         seen[entry.key] = line
     return findings
 
@@ -282,8 +363,10 @@ def parse_bounded(text: str, where: str) -> ParsedEnv:
     """parse_dotenv, after refusing more than limits.ENV_LINES_CAP lines (ConfigError)."""
     lines = text.count("\n") + text.count("\r") - text.count("\r\n") + 1
     if lines > ENV_LINES_CAP:
-        raise ConfigError(f"{where}: more than {ENV_LINES_CAP} lines, more than a .env holds",
-                          hint="is it the right file?")
+        raise ConfigError(
+            f"{where}: more than {ENV_LINES_CAP} lines, more than a .env holds",
+            hint="is it the right file?",
+        )
     return parse_dotenv(text)
 
 
@@ -295,7 +378,8 @@ def read_dotenv_file(path: Path, what: str = ".env file") -> ParsedEnv:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         # `from None`: the decode error holds the file's bytes, which may be secrets.
-        raise ConfigError(f"{path}: not valid utf-8 (first bad byte at offset {e.start})",
-                          hint="save the file as utf-8; node's dotenv would silently replace "
-                               "the bad bytes") from None
+        raise ConfigError(
+            f"{path}: not valid utf-8 (first bad byte at offset {e.start})",
+            hint="save the file as utf-8; node's dotenv would silently replace the bad bytes",
+        ) from None
     return parse_bounded(text, str(path))

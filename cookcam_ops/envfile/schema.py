@@ -45,8 +45,9 @@ class _Rules(BaseModel):
             try:
                 regex.compile(v)
             except regex.error as e:
-                raise ValueError("pattern is not a valid regular expression "
-                                 f"({e.args[0]})") from None
+                raise ValueError(
+                    f"pattern is not a valid regular expression ({e.args[0]})"
+                ) from None
         return v
 
     @model_validator(mode="after")
@@ -138,7 +139,11 @@ def load_schema(path: Path) -> EnvSchema:
     model, _ = load_model(path, _SchemaFile, "env schema", hint=SCHEMA_HINT)
     for name in model.variables:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
-            raise ConfigError(f"{path}: env schema: variables.{name}: not a valid variable name",
-                              hint=SCHEMA_HINT)
-    return EnvSchema(path=path, variables=dict(model.variables),
-                     environments={k: dict(v) for k, v in model.environments.items()})
+            raise ConfigError(
+                f"{path}: env schema: variables.{name}: not a valid variable name", hint=SCHEMA_HINT
+            )
+    return EnvSchema(
+        path=path,
+        variables=dict(model.variables),
+        environments={k: dict(v) for k, v in model.environments.items()},
+    )

@@ -17,10 +17,13 @@ from cookcam_ops.errors import ConfigError
 from cookcam_ops.limits import SCHEMA_PATTERN_BUDGET_S, clip_value
 from cookcam_ops.report import Check, Report, Status
 
-SENTRY_DSN_RE = re.compile(r"^https?://(?P<key>[^@/:\s]+)(?::[^@/\s]*)?@(?P<host>[^/\s]+)"
-                           r"/(?:[^/\s]+/)*(?P<project>\d+)/?$")
-PLACEHOLDER_RE = re.compile(r"^(changeme|change_me|xxx+|todo|placeholder|your[-_ ].*|<.*>)$",
-                            re.IGNORECASE)
+SENTRY_DSN_RE = re.compile(
+    r"^https?://(?P<key>[^@/:\s]+)(?::[^@/\s]*)?@(?P<host>[^/\s]+)"
+    r"/(?:[^/\s]+/)*(?P<project>\d+)/?$"
+)
+PLACEHOLDER_RE = re.compile(
+    r"^(changeme|change_me|xxx+|todo|placeholder|your[-_ ].*|<.*>)$", re.IGNORECASE
+)
 MAX_FINDINGS_IN_DETAIL = 5
 MAX_NAMES_IN_DETAIL = 20
 
@@ -62,22 +65,27 @@ def pattern_matches(rule: VarRule, pattern: str, value: str, deadline: float) ->
     import regex
 
     try:
-        return regex.search(pattern, value, timeout=max(0.01, deadline - time.monotonic())) \
-            is not None
+        return (
+            regex.search(pattern, value, timeout=max(0.01, deadline - time.monotonic())) is not None
+        )
     except TimeoutError:
-        raise ConfigError(f"env schema: variables.{rule.name}.pattern {clip_value(pattern, 40)} "
-                          f"did not finish within {SCHEMA_PATTERN_BUDGET_S:g}s on the value: it "
-                          "backtracks catastrophically (nested repetition such as (a+)+)",
-                          hint="rewrite the pattern without nested or overlapping repetition") \
-            from None
+        raise ConfigError(
+            f"env schema: variables.{rule.name}.pattern {clip_value(pattern, 40)} "
+            f"did not finish within {SCHEMA_PATTERN_BUDGET_S:g}s on the value: it "
+            "backtracks catastrophically (nested repetition such as (a+)+)",
+            hint="rewrite the pattern without nested or overlapping repetition",
+        ) from None
 
 
 def _judge_bounds(rule: VarRule, value: str, deadline: float) -> str | None:
     if rule.min_length is not None and len(value) < rule.min_length:
         return f"must be at least {rule.min_length} characters"
     if rule.pattern is not None and not pattern_matches(rule, rule.pattern, value, deadline):
-        return f"is not {rule.pattern_hint}" if rule.pattern_hint else \
-            f"does not match {clip_value(rule.pattern, 60)}"
+        return (
+            f"is not {rule.pattern_hint}"
+            if rule.pattern_hint
+            else f"does not match {clip_value(rule.pattern, 60)}"
+        )
     if rule.type in {"number", "integer"}:
         n = float(value)
         if rule.min is not None and n < rule.min:
@@ -95,15 +103,19 @@ def judge(rule: VarRule, value: str | None, deadline: float | None = None) -> Ch
     deadline (time.monotonic()) bounds the schema patterns of a whole file together."""
     if value is None:
         if rule.default is not None:
-            return Check(rule.name, Status.PASS,
-                         f"not set; the API uses the default {rule.default}")
+            return Check(
+                rule.name, Status.PASS, f"not set; the API uses the default {rule.default}"
+            )
         if not rule.required:
             return Check(rule.name, Status.PASS, "not set (optional)")
         return Check(rule.name, Status.FAIL, "required but not set")
     if value == "":
-        return Check(rule.name, Status.FAIL,
-                     "is empty; the API's Joi schema rejects empty strings: give it a value or "
-                     "remove the line")
+        return Check(
+            rule.name,
+            Status.FAIL,
+            "is empty; the API's Joi schema rejects empty strings: give it a value or "
+            "remove the line",
+        )
     if deadline is None:
         deadline = time.monotonic() + SCHEMA_PATTERN_BUDGET_S
     reason = _judge_type(rule, value) or _judge_bounds(rule, value, deadline)
@@ -145,17 +157,24 @@ def file_checks(parsed: ParsedEnv, schema: EnvSchema) -> list[Check]:
     unknown = [shown_name(k) for k in parsed.values if k not in schema.variables]
     if unknown:
         more = len(unknown) - MAX_NAMES_IN_DETAIL
-        checks.append(Check("file.unknown-variables", Status.WARN,
-                            f"not in the schema: {', '.join(unknown[:MAX_NAMES_IN_DETAIL])}"
-                            + (f"; and {more} more" if more > 0 else "")))
+        checks.append(
+            Check(
+                "file.unknown-variables",
+                Status.WARN,
+                f"not in the schema: {', '.join(unknown[:MAX_NAMES_IN_DETAIL])}"
+                + (f"; and {more} more" if more > 0 else ""),
+            )
+        )
     return checks
 
 
 def validate_parsed(parsed: ParsedEnv, schema: EnvSchema, environment: str | None) -> list[Check]:
     """Every schema variable judged as the API would read it, then file-level findings."""
     deadline = time.monotonic() + SCHEMA_PATTERN_BUDGET_S
-    checks = [judge(rule, parsed.values.get(rule.name), deadline)
-              for rule in schema.for_environment(environment)]
+    checks = [
+        judge(rule, parsed.values.get(rule.name), deadline)
+        for rule in schema.for_environment(environment)
+    ]
     return checks + file_checks(parsed, schema)
 
 
@@ -163,6 +182,8 @@ def validate_env_file(path: Path, schema: EnvSchema, environment: str | None) ->
     """`env validate`: the file as Node's dotenv reads it, judged against the schema."""
     parsed = read_dotenv_file(path)
     checks = validate_parsed(parsed, schema, environment)
-    return Report(title=f"env validate {path}", checks=checks,
-                  extra={"file": str(path), "schema": str(schema.path),
-                         "environment": environment})
+    return Report(
+        title=f"env validate {path}",
+        checks=checks,
+        extra={"file": str(path), "schema": str(schema.path), "environment": environment},
+    )

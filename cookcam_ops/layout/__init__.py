@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 LOCKFILE = "package-lock.json"
 
 
-def judge_git(dirty: list[str], branch: str | None, contained: bool | None, expected: str,
-              host: str) -> list[Check]:
+def judge_git(
+    dirty: list[str], branch: str | None, contained: bool | None, expected: str, host: str
+) -> list[Check]:
     """A clean working tree on the expected branch (or a detached commit contained in it): the
     in-place layout's checklist items."""
     from cookcam_ops.report import Check, Status
@@ -39,18 +40,32 @@ def judge_git(dirty: list[str], branch: str | None, contained: bool | None, expe
     if dirty:
         shown = ", ".join(line[3:] if len(line) > 3 else line for line in dirty[:5])
         more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
-        clean = Check("git-clean", Status.FAIL,
-                      f"{len(dirty)} changed or untracked path(s): {shown}{more}", host)
+        clean = Check(
+            "git-clean",
+            Status.FAIL,
+            f"{len(dirty)} changed or untracked path(s): {shown}{more}",
+            host,
+        )
     else:
         clean = Check("git-clean", Status.PASS, "working tree clean", host)
     if branch == expected:
         on = Check("git-branch", Status.PASS, f"on {expected}", host)
     elif branch is None:
-        on = (Check("git-branch", Status.PASS,
-                    f"detached HEAD (a deployed commit) contained in {expected}", host)
-              if contained else
-              Check("git-branch", Status.WARN,
-                    f"detached HEAD not known to be in {expected} (fetch to update)", host))
+        on = (
+            Check(
+                "git-branch",
+                Status.PASS,
+                f"detached HEAD (a deployed commit) contained in {expected}",
+                host,
+            )
+            if contained
+            else Check(
+                "git-branch",
+                Status.WARN,
+                f"detached HEAD not known to be in {expected} (fetch to update)",
+                host,
+            )
+        )
     else:
         on = Check("git-branch", Status.FAIL, f"on branch {branch}, expected {expected}", host)
     return [clean, on]
@@ -134,8 +149,9 @@ class Layout(ABC):
         """The checklist's layout sections (read only)."""
 
     @abstractmethod
-    def judge_checklist(self, sections: dict[str, Section], app: AppConfig,
-                        host: str) -> list[Check]:
+    def judge_checklist(
+        self, sections: dict[str, Section], app: AppConfig, host: str
+    ) -> list[Check]:
         """The checklist's layout items from those sections (pure)."""
 
     @abstractmethod
@@ -148,13 +164,19 @@ class Layout(ABC):
 
     def placeholders(self) -> dict[str, str]:
         """The playbook placeholders that name places."""
-        return {"app_path": self.app_path, "ops_path": self.state_dir,
-                "repo_path": self.repo_path, "current_path": self.code_path,
-                "shared_path": "", "releases_path": "", "app_subdir": self.subdir}
+        return {
+            "app_path": self.app_path,
+            "ops_path": self.state_dir,
+            "repo_path": self.repo_path,
+            "current_path": self.code_path,
+            "shared_path": "",
+            "releases_path": "",
+            "app_subdir": self.subdir,
+        }
 
 
 def _node_modules_line(path: str) -> str:
-    return (f"if [ -d {q(path)} ]; then echo node_modules=1; else echo node_modules=0; fi")
+    return f"if [ -d {q(path)} ]; then echo node_modules=1; else echo node_modules=0; fi"
 
 
 @dataclass(frozen=True)
@@ -181,34 +203,45 @@ class InPlace(Layout):
         return f"git -C {q(self.app_path)} rev-parse --verify -q 'HEAD^{{commit}}'"
 
     def facts_command(self) -> str:
-        return (f"cd {q(self.app_path)} || exit 3; "
-                f"if [ -L current ] && [ -d repo ]; then echo layout=releases; exit 4; fi; "
-                f"printf 'head=%s\\n' \"$({self.head_command()})\"; "
-                "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD)\"; "
-                f"printf 'dirty=%s\\n' \"$(git -C {q(self.repo_path)} status --porcelain "
-                "--untracked-files=no | wc -l)\"; " + _node_modules_line("node_modules"))
+        return (
+            f"cd {q(self.app_path)} || exit 3; "
+            f"if [ -L current ] && [ -d repo ]; then echo layout=releases; exit 4; fi; "
+            f"printf 'head=%s\\n' \"$({self.head_command()})\"; "
+            "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD)\"; "
+            f"printf 'dirty=%s\\n' \"$(git -C {q(self.repo_path)} status --porcelain "
+            '--untracked-files=no | wc -l)"; ' + _node_modules_line("node_modules")
+        )
 
     def checklist_sections(self, app: AppConfig) -> list[tuple[str, str]]:
         top = q(self.repo_path)
         upstream = q(f"{app.remote}/{app.branch}")
-        return [("git-dirty", f"git -C {top} rev-parse --git-dir >/dev/null && "
-                              f"git -C {top} status --porcelain | head -n 50"),
-                ("git-branch", f"git -C {top} symbolic-ref --short -q HEAD"),
-                ("git-contained", f"git -C {top} merge-base --is-ancestor HEAD {upstream}")]
+        return [
+            (
+                "git-dirty",
+                f"git -C {top} rev-parse --git-dir >/dev/null && "
+                f"git -C {top} status --porcelain | head -n 50",
+            ),
+            ("git-branch", f"git -C {top} symbolic-ref --short -q HEAD"),
+            ("git-contained", f"git -C {top} merge-base --is-ancestor HEAD {upstream}"),
+        ]
 
-    def judge_checklist(self, sections: dict[str, Section], app: AppConfig,
-                        host: str) -> list[Check]:
+    def judge_checklist(
+        self, sections: dict[str, Section], app: AppConfig, host: str
+    ) -> list[Check]:
         from cookcam_ops.report import Check, Status
 
         dirty = sections.get("git-dirty")
         if dirty is None or not dirty.ok:
-            return [Check("git-clean", Status.FAIL, "not a git checkout (git status failed)",
-                          host)]
+            return [Check("git-clean", Status.FAIL, "not a git checkout (git status failed)", host)]
         branch = sections.get("git-branch")
         contained = sections.get("git-contained")
-        return judge_git([ln for ln in dirty.text.splitlines() if ln.strip()],
-                         branch.text.strip() or None if branch and branch.ok else None,
-                         contained.ok if contained else None, app.branch, host)
+        return judge_git(
+            [ln for ln in dirty.text.splitlines() if ln.strip()],
+            branch.text.strip() or None if branch and branch.ok else None,
+            contained.ok if contained else None,
+            app.branch,
+            host,
+        )
 
     def status_sections(self) -> list[tuple[str, str]]:
         return [("sha", self.head_command())]
@@ -264,33 +297,44 @@ class Releases(Layout):
         return f"head -c 40 {q(self.current_path + '/REVISION')}"
 
     def facts_command(self) -> str:
-        return (f"cd {q(self.app_path)} || exit 3; "
-                "if [ -L current ] && [ -d repo ]; then echo layout=releases; "
-                "elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then "
-                "echo layout=in-place; exit 4; else exit 3; fi; "
-                "printf 'head=%s\\n' \"$(head -c 64 current/REVISION 2>/dev/null)\"; "
-                "printf 'current=%s\\n' \"$(readlink current)\"; "
-                "printf 'time=%s\\n' \"$(date -u +%Y%m%d%H%M%S)\"; echo dirty=0; "
-                + _node_modules_line("current/node_modules"))
+        return (
+            f"cd {q(self.app_path)} || exit 3; "
+            "if [ -L current ] && [ -d repo ]; then echo layout=releases; "
+            "elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then "
+            "echo layout=in-place; exit 4; else exit 3; fi; "
+            "printf 'head=%s\\n' \"$(head -c 64 current/REVISION 2>/dev/null)\"; "
+            "printf 'current=%s\\n' \"$(readlink current)\"; "
+            "printf 'time=%s\\n' \"$(date -u +%Y%m%d%H%M%S)\"; echo dirty=0; "
+            + _node_modules_line("current/node_modules")
+        )
 
     def checklist_sections(self, app: AppConfig) -> list[tuple[str, str]]:
         from cookcam_ops.layout.releases import listing_command
 
-        return [("current", f"readlink {q(self.current_path)}"),
-                ("releases", listing_command(self.releases_path, app.env_file))]
+        return [
+            ("current", f"readlink {q(self.current_path)}"),
+            ("releases", listing_command(self.releases_path, app.env_file)),
+        ]
 
-    def judge_checklist(self, sections: dict[str, Section], app: AppConfig,
-                        host: str) -> list[Check]:
+    def judge_checklist(
+        self, sections: dict[str, Section], app: AppConfig, host: str
+    ) -> list[Check]:
         from cookcam_ops.layout.releases import judge_rollback_target, parse_listing
 
         cur = sections.get("current")
         entries = parse_listing(sections["releases"].text if "releases" in sections else "")
-        return [judge_rollback_target(cur.text.strip() if cur is not None and cur.ok else None,
-                                      entries, self.current_path, app.env_file, host)]
+        return [
+            judge_rollback_target(
+                cur.text.strip() if cur is not None and cur.ok else None,
+                entries,
+                self.current_path,
+                app.env_file,
+                host,
+            )
+        ]
 
     def status_sections(self) -> list[tuple[str, str]]:
-        return [("sha", self.head_command()),
-                ("current", f"readlink -f {q(self.current_path)}")]
+        return [("sha", self.head_command()), ("current", f"readlink -f {q(self.current_path)}")]
 
     def kept_section(self, env_file: str) -> tuple[str, str]:
         from cookcam_ops.layout.releases import listing_command
@@ -298,8 +342,11 @@ class Releases(Layout):
         return ("releases", listing_command(self.releases_path, env_file))
 
     def placeholders(self) -> dict[str, str]:
-        return {**super().placeholders(), "shared_path": self.shared_path,
-                "releases_path": self.releases_path}
+        return {
+            **super().placeholders(),
+            "shared_path": self.shared_path,
+            "releases_path": self.releases_path,
+        }
 
 
 def default_state_dir(app_path: str) -> str:
@@ -313,7 +360,8 @@ def layout_for(strategy: Strategy, app_path: str, place: Place | None = None) ->
     state = place.state_dir or default_state_dir(app_path)
     match strategy:
         case Strategy.IN_PLACE:
-            return InPlace(app_path=app_path, state_dir=state, subdir=place.subdir,
-                           top=place.top or app_path)
+            return InPlace(
+                app_path=app_path, state_dir=state, subdir=place.subdir, top=place.top or app_path
+            )
         case Strategy.RELEASES:
             return Releases(app_path=app_path, state_dir=state, subdir=place.subdir)

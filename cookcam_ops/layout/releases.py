@@ -50,13 +50,15 @@ class ReleaseEntry:
 
 def listing_command(releases_path: str, env_file: str) -> str:
     """Print `name|sha|missing parts` for every release directory (read only)."""
-    return (f"cd {q(releases_path)} 2>/dev/null || exit 0; for d in */; do d=${{d%/}}; "
-            "[ -d \"$d\" ] && [ ! -L \"$d\" ] || continue; "
-            "r=$(head -c 64 \"$d/REVISION\" 2>/dev/null | tr -dc 0-9a-f); m=''; "
-            "[ -n \"$r\" ] || m=\"$m REVISION\"; [ -d \"$d/dist\" ] || m=\"$m dist\"; "
-            "[ -d \"$d/node_modules\" ] || m=\"$m node_modules\"; "
-            f"[ -f \"$d\"/{q(env_file)} ] || m=\"$m {env_file}\"; "
-            "printf '%s|%s|%s\\n' \"$d\" \"$r\" \"$m\"; done")
+    return (
+        f"cd {q(releases_path)} 2>/dev/null || exit 0; for d in */; do d=${{d%/}}; "
+        '[ -d "$d" ] && [ ! -L "$d" ] || continue; '
+        "r=$(head -c 64 \"$d/REVISION\" 2>/dev/null | tr -dc 0-9a-f); m=''; "
+        '[ -n "$r" ] || m="$m REVISION"; [ -d "$d/dist" ] || m="$m dist"; '
+        '[ -d "$d/node_modules" ] || m="$m node_modules"; '
+        f'[ -f "$d"/{q(env_file)} ] || m="$m {env_file}"; '
+        'printf \'%s|%s|%s\\n\' "$d" "$r" "$m"; done'
+    )
 
 
 def parse_listing(text: str) -> tuple[ReleaseEntry, ...]:
@@ -67,8 +69,11 @@ def parse_listing(text: str) -> tuple[ReleaseEntry, ...]:
         if not sep or not RELEASE_NAME_RE.match(name):
             continue
         sha, _, missing = rest.partition("|")
-        out.append(ReleaseEntry(name, sha if re.fullmatch(r"[0-9a-f]{40}", sha) else None,
-                                tuple(missing.split())))
+        out.append(
+            ReleaseEntry(
+                name, sha if re.fullmatch(r"[0-9a-f]{40}", sha) else None, tuple(missing.split())
+            )
+        )
     return tuple(sorted(out, key=lambda e: e.name))
 
 
@@ -86,8 +91,9 @@ def newest_for(entries: Iterable[ReleaseEntry], sha: str) -> ReleaseEntry | None
     return found[-1] if found else None
 
 
-def prune_selection(entries: Iterable[ReleaseEntry], keep: int,
-                    protect: Iterable[str | None]) -> list[str]:
+def prune_selection(
+    entries: Iterable[ReleaseEntry], keep: int, protect: Iterable[str | None]
+) -> list[str]:
     """Release names to delete: all but the newest `keep` complete ones, never a protected one.
 
     Protected: the current release and the rollback target (and the release just made).
@@ -95,12 +101,11 @@ def prune_selection(entries: Iterable[ReleaseEntry], keep: int,
     """
     safe = {p for p in protect if p}
     complete = sorted((e.name for e in entries if e.complete), reverse=True)
-    kept = set(complete[:max(keep, 0)]) | safe
+    kept = set(complete[: max(keep, 0)]) | safe
     return sorted(e.name for e in entries if e.name not in kept)
 
 
-def env_names_diff(current: Iterable[str], incoming: Iterable[str]
-                   ) -> tuple[list[str], list[str]]:
+def env_names_diff(current: Iterable[str], incoming: Iterable[str]) -> tuple[list[str], list[str]]:
     """(added, removed) variable names between the current release's .env and the shared one."""
     before, after = set(current), set(incoming)
     return sorted(after - before), sorted(before - after)
@@ -115,8 +120,9 @@ class CwdVerdict:
     stale: tuple[str, ...] = ()
 
 
-def judge_cwds(workers: Sequence[tuple[object, str | None]], current_real: str | None
-               ) -> CwdVerdict:
+def judge_cwds(
+    workers: Sequence[tuple[object, str | None]], current_real: str | None
+) -> CwdVerdict:
     """workers: (pm_id, the resolved /proc/PID/cwd); current_real: `readlink -f APP/current`."""
     if not current_real:
         return CwdVerdict(False, "APP/current does not resolve to a release")
@@ -130,25 +136,48 @@ def judge_cwds(workers: Sequence[tuple[object, str | None]], current_real: str |
         elif cwd != current_real and not cwd.startswith(current_real + "/"):
             stale.append(f"{pm_id}:{release_of_link(cwd) or cwd}")
     if stale:
-        return CwdVerdict(False, f"worker(s) not in release {want}: {', '.join(stale)}",
-                          tuple(stale))
+        return CwdVerdict(
+            False, f"worker(s) not in release {want}: {', '.join(stale)}", tuple(stale)
+        )
     return CwdVerdict(True, f"{len(workers)} worker(s) run release {want}")
 
 
-def judge_rollback_target(current_link: str | None, entries: tuple[ReleaseEntry, ...],
-                          current_path: str, env_file: str, host: str) -> Check:
+def judge_rollback_target(
+    current_link: str | None,
+    entries: tuple[ReleaseEntry, ...],
+    current_path: str,
+    env_file: str,
+    host: str,
+) -> Check:
     """The current release (what a failed deploy goes back to) is complete."""
     name = release_of_link(current_link)
     if name is None:
-        return Check("rollback-target", Status.FAIL, f"{current_path} does not point to a "
-                     "release (run `cookcam-ops migrate-to-releases` first?)", host)
+        return Check(
+            "rollback-target",
+            Status.FAIL,
+            f"{current_path} does not point to a "
+            "release (run `cookcam-ops migrate-to-releases` first?)",
+            host,
+        )
     entry = next((e for e in entries if e.name == name), None)
     if entry is None or not entry.complete:
         missing = ", ".join(entry.missing) if entry else "the directory"
-        return Check("rollback-target", Status.FAIL, f"current release {name} is incomplete "
-                     f"(no {missing}): a failed deploy could not go back to it", host)
+        return Check(
+            "rollback-target",
+            Status.FAIL,
+            f"current release {name} is incomplete "
+            f"(no {missing}): a failed deploy could not go back to it",
+            host,
+        )
     older = [e for e in entries if e.name < name]
-    prev = f"; before it: {older[-1].name}" + ("" if older[-1].complete else " (INCOMPLETE)") \
-        if older else "; no earlier release kept"
-    return Check("rollback-target", Status.PASS, f"current release {name} is complete (dist, "
-                 f"node_modules, {env_file}, REVISION){prev}", host)
+    prev = (
+        f"; before it: {older[-1].name}" + ("" if older[-1].complete else " (INCOMPLETE)")
+        if older
+        else "; no earlier release kept"
+    )
+    return Check(
+        "rollback-target",
+        Status.PASS,
+        f"current release {name} is complete (dist, node_modules, {env_file}, REVISION){prev}",
+        host,
+    )

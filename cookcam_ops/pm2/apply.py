@@ -54,8 +54,11 @@ class Change:
 
 def differences(running: Pm2Settings, wanted: Pm2Settings) -> tuple[Change, ...]:
     """Every setting that differs between what runs and what the file says, in a fixed order."""
-    return tuple(Change(name, getattr(running, name), getattr(wanted, name))
-                 for name in SETTINGS if getattr(running, name) != getattr(wanted, name))
+    return tuple(
+        Change(name, getattr(running, name), getattr(wanted, name))
+        for name in SETTINGS
+        if getattr(running, name) != getattr(wanted, name)
+    )
 
 
 def describe_changes(changes: tuple[Change, ...]) -> str:
@@ -78,22 +81,32 @@ class ApplyPlan:
             return f"PM2 settings not compared: {self.unknown}"
         if not self.changes:
             return "PM2 settings unchanged"
-        how = {Apply.SCALE: "pm2 scale", Apply.HANDOVER: "zero-downtime handover",
-               Apply.RESTART: "stop, then start: fork mode cannot hand over",
-               Apply.NONE: "pm2 reload"}[self.how]
+        how = {
+            Apply.SCALE: "pm2 scale",
+            Apply.HANDOVER: "zero-downtime handover",
+            Apply.RESTART: "stop, then start: fork mode cannot hand over",
+            Apply.NONE: "pm2 reload",
+        }[self.how]
         return f"PM2 settings: {describe_changes(self.changes)} ({how})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"apply": self.how.value, "changes": [c.to_dict() for c in self.changes],
-                "unknown": self.unknown}
+        return {
+            "apply": self.how.value,
+            "changes": [c.to_dict() for c in self.changes],
+            "unknown": self.unknown,
+        }
 
 
-def plan_apply(running: Pm2Settings | None, wanted: Pm2Settings | None,
-               unknown: str | None = None) -> ApplyPlan:
+def plan_apply(
+    running: Pm2Settings | None, wanted: Pm2Settings | None, unknown: str | None = None
+) -> ApplyPlan:
     """The plan that makes PM2 run `wanted` (the target's file) instead of `running`."""
     if wanted is None or running is None:
-        why = unknown or ("PM2 runs no process of the app" if running is None
-                          else "the target's ecosystem file has no entry for the app")
+        why = unknown or (
+            "PM2 runs no process of the app"
+            if running is None
+            else "the target's ecosystem file has no entry for the app"
+        )
         return ApplyPlan(Apply.NONE, wanted=wanted, unknown=why)
     changes = differences(running, wanted)
     if not changes:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from cookcam_ops.remote.composite import PM2_HOME
 
-EXIT_RE = re.compile(r"App \[(?P<name>[^\]]*?):(?:_old_)?(?P<pm_id>\d+)\] exited with code "
-                     r"\[(?P<code>[^\]]*)\] via signal \[(?P<signal>[^\]]*)\]")
+EXIT_RE = re.compile(
+    r"App \[(?P<name>[^\]]*?):(?:_old_)?(?P<pm_id>\d+)\] exited with code "
+    r"\[(?P<code>[^\]]*)\] via signal \[(?P<signal>[^\]]*)\]"
+)
 STILL_ALIVE_RE = re.compile(r"pid (?P<pid>\d+) still alive after (?P<ms>\d+)ms, sending SIGKILL")
 KEPT_LINES = 50
 READ_BYTES = 2 * 1024 * 1024
@@ -53,14 +55,16 @@ def sigkills(text: str, app_name: str) -> list[Sigkill]:
 
 def log_size_command() -> str:
     """Print `@@pm2log=BYTES`: where the daemon's log ends now (0 when it has none)."""
-    return (f'echo "@@pm2log=$(stat -c %s {PM2_HOME}/pm2.log 2>/dev/null || echo 0)"')
+    return f'echo "@@pm2log=$(stat -c %s {PM2_HOME}/pm2.log 2>/dev/null || echo 0)"'
 
 
 def sigkill_lines_command(offset: int) -> str:
     """The SIGKILL lines PM2 wrote to its log after byte offset (the whole log if it rotated)."""
-    log = f'{PM2_HOME}/pm2.log'
-    return (f'f={log}; [ -f "$f" ] || exit 0; o={max(0, int(offset))}; '
-            '[ "$(stat -c %s "$f")" -ge "$o" ] || o=0; '
-            f'tail -c +$((o + 1)) "$f" | head -c {READ_BYTES} | '
-            "grep -E 'still alive after [0-9]+ms, sending SIGKILL|via signal \\[SIGKILL\\]' | "
-            f"tail -n {KEPT_LINES}; exit 0")
+    log = f"{PM2_HOME}/pm2.log"
+    return (
+        f'f={log}; [ -f "$f" ] || exit 0; o={max(0, int(offset))}; '
+        '[ "$(stat -c %s "$f")" -ge "$o" ] || o=0; '
+        f'tail -c +$((o + 1)) "$f" | head -c {READ_BYTES} | '
+        "grep -E 'still alive after [0-9]+ms, sending SIGKILL|via signal \\[SIGKILL\\]' | "
+        f"tail -n {KEPT_LINES}; exit 0"
+    )

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 ECOSYSTEM_FILES = ("ecosystem.config.js", "ecosystem.config.cjs", "ecosystem.json")
 
+
 @dataclass(frozen=True)
 class EcosystemApp:
     """An app entry of the PM2 ecosystem file: settings and the NAMES of its env keys."""
@@ -75,21 +76,29 @@ def _app(raw: dict[str, Any]) -> EcosystemApp:
     keys = raw.get("env_keys") if isinstance(raw.get("env_keys"), dict) else {}
     inst = raw.get("instances")
     return EcosystemApp(
-        name=_str(raw.get("name")), exec_mode=_str(raw.get("exec_mode")),
+        name=_str(raw.get("name")),
+        exec_mode=_str(raw.get("exec_mode")),
         instances=inst if isinstance(inst, int | str) and not isinstance(inst, bool) else None,
-        kill_timeout=_int(raw.get("kill_timeout")), wait_ready=raw.get("wait_ready") is True,
+        kill_timeout=_int(raw.get("kill_timeout")),
+        wait_ready=raw.get("wait_ready") is True,
         listen_timeout=_int(raw.get("listen_timeout")),
-        env_keys={str(k): [str(n) for n in v] for k, v in (keys or {}).items()
-                  if isinstance(v, list)},
-        cwd=_str(raw.get("cwd")), script=_str(raw.get("script")))
+        env_keys={
+            str(k): [str(n) for n in v] for k, v in (keys or {}).items() if isinstance(v, list)
+        },
+        cwd=_str(raw.get("cwd")),
+        script=_str(raw.get("script")),
+    )
 
 
 def parse_ecosystem(doc: object) -> EcosystemRead:
     """The reader's JSON -> EcosystemRead (an error when there is no usable answer)."""
     if not isinstance(doc, dict):
         return EcosystemRead(error="could not read the ecosystem file with node")
-    meta = {"file": _str(doc.get("file")), "sha": _str(doc.get("sha")),
-            "cpus": _int(doc.get("cpus"))}
+    meta = {
+        "file": _str(doc.get("file")),
+        "sha": _str(doc.get("sha")),
+        "cpus": _int(doc.get("cpus")),
+    }
     if isinstance(doc.get("error"), str):
         return EcosystemRead(error=str(doc["error"])[:200], **meta)  # type: ignore[arg-type]
     apps = tuple(_app(raw) for raw in doc.get("apps") or [] if isinstance(raw, dict))
@@ -98,8 +107,10 @@ def parse_ecosystem(doc: object) -> EcosystemRead:
 
 def served_command(code_dir: str) -> str:
     """Read the ecosystem file served from code_dir (the first of ECOSYSTEM_FILES there)."""
-    return (f"{sh_program('ecosystem_served.sh')} "
-            f"{q(script('ecosystem_reader.js'), code_dir, ' '.join(ECOSYSTEM_FILES))}")
+    return (
+        f"{sh_program('ecosystem_served.sh')} "
+        f"{q(script('ecosystem_reader.js'), code_dir, ' '.join(ECOSYSTEM_FILES))}"
+    )
 
 
 def committed_command(repo: str, spec: str, code_dir: str, candidates: tuple[str, ...]) -> str:
@@ -109,9 +120,11 @@ def committed_command(repo: str, spec: str, code_dir: str, candidates: tuple[str
     directory in a commit (`backend/api/`, '' at the top, or `./` when git runs in the app's
     own directory of a work tree); the file is read as if it lay in code_dir.
     """
-    return (f"{sh_program('ecosystem_committed.sh')} "
-            f"{q(script('ecosystem_reader.js'), repo, spec, code_dir)} "
-            f"{q(' '.join(ECOSYSTEM_FILES), *candidates)}")
+    return (
+        f"{sh_program('ecosystem_committed.sh')} "
+        f"{q(script('ecosystem_reader.js'), repo, spec, code_dir)} "
+        f"{q(' '.join(ECOSYSTEM_FILES), *candidates)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -149,11 +162,15 @@ def _exec_mode(app: EcosystemApp) -> str:
 
 def from_file(app: EcosystemApp, cpus: int | None) -> Pm2Settings:
     """What PM2 would run from this app entry."""
-    return Pm2Settings(exec_mode=_exec_mode(app), instances=_instances(app.instances, cpus),
-                       kill_timeout=app.kill_timeout or DEFAULT_KILL_TIMEOUT_MS,
-                       wait_ready=app.wait_ready,
-                       listen_timeout=app.listen_timeout or DEFAULT_LISTEN_TIMEOUT_MS,
-                       script=app.script, cwd=app.cwd)
+    return Pm2Settings(
+        exec_mode=_exec_mode(app),
+        instances=_instances(app.instances, cpus),
+        kill_timeout=app.kill_timeout or DEFAULT_KILL_TIMEOUT_MS,
+        wait_ready=app.wait_ready,
+        listen_timeout=app.listen_timeout or DEFAULT_LISTEN_TIMEOUT_MS,
+        script=app.script,
+        cwd=app.cwd,
+    )
 
 
 def wanted(read: EcosystemRead | None, app_name: str) -> Pm2Settings | None:
@@ -167,9 +184,15 @@ def from_processes(procs: list[Pm2Process]) -> Pm2Settings | None:
     if not procs:
         return None
     p = procs[0]
-    return Pm2Settings(exec_mode=p.exec_mode, instances=len(procs),
-                       kill_timeout=p.kill_timeout_ms, wait_ready=p.wait_ready,
-                       listen_timeout=p.listen_timeout_ms, script=p.exec_path, cwd=p.pm_cwd)
+    return Pm2Settings(
+        exec_mode=p.exec_mode,
+        instances=len(procs),
+        kill_timeout=p.kill_timeout_ms,
+        wait_ready=p.wait_ready,
+        listen_timeout=p.listen_timeout_ms,
+        script=p.exec_path,
+        cwd=p.pm_cwd,
+    )
 
 
 def target_command(t: Target, candidates: tuple[str, ...]) -> str:

@@ -15,8 +15,10 @@ from cookcam_ops.remote import composite
 from cookcam_ops.remote.protocol import q
 
 DEFAULT_SIGNAL = "SIGINT"
-_HANDLER_RE = re.compile(r"process\s*\.\s*(?:on|once|addListener|prependListener)\s*\(\s*"
-                         r"['\"`](SIG[A-Z0-9]+)['\"`]")
+_HANDLER_RE = re.compile(
+    r"process\s*\.\s*(?:on|once|addListener|prependListener)\s*\(\s*"
+    r"['\"`](SIG[A-Z0-9]+)['\"`]"
+)
 _LINE_COMMENT_RE = re.compile(r"(?:^|\s)//.*$")
 _SIGNAL_RE = re.compile(r"^SIG[A-Z0-9]+$")
 NO_BUILD = "cookcam-ops: no build directory"
@@ -24,21 +26,25 @@ NO_BUILD = "cookcam-ops: no build directory"
 
 def pm2_signal_command() -> str:
     """Print `daemon VALUE` (from the running daemon's environment) or `shell VALUE`."""
-    return (f"H={composite.PM2_HOME}; P=$(cat \"$H/pm2.pid\" 2>/dev/null); "
-            "if [ -n \"$P\" ] && [ -r \"/proc/$P/environ\" ]; then "
-            "printf 'daemon %s\\n' \"$(tr '\\0' '\\n' < \"/proc/$P/environ\" "
-            "| sed -n 's/^PM2_KILL_SIGNAL=//p' | head -n 1)\"; "
-            "else printf 'shell %s\\n' \"${PM2_KILL_SIGNAL:-}\"; fi")
+    return (
+        f'H={composite.PM2_HOME}; P=$(cat "$H/pm2.pid" 2>/dev/null); '
+        'if [ -n "$P" ] && [ -r "/proc/$P/environ" ]; then '
+        "printf 'daemon %s\\n' \"$(tr '\\0' '\\n' < \"/proc/$P/environ\" "
+        "| sed -n 's/^PM2_KILL_SIGNAL=//p' | head -n 1)\"; "
+        "else printf 'shell %s\\n' \"${PM2_KILL_SIGNAL:-}\"; fi"
+    )
 
 
 def handlers_command(app_path: str, build_dir: str = "dist") -> str:
     """Print the lines of the built JavaScript that register signal handlers."""
     d = f"{app_path.rstrip('/')}/{build_dir}"
     pattern = q("process[.](on|once|addListener|prependListener)")
-    return (f"if [ -d {q(d)} ]; then grep -rhE {pattern} {q(d)} "
-            "--include='*.js' --include='*.cjs' --include='*.mjs' 2>/dev/null "
-            f"| grep -E 'SIG(INT|TERM|HUP|QUIT|USR2)' | head -n 50; "
-            f"else echo {q(NO_BUILD)}; fi")
+    return (
+        f"if [ -d {q(d)} ]; then grep -rhE {pattern} {q(d)} "
+        "--include='*.js' --include='*.cjs' --include='*.mjs' 2>/dev/null "
+        f"| grep -E 'SIG(INT|TERM|HUP|QUIT|USR2)' | head -n 50; "
+        f"else echo {q(NO_BUILD)}; fi"
+    )
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,10 @@ def parse_handlers(text: str) -> set[str] | None:
 
 def fix_hint(signal: str) -> str:
     """The plain-words fix for a signal the app does not handle."""
-    return (f"fix: handle {signal} as well as SIGTERM, or set PM2_KILL_SIGNAL=SIGTERM for the "
-            "PM2 daemon")
+    return (
+        f"fix: handle {signal} as well as SIGTERM, or set PM2_KILL_SIGNAL=SIGTERM for the "
+        "PM2 daemon"
+    )
 
 
 def mismatch(pm2: PM2Signal, handled: set[str] | None) -> str | None:
@@ -85,9 +93,13 @@ def mismatch(pm2: PM2Signal, handled: set[str] | None) -> str | None:
     if handled is None or pm2.signal in handled:
         return None
     if not handled:
-        return (f"the built app registers no handler for {pm2.signal} (nor SIGTERM): PM2 sends "
-                f"{pm2.signal} ({pm2.source}), so workers are killed without draining; "
-                + fix_hint(pm2.signal))
+        return (
+            f"the built app registers no handler for {pm2.signal} (nor SIGTERM): PM2 sends "
+            f"{pm2.signal} ({pm2.source}), so workers are killed without draining; "
+            + fix_hint(pm2.signal)
+        )
     others = " and ".join(sorted(handled))
-    return (f"the app handles {others} but PM2 sends {pm2.signal} ({pm2.source}): workers are "
-            f"killed without draining; " + fix_hint(pm2.signal))
+    return (
+        f"the app handles {others} but PM2 sends {pm2.signal} ({pm2.source}): workers are "
+        f"killed without draining; " + fix_hint(pm2.signal)
+    )

@@ -44,12 +44,22 @@ class Pm2Process:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON fields status reports (log paths and timeouts stay internal)."""
-        return {"name": self.name, "pm_id": self.pm_id, "pid": self.pid, "status": self.status,
-                "exec_mode": self.exec_mode, "instances": self.instances,
-                "restarts": self.restarts, "unstable_restarts": self.unstable_restarts,
-                "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
-                "memory_bytes": self.memory_bytes, "cpu": self.cpu, "pm_cwd": self.pm_cwd,
-                "cwd": self.cwd, "release": self.release}
+        return {
+            "name": self.name,
+            "pm_id": self.pm_id,
+            "pid": self.pid,
+            "status": self.status,
+            "exec_mode": self.exec_mode,
+            "instances": self.instances,
+            "restarts": self.restarts,
+            "unstable_restarts": self.unstable_restarts,
+            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
+            "memory_bytes": self.memory_bytes,
+            "cpu": self.cpu,
+            "pm_cwd": self.pm_cwd,
+            "cwd": self.cwd,
+            "release": self.release,
+        }
 
 
 def _int(value: object) -> int | None:

@@ -18,8 +18,14 @@ from cookcam_ops.pm2.procs import Pm2Process, parse_jlist
 from cookcam_ops.remote.protocol import q, sh_program
 from cookcam_ops.report import Check, Status
 
-UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
-             "/etc/init.d", "/usr/local/etc/rc.d", "/etc/rc.d")
+UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/etc/init.d",
+    "/usr/local/etc/rc.d",
+    "/etc/rc.d",
+)
 MAX_UNITS = 20
 
 
@@ -30,8 +36,10 @@ def startup_command(unit_dirs: tuple[str, ...] = UNIT_DIRS) -> str:
     return f"{sh_program('pm2_startup_units.sh')} {q(MAX_UNITS, *unit_dirs)}"
 
 
-HINT = ("run `pm2 startup` as the user that runs PM2 (then the command it prints, as root), "
-        "and `pm2 save`")
+HINT = (
+    "run `pm2 startup` as the user that runs PM2 (then the command it prints, as root), "
+    "and `pm2 save`"
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,9 @@ def parse_startup(text: str) -> tuple[str | None, list[StartupUnit]]:
         elif kind == "unit":
             path, _, tail = rest.partition("|")
             unit_home, _, on = tail.partition("|")
-            units.append(StartupUnit(path, unit_home.strip().rstrip("/") or None,
-                                     on.strip() == "1"))
+            units.append(
+                StartupUnit(path, unit_home.strip().rstrip("/") or None, on.strip() == "1")
+            )
     return home, units
 
 
@@ -74,18 +83,36 @@ def judge_startup(text: str | None, host: str) -> Check:
     mine = [u for u in units if _restores(u, home)]
     on = [u for u in mine if u.enabled]
     if on:
-        return Check("pm2-startup", Status.PASS, f"{on[0].path} runs `pm2 resurrect` for "
-                     f"{home or 'this PM2_HOME'} at boot", host)
+        return Check(
+            "pm2-startup",
+            Status.PASS,
+            f"{on[0].path} runs `pm2 resurrect` for {home or 'this PM2_HOME'} at boot",
+            host,
+        )
     if mine:
-        return Check("pm2-startup", Status.WARN, f"{mine[0].path} would resurrect "
-                     f"{home or 'this PM2_HOME'} but is not enabled (`systemctl enable "
-                     f"{mine[0].path.rsplit('/', 1)[-1]}`)", host)
+        return Check(
+            "pm2-startup",
+            Status.WARN,
+            f"{mine[0].path} would resurrect "
+            f"{home or 'this PM2_HOME'} but is not enabled (`systemctl enable "
+            f"{mine[0].path.rsplit('/', 1)[-1]}`)",
+            host,
+        )
     if units:
         others = ", ".join(f"{u.path} ({u.home or '~/.pm2'})" for u in units[:3])
-        return Check("pm2-startup", Status.WARN, f"no startup unit for PM2_HOME {home}: "
-                     f"{others} resurrect(s) another home; {HINT}", host)
-    return Check("pm2-startup", Status.WARN, "no PM2 startup unit: after a reboot PM2 and the "
-                 f"app stay down until someone runs `pm2 resurrect`; {HINT}", host)
+        return Check(
+            "pm2-startup",
+            Status.WARN,
+            f"no startup unit for PM2_HOME {home}: {others} resurrect(s) another home; {HINT}",
+            host,
+        )
+    return Check(
+        "pm2-startup",
+        Status.WARN,
+        "no PM2 startup unit: after a reboot PM2 and the "
+        f"app stay down until someone runs `pm2 resurrect`; {HINT}",
+        host,
+    )
 
 
 @dataclass(frozen=True)
@@ -117,29 +144,38 @@ def _where(procs: list[Pm2Process]) -> str | None:
     return ", ".join(names)
 
 
-def compare_saved(saved: list[Pm2Process] | str, running: list[Pm2Process],
-                  app_name: str) -> SavedVerdict:
+def compare_saved(
+    saved: list[Pm2Process] | str, running: list[Pm2Process], app_name: str
+) -> SavedVerdict:
     """The app in the saved list against the app as PM2 runs it (saved: processes or error)."""
     if isinstance(saved, str):
-        return SavedVerdict(None, f"{saved}: a reboot starts nothing; a deploy saves it, or "
-                            "run `pm2 save`")
+        return SavedVerdict(
+            None, f"{saved}: a reboot starts nothing; a deploy saves it, or run `pm2 save`"
+        )
     mine = [p for p in saved if p.name == app_name]
     if not mine:
-        return SavedVerdict(False, f"the saved list (dump.pm2) has no {app_name}: a reboot "
-                            "would not start the app")
+        return SavedVerdict(
+            False, f"the saved list (dump.pm2) has no {app_name}: a reboot would not start the app"
+        )
     now = [p for p in running if p.name == app_name]
     was, runs = ecosystem.from_processes(mine), ecosystem.from_processes(now)
     if was is None or runs is None:
-        return SavedVerdict(None, f"PM2 runs no {app_name} to compare the saved list with",
-                            len(mine))
+        return SavedVerdict(
+            None, f"PM2 runs no {app_name} to compare the saved list with", len(mine)
+        )
     there, here = _where(mine), _where(now)
     diffs = [f"the code in {there} (runs {here})"] if there != here and there and here else []
     diffs += [f"{c.setting} {c.after} (runs {c.before})" for c in differences(runs, was)]
     if diffs:
-        return SavedVerdict(False, "a reboot (`pm2 resurrect`) would bring back "
-                            + "; ".join(diffs), len(mine))
-    return SavedVerdict(True, f"the saved list brings back the {len(mine)} worker(s) that run"
-                        + (f", in {here}" if here else ""), len(mine))
+        return SavedVerdict(
+            False, "a reboot (`pm2 resurrect`) would bring back " + "; ".join(diffs), len(mine)
+        )
+    return SavedVerdict(
+        True,
+        f"the saved list brings back the {len(mine)} worker(s) that run"
+        + (f", in {here}" if here else ""),
+        len(mine),
+    )
 
 
 def saved_check(verdict: SavedVerdict, host: str, name: str = "pm2-saved") -> Check:

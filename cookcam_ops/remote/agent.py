@@ -66,8 +66,9 @@ class ChannelHost(Protocol):
 
     def open_channel(self, command: str) -> Channel: ...
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: LineSink | None = None) -> RunResult: ...
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
+    ) -> RunResult: ...
 
     def read_file(self, path: str) -> bytes | None: ...
 
@@ -81,11 +82,13 @@ def launcher(probe: str) -> str:
 
     The agent's own stderr goes nowhere: nothing reads a channel's stderr here, and unread it
     would hold the channel's window (its commands' stderr comes back in its answers)."""
-    return (f"{probe}; printf '\\n%s\\n' {q(READY)}; IFS= read -r d || exit 0; "
-            'case "$d" in go*) ;; *) exit 0;; esac; d=${d#go}; '
-            'if [ -n "$d" ]; then PATH="$d:$PATH"; export PATH; fi; '
-            f"command -v node >/dev/null 2>&1 || {{ echo {q(NO_NODE)}; exit 0; }}; "
-            f"exec {node_program('agent.js')} 2>/dev/null")
+    return (
+        f"{probe}; printf '\\n%s\\n' {q(READY)}; IFS= read -r d || exit 0; "
+        'case "$d" in go*) ;; *) exit 0;; esac; d=${d#go}; '
+        'if [ -n "$d" ]; then PATH="$d:$PATH"; export PATH; fi; '
+        f"command -v node >/dev/null 2>&1 || {{ echo {q(NO_NODE)}; exit 0; }}; "
+        f"exec {node_program('agent.js')} 2>/dev/null"
+    )
 
 
 def _frames(channel: Channel, buffered: bytes) -> Iterator[bytes]:
@@ -126,8 +129,9 @@ class Launch:
                 lines.append(text)
         except (OSError, ValueError, EOFError) as e:
             self.channel.close()
-            raise HostError(f"{host.label}: the host probe failed ({type(e).__name__})",
-                            host=host.label) from e
+            raise HostError(
+                f"{host.label}: the host probe failed ({type(e).__name__})", host=host.label
+            ) from e
         self.stdout = "\n".join(lines)
 
     def session(self, dirs: tuple[str, ...]) -> Transport:
@@ -156,8 +160,7 @@ class _Call:
 
     on_line: LineSink | None
     done: threading.Event = field(default_factory=threading.Event)
-    kept: dict[str, Capture] = field(default_factory=lambda: {"out": Capture(),
-                                                              "err": Capture()})
+    kept: dict[str, Capture] = field(default_factory=lambda: {"out": Capture(), "err": Capture()})
     lines: dict[str, Lines] = field(default_factory=dict)
     answer: dict[str, Any] = field(default_factory=dict)
     lost: str | None = None
@@ -206,8 +209,9 @@ class AgentTransport:
         """The agent said hello in time (False: it could not start, e.g. no node)."""
         return self._hello.wait(timeout) and self._dead is None
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: LineSink | None = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
+    ) -> RunResult:
         start = time.monotonic()
         wait = None if timeout is None else timeout + ANSWER_SLACK_S
         call = self._call({"run": command, "timeout": timeout}, on_line, wait)
@@ -215,8 +219,13 @@ class AgentTransport:
         stderr = call.kept["err"].text()
         if call.answer.get("timedOut"):
             stderr += f"\ntimed out after {timeout}s"
-        return RunResult(command, code if isinstance(code, int) else -1, call.kept["out"].text(),
-                         stderr, time.monotonic() - start)
+        return RunResult(
+            command,
+            code if isinstance(code, int) else -1,
+            call.kept["out"].text(),
+            stderr,
+            time.monotonic() - start,
+        )
 
     def read_file(self, path: str, cap: int = ENV_CAP) -> bytes | None:
         """A remote regular file of at most cap bytes, in memory; None when it is missing."""
@@ -234,11 +243,20 @@ class AgentTransport:
 
     def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
         """Write a remote file atomically: a temp file with the mode set, renamed into place."""
-        answer = self._call({"write": path, "data": base64.b64encode(data).decode(),
-                             "mode": mode, "tag": os.getpid()}, None, FILE_TIMEOUT_S).answer
+        answer = self._call(
+            {
+                "write": path,
+                "data": base64.b64encode(data).decode(),
+                "mode": mode,
+                "tag": os.getpid(),
+            },
+            None,
+            FILE_TIMEOUT_S,
+        ).answer
         if not answer.get("done"):
-            raise HostError(f"{self.label}: cannot write {path} ({answer.get('error')})",
-                            host=self.label)
+            raise HostError(
+                f"{self.label}: cannot write {path} ({answer.get('error')})", host=self.label
+            )
 
     def close(self) -> None:
         """Stop what still runs, end the agent and close the connection."""
@@ -253,8 +271,7 @@ class AgentTransport:
         """End the agent's channel (the agent exits); the connection stays open."""
         self._die("the session was closed")
 
-    def _call(self, request: dict[str, Any], on_line: LineSink | None,
-              wait: float | None) -> _Call:
+    def _call(self, request: dict[str, Any], on_line: LineSink | None, wait: float | None) -> _Call:
         from cookcam_ops.remote.ssh import connection_lost
 
         call = _Call(on_line)

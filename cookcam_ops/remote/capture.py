@@ -36,9 +36,9 @@ class Capture:
     def add(self, chunk: str) -> None:
         rest = chunk
         if self.kept < self.head_room:
-            self.head.append(chunk[:self.head_room - self.kept])
+            self.head.append(chunk[: self.head_room - self.kept])
             self.kept += len(self.head[-1])
-            rest = chunk[len(self.head[-1]):]
+            rest = chunk[len(self.head[-1]) :]
             if not rest:
                 return
         self.tail.append(rest)
@@ -64,8 +64,9 @@ class Capture:
         return "".join(buffer)
 
 
-def capture(chunks: Iterable[str], buffer: list[str], cap: int = OUTPUT_CAP,
-            tail_size: int = OUTPUT_TAIL) -> None:
+def capture(
+    chunks: Iterable[str], buffer: list[str], cap: int = OUTPUT_CAP, tail_size: int = OUTPUT_TAIL
+) -> None:
     """Fill buffer from chunks: all of them up to cap, else the head, a marker and the tail."""
     kept = Capture(cap, tail_size)
     for chunk in chunks:
@@ -111,8 +112,9 @@ def bounded_remote() -> type[Any]:
         """Keeps each stream's head and tail; passes every chunk on when not hidden (the line
         sink that streams a step's output)."""
 
-        def _bounded(self, buffer_: list[str], hide: bool, output: Any,
-                     reader: Callable[[int], Any]) -> None:
+        def _bounded(
+            self, buffer_: list[str], hide: bool, output: Any, reader: Callable[[int], Any]
+        ) -> None:
             def chunks() -> Iterator[str]:
                 for data in self.read_proc_output(reader):
                     if not hide:

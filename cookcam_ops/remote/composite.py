@@ -25,6 +25,7 @@ _BEGIN_RE = re.compile(rf"^{_MARK} begin (?P<name>[\w.-]+)@@$")
 # The PM2 daemon's home, as pm2 itself resolves it.
 PM2_HOME = '"${PM2_HOME:-$HOME/.pm2}"'
 
+
 @dataclass(frozen=True)
 class Section:
     """One section's output and exit code (None when its end marker never came)."""
@@ -41,8 +42,10 @@ class Section:
 def section(name: str, command: str) -> str:
     """A shell fragment that runs command in a subshell between markers."""
     begin = f"{_MARK} begin {name}@@"
-    return (f"printf '\\n%s\\n' {q(begin)}; ( {command} ); "
-            f"printf '\\n{_MARK} end %s %s@@\\n' {q(name)} \"$?\"")
+    return (
+        f"printf '\\n%s\\n' {q(begin)}; ( {command} ); "
+        f"printf '\\n{_MARK} end %s %s@@\\n' {q(name)} \"$?\""
+    )
 
 
 def script(sections: list[tuple[str, str]]) -> str:
@@ -102,8 +105,9 @@ def _last_json(text: str, kinds: tuple[type, ...]) -> Any:
 
 def if_pm2_daemon(then: str, otherwise: str) -> str:
     """Run `then` only when the PM2 daemon runs: any pm2 command would start one otherwise."""
-    alive = (f'H={PM2_HOME}; P=$(cat "$H/pm2.pid" 2>/dev/null); '
-             '[ -n "$P" ] && kill -0 "$P" 2>/dev/null')
+    alive = (
+        f'H={PM2_HOME}; P=$(cat "$H/pm2.pid" 2>/dev/null); [ -n "$P" ] && kill -0 "$P" 2>/dev/null'
+    )
     return f"if {{ {alive}; }}; then {then}; else {otherwise}; fi"
 
 
@@ -111,15 +115,19 @@ def pm2_jlist() -> str:
     """Whitelisted `pm2 jlist`, without starting a daemon where none runs: asked of the daemon
     directly (hostside/pm2_list.js), else through the pm2 CLI."""
     listed = f"{{ {node_program('pm2_list.js')} || pm2 jlist; }} 2>/dev/null"
-    return if_pm2_daemon(f"{listed} | {node_program('pm2_jlist_filter.js')}",
-                         "echo '{\"error\":\"the PM2 daemon is not running\"}'")
+    return if_pm2_daemon(
+        f"{listed} | {node_program('pm2_jlist_filter.js')}",
+        'echo \'{"error":"the PM2 daemon is not running"}\'',
+    )
 
 
 def pm2_saved() -> str:
     """PM2's saved process list ($PM2_HOME/dump.pm2), whitelisted like `pm2 jlist`."""
     whitelist = node_program("pm2_jlist_filter.js")
-    return (f'f={PM2_HOME}/dump.pm2; if [ -f "$f" ]; then {whitelist} saved < "$f"; '
-            'else printf \'{"error":"no saved process list (%s)"}\\n\' "$f"; fi')
+    return (
+        f'f={PM2_HOME}/dump.pm2; if [ -f "$f" ]; then {whitelist} saved < "$f"; '
+        'else printf \'{"error":"no saved process list (%s)"}\\n\' "$f"; fi'
+    )
 
 
 def health(url: str) -> str:
@@ -129,5 +137,4 @@ def health(url: str) -> str:
 
 def tail_if_exists(path: str, lines: int) -> str:
     """Print a file's last lines if it exists, at most limits.HISTORY_CAP bytes of them."""
-    return (f"if [ -f {q(path)} ]; then tail -n {int(lines)} {q(path)} | "
-            f"tail -c {HISTORY_CAP}; fi")
+    return f"if [ -f {q(path)} ]; then tail -n {int(lines)} {q(path)} | tail -c {HISTORY_CAP}; fi"

@@ -63,13 +63,27 @@ class Discovery:
 
     def to_dict(self) -> dict[str, Any]:
         w = self.where
-        return {"toolchain": {"dirs": list(self.toolchain.dirs), "where": self.toolchain.where},
-                "pm2_app": {"name": self.app.name, "cwd": self.app.pm_cwd,
-                            "exec_mode": self.app.exec_mode, "instances": self.instances},
-                "checkout": {"top": w.place.top, "app_dir": w.place.subdir, "branch": w.branch,
-                             "remote": w.remote, "remote_url": w.remote_url},
-                "env_file": w.env_file, "ecosystem": w.ecosystem, "port": w.port,
-                "health_path": w.health_path, "other_pm2_apps": list(self.others)}
+        return {
+            "toolchain": {"dirs": list(self.toolchain.dirs), "where": self.toolchain.where},
+            "pm2_app": {
+                "name": self.app.name,
+                "cwd": self.app.pm_cwd,
+                "exec_mode": self.app.exec_mode,
+                "instances": self.instances,
+            },
+            "checkout": {
+                "top": w.place.top,
+                "app_dir": w.place.subdir,
+                "branch": w.branch,
+                "remote": w.remote,
+                "remote_url": w.remote_url,
+            },
+            "env_file": w.env_file,
+            "ecosystem": w.ecosystem,
+            "port": w.port,
+            "health_path": w.health_path,
+            "other_pm2_apps": list(self.others),
+        }
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -85,39 +99,52 @@ def safe_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def choose_app(procs: list[Pm2Process],
-               wanted: str | None) -> tuple[list[Pm2Process], tuple[str, ...]]:
+def choose_app(
+    procs: list[Pm2Process], wanted: str | None
+) -> tuple[list[Pm2Process], tuple[str, ...]]:
     """The processes of the app to deploy, and the other apps' names."""
     names = list(dict.fromkeys(p.name for p in procs))
     if not names:
-        raise UsageError("PM2 runs no app on the host",
-                         hint="start the app once under PM2 (pm2 start ecosystem.config.js)")
-    name = wanted or ("cookcam-api" if "cookcam-api" in names else
-                      names[0] if len(names) == 1 else None)
+        raise UsageError(
+            "PM2 runs no app on the host",
+            hint="start the app once under PM2 (pm2 start ecosystem.config.js)",
+        )
+    name = wanted or (
+        "cookcam-api" if "cookcam-api" in names else names[0] if len(names) == 1 else None
+    )
     if name is None or name not in names:
-        raise UsageError(f"PM2 runs {', '.join(names)}" + (f", not {wanted}" if wanted else
-                                                             "; which one is the API?"),
-                         hint="pass --app NAME")
+        raise UsageError(
+            f"PM2 runs {', '.join(names)}"
+            + (f", not {wanted}" if wanted else "; which one is the API?"),
+            hint="pass --app NAME",
+        )
     return [p for p in procs if p.name == name], tuple(n for n in names if n != name)
 
 
 def _probe(transport: Transport, app_path: str) -> tuple[Toolchain, Place]:
-    probe = parse_probe(transport.run(probe_script(app_path, (), adopt=False),
-                                      timeout=PROBE_TIMEOUT_S).stdout)
+    probe = parse_probe(
+        transport.run(probe_script(app_path, (), adopt=False), timeout=PROBE_TIMEOUT_S).stdout
+    )
     return choose_toolchain(probe, ()), probe.place
 
 
 def _details_script(cwd: str, port: int) -> str:
     """Branch, remote, files, and which health path answers on the port (read only)."""
-    git = (f"cd {q(cwd)} || exit 3; "
-           "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD 2>/dev/null)\"; "
-           "r=$(git remote 2>/dev/null | head -n 1); printf 'remote=%s\\n' \"$r\"; "
-           "[ -n \"$r\" ] && printf 'url=%s\\n' \"$(git remote get-url \"$r\")\"; "
-           f"for f in .env {' '.join(ECOSYSTEM_FILES)}; do "
-           "[ -f \"$f\" ] && printf 'file=%s\\n' \"$f\"; done; exit 0")
-    return composite.script([("git", git)] + [
-        (f"health{i}", composite.health(f"http://127.0.0.1:{port}{path}"))
-        for i, path in enumerate(HEALTH_PATHS)])
+    git = (
+        f"cd {q(cwd)} || exit 3; "
+        "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD 2>/dev/null)\"; "
+        "r=$(git remote 2>/dev/null | head -n 1); printf 'remote=%s\\n' \"$r\"; "
+        '[ -n "$r" ] && printf \'url=%s\\n\' "$(git remote get-url "$r")"; '
+        f"for f in .env {' '.join(ECOSYSTEM_FILES)}; do "
+        '[ -f "$f" ] && printf \'file=%s\\n\' "$f"; done; exit 0'
+    )
+    return composite.script(
+        [("git", git)]
+        + [
+            (f"health{i}", composite.health(f"http://127.0.0.1:{port}{path}"))
+            for i, path in enumerate(HEALTH_PATHS)
+        ]
+    )
 
 
 def _port_of(transport: Transport, cwd: str) -> int:
@@ -134,34 +161,53 @@ def discover(transport: Transport, app_name: str | None = None) -> Discovery:
     """Everything init writes, from a connected host (read only)."""
     tools, _ = _probe(transport, "/")
     runner = with_path(transport, tools.dirs)
-    jlist = composite.parse(runner.run(composite.script([("pm2", composite.pm2_jlist())]),
-                                       timeout=DISCOVER_TIMEOUT_S).stdout)
+    jlist = composite.parse(
+        runner.run(
+            composite.script([("pm2", composite.pm2_jlist())]), timeout=DISCOVER_TIMEOUT_S
+        ).stdout
+    )
     procs, error = parse_jlist(composite.json_section(jlist, "pm2"))
     if error:
-        raise UsageError(f"{transport.label}: {error}" + (
-            "" if tools.ok else f" ({tools.explanation()})"),
-            hint="init reads the app from a running PM2; start it there first")
+        raise UsageError(
+            f"{transport.label}: {error}" + ("" if tools.ok else f" ({tools.explanation()})"),
+            hint="init reads the app from a running PM2; start it there first",
+        )
     mine, others = choose_app(procs, app_name)
     cwd = (mine[0].pm_cwd or "").rstrip("/")
     if not cwd:
         raise UsageError(f"{transport.label}: PM2 does not say where {mine[0].name} runs")
     tools, place = _probe(transport, cwd)
     port = _port_of(transport, cwd)
-    out = composite.parse(with_path(transport, tools.dirs).run(
-        _details_script(cwd, port), timeout=DISCOVER_TIMEOUT_S).stdout)
+    out = composite.parse(
+        with_path(transport, tools.dirs)
+        .run(_details_script(cwd, port), timeout=DISCOVER_TIMEOUT_S)
+        .stdout
+    )
     return Discovery(tools, mine[0], len(mine), _app_place(cwd, place, port, out), others)
 
 
-def _app_place(cwd: str, place: Place, port: int,
-               sections: dict[str, composite.Section]) -> AppPlace:
+def _app_place(
+    cwd: str, place: Place, port: int, sections: dict[str, composite.Section]
+) -> AppPlace:
     text = sections["git"].text if "git" in sections else ""
     g = _pairs(text)
     files = [line.split("=", 1)[1] for line in text.splitlines() if line.startswith("file=")]
-    health = next((path for i, path in enumerate(HEALTH_PATHS)
-                   if (composite.json_section(sections, f"health{i}") or {}).get("status")
-                   == 200), None)
-    return AppPlace(path=cwd, place=place, branch=g.get("branch") or None,
-                    remote=g.get("remote") or None, remote_url=safe_url(g.get("url") or None),
-                    env_file=".env" if ".env" in files else None,
-                    ecosystem=next((f for f in files if f in ECOSYSTEM_FILES), None),
-                    port=port, health_path=health)
+    health = next(
+        (
+            path
+            for i, path in enumerate(HEALTH_PATHS)
+            if (composite.json_section(sections, f"health{i}") or {}).get("status") == 200
+        ),
+        None,
+    )
+    return AppPlace(
+        path=cwd,
+        place=place,
+        branch=g.get("branch") or None,
+        remote=g.get("remote") or None,
+        remote_url=safe_url(g.get("url") or None),
+        env_file=".env" if ".env" in files else None,
+        ecosystem=next((f for f in files if f in ECOSYSTEM_FILES), None),
+        port=port,
+        health_path=health,
+    )

@@ -93,8 +93,11 @@ class Target:
         """This target as the host probe found it: its layout's places and its toolchain."""
         if not probe.answered:
             return self
-        return replace(self, layout=layout_for(self.strategy, self.app_path, probe.place),
-                       toolchain=choose_toolchain(probe, self.tool_path))
+        return replace(
+            self,
+            layout=layout_for(self.strategy, self.app_path, probe.place),
+            toolchain=choose_toolchain(probe, self.tool_path),
+        )
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,15 @@ def target(host: HostConfig, app: AppConfig, env: EnvironmentConfig | None = Non
     base_url = host.base_url or f"http://{host.hostname}:{port}"
     strategy = Strategy(env.strategy) if env else Strategy.IN_PLACE
     tool_path = tuple(host.path if host.path is not None else env.ssh.path if env else ())
-    return Target(host=host, app=app, layout=layout_for(strategy, host.app_path or app.path),
-                  port=port, base_url=base_url.rstrip("/"),
-                  keep_releases=env.keep_releases if env else 5, tool_path=tool_path)
+    return Target(
+        host=host,
+        app=app,
+        layout=layout_for(strategy, host.app_path or app.path),
+        port=port,
+        base_url=base_url.rstrip("/"),
+        keep_releases=env.keep_releases if env else 5,
+        tool_path=tool_path,
+    )
 
 
 def open_host(connector: Connector, t: Target) -> tuple[Transport, Target]:
@@ -148,13 +157,15 @@ def select_hosts(env_name: str, env: EnvironmentConfig, only: str | None) -> lis
     chosen = [h for h in env.hosts if only in (h.label, h.ssh, h.hostname)]
     if not chosen:
         known = ", ".join(h.label for h in env.hosts)
-        raise UsageError(f"no host {clip_value(only)} in environment {env_name}",
-                         hint=f"its hosts are: {known}")
+        raise UsageError(
+            f"no host {clip_value(only)} in environment {env_name}", hint=f"its hosts are: {known}"
+        )
     return chosen[:1]
 
 
-def ssh_connector(loaded: LoadedConfig, env: EnvironmentConfig,
-                  accept_new_host_keys: bool = False) -> Connector:
+def ssh_connector(
+    loaded: LoadedConfig, env: EnvironmentConfig, accept_new_host_keys: bool = False
+) -> Connector:
     """A connector that opens strict-host-key SSH connections for this environment."""
     from cookcam_ops.remote.ssh import connect
 
@@ -166,8 +177,9 @@ def ssh_connector(loaded: LoadedConfig, env: EnvironmentConfig,
     return _connect
 
 
-def run_on_hosts(targets: list[Target], connector: Connector,
-                 work: Callable[[Transport, Target], T]) -> list[HostOutcome[T]]:
+def run_on_hosts(
+    targets: list[Target], connector: Connector, work: Callable[[Transport, Target], T]
+) -> list[HostOutcome[T]]:
     """Connect to each target and run work on it, all hosts in parallel, in config order."""
 
     def one(t: Target) -> HostOutcome[T]:
@@ -183,14 +195,16 @@ def run_on_hosts(targets: list[Target], connector: Connector,
     return parallel_map(targets, one)
 
 
-def run_on_open(hosts: list[tuple[Transport, Target]],
-                work: Callable[[Transport, Target], T]) -> list[HostOutcome[T]]:
+def run_on_open(
+    hosts: list[tuple[Transport, Target]], work: Callable[[Transport, Target], T]
+) -> list[HostOutcome[T]]:
     """run_on_hosts on hosts a run has already connected to (their sessions), left open."""
     return parallel_map(hosts, lambda host: _outcome(*host, work))
 
 
-def _outcome(transport: Transport, t: Target,
-             work: Callable[[Transport, Target], T]) -> HostOutcome[T]:
+def _outcome(
+    transport: Transport, t: Target, work: Callable[[Transport, Target], T]
+) -> HostOutcome[T]:
     try:
         return HostOutcome(t, work(transport, t))
     except HostError as e:
@@ -199,5 +213,7 @@ def _outcome(transport: Transport, t: Target,
 
 def reach(outcomes: list[HostOutcome[T]]) -> tuple[list[Unreachable], list[str]]:
     """Which hosts could not be used (and why), and which answered, in config order."""
-    return ([Unreachable(o.target.label, o.error) for o in outcomes if o.error is not None],
-            [o.target.label for o in outcomes if o.error is None])
+    return (
+        [Unreachable(o.target.label, o.error) for o in outcomes if o.error is not None],
+        [o.target.label for o in outcomes if o.error is None],
+    )

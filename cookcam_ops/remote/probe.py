@@ -30,9 +30,11 @@ PROBE_TIMEOUT_S = 30.0
 PACKAGE_JSON_MAX = 65536
 _VERSION_RE = re.compile(r"/versions/node/v(\d+)\.(\d+)\.(\d+)/bin$")
 _NVMRC_RE = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
-SETTING_HINT = ("set `ssh.path` for the environment (or `path` on the host) in ops.yaml to the "
-                "directory that holds them (on the host, in a login shell: dirname \"$(command "
-                "-v node)\")")
+SETTING_HINT = (
+    "set `ssh.path` for the environment (or `path` on the host) in ops.yaml to the "
+    'directory that holds them (on the host, in a login shell: dirname "$(command '
+    '-v node)")'
+)
 
 # Lists `cand=SOURCE|DIR| TOOLS...` for every place node/npm/pm2 may live, in order of
 # preference, and `on_path.TOOL=PATH` for what the session's PATH finds.
@@ -116,13 +118,18 @@ class Toolchain:
 
     def explanation(self) -> str:
         """The one message every command gives when a tool is found nowhere."""
-        tools = " and ".join([", ".join(self.missing[:-1]), self.missing[-1]]
-                             if len(self.missing) > 1 else list(self.missing))
+        tools = " and ".join(
+            [", ".join(self.missing[:-1]), self.missing[-1]]
+            if len(self.missing) > 1
+            else list(self.missing)
+        )
         verb = "is" if len(self.missing) == 1 else "are"
-        return (f"{tools} {verb} not on the PATH of a non-interactive ssh command "
-                f"(PATH={self.session_path or '?'}) and not in ssh.path, the PM2 daemon's "
-                "node, ~/.nvm, ~/.volta, ~/.asdf or /usr/local/bin; nvm loads only in "
-                "interactive shells (~/.bashrc returns before its lines); " + SETTING_HINT)
+        return (
+            f"{tools} {verb} not on the PATH of a non-interactive ssh command "
+            f"(PATH={self.session_path or '?'}) and not in ssh.path, the PM2 daemon's "
+            "node, ~/.nvm, ~/.volta, ~/.asdf or /usr/local/bin; nvm loads only in "
+            "interactive shells (~/.bashrc returns before its lines); " + SETTING_HINT
+        )
 
 
 def probe_script(app_path: str, configured: tuple[str, ...], *, adopt: bool = True) -> str:
@@ -130,12 +137,16 @@ def probe_script(app_path: str, configured: tuple[str, ...], *, adopt: bool = Tr
     read only, as `init --from-host` must be)."""
     tools = _TOOLS_SH.replace("__CONFIGURED__", q(*configured) if configured else "")
     place = _PLACE_SH.replace("__APP__", q(app_path.rstrip("/") or "/")).replace(
-        "__ADOPT__", "1" if adopt else "0")
-    package = (f"A={q(app_path.rstrip('/'))}; for f in \"$A/package.json\" "
-               f"\"$A/current/package.json\"; do [ -f \"$f\" ] || continue; "
-               f"head -c {PACKAGE_JSON_MAX} \"$f\"; break; done")
-    return composite.script([("tools", tools.strip()), ("place", place.strip()),
-                             ("package", package)])
+        "__ADOPT__", "1" if adopt else "0"
+    )
+    package = (
+        f'A={q(app_path.rstrip("/"))}; for f in "$A/package.json" '
+        f'"$A/current/package.json"; do [ -f "$f" ] || continue; '
+        f'head -c {PACKAGE_JSON_MAX} "$f"; break; done'
+    )
+    return composite.script(
+        [("tools", tools.strip()), ("place", place.strip()), ("package", package)]
+    )
 
 
 def _pairs(text: str) -> list[tuple[str, str]]:
@@ -175,12 +186,17 @@ def parse_probe(stdout: str) -> HostProbe:
     package = sections.get("package")
     return HostProbe(
         answered=True,
-        place=Place(top=p.get("top") or None, subdir=(p.get("subdir") or "").strip("/"),
-                    state_dir=state),
-        session_path=dict(t).get("path", ""), on_path=on_path, candidates=tuple(cands),
+        place=Place(
+            top=p.get("top") or None, subdir=(p.get("subdir") or "").strip("/"), state_dir=state
+        ),
+        session_path=dict(t).get("path", ""),
+        on_path=on_path,
+        candidates=tuple(cands),
         nvmrc=(p.get("nvmrc") or "").strip() or None,
         engines_node=_engines_node(package.text) if package is not None else None,
-        adopted=p.get("adopted") or None, legacy=p.get("legacy") or None)
+        adopted=p.get("adopted") or None,
+        legacy=p.get("legacy") or None,
+    )
 
 
 def _nvm_choice(nvm: list[Candidate], nvmrc: str | None, engines: str | None) -> list[Candidate]:
@@ -225,12 +241,20 @@ def choose_toolchain(probe: HostProbe, configured: tuple[str, ...]) -> Toolchain
     if configured:
         settings = [c for c in probe.candidates if c.source == "setting"]
         have = set().union(*(c.tools for c in settings)) | set(probe.on_path)
-        return Toolchain(configured, f"ssh.path: {':'.join(configured)}",
-                         tuple(t for t in TOOLS if t not in have), probe.session_path)
+        return Toolchain(
+            configured,
+            f"ssh.path: {':'.join(configured)}",
+            tuple(t for t in TOOLS if t not in have),
+            probe.session_path,
+        )
     missing = [t for t in TOOLS if t not in probe.on_path]
     if not missing:
-        return Toolchain((), "on the SSH PATH: " + ", ".join(
-            f"{t} {probe.on_path[t]}" for t in TOOLS), (), probe.session_path)
+        return Toolchain(
+            (),
+            "on the SSH PATH: " + ", ".join(f"{t} {probe.on_path[t]}" for t in TOOLS),
+            (),
+            probe.session_path,
+        )
     chosen: list[Candidate] = []
     for c in _ordered(probe):
         if c.tools & set(missing) and c.dir not in (x.dir for x in chosen):
@@ -238,6 +262,11 @@ def choose_toolchain(probe: HostProbe, configured: tuple[str, ...]) -> Toolchain
             missing = [t for t in missing if t not in c.tools]
         if not missing:
             break
-    where = "; ".join(f"{' '.join(t for t in TOOLS if t in c.tools)} from {c.dir} "
-                      f"({_describe(c)})" for c in chosen) or "nothing found"
+    where = (
+        "; ".join(
+            f"{' '.join(t for t in TOOLS if t in c.tools)} from {c.dir} ({_describe(c)})"
+            for c in chosen
+        )
+        or "nothing found"
+    )
     return Toolchain(tuple(c.dir for c in chosen), where, tuple(missing), probe.session_path)

@@ -45,8 +45,9 @@ class Transport(Protocol):
 
     label: str
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: LineSink | None = None) -> RunResult: ...
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
+    ) -> RunResult: ...
 
     def read_file(self, path: str) -> bytes | None: ...
 
@@ -78,10 +79,11 @@ class PathTransport:
     def __init__(self, inner: Transport, dirs: tuple[str, ...]) -> None:
         self.label = inner.label
         self._inner = inner
-        self._prefix = f"export PATH={q(':'.join(dirs))}:\"$PATH\"; "
+        self._prefix = f'export PATH={q(":".join(dirs))}:"$PATH"; '
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: LineSink | None = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
+    ) -> RunResult:
         return self._inner.run(self._prefix + command, timeout=timeout, on_line=on_line)
 
     def read_file(self, path: str) -> bytes | None:

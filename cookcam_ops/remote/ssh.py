@@ -54,15 +54,17 @@ def _policy(known_hosts: Path, accept_new: bool, label: str) -> Any:
     class StrictPolicy(paramiko.MissingHostKeyPolicy):
         """Refuse unknown keys (naming the fingerprint), or record them with accept-new."""
 
-        def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
-                             key: paramiko.PKey) -> None:
+        def missing_host_key(
+            self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+        ) -> None:
             kind = key.get_name()
             if not accept_new:
                 raise HostError(
                     f"{label}: unknown host key {kind} {fingerprint(key)} ({hostname} is not in "
                     f"{known_hosts})",
                     hint="verify the fingerprint, then pass --accept-new-host-keys or add it",
-                    host=label)
+                    host=label,
+                )
             with _known_hosts_lock:
                 known_hosts.parent.mkdir(parents=True, exist_ok=True)
                 with known_hosts.open("a", encoding="utf-8") as f:
@@ -80,27 +82,36 @@ class SSHTransport:
         self._conn = connection
         self._sftp: Any = None
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: LineSink | None = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
+    ) -> RunResult:
         from invoke.exceptions import CommandTimedOut
 
         start = time.monotonic()
         streams = (Lines("out", on_line), Lines("err", on_line)) if on_line else None
-        mirror: dict[str, Any] = ({"hide": False, "out_stream": streams[0],
-                                   "err_stream": streams[1]} if streams else {"hide": True})
+        mirror: dict[str, Any] = (
+            {"hide": False, "out_stream": streams[0], "err_stream": streams[1]}
+            if streams
+            else {"hide": True}
+        )
         try:
-            result = self._conn.run(command, warn=True, in_stream=False, timeout=timeout,
-                                    **mirror)
+            result = self._conn.run(command, warn=True, in_stream=False, timeout=timeout, **mirror)
         except CommandTimedOut as e:
-            return RunResult(command, TIMEOUT_EXIT, e.result.stdout, f"timed out after {timeout}s",
-                             time.monotonic() - start)
+            return RunResult(
+                command,
+                TIMEOUT_EXIT,
+                e.result.stdout,
+                f"timed out after {timeout}s",
+                time.monotonic() - start,
+            )
         except (OSError, EOFError, _ssh_exception()) as e:
             raise connection_lost(self.label, type(e).__name__) from e
         finally:
             for stream in streams or ():
                 stream.close()
-        return RunResult(command, result.exited, result.stdout, result.stderr,
-                         time.monotonic() - start)
+        return RunResult(
+            command, result.exited, result.stdout, result.stderr, time.monotonic() - start
+        )
 
     def open_channel(self, command: str) -> Any:
         """A paramiko channel running command (the session agent's launcher, remote/agent.py)."""
@@ -131,8 +142,9 @@ class SSHTransport:
         except FileNotFoundError:
             return None
         except (OSError, EOFError, _ssh_exception()) as e:
-            raise HostError(f"{self.label}: cannot read {path} ({type(e).__name__})",
-                            host=self.label) from e
+            raise HostError(
+                f"{self.label}: cannot read {path} ({type(e).__name__})", host=self.label
+            ) from e
         if len(data) > cap:
             raise read_refused(self.label, path, GREW, cap)
         return data
@@ -147,8 +159,9 @@ class SSHTransport:
                 f.write(data)
             sftp.posix_rename(tmp, path)
         except (OSError, EOFError, _ssh_exception()) as e:
-            raise HostError(f"{self.label}: cannot write {path} ({type(e).__name__})",
-                            host=self.label) from e
+            raise HostError(
+                f"{self.label}: cannot write {path} ({type(e).__name__})", host=self.label
+            ) from e
 
     def close(self) -> None:
         try:
@@ -167,15 +180,20 @@ def read_refused(label: str, path: str, why: str, cap: int) -> ConfigError:
     if why == NOT_REGULAR:
         return ConfigError(f"{label}: {path} is not a regular file")
     if why == TOO_LARGE:
-        return ConfigError(f"{label}: {path} is larger than the {cap // 1024} KiB cookcam-ops "
-                           "reads", hint="is it the right file?")
+        return ConfigError(
+            f"{label}: {path} is larger than the {cap // 1024} KiB cookcam-ops reads",
+            hint="is it the right file?",
+        )
     return ConfigError(f"{label}: {path} grew past {cap // 1024} KiB while read")
 
 
 def connection_lost(label: str, why: str) -> HostError:
     """The error every command gives when its host's connection (or session) is gone."""
-    return HostError(f"{label}: connection lost ({why})",
-                     hint="check the host and rerun; status shows where it stands", host=label)
+    return HostError(
+        f"{label}: connection lost ({why})",
+        hint="check the host and rerun; status shows where it stands",
+        host=label,
+    )
 
 
 def _ssh_exception() -> type[Exception]:
@@ -184,25 +202,36 @@ def _ssh_exception() -> type[Exception]:
     return paramiko.SSHException
 
 
-def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: bool = False,
-            base_dir: Path | None = None) -> SSHTransport:
+def connect(
+    host: HostConfig,
+    env: EnvironmentConfig,
+    *,
+    accept_new_host_keys: bool = False,
+    base_dir: Path | None = None,
+) -> SSHTransport:
     """Open an SSH connection to one host, with strict host-key checking by default."""
     import paramiko
     from fabric import Config, Connection
 
     known_hosts = _expand(env.ssh.known_hosts or DEFAULT_KNOWN_HOSTS, base_dir)
-    connect_kwargs: dict[str, Any] = {"banner_timeout": env.ssh.connect_timeout,
-                                      "auth_timeout": env.ssh.connect_timeout}
+    connect_kwargs: dict[str, Any] = {
+        "banner_timeout": env.ssh.connect_timeout,
+        "auth_timeout": env.ssh.connect_timeout,
+    }
     if env.ssh.identity_file:
         key_file = _expand(env.ssh.identity_file, base_dir)
         check_regular(key_file, "SSH identity file", KEY_FILE_CAP)
         connect_kwargs["key_filename"] = [str(key_file)]
     # user and port only when ops.yaml gives them, so ~/.ssh/config's User, Port and HostName
     # apply as they do for the ssh command
-    conn = Connection(host.hostname, user=host.user, port=host.given_port,
-                      connect_timeout=int(max(1, env.ssh.connect_timeout)),
-                      connect_kwargs=connect_kwargs,
-                      config=Config(overrides={"runners": {"remote": bounded_remote()}}))
+    conn = Connection(
+        host.hostname,
+        user=host.user,
+        port=host.given_port,
+        connect_timeout=int(max(1, env.ssh.connect_timeout)),
+        connect_kwargs=connect_kwargs,
+        config=Config(overrides={"runners": {"remote": bounded_remote()}}),
+    )
     client = conn.client
     if known_hosts.exists():
         load_known_hosts(client.get_host_keys(), known_hosts)
@@ -218,20 +247,28 @@ def connect(host: HostConfig, env: EnvironmentConfig, *, accept_new_host_keys: b
             f"{where}: HOST KEY CHANGED: it offered {e.key.get_name()} {fingerprint(e.key)}, "
             f"{known_hosts} has {fingerprint(e.expected_key)}",
             hint=f"if the change is expected, remove the old key: ssh-keygen -R '{name}' "
-                 f"-f {known_hosts}", host=host.label) from e
+            f"-f {known_hosts}",
+            host=host.label,
+        ) from e
     except paramiko.AuthenticationException as e:
-        raise HostError(f"{where}: authentication failed as {host.user or 'the current user'}",
-                        hint="check ssh.identity_file in ops.yaml or your ssh-agent",
-                        host=host.label) from e
+        raise HostError(
+            f"{where}: authentication failed as {host.user or 'the current user'}",
+            hint="check ssh.identity_file in ops.yaml or your ssh-agent",
+            host=host.label,
+        ) from e
     except TimeoutError as e:
-        raise HostError(f"{where}: could not connect (timed out after "
-                        f"{env.ssh.connect_timeout:g}s)", hint="check the host and port",
-                        host=host.label) from e
+        raise HostError(
+            f"{where}: could not connect (timed out after {env.ssh.connect_timeout:g}s)",
+            hint="check the host and port",
+            host=host.label,
+        ) from e
     except (OSError, EOFError, paramiko.SSHException) as e:
         reason = getattr(e, "strerror", None) or type(e).__name__
-        raise HostError(f"{where}: could not connect ({reason})",
-                        hint="check the host, port and that sshd is running",
-                        host=host.label) from e
+        raise HostError(
+            f"{where}: could not connect ({reason})",
+            hint="check the host, port and that sshd is running",
+            host=host.label,
+        ) from e
     return SSHTransport(host.label, conn)
 
 

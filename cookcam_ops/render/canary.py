@@ -21,9 +21,19 @@ if TYPE_CHECKING:
     from cookcam_ops.canary.view import SampleView
     from cookcam_ops.report import Report
 
-STYLE = {"pass": "green", "fail": "bold red", "failing": "yellow", "pending": "dim",
-         "skip": "dim", "promoted": "bold green", "rolled_back": "bold yellow",
-         "failed": "bold red", "interrupted": "bold red", "not_baked": "dim", "planned": "cyan"}
+STYLE = {
+    "pass": "green",
+    "fail": "bold red",
+    "failing": "yellow",
+    "pending": "dim",
+    "skip": "dim",
+    "promoted": "bold green",
+    "rolled_back": "bold yellow",
+    "failed": "bold red",
+    "interrupted": "bold red",
+    "not_baked": "dim",
+    "planned": "cyan",
+}
 
 
 def sample_table(view: SampleView, title: str | None = None) -> Table:
@@ -38,8 +48,12 @@ def sample_table(view: SampleView, title: str | None = None) -> Table:
     for col in ("metric", *view.columns, "rule", "status"):
         table.add_column(col, no_wrap=col != "rule", overflow="fold")
     for row in view.rows:
-        table.add_row(Text(row.metric), *(Text(v) for v in row.values), Text(row.rule),
-                      Text(row.status, style=STYLE.get(row.status, "")))
+        table.add_row(
+            Text(row.metric),
+            *(Text(v) for v in row.values),
+            Text(row.rule),
+            Text(row.status, style=STYLE.get(row.status, "")),
+        )
     return table
 
 
@@ -59,9 +73,14 @@ def render_canary(report: CanaryReport) -> None:
         from cookcam_ops.canary.view import bake_view
 
         view = bake_view("canary", report.elapsed_s, report.bake_s, report.metrics)
-        out.print(sample_table(view, f"canary {', '.join(report.hosts)}: baked "
-                                     f"{report.elapsed_s:.0f}s of {report.bake_s:g}s, "
-                                     f"{report.samples} samples"))
+        out.print(
+            sample_table(
+                view,
+                f"canary {', '.join(report.hosts)}: baked "
+                f"{report.elapsed_s:.0f}s of {report.bake_s:g}s, "
+                f"{report.samples} samples",
+            )
+        )
     line = Text("canary ", style="bold")
     line.append(str(report.verdict), style=STYLE.get(str(report.verdict), ""))
     baseline = ", ".join(report.baseline_hosts) or "its figures before the switch"
@@ -92,8 +111,12 @@ class WatchProgress:
     def __enter__(self) -> WatchProgress:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -121,6 +144,10 @@ class WatchProgress:
         elif self._live is None:
             from rich.live import Live
 
-            self._live = Live(get_renderable=self._renderable, console=ui.err(),
-                              refresh_per_second=4, transient=False)
+            self._live = Live(
+                get_renderable=self._renderable,
+                console=ui.err(),
+                refresh_per_second=4,
+                transient=False,
+            )
             self._live.start()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cookcam_ops.deploy.unlock import UnlockResult
     from cookcam_ops.runlog import RunLog
 
+
 def step_style(status: StepStatus) -> str:
     """A step status's colour."""
     match status:
@@ -93,12 +94,17 @@ class Progress:
         if self._live_wanted and self._live is None:
             from rich.live import Live
 
-            self._live = Live(get_renderable=self._table, console=ui.err(),
-                              refresh_per_second=8, transient=False)
+            self._live = Live(
+                get_renderable=self._table, console=ui.err(), refresh_per_second=8, transient=False
+            )
             self._live.start()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -112,8 +118,13 @@ class Progress:
             rows, view = list(self._rows.items()), self._view
         for host, (step, status, since, detail) in rows:
             took = f"{time.monotonic() - since:5.1f}s" if status == "running" else ""
-            table.add_row(Text(host, style="bold"), Text(step), Text(status,
-                          style=_style(status)), Text(took), Text(detail[:80]))
+            table.add_row(
+                Text(host, style="bold"),
+                Text(step),
+                Text(status, style=_style(status)),
+                Text(took),
+                Text(detail[:80]),
+            )
         if view is None:
             return table
         from rich.console import Group
@@ -145,8 +156,9 @@ class Progress:
 
             from cookcam_ops.logs import clean_line
 
-            self._line(Text(f"[{host}] {clean_line(line)}",
-                            style="dim" if stream == "out" else "yellow"))
+            self._line(
+                Text(f"[{host}] {clean_line(line)}", style="dim" if stream == "out" else "yellow")
+            )
 
     def step_finished(self, host: str, result: StepResult) -> None:
         from rich.text import Text
@@ -155,8 +167,7 @@ class Progress:
             self._rows[host] = [result.name, result.status, time.monotonic(), result.detail]
         line = Text(f"{host}: {result.name} ")
         line.append(result.status, style=_style(result.status))
-        line.append(f" ({result.duration_s:.1f}s)" + (f" {result.detail}" if result.detail
-                                                      else ""))
+        line.append(f" ({result.duration_s:.1f}s)" + (f" {result.detail}" if result.detail else ""))
         self._line(line)
 
     def host_finished(self, host: str, outcome: str) -> None:
@@ -206,30 +217,37 @@ def render_plan(result: RunResult) -> None:
         head = Text(f"{p.label}: {short(p.from_sha)} -> {short(p.to_sha)}", style="bold")
         if p.action == "migrate":
             head = Text(f"{p.label}: {short(p.from_sha)} in place", style="bold")
-            head.append(f"  blocked: {p.blocked}" if p.blocked else
-                        f"  -> releases/{p.release}, served from current/" if p.steps else
-                        "  already in the releases layout",
-                        style="bold red" if p.blocked else "green" if not p.steps else "")
+            head.append(
+                f"  blocked: {p.blocked}"
+                if p.blocked
+                else f"  -> releases/{p.release}, served from current/"
+                if p.steps
+                else "  already in the releases layout",
+                style="bold red" if p.blocked else "green" if not p.steps else "",
+            )
         elif p.blocked:
             head.append(f"  blocked: {p.blocked}", style="bold red")
         elif p.nothing_to_do:
             head.append("  already serves the target: nothing to do", style="green")
         else:
-            head.append("  build needed" if p.needs_build else "  the target is kept in prev/: "
-                        "no build")
+            head.append(
+                "  build needed" if p.needs_build else "  the target is kept in prev/: no build"
+            )
             head.append(", npm ci (package-lock.json changed)" if p.lockfile_changed else "")
             if p.pm2 is not None and p.pm2.changes:
                 head.append(f"\n  {p.pm2.describe()}", style="yellow")
         out.print(head)
         for i, s in enumerate(p.steps, 1):
             line = Text(f"  {i:2}. {s.name}", style="dim" if s.skip else "bold")
-            line.append(f"  [{s.kind}, timeout {s.timeout:g}s{', switch' if s.switch else ''}]",
-                        style="dim")
+            line.append(
+                f"  [{s.kind}, timeout {s.timeout:g}s{', switch' if s.switch else ''}]", style="dim"
+            )
             out.print(line)
             body = f"skipped: {s.skip}" if s.skip else s.display
             for text_line in body.splitlines():  # never wrapped: commands stay copyable
-                out.print(Text(f"        {text_line}", style="dim" if s.skip else ""),
-                          soft_wrap=True)
+                out.print(
+                    Text(f"        {text_line}", style="dim" if s.skip else ""), soft_wrap=True
+                )
     _canary(result)
     _checks_table(result)
     _verdict(result)
@@ -238,15 +256,20 @@ def render_plan(result: RunResult) -> None:
 def _verdict(result: RunResult) -> None:
     from rich.text import Text
 
-    line = Text(result.outcome.upper().replace("_", " "),
-                style=_style(result.outcome) if result.ok else "bold red")
-    line.append(f"  {result.action} {result.environment}, target {short(result.target_sha)}"
-                f" ({result.duration_s:.1f}s)")
+    line = Text(
+        result.outcome.upper().replace("_", " "),
+        style=_style(result.outcome) if result.ok else "bold red",
+    )
+    line.append(
+        f"  {result.action} {result.environment}, target {short(result.target_sha)}"
+        f" ({result.duration_s:.1f}s)"
+    )
     if result.interrupted:
         line.append("  interrupted", style="bold red")
     if result.warnings:
-        line.append(f"  {len(result.warnings)} warning(s): see the table above",
-                    style="bold yellow")
+        line.append(
+            f"  {len(result.warnings)} warning(s): see the table above", style="bold yellow"
+        )
     ui.out().print(line)
 
 
@@ -260,8 +283,12 @@ def render_failures(result: RunResult, log: RunLog) -> None:
     for h in result.hosts:
         for step in (s for s in h.steps if s.status == "failed"):
             lines = log.tail(h.name, step.name)
-            err.print(Text(f"{h.name}: {step.name} failed" + (
-                "; its last lines:" if lines else ""), style="bold red"))
+            err.print(
+                Text(
+                    f"{h.name}: {step.name} failed" + ("; its last lines:" if lines else ""),
+                    style="bold red",
+                )
+            )
             for line in lines:
                 err.print(Text(f"  | {clean_line(line)}"), soft_wrap=True)
             err.print(Text(f"  full output: {log.host_path(h.name)}"), soft_wrap=True)
@@ -278,15 +305,23 @@ def render_result(result: RunResult) -> None:
     for col in ("host", "from", "to", "outcome", "detail"):
         table.add_column(col, overflow="fold")
     for h in result.hosts:
-        bad = [s for s in h.steps if s.status == StepStatus.FAILED] or \
-            [s for s in h.steps if s.status == StepStatus.WARN]
-        detail = Text("; ".join(f"{s.name}: {s.detail}" for s in bad) or
-                      f"{sum(s.status == StepStatus.OK for s in h.steps)} steps ok",
-                      style="yellow" if bad and bad[0].status == StepStatus.WARN else "")
+        bad = [s for s in h.steps if s.status == StepStatus.FAILED] or [
+            s for s in h.steps if s.status == StepStatus.WARN
+        ]
+        detail = Text(
+            "; ".join(f"{s.name}: {s.detail}" for s in bad)
+            or f"{sum(s.status == StepStatus.OK for s in h.steps)} steps ok",
+            style="yellow" if bad and bad[0].status == StepStatus.WARN else "",
+        )
         if h.pm2 is not None and h.pm2.changes:
             detail.append(f"\n{h.pm2.describe()}")
-        table.add_row(Text(h.name), Text(short(h.from_sha)), Text(short(h.to_sha)),
-                      Text(h.outcome, style=_style(h.outcome)), detail)
+        table.add_row(
+            Text(h.name),
+            Text(short(h.from_sha)),
+            Text(short(h.to_sha)),
+            Text(h.outcome, style=_style(h.outcome)),
+            detail,
+        )
     ui.out().print(table)
     _canary(result)
     _checks_table(result)
@@ -300,8 +335,10 @@ def render_preview(preview: Preview) -> None:
     err = ui.err()
     err.print(Text(f"{preview.action} {preview.environment}:", style="bold"))
     for p in preview.plans:
-        line = Text(f"  {p.label}: {short(p.from_sha)}{_who(preview, p.from_sha)} -> "
-                    f"{short(p.to_sha)}{_who(preview, p.to_sha)}")
+        line = Text(
+            f"  {p.label}: {short(p.from_sha)}{_who(preview, p.from_sha)} -> "
+            f"{short(p.to_sha)}{_who(preview, p.to_sha)}"
+        )
         if p.nothing_to_do:
             line.append("  (already there)", style="dim")
         elif p.pm2 is not None and p.pm2.changes:

@@ -11,8 +11,13 @@ if TYPE_CHECKING:
     from cookcam_ops.history import HistoryReport
     from cookcam_ops.logs import HostLogs
 
-_OUTCOME_STYLE = {"deployed": "green", "ok": "green", "rolled_back": "yellow",
-                  "failed": "bold red", "rollback_failed": "bold red"}
+_OUTCOME_STYLE = {
+    "deployed": "green",
+    "ok": "green",
+    "rolled_back": "yellow",
+    "failed": "bold red",
+    "rollback_failed": "bold red",
+}
 
 
 def _ref(ref: str | None) -> str:
@@ -35,15 +40,26 @@ def render_history(report: HistoryReport) -> None:
 
     cols = ["when (UTC)", "host", "action", "who", "from→to", "outcome", "took"]
     with_ref = any(r.ref for r in report.records)
-    table = Table(title=Text(f"history {report.environment}"), title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table = Table(
+        title=Text(f"history {report.environment}"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for col in cols + (["ref"] if with_ref else []):
         table.add_column(col, no_wrap=col != "ref", overflow="fold")
     for r in report.records:
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
-        row = [Text(_when(r.time)), Text(r.server or r.host), Text(r.action), Text(r.user),
-               Text(f"{short(r.from_sha, 7)}→{short(r.to_sha, 7)}"),
-               Text(r.outcome, style=_OUTCOME_STYLE.get(r.outcome, "")), Text(duration)]
+        row = [
+            Text(_when(r.time)),
+            Text(r.server or r.host),
+            Text(r.action),
+            Text(r.user),
+            Text(f"{short(r.from_sha, 7)}→{short(r.to_sha, 7)}"),
+            Text(r.outcome, style=_OUTCOME_STYLE.get(r.outcome, "")),
+            Text(duration),
+        ]
         table.add_row(*row, *([Text(_ref(r.ref))] if with_ref else []))
     ui.out().print(table)
     if not report.records:

@@ -54,17 +54,38 @@ def _host_row(host: HostStatus) -> list[Text]:
     from rich.text import Text
 
     if not host.reachable:
-        return [Text(host.name), _yes_no(False), Text("-"), Text("-"), Text("-"), Text("-"),
-                Text(host.error or "", style="red")]
+        return [
+            Text(host.name),
+            _yes_no(False),
+            Text("-"),
+            Text("-"),
+            Text("-"),
+            Text("-"),
+            Text(host.error or "", style="red"),
+        ]
     online = sum(p.online for p in host.processes)
     modes = "/".join(sorted({p.exec_mode for p in host.processes}))
-    procs = Text(f"{online}/{len(host.processes)} online ({modes})" if host.processes
-                 else (host.pm2_error or "none"))
-    since = host.since.replace("T", " ")[:16] + (f" UTC by {host.since_by}" if host.since_by
-                                                 else " UTC") if host.since else "-"
+    procs = Text(
+        f"{online}/{len(host.processes)} online ({modes})"
+        if host.processes
+        else (host.pm2_error or "none")
+    )
+    since = (
+        host.since.replace("T", " ")[:16]
+        + (f" UTC by {host.since_by}" if host.since_by else " UTC")
+        if host.since
+        else "-"
+    )
     lock = Text(host.lock.describe(), style="yellow") if host.lock else Text("free", style="dim")
-    return [Text(host.name), _yes_no(True), Text((host.sha or "?")[:10]), Text(since), procs,
-            _yes_no(host.healthy, "healthy", "UNHEALTHY"), lock]
+    return [
+        Text(host.name),
+        _yes_no(True),
+        Text((host.sha or "?")[:10]),
+        Text(since),
+        procs,
+        _yes_no(host.healthy, "healthy", "UNHEALTHY"),
+        lock,
+    ]
 
 
 def _runs_in(host: HostStatus, p: Pm2Process) -> Text:
@@ -76,8 +97,9 @@ def _runs_in(host: HostStatus, p: Pm2Process) -> Text:
     if p.release is None:
         return Text(p.cwd or "unknown", style="bold red")
     stale = host.release is not None and p.release != host.release
-    return Text(p.release + (" (NOT current)" if stale else ""),
-                style="bold red" if stale else "green")
+    return Text(
+        p.release + (" (NOT current)" if stale else ""), style="bold red" if stale else "green"
+    )
 
 
 def render_status(report: StatusReport) -> None:
@@ -92,24 +114,33 @@ def render_status(report: StatusReport) -> None:
     for host in report.hosts:
         hosts.add_row(*_host_row(host))
     ui.out().print(hosts)
-    procs = Table(title=Text("pm2 processes"), title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False, collapse_padding=True)
-    for col in ("host", "name", "id", "pid", "status", "restarts", "up", "mem",
-                "runs in"):
+    procs = Table(
+        title=Text("pm2 processes"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for col in ("host", "name", "id", "pid", "status", "restarts", "up", "mem", "runs in"):
         procs.add_column(col, no_wrap=col != "runs in", overflow="fold")
     for host in report.hosts:
         for p in host.processes:
-            procs.add_row(Text(host.name), Text(p.name), Text(str(p.pm_id)), Text(str(p.pid)),
-                          Text(p.status, style="green" if p.online else "bold red"),
-                          Text(str(p.restarts)),
-                          Text(human_duration(p.uptime_s)), Text(human_bytes(p.memory_bytes)),
-                          _runs_in(host, p))
+            procs.add_row(
+                Text(host.name),
+                Text(p.name),
+                Text(str(p.pm_id)),
+                Text(str(p.pid)),
+                Text(p.status, style="green" if p.online else "bold red"),
+                Text(str(p.restarts)),
+                Text(human_duration(p.uptime_s)),
+                Text(human_bytes(p.memory_bytes)),
+                _runs_in(host, p),
+            )
     if procs.row_count:
         ui.out().print(procs)
     failed = [c for c in report.checks if c.status.value == "fail"]
     warned = [c for c in report.checks if c.status.value == "warn"]
-    verdict = Text("OK" if report.ok else "FAILED",
-                   style="bold green" if report.ok else "bold red")
+    verdict = Text("OK" if report.ok else "FAILED", style="bold green" if report.ok else "bold red")
     for check in failed:
         verdict.append(f"\n  {check.host or 'fleet'}: {check.name}: ")
         verdict.append(check.detail)

@@ -105,8 +105,11 @@ def decode_jwt(token: str, secret: str, *, now: float | None = None) -> dict[str
 
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=["HS256"],
-            options={"require": ["exp"], "verify_aud": False, "verify_exp": now is None})
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["exp"], "verify_aud": False, "verify_exp": now is None},
+        )
     except jwt.ExpiredSignatureError as e:
         raise InvalidTokenError("token is expired") from e
     except jwt.InvalidAlgorithmError as e:

@@ -70,8 +70,12 @@ _HEALTH_LINE = "const HEALTH_STATUS_CODE: number = {code}; " + _marker("health-s
 
 def _setting(marker: str, key: str, shipped: str, value: str) -> Edit:
     """Set one ecosystem.config.js setting on its marked line (`key: value, // marker`)."""
-    return Edit(MARKERS[marker], f"{key}: {shipped}, {_marker(marker)}",
-                f"{key}: {value}, {_marker(marker)}")
+    return Edit(
+        MARKERS[marker],
+        f"{key}: {shipped}, {_marker(marker)}",
+        f"{key}: {value}, {_marker(marker)}",
+    )
+
 
 DEFECTS: dict[str, tuple[tuple[Edit, ...], str]] = {
     "release": ((), "version bump"),
@@ -121,8 +125,10 @@ DEFECTS: dict[str, tuple[tuple[Edit, ...], str]] = {
         "ecosystem.config.js: 3 instances instead of 2",
     ),
     "ecosystem-fork": (
-        (_setting("exec-mode", "exec_mode", "'cluster'", "'fork'"),
-         _setting("instances", "instances", "2", "1")),
+        (
+            _setting("exec-mode", "exec_mode", "'cluster'", "'fork'"),
+            _setting("instances", "instances", "2", "1"),
+        ),
         "ecosystem.config.js: exec_mode fork, 1 instance",
     ),
     "kill-timeout-short": (
@@ -228,7 +234,7 @@ def write_api_tree(dest: Path, kind: str, release: int) -> str:
 
 MONOREPO_FILES: dict[str, str] = {
     "README.md": "# CookCam\n\nThe CookCam monorepo: the API in `backend/api` (Express + "
-                 "Socket.IO, run by PM2),\nthe app in `frontend/`.\n",
+    "Socket.IO, run by PM2),\nthe app in `frontend/`.\n",
     "frontend/README.md": "# CookCam app\n\n(The sandbox's placeholder for the mobile app.)\n",
 }
 

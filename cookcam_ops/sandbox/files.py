@@ -16,8 +16,11 @@ from cookcam_ops.sandbox.layout import HostState, Layout
 APP_NAME = "cookcam-api"
 ENV_NAME = "sandbox"
 SMOKE_EMAIL = "smoke@cookcam.test"
-DUPLICATE_PROBE = {"method": "POST", "path": "/api/v1/recipes",
-                   "json": {"title": "cookcam-ops smoke"}}
+DUPLICATE_PROBE = {
+    "method": "POST",
+    "path": "/api/v1/recipes",
+    "json": {"title": "cookcam-ops smoke"},
+}
 
 
 @dataclass(frozen=True)
@@ -35,10 +38,12 @@ class Secrets:
 
 def new_secrets() -> Secrets:
     """Fresh random credentials for the auth stub and the smoke user."""
-    return Secrets(anon_key=f"sandbox-anon-{secrets.token_urlsafe(24)}",
-                   stub_jwt_secret=secrets.token_urlsafe(48),
-                   smoke_password=secrets.token_urlsafe(18),
-                   smoke_user_id=str(uuid.uuid4()))
+    return Secrets(
+        anon_key=f"sandbox-anon-{secrets.token_urlsafe(24)}",
+        stub_jwt_secret=secrets.token_urlsafe(48),
+        smoke_password=secrets.token_urlsafe(18),
+        smoke_user_id=str(uuid.uuid4()),
+    )
 
 
 def new_sentry_project_id() -> str:
@@ -72,35 +77,69 @@ def env_text(values: dict[str, str]) -> str:
 
 def smoke_env(auth_url: str, sec: Secrets) -> dict[str, str]:
     """smoke.env: how smoke tests sign in to the stub."""
-    return {"COOKCAM_SMOKE_EMAIL": SMOKE_EMAIL, "COOKCAM_SMOKE_PASSWORD": sec.smoke_password,
-            "SUPABASE_URL": auth_url, "SUPABASE_ANON_KEY": sec.anon_key}
+    return {
+        "COOKCAM_SMOKE_EMAIL": SMOKE_EMAIL,
+        "COOKCAM_SMOKE_PASSWORD": sec.smoke_password,
+        "SUPABASE_URL": auth_url,
+        "SUPABASE_ANON_KEY": sec.anon_key,
+    }
 
 
 def stub_config(sec: Secrets) -> dict[str, Any]:
     """The auth stub's --config document."""
-    return {"anon_key": sec.anon_key, "jwt_secret": sec.stub_jwt_secret, "email": SMOKE_EMAIL,
-            "password": sec.smoke_password, "user_id": sec.smoke_user_id, "delay_ms": 0}
+    return {
+        "anon_key": sec.anon_key,
+        "jwt_secret": sec.stub_jwt_secret,
+        "email": SMOKE_EMAIL,
+        "password": sec.smoke_password,
+        "user_id": sec.smoke_user_id,
+        "delay_ms": 0,
+    }
 
 
-def ops_yaml_doc(layout: Layout, user: str, hosts: tuple[HostState, ...],
-                 sentry_project_id: str, connect_timeout: float = 10.0, *,
-                 strategy: str = "in-place") -> dict[str, Any]:
+def ops_yaml_doc(
+    layout: Layout,
+    user: str,
+    hosts: tuple[HostState, ...],
+    sentry_project_id: str,
+    connect_timeout: float = 10.0,
+    *,
+    strategy: str = "in-place",
+) -> dict[str, Any]:
     """ops.yaml for the sandbox: one environment, `sandbox`, with every host as a mapping."""
     first = hosts[0]
     return {
-        "app": {"name": APP_NAME, "path": first.app_path, "remote": "origin", "branch": "main",
-                "env_file": ".env", "health_path": "/health", "port": first.app_port},
-        "environments": {ENV_NAME: {
-            "hosts": [{"ssh": f"{user}@127.0.0.1:{h.ssh_port}", "name": h.name,
-                       "app_path": h.app_path, "port": h.app_port, "base_url": h.base_url}
-                      for h in hosts],
-            "ssh": {"identity_file": str(layout.client_key),
+        "app": {
+            "name": APP_NAME,
+            "path": first.app_path,
+            "remote": "origin",
+            "branch": "main",
+            "env_file": ".env",
+            "health_path": "/health",
+            "port": first.app_port,
+        },
+        "environments": {
+            ENV_NAME: {
+                "hosts": [
+                    {
+                        "ssh": f"{user}@127.0.0.1:{h.ssh_port}",
+                        "name": h.name,
+                        "app_path": h.app_path,
+                        "port": h.app_port,
+                        "base_url": h.base_url,
+                    }
+                    for h in hosts
+                ],
+                "ssh": {
+                    "identity_file": str(layout.client_key),
                     "known_hosts": str(layout.known_hosts),
-                    "connect_timeout": connect_timeout},
-            "sentry_project_id": sentry_project_id,
-            "batch_size": 1,
-            **({"strategy": strategy} if strategy != "in-place" else {}),
-        }},
+                    "connect_timeout": connect_timeout,
+                },
+                "sentry_project_id": sentry_project_id,
+                "batch_size": 1,
+                **({"strategy": strategy} if strategy != "in-place" else {}),
+            }
+        },
         "smoke": {"env_file": layout.smoke_env.name, "duplicate_probe": DUPLICATE_PROBE},
     }
 
@@ -109,6 +148,8 @@ def ops_yaml_text(doc: dict[str, Any]) -> str:
     """ops.yaml's text, with a header saying where it came from."""
     import yaml
 
-    header = ("# Written by `cookcam-ops sandbox up`: the sandbox's hosts on loopback.\n"
-              "# Secrets live in smoke.env and in each host's .env (mode 600), never here.\n")
+    header = (
+        "# Written by `cookcam-ops sandbox up`: the sandbox's hosts on loopback.\n"
+        "# Secrets live in smoke.env and in each host's .env (mode 600), never here.\n"
+    )
     return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)

@@ -153,8 +153,9 @@ class SandboxState:
 
 def state_from_dict(doc: dict[str, Any]) -> SandboxState:
     """Rebuild a SandboxState from state.json's document."""
-    hosts = tuple(HostState(**{k: v for k, v in h.items() if k != "base_url"})
-                  for h in doc["hosts"])
+    hosts = tuple(
+        HostState(**{k: v for k, v in h.items() if k != "base_url"}) for h in doc["hosts"]
+    )
     auth = AuthState(**{k: v for k, v in doc["auth"].items() if k != "url"})
     rest = {k: v for k, v in doc.items() if k not in ("hosts", "auth")}
     rest["path_dirs"] = tuple(rest["path_dirs"])
@@ -175,9 +176,10 @@ def read_state(layout: Layout) -> SandboxState | None:
     try:
         return state_from_dict(json.loads(layout.state.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SandboxError(f"{layout.state}: unreadable sandbox state ({type(e).__name__})",
-                           hint="run `cookcam-ops sandbox down --purge` and bring it up again"
-                           ) from e
+        raise SandboxError(
+            f"{layout.state}: unreadable sandbox state ({type(e).__name__})",
+            hint="run `cookcam-ops sandbox down --purge` and bring it up again",
+        ) from e
 
 
 def write_private(path: Path, text: str) -> None:

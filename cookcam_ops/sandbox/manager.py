@@ -70,20 +70,30 @@ def check_tools() -> Tools:
     return Tools(sshd=sshd_path, node=found["node"].resolve(), npm=found["npm"])
 
 
-def _host_states(layout: Layout, count: int, pm2_homes: dict[str, Path],
-                 ports: list[int], shape: str) -> tuple[HostState, ...]:
+def _host_states(
+    layout: Layout, count: int, pm2_homes: dict[str, Path], ports: list[int], shape: str
+) -> tuple[HostState, ...]:
     out = []
     for i in range(count):
         name = f"host{i + 1}"
         hdir = layout.host_dir(name)
         checkout = hdir / SEED_CHECKOUT if shape == "seed" else hdir / "app"
         app_path = checkout / SEED_API if shape == "seed" else checkout
-        out.append(HostState(name=name, ssh_port=ports[2 * i], app_port=ports[2 * i + 1],
-                             app_path=str(app_path), pm2_home=str(pm2_homes[name]),
-                             sshd_config=str(hdir / "sshd_config"),
-                             sshd_pid_file=str(hdir / "sshd.pid"), sshd_log=str(hdir / "sshd.log"),
-                             setup_log=str(hdir / "setup.log"), checkout=str(checkout),
-                             home=str(hdir / "home") if shape == "seed" else ""))
+        out.append(
+            HostState(
+                name=name,
+                ssh_port=ports[2 * i],
+                app_port=ports[2 * i + 1],
+                app_path=str(app_path),
+                pm2_home=str(pm2_homes[name]),
+                sshd_config=str(hdir / "sshd_config"),
+                sshd_pid_file=str(hdir / "sshd.pid"),
+                sshd_log=str(hdir / "sshd.log"),
+                setup_log=str(hdir / "setup.log"),
+                checkout=str(checkout),
+                home=str(hdir / "home") if shape == "seed" else "",
+            )
+        )
     return tuple(out)
 
 
@@ -97,19 +107,31 @@ def _plan(layout: Layout, count: int, tools: Tools, shape: str) -> SandboxState:
     ports = procs.pick_free_ports(2 * count + 1)
     names = [f"host{i + 1}" for i in range(count)]
     homes, short_root = pm2.pm2_homes({n: _default_pm2_home(layout, n, shape) for n in names})
-    auth = AuthState(port=ports[-1], config=str(layout.auth_dir / "config.json"),
-                     pid_file=str(layout.auth_dir / "auth.pid"),
-                     log=str(layout.auth_dir / "auth.log"))
-    path_dirs = tuple(dict.fromkeys([str(layout.pm2_bin_dir), str(tools.node.parent),
-                                     "/usr/local/bin", "/usr/bin", "/bin"]))
-    return SandboxState(dir=str(layout.root), user=getpass.getuser(),
-                        hosts=_host_states(layout, count, homes, ports, shape), auth=auth,
-                        shape=shape, api_subdir=SEED_API if shape == "seed" else "",
-                        node_bin_dir=str(tools.node.parent),
-                        pm2_bin=str(layout.pm2_bin_dir / "pm2"), path_dirs=path_dirs,
-                        sentry_project_id=files.new_sentry_project_id(),
-                        pm2_short_root=str(short_root) if short_root else None,
-                        created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    auth = AuthState(
+        port=ports[-1],
+        config=str(layout.auth_dir / "config.json"),
+        pid_file=str(layout.auth_dir / "auth.pid"),
+        log=str(layout.auth_dir / "auth.log"),
+    )
+    path_dirs = tuple(
+        dict.fromkeys(
+            [str(layout.pm2_bin_dir), str(tools.node.parent), "/usr/local/bin", "/usr/bin", "/bin"]
+        )
+    )
+    return SandboxState(
+        dir=str(layout.root),
+        user=getpass.getuser(),
+        hosts=_host_states(layout, count, homes, ports, shape),
+        auth=auth,
+        shape=shape,
+        api_subdir=SEED_API if shape == "seed" else "",
+        node_bin_dir=str(tools.node.parent),
+        pm2_bin=str(layout.pm2_bin_dir / "pm2"),
+        path_dirs=path_dirs,
+        sentry_project_id=files.new_sentry_project_id(),
+        pm2_short_root=str(short_root) if short_root else None,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
 
 
 def _running_pids(state: SandboxState) -> list[int]:
@@ -128,20 +150,26 @@ def _running_pids(state: SandboxState) -> list[int]:
 def _prepare_dir(layout: Layout, progress: Progress) -> None:
     """Refuse a running sandbox or a foreign directory; clear a stopped sandbox's leftovers."""
     if layout.root.exists() and not layout.root.is_dir():
-        raise SandboxError(f"{layout.root}: exists and is not a directory",
-                           hint="pass --dir with a new or empty directory")
+        raise SandboxError(
+            f"{layout.root}: exists and is not a directory",
+            hint="pass --dir with a new or empty directory",
+        )
     state = read_state(layout)
     if state is not None:
         if _running_pids(state):
-            raise SandboxError(f"{layout.root}: a sandbox is already running there",
-                               hint=f"see `cookcam-ops sandbox status --dir {layout.root}`, "
-                                    f"or stop it with `cookcam-ops sandbox down --dir "
-                                    f"{layout.root}`")
+            raise SandboxError(
+                f"{layout.root}: a sandbox is already running there",
+                hint=f"see `cookcam-ops sandbox status --dir {layout.root}`, "
+                f"or stop it with `cookcam-ops sandbox down --dir "
+                f"{layout.root}`",
+            )
         progress(f"removing the stopped sandbox in {layout.root}")
         stop_sandbox(layout.root, purge=True)
     elif layout.root.exists() and any(layout.root.iterdir()):
-        raise SandboxError(f"{layout.root}: exists and is not a sandbox",
-                           hint="pass --dir with a new or empty directory")
+        raise SandboxError(
+            f"{layout.root}: exists and is not a sandbox",
+            hint="pass --dir with a new or empty directory",
+        )
     layout.root.mkdir(parents=True, exist_ok=True)
     layout.root.chmod(0o700)
 
@@ -162,13 +190,25 @@ def _make_keys(layout: Layout, state: SandboxState) -> None:
 def _start_stub(state: SandboxState, sec: files.Secrets) -> SandboxState:
     auth = state.auth
     write_private(Path(auth.config), json.dumps(files.stub_config(sec)))
-    argv = [sys.executable, "-m", "cookcam_ops.sandbox.auth_stub", "--config", auth.config,
-            "--host", procs.LOOPBACK, "--port", str(auth.port), "--pid-file", auth.pid_file]
+    argv = [
+        sys.executable,
+        "-m",
+        "cookcam_ops.sandbox.auth_stub",
+        "--config",
+        auth.config,
+        "--host",
+        procs.LOOPBACK,
+        "--port",
+        str(auth.port),
+        "--pid-file",
+        auth.pid_file,
+    ]
     pid = procs.spawn_detached(argv, Path(auth.log))
     state = replace(state, auth=replace(auth, pid=pid))
-    if not procs.wait_until(lambda: hosts.health_ok(auth.url + "/auth/v1/health")
-                            or not procs.pid_alive(pid), STUB_TIMEOUT_S) \
-            or not procs.pid_alive(pid):
+    if not procs.wait_until(
+        lambda: hosts.health_ok(auth.url + "/auth/v1/health") or not procs.pid_alive(pid),
+        STUB_TIMEOUT_S,
+    ) or not procs.pid_alive(pid):
         raise SandboxError(f"auth stub did not answer on {auth.url}", hint=f"see {auth.log}")
     return state
 
@@ -195,8 +235,9 @@ def _start_sshds(state: SandboxState, layout: Layout, tools: Tools) -> SandboxSt
         Path(h.pm2_home).mkdir(parents=True, exist_ok=True)
         if h.home:  # seed: node from nvm in the host's HOME, a PATH without it
             hdir = Path(h.sshd_config).parent
-            seedhost.make_home(Path(h.home), tools.node, seedhost.npm_package(tools.npm),
-                               layout.pm2_package)
+            seedhost.make_home(
+                Path(h.home), tools.node, seedhost.npm_package(tools.npm), layout.pm2_package
+            )
             seedhost.link_system_bin(hdir / "bin")
             dirs = [hdir / "bin"]
         else:
@@ -204,13 +245,18 @@ def _start_sshds(state: SandboxState, layout: Layout, tools: Tools) -> SandboxSt
         hosts.write_sshd_config(h, layout, state.user, dirs)
         started.append(replace(h, sshd_pid=hosts.launch_sshd(tools.sshd, h)))
         # Record each pid as soon as it exists, so a failure later still stops it.
-        state = replace(state, hosts=tuple(started) + state.hosts[len(started):])
+        state = replace(state, hosts=tuple(started) + state.hosts[len(started) :])
         write_state(layout, state)
     return state
 
 
-def start_sandbox(directory: Path, host_count: int = 2, progress: Progress = _quiet,
-                  strategy: str = "in-place", shape: str = "seed") -> SandboxState:
+def start_sandbox(
+    directory: Path,
+    host_count: int = 2,
+    progress: Progress = _quiet,
+    strategy: str = "in-place",
+    shape: str = "seed",
+) -> SandboxState:
     """Bring up a sandbox of host_count hosts in directory; its state (also in state.json).
 
     shape "seed" (the seed's servers): a monorepo checkout at <host>/var/www/cookcam with the API
@@ -246,8 +292,9 @@ def start_sandbox(directory: Path, host_count: int = 2, progress: Progress = _qu
     return state
 
 
-def _bring_up(layout: Layout, state: SandboxState, tools: Tools,
-              progress: Progress) -> SandboxState:
+def _bring_up(
+    layout: Layout, state: SandboxState, tools: Tools, progress: Progress
+) -> SandboxState:
     sec = files.new_secrets()
     progress(f"generating ssh keys for {len(state.hosts)} hosts")
     _make_keys(layout, state)
@@ -256,15 +303,21 @@ def _bring_up(layout: Layout, state: SandboxState, tools: Tools,
     write_state(layout, state)
     progress(f"installing {pm2.PM2_SPEC} into {layout.tools}")
     pm2.install_pm2(layout.tools, layout.setup_log)
-    progress("seeding the git origin with release 1" + (
-        f" (a monorepo: the API in {state.api_subdir})" if state.api_subdir else ""))
+    progress(
+        "seeding the git origin with release 1"
+        + (f" (a monorepo: the API in {state.api_subdir})" if state.api_subdir else "")
+    )
     _seed_origin(layout, state.api_subdir)
     progress("starting sshd on " + ", ".join(f"127.0.0.1:{h.ssh_port}" for h in state.hosts))
     state = _start_sshds(state, layout, tools)
     env = files.app_env(0, state.auth.url, sec.anon_key, state.sentry_project_id)
     client = sshd.SshClient(state.user, layout.client_key, layout.known_hosts)
-    parallel_map(state.hosts, lambda h: hosts.deploy_host(
-        h, layout, files.env_text({**env, "PORT": str(h.app_port)}), client, progress))
+    parallel_map(
+        state.hosts,
+        lambda h: hosts.deploy_host(
+            h, layout, files.env_text({**env, "PORT": str(h.app_port)}), client, progress
+        ),
+    )
     for h in state.hosts:
         hosts.wait_healthy(h)
         progress(f"{h.name}: {h.base_url}/health answers 200")
@@ -282,15 +335,22 @@ def _to_releases(layout: Layout, state: SandboxState, progress: Progress) -> Non
     from cookcam_ops.deploy.result import Outcome
 
     progress("moving the hosts to the releases layout (migrate-to-releases)")
-    result = migrate_environment(load_config(layout.ops_yaml),
-                                 MigrateRequest(files.ENV_NAME, command_line="sandbox up"),
-                                 observer=NullObserver())
+    result = migrate_environment(
+        load_config(layout.ops_yaml),
+        MigrateRequest(files.ENV_NAME, command_line="sandbox up"),
+        observer=NullObserver(),
+    )
     if result.outcome != Outcome.MIGRATED:
-        failed = [f"{h.name}: {s.name}: {s.detail}" for h in result.hosts for s in h.steps
-                  if s.status == "failed"]
+        failed = [
+            f"{h.name}: {s.name}: {s.detail}"
+            for h in result.hosts
+            for s in h.steps
+            if s.status == "failed"
+        ]
         raise SandboxError(f"migrate-to-releases failed ({'; '.join(failed)[:300]})")
-    doc = files.ops_yaml_doc(layout, state.user, state.hosts, state.sentry_project_id,
-                             strategy="releases")
+    doc = files.ops_yaml_doc(
+        layout, state.user, state.hosts, state.sentry_project_id, strategy="releases"
+    )
     layout.ops_yaml.write_text(files.ops_yaml_text(doc), encoding="utf-8")
 
 
@@ -344,8 +404,9 @@ def _keep_pm2_logs(state: SandboxState, layout: Layout) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def stop_sandbox(directory: Path, *, purge: bool = False,
-                 progress: Progress = _quiet) -> StopReport:
+def stop_sandbox(
+    directory: Path, *, purge: bool = False, progress: Progress = _quiet
+) -> StopReport:
     """Stop every process the sandbox started (by pid), then optionally delete directory."""
     layout = Layout(directory.resolve())
     try:
@@ -368,8 +429,11 @@ def stop_sandbox(directory: Path, *, purge: bool = False,
                 stopped.append(StoppedProcess("auth stub", r.pid, r.how))
         Path(auth.pid_file).unlink(missing_ok=True)
         _keep_pm2_logs(state, layout)
-        state = replace(state, hosts=tuple(replace(h, sshd_pid=None) for h in state.hosts),
-                        auth=replace(auth, pid=None))
+        state = replace(
+            state,
+            hosts=tuple(replace(h, sshd_pid=None) for h in state.hosts),
+            auth=replace(auth, pid=None),
+        )
         if layout.root.is_dir() and not purge:
             write_state(layout, state)
     purged = False
@@ -386,6 +450,8 @@ def load_sandbox(directory: Path) -> SandboxState:
     layout = Layout(directory.resolve())
     state = read_state(layout)
     if state is None:
-        raise SandboxError(f"{layout.root}: no sandbox here",
-                           hint=f"bring one up with `cookcam-ops sandbox up --dir {directory}`")
+        raise SandboxError(
+            f"{layout.root}: no sandbox here",
+            hint=f"bring one up with `cookcam-ops sandbox up --dir {directory}`",
+        )
     return state

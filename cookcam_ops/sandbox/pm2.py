@@ -35,8 +35,18 @@ SHORT_ROOT_PREFIX = "cookcam-pm2-"
 def install_pm2(tools: Path, log: Path) -> Path:
     """`npm install pm2` into tools (cache first, no audit/fund); returns the pm2 binary."""
     tools.mkdir(parents=True, exist_ok=True)
-    argv = ["npm", "install", "--prefix", str(tools), PM2_SPEC, "--prefer-offline",
-            "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=error"]
+    argv = [
+        "npm",
+        "install",
+        "--prefix",
+        str(tools),
+        PM2_SPEC,
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--no-update-notifier",
+        "--loglevel=error",
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"$ {' '.join(argv)}\n{done.stdout}{done.stderr}[exit {done.returncode}]\n")
@@ -62,8 +72,9 @@ def pm2_homes(homes: dict[str, Path]) -> tuple[dict[str, Path], Path | None]:
     root = Path(tempfile.mkdtemp(prefix=SHORT_ROOT_PREFIX, dir="/tmp"))
     homes = {n: root / n for n in names}
     if not all(socket_path_fits(h) for h in homes.values()):
-        raise SandboxError(f"{root}: too long for PM2's unix sockets",
-                           hint="set TMPDIR to a short path")
+        raise SandboxError(
+            f"{root}: too long for PM2's unix sockets", hint="set TMPDIR to a short path"
+        )
     return homes, root
 
 
@@ -89,8 +100,15 @@ def kill_daemon(pm2: Path, pm2_home: Path, path_dirs: list[Path]) -> list[StopRe
     workers = children_of(pid)
     results: list[StopResult] = []
     with contextlib.suppress(subprocess.TimeoutExpired):
-        subprocess.run([str(pm2), "kill"], env=pm2_env(pm2_home, path_dirs), capture_output=True,
-                       text=True, check=False, timeout=60, stdin=subprocess.DEVNULL)
+        subprocess.run(
+            [str(pm2), "kill"],
+            env=pm2_env(pm2_home, path_dirs),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
     if wait_until(lambda: not pid_alive(pid), 5.0, 0.05):
         results.append(StopResult(pid, "pm2 kill"))
     else:

@@ -149,21 +149,30 @@ def stop_pid(pid: int, marker: str, *, grace: float = 5.0) -> StopResult:
     return StopResult(pid, "kill")
 
 
-def spawn_detached(argv: Sequence[str], log: Path, *, env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> int:
+def spawn_detached(
+    argv: Sequence[str], log: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> int:
     """Start argv in the background, detached from us (reparented to init), output to log.
 
     A short-lived `sh` starts the program with `&` and exits, so the program is nobody's
     zombie when it later stops, and Ctrl-C on our terminal does not reach it.
     """
     script = 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!'
-    done = subprocess.run(["/bin/sh", "-c", script, "sh", str(log), *argv], env=env, cwd=cwd,
-                          capture_output=True, text=True, check=False, start_new_session=True,
-                          timeout=30)
+    done = subprocess.run(
+        ["/bin/sh", "-c", script, "sh", str(log), *argv],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        start_new_session=True,
+        timeout=30,
+    )
     pid = done.stdout.strip()
     if done.returncode != 0 or not pid.isdigit():
-        raise SandboxError(f"could not start {Path(argv[0]).name}",
-                           hint=f"see {log}: {done.stderr.strip()[:200]}")
+        raise SandboxError(
+            f"could not start {Path(argv[0]).name}", hint=f"see {log}: {done.stderr.strip()[:200]}"
+        )
     return int(pid)
 
 

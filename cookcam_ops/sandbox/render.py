@@ -28,8 +28,13 @@ def render_sandbox_status(status: SandboxStatus) -> None:
             cells.append(Text(*_mark(up)))
         cells.append(Text(h.base_url))
         table.add_row(*cells)
-    table.add_row(Text("auth stub"), Text(""), Text(""), Text(""), Text(*_mark(status.auth_up)),
-                  Text(status.auth_url))
+    table.add_row(
+        Text("auth stub"),
+        Text(""),
+        Text(""),
+        Text(""),
+        Text(*_mark(status.auth_up)),
+        Text(status.auth_url),
+    )
     ui.out().print(table)
-    ui.out().print(Text("OK", style="bold green") if status.ok
-                   else Text("DOWN", style="bold red"))
+    ui.out().print(Text("OK", style="bold green") if status.ok else Text("DOWN", style="bold red"))

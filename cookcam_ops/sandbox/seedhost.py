@@ -23,8 +23,9 @@ from pathlib import Path
 from cookcam_ops.errors import SandboxError
 
 SYSTEM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-HIDDEN = frozenset({"node", "nodejs", "npm", "npx", "corepack", "pm2", "pm2-dev",
-                    "pm2-docker", "pm2-runtime"})
+HIDDEN = frozenset(
+    {"node", "nodejs", "npm", "npx", "corepack", "pm2", "pm2-dev", "pm2-docker", "pm2-runtime"}
+)
 NVM_SOURCE = '. "$HOME/.nvm/nvm.sh" && '
 
 # Debian's /etc/skel/.bashrc starts so; nvm's installer appends its lines at the end.
@@ -62,8 +63,9 @@ export NVM_BIN PATH
 
 def node_version(node: Path) -> str:
     """`node --version` (v20.11.1)."""
-    done = subprocess.run([str(node), "--version"], capture_output=True, text=True,
-                          check=False, timeout=30)
+    done = subprocess.run(
+        [str(node), "--version"], capture_output=True, text=True, check=False, timeout=30
+    )
     version = done.stdout.strip()
     if done.returncode != 0 or not version.startswith("v"):
         raise SandboxError(f"{node} --version failed: {done.stderr.strip()[:200]}")
@@ -102,8 +104,11 @@ def make_nvm(home: Path, node: Path, npm_package: Path, pm2_package: Path) -> Pa
     _hard_link_or_copy(node.resolve(), bin_dir / "node")
     (modules / "npm").symlink_to(npm_package)
     (modules / "pm2").symlink_to(pm2_package)
-    for name, target in (("npm", "npm/bin/npm-cli.js"), ("npx", "npm/bin/npx-cli.js"),
-                         ("pm2", "pm2/bin/pm2")):
+    for name, target in (
+        ("npm", "npm/bin/npm-cli.js"),
+        ("npx", "npm/bin/npx-cli.js"),
+        ("pm2", "pm2/bin/pm2"),
+    ):
         (bin_dir / name).symlink_to(f"../lib/node_modules/{target}")
     (home / ".nvm" / "nvm.sh").write_text(NVM_SH.format(version=version), encoding="utf-8")
     (home / ".nvm" / "alias").mkdir(exist_ok=True)
@@ -116,8 +121,13 @@ def make_nvm(home: Path, node: Path, npm_package: Path, pm2_package: Path) -> Pa
 
 
 def _global_npmrc() -> Path | None:
-    done = subprocess.run(["npm", "config", "get", "globalconfig"], capture_output=True,
-                          text=True, check=False, timeout=60)
+    done = subprocess.run(
+        ["npm", "config", "get", "globalconfig"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     path = Path(done.stdout.strip())
     return path if done.returncode == 0 and path.is_file() else None
 
@@ -126,13 +136,14 @@ def make_home(home: Path, node: Path, npm_package: Path, pm2_package: Path) -> P
     """The host's HOME: .bashrc, nvm, .npmrc (this machine's npm cache); nvm's bin dir."""
     home.mkdir(parents=True, exist_ok=True)
     (home / ".bashrc").write_text(BASHRC, encoding="utf-8")
-    (home / ".profile").write_text('if [ -n "$BASH_VERSION" ] && [ -f "$HOME/.bashrc" ]; then\n'
-                                   '    . "$HOME/.bashrc"\nfi\n', encoding="utf-8")
+    (home / ".profile").write_text(
+        'if [ -n "$BASH_VERSION" ] && [ -f "$HOME/.bashrc" ]; then\n    . "$HOME/.bashrc"\nfi\n',
+        encoding="utf-8",
+    )
     own = Path(os.path.expanduser("~"))
     user_rc = own / ".npmrc"
     kept = user_rc.read_text(encoding="utf-8") if user_rc.is_file() else ""
-    (home / ".npmrc").write_text(kept.rstrip("\n") + f"\ncache={own / '.npm'}\n",
-                                 encoding="utf-8")
+    (home / ".npmrc").write_text(kept.rstrip("\n") + f"\ncache={own / '.npm'}\n", encoding="utf-8")
     return make_nvm(home, node, npm_package, pm2_package)
 
 

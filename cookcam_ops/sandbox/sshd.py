@@ -52,17 +52,20 @@ def require_sshd() -> Path:
     """sshd's path, or MissingToolError saying how to install it."""
     sshd = find_sshd()
     if sshd is None:
-        raise MissingToolError("sshd not found",
-                               hint="install it with `apt-get install openssh-server` (root) "
-                                    "or your OS's package")
+        raise MissingToolError(
+            "sshd not found",
+            hint="install it with `apt-get install openssh-server` (root) or your OS's package",
+        )
     return sshd
 
 
 def check_safe_path(path: Path) -> None:
     """Refuse paths sshd_config could misread (spaces, quotes, '%' tokens)."""
     if not SAFE_PATH_RE.match(str(path)):
-        raise SandboxError(f"{path}: the sandbox path must hold only letters, digits and ._/+@=,:-",
-                           hint="choose another --dir")
+        raise SandboxError(
+            f"{path}: the sandbox path must hold only letters, digits and ._/+@=,:-",
+            hint="choose another --dir",
+        )
 
 
 def render_sshd_config(spec: SshdSpec) -> str:
@@ -71,8 +74,11 @@ def render_sshd_config(spec: SshdSpec) -> str:
     for p in (spec.host_key, spec.pid_file, spec.authorized_keys, *optional, *spec.path_dirs):
         check_safe_path(p)
     path = ":".join(str(d) for d in spec.path_dirs)
-    env = ([f"HOME={spec.home}"] if spec.home else []) + \
-        ([f"PM2_HOME={spec.pm2_home}"] if spec.pm2_home else []) + [f"PATH={path}"]
+    env = (
+        ([f"HOME={spec.home}"] if spec.home else [])
+        + ([f"PM2_HOME={spec.pm2_home}"] if spec.pm2_home else [])
+        + [f"PATH={path}"]
+    )
     lines = [
         f"ListenAddress {LOOPBACK}:{spec.port}",
         f"HostKey {spec.host_key}",
@@ -100,9 +106,13 @@ def keygen(path: Path, comment: str) -> None:
     """A new passphrase-less ed25519 key pair at path and path.pub."""
     for p in (path, path.with_name(path.name + ".pub")):
         p.unlink(missing_ok=True)
-    done = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
-                           "-f", str(path)], capture_output=True, text=True, check=False,
-                          timeout=30)
+    done = subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
     if done.returncode != 0:
         raise SandboxError(f"ssh-keygen could not write {path}: {done.stderr.strip()[:200]}")
 
@@ -126,21 +136,29 @@ def check_config(sshd: Path, config: Path) -> subprocess.CompletedProcess[str]:
     it), and `sshd -t` as root refuses to go on without it.
     """
     ensure_privsep_dir()
-    return subprocess.run([str(sshd), "-t", "-f", str(config)], capture_output=True, text=True,
-                          check=False, timeout=30)
+    return subprocess.run(
+        [str(sshd), "-t", "-f", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
 
 
-def start_sshd(sshd: Path, config: Path, log: Path, port: int, *, name: str,
-               timeout: float = 15.0) -> int:
+def start_sshd(
+    sshd: Path, config: Path, log: Path, port: int, *, name: str, timeout: float = 15.0
+) -> int:
     """Check config, start `sshd -D` detached, wait for its banner; returns its pid."""
     check = check_config(sshd, config)
     if check.returncode != 0:
         raise SandboxError(f"{name}: sshd rejects {config}: {check.stderr.strip()[:300]}")
     pid = spawn_detached([str(sshd), "-D", "-f", str(config), "-E", str(log)], log)
-    if not _wait_until(lambda: ssh_banner(port) or not pid_alive(pid), timeout, 0.05) \
-            or not pid_alive(pid):
-        raise SandboxError(f"{name}: sshd did not start on {LOOPBACK}:{port}",
-                           hint=f"{log}: {tail(log, 3)}")
+    if not _wait_until(
+        lambda: ssh_banner(port) or not pid_alive(pid), timeout, 0.05
+    ) or not pid_alive(pid):
+        raise SandboxError(
+            f"{name}: sshd did not start on {LOOPBACK}:{port}", hint=f"{log}: {tail(log, 3)}"
+        )
     return pid
 
 
@@ -155,18 +173,44 @@ class SshClient:
 
     def argv(self, port: int, command: str) -> list[str]:
         """ssh's argv to run command on 127.0.0.1:port (no ssh_config, no agent, batch mode)."""
-        return ["ssh", "-F", "/dev/null", "-i", str(self.identity_file),
-                "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-                "-o", f"UserKnownHostsFile={self.known_hosts}",
-                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                "-o", f"ConnectTimeout={self.connect_timeout}", "-o", "LogLevel=ERROR",
-                "-p", str(port), f"{self.user}@{LOOPBACK}", command]
+        return [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-i",
+            str(self.identity_file),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"ConnectTimeout={self.connect_timeout}",
+            "-o",
+            "LogLevel=ERROR",
+            "-p",
+            str(port),
+            f"{self.user}@{LOOPBACK}",
+            command,
+        ]
 
-    def run(self, port: int, command: str, *, timeout: float = 300.0,
-            log: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, port: int, command: str, *, timeout: float = 300.0, log: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run command over ssh; with log, append the command and its output there."""
-        done = subprocess.run(self.argv(port, command), capture_output=True, text=True,
-                              check=False, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            self.argv(port, command),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         if log is not None:
             with log.open("a", encoding="utf-8") as fh:
                 fh.write(f"$ {command}\n{done.stdout}{done.stderr}[exit {done.returncode}]\n")

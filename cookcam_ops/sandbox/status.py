@@ -49,37 +49,60 @@ class SandboxStatus:
     @property
     def checks(self) -> list[Check]:
         """Each part as a check: every host's sshd, PM2 daemon and app, then the auth stub."""
+
         def part(name: str, up: bool, host: str | None) -> Check:
             return Check(name, Status.PASS if up else Status.FAIL, "up" if up else "down", host)
 
-        out = [part(n, up, h.name) for h in self.hosts
-               for n, up in (("sshd", h.sshd_up), ("pm2", h.pm2_up), ("app", h.app_up))]
+        out = [
+            part(n, up, h.name)
+            for h in self.hosts
+            for n, up in (("sshd", h.sshd_up), ("pm2", h.pm2_up), ("app", h.app_up))
+        ]
         return [*out, part("auth-stub", self.auth_up, None)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "hosts": [asdict(h) for h in self.hosts],
-                "auth_url": self.auth_url, "auth_up": self.auth_up, "dir": self.dir,
-                "origin": self.origin, "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "ok": self.ok,
+            "hosts": [asdict(h) for h in self.hosts],
+            "auth_url": self.auth_url,
+            "auth_up": self.auth_up,
+            "dir": self.dir,
+            "origin": self.origin,
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 def _host_status(h: HostState) -> HostStatus:
     sshd_up = procs.owned_alive(h.sshd_pid, h.sshd_config) and procs.ssh_banner(h.ssh_port)
     home = Path(h.pm2_home)
     daemon = pm2.daemon_pid(home)
-    return HostStatus(name=h.name, ssh_port=h.ssh_port, app_port=h.app_port,
-                      base_url=h.base_url, app_path=h.app_path, sshd_up=sshd_up,
-                      app_up=hosts.health_ok(h.base_url + "/health"), pm2_up=daemon is not None,
-                      workers=len(procs.children_of(daemon)) if daemon else 0)
+    return HostStatus(
+        name=h.name,
+        ssh_port=h.ssh_port,
+        app_port=h.app_port,
+        base_url=h.base_url,
+        app_path=h.app_path,
+        sshd_up=sshd_up,
+        app_up=hosts.health_ok(h.base_url + "/health"),
+        pm2_up=daemon is not None,
+        workers=len(procs.children_of(daemon)) if daemon else 0,
+    )
 
 
 def inspect_sandbox(directory: Path) -> SandboxStatus:
     """Check every part of the sandbox in directory (SandboxError when there is none)."""
     state = load_sandbox(directory)
     statuses = tuple(parallel_map(state.hosts, _host_status))
-    auth_up = (procs.owned_alive(state.auth.pid, state.auth.config)
-               and hosts.health_ok(state.auth.url + "/auth/v1/health"))
-    return SandboxStatus(dir=state.dir, hosts=statuses, auth_url=state.auth.url, auth_up=auth_up,
-                         origin=str(Layout(Path(state.dir)).origin))
+    auth_up = procs.owned_alive(state.auth.pid, state.auth.config) and hosts.health_ok(
+        state.auth.url + "/auth/v1/health"
+    )
+    return SandboxStatus(
+        dir=state.dir,
+        hosts=statuses,
+        auth_url=state.auth.url,
+        auth_up=auth_up,
+        origin=str(Layout(Path(state.dir)).origin),
+    )
 
 
 @dataclass(frozen=True)
@@ -92,8 +115,7 @@ class ChangeResult:
     message: str
 
 
-def change_sandbox(directory: Path, kind: str, progress: Progress = lambda _: None
-                   ) -> ChangeResult:
+def change_sandbox(directory: Path, kind: str, progress: Progress = lambda _: None) -> ChangeResult:
     """Commit the next release of kind in the sandbox's work clone and push it to origin main."""
     from cookcam_ops.sandbox.changes import KINDS, write_api_tree
 

@@ -22,8 +22,14 @@ if TYPE_CHECKING:
     from cookcam_ops.smoke.targets import SmokeTarget
 
 Progress = Callable[[str], None]
-AFTER_HEALTH = ("socket-auth-valid", "socket-auth-invalid", "socket-auth-missing",
-                "error-envelope", "socket-auth-rate", "polling-handshake")
+AFTER_HEALTH = (
+    "socket-auth-valid",
+    "socket-auth-invalid",
+    "socket-auth-missing",
+    "error-envelope",
+    "socket-auth-rate",
+    "polling-handshake",
+)
 POLLING_ATTEMPTS = 10
 
 
@@ -38,12 +44,15 @@ class SmokeOptions:
     min_auth_rate: float = judge.MIN_AUTH_RATE
 
     @classmethod
-    def from_config(cls, smoke: SmokeConfig, *, timeout_s: float | None = None,
-                    connections: int | None = None) -> SmokeOptions:
+    def from_config(
+        cls, smoke: SmokeConfig, *, timeout_s: float | None = None, connections: int | None = None
+    ) -> SmokeOptions:
         """ops.yaml's smoke settings, with command-line overrides where given."""
-        return cls(timeout_s=timeout_s if timeout_s is not None else smoke.timeout_s,
-                   connections=connections if connections is not None else smoke.connections,
-                   duplicate_probe=smoke.duplicate_probe)
+        return cls(
+            timeout_s=timeout_s if timeout_s is not None else smoke.timeout_s,
+            connections=connections if connections is not None else smoke.connections,
+            duplicate_probe=smoke.duplicate_probe,
+        )
 
 
 def _ignore(_message: str) -> None:
@@ -65,8 +74,9 @@ def _sign_in(creds: Credentials, timeout_s: float) -> tuple[Check, Secret | None
 class _HostRun:
     """The checks of one target, collected in order, with that target's metrics."""
 
-    def __init__(self, target: SmokeTarget, token: Secret | None, options: SmokeOptions,
-                 progress: Progress) -> None:
+    def __init__(
+        self, target: SmokeTarget, token: Secret | None, options: SmokeOptions, progress: Progress
+    ) -> None:
         self.target, self.token, self.options = target, token, options
         self.progress = progress
         self.checks: list[Check] = []
@@ -75,8 +85,9 @@ class _HostRun:
     def add(self, name: str, status: Status, detail: str, duration_s: float | None) -> None:
         if self.token:  # a server that echoes the token back must not get it into the report
             detail = detail.replace(self.token.reveal(), MASK)
-        self.checks.append(Check(name, status, detail, host=self.target.check_host,
-                                 duration_s=duration_s or 0.0))
+        self.checks.append(
+            Check(name, status, detail, host=self.target.check_host, duration_s=duration_s or 0.0)
+        )
 
     def say(self, step: str) -> None:
         self.progress(f"{self.target.label}: {step}")
@@ -84,8 +95,9 @@ class _HostRun:
     def run(self) -> None:
         if not self.health():
             for name in AFTER_HEALTH:
-                self.add(name, Status.SKIP, "skipped: the API did not answer the health check",
-                         None)
+                self.add(
+                    name, Status.SKIP, "skipped: the API did not answer the health check", None
+                )
             return
         self.auth()
         self.envelope()
@@ -97,8 +109,9 @@ class _HostRun:
 
         self.say(f"GET {self.target.health_url}")
         result = check_health(self.target.health_url, self.options.timeout_s)
-        self.add("health", Status.PASS if result.ok else Status.FAIL, result.detail,
-                 result.latency_s)
+        self.add(
+            "health", Status.PASS if result.ok else Status.FAIL, result.detail, result.latency_s
+        )
         self.metrics["health_ms"] = judge.ms(result.latency_s) if result.reachable else None
         return result.reachable
 
@@ -112,28 +125,40 @@ class _HostRun:
         if results.valid is None:
             self.add("socket-auth-valid", Status.SKIP, "skipped: no token (sign-in failed)", None)
         else:
-            self.add("socket-auth-valid", *judge.judge_valid(results.valid, timeout),
-                     results.valid.latency_s)
-        self.add("socket-auth-invalid", *judge.judge_refusal(results.invalid, timeout,
-                                                             "a bogus token"),
-                 results.invalid.latency_s)
-        self.add("socket-auth-missing", *judge.judge_refusal(results.missing, timeout,
-                                                             "no token"),
-                 results.missing.latency_s)
+            self.add(
+                "socket-auth-valid",
+                *judge.judge_valid(results.valid, timeout),
+                results.valid.latency_s,
+            )
+        self.add(
+            "socket-auth-invalid",
+            *judge.judge_refusal(results.invalid, timeout, "a bogus token"),
+            results.invalid.latency_s,
+        )
+        self.add(
+            "socket-auth-missing",
+            *judge.judge_refusal(results.missing, timeout, "no token"),
+            results.missing.latency_s,
+        )
 
     def envelope(self) -> None:
         probe = self.options.duplicate_probe
         if probe is None:
-            self.add("error-envelope", Status.SKIP,
-                     "skipped: smoke.duplicate_probe is not configured in ops.yaml", None)
+            self.add(
+                "error-envelope",
+                Status.SKIP,
+                "skipped: smoke.duplicate_probe is not configured in ops.yaml",
+                None,
+            )
             return
         if self.token is None:
             self.add("error-envelope", Status.SKIP, "skipped: no token (sign-in failed)", None)
             return
         self.say(f"{probe.method} {probe.path} twice (duplicate entry)")
         started = time.monotonic()
-        status, detail = judge_probe(self.target.base_url, self.token, probe,
-                                     self.options.timeout_s)
+        status, detail = judge_probe(
+            self.target.base_url, self.token, probe, self.options.timeout_s
+        )
         self.add("error-envelope", status, detail, time.monotonic() - started)
 
     def rate(self) -> None:
@@ -164,8 +189,9 @@ class _HostRun:
         self.metrics["polling_total"] = len(attempts)
 
 
-def judge_probe(base_url: str, token: Secret, probe: ProbeConfig,
-                timeout_s: float) -> tuple[Status, str]:
+def judge_probe(
+    base_url: str, token: Secret, probe: ProbeConfig, timeout_s: float
+) -> tuple[Status, str]:
     """error-envelope: the probe's first call succeeds, its second is the 409 envelope."""
     from cookcam_ops.smoke.http_checks import send_probe_twice
 
@@ -174,13 +200,17 @@ def judge_probe(base_url: str, token: Secret, probe: ProbeConfig,
     if isinstance(answers, str):
         return Status.FAIL, answers
     if answers.first_status >= 300:
-        return Status.FAIL, (f"the first {what} answered {answers.first_status} "
-                             f"(expected 2xx with a new, unique body)")
+        return Status.FAIL, (
+            f"the first {what} answered {answers.first_status} "
+            f"(expected 2xx with a new, unique body)"
+        )
     problems = judge.envelope_problems(answers.second_status, answers.second_body)
     if problems:
         return Status.FAIL, f"the repeated {what}: " + "; ".join(problems)
-    return Status.PASS, (f"the repeated {what} answered 409 {judge.DUPLICATE_CODE} with "
-                         "message, requestId and an ISO-8601 timestamp")
+    return Status.PASS, (
+        f"the repeated {what} answered 409 {judge.DUPLICATE_CODE} with "
+        "message, requestId and an ISO-8601 timestamp"
+    )
 
 
 def _target_doc(targets: Sequence[SmokeTarget]) -> dict[str, Any]:
@@ -188,8 +218,12 @@ def _target_doc(targets: Sequence[SmokeTarget]) -> dict[str, Any]:
     return {"environment": environment, "hosts": {t.label: t.base_url for t in targets}}
 
 
-def run_smoke(targets: Sequence[SmokeTarget], creds: Credentials, options: SmokeOptions,
-              progress: Progress = _ignore) -> Report:
+def run_smoke(
+    targets: Sequence[SmokeTarget],
+    creds: Credentials,
+    options: SmokeOptions,
+    progress: Progress = _ignore,
+) -> Report:
     """Sign in once, then smoke-test each target in turn; one Report with per-host metrics."""
     started = time.monotonic()
     progress("signing in")
@@ -203,6 +237,9 @@ def run_smoke(targets: Sequence[SmokeTarget], creds: Credentials, options: Smoke
         metrics[target.label] = run.metrics
     doc = _target_doc(targets)
     name = doc["environment"] or ", ".join(t.base_url for t in targets)
-    return Report(title=f"smoke {name}", checks=checks,
-                  extra={"target": doc, "metrics": metrics},
-                  duration_s=time.monotonic() - started)
+    return Report(
+        title=f"smoke {name}",
+        checks=checks,
+        extra={"target": doc, "metrics": metrics},
+        duration_s=time.monotonic() - started,
+    )

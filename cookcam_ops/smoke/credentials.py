@@ -20,6 +20,7 @@ from cookcam_ops.errors import ConfigError
 if TYPE_CHECKING:
     from cookcam_ops.config import SmokeConfig
 
+
 @dataclass(frozen=True)
 class TokenCredentials:
     """An access token given directly; `source` says which variable and where (no value)."""
@@ -69,8 +70,9 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _lookup(name: str, environ: Mapping[str, str],
-            file_values: Mapping[str, str]) -> tuple[str, str] | None:
+def _lookup(
+    name: str, environ: Mapping[str, str], file_values: Mapping[str, str]
+) -> tuple[str, str] | None:
     """(value, where) for a variable: the process environment first, then the env file."""
     if environ.get(name):
         return environ[name], "environment"
@@ -89,8 +91,9 @@ def read_env_file(path: Path) -> dict[str, str]:
         raise ConfigError(e.message, hint=e.hint or "check smoke.env_file in ops.yaml") from None
 
 
-def find_credentials(smoke: SmokeConfig, env_file: Path | None,
-                     environ: Mapping[str, str]) -> Credentials:
+def find_credentials(
+    smoke: SmokeConfig, env_file: Path | None, environ: Mapping[str, str]
+) -> Credentials:
     """Find the token, else the password-grant variables; ConfigError names what is missing."""
     file_values = read_env_file(env_file) if env_file is not None else {}
     token = _lookup(smoke.token_env, environ, file_values)
@@ -102,21 +105,33 @@ def find_credentials(smoke: SmokeConfig, env_file: Path | None,
     missing = [n for n, v in found.items() if v is None]
     if missing:
         places = "the process environment" + (f" and {env_file}" if env_file else "")
-        hint = ("set smoke.env_file in ops.yaml to read them from a file" if env_file is None
-                else "add them to the env file or export them")
-        raise ConfigError(f"smoke credentials not found: set {smoke.token_env}, or all of "
-                          f"{', '.join(names)} (missing: {', '.join(missing)}); "
-                          f"looked in {places}", hint=hint)
+        hint = (
+            "set smoke.env_file in ops.yaml to read them from a file"
+            if env_file is None
+            else "add them to the env file or export them"
+        )
+        raise ConfigError(
+            f"smoke credentials not found: set {smoke.token_env}, or all of "
+            f"{', '.join(names)} (missing: {', '.join(missing)}); "
+            f"looked in {places}",
+            hint=hint,
+        )
     value = {n: v[0] for n, v in found.items() if v is not None}
     url = value[smoke.supabase_url_env]
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-        raise ConfigError(f"{smoke.supabase_url_env} is not an http(s) URL",
-                          hint="it should look like https://PROJECT.supabase.co")
-    return PasswordGrant(email=Secret(value[smoke.email_env]),
-                         password=Secret(value[smoke.password_env]),
-                         supabase_url=url, anon_key=Secret(value[smoke.anon_key_env]),
-                         email_env=smoke.email_env, password_env=smoke.password_env,
-                         anon_key_env=smoke.anon_key_env)
+        raise ConfigError(
+            f"{smoke.supabase_url_env} is not an http(s) URL",
+            hint="it should look like https://PROJECT.supabase.co",
+        )
+    return PasswordGrant(
+        email=Secret(value[smoke.email_env]),
+        password=Secret(value[smoke.password_env]),
+        supabase_url=url,
+        anon_key=Secret(value[smoke.anon_key_env]),
+        email_env=smoke.email_env,
+        password_env=smoke.password_env,
+        anon_key_env=smoke.anon_key_env,
+    )
 
 
 def sign_in(creds: Credentials, timeout_s: float) -> SignIn:
@@ -134,17 +149,23 @@ def sign_in(creds: Credentials, timeout_s: float) -> SignIn:
                 creds.supabase_url.rstrip("/") + "/auth/v1/token",
                 params={"grant_type": "password"},
                 headers={"apikey": creds.anon_key.reveal()},
-                json={"email": creds.email.reveal(), "password": creds.password.reveal()})
+                json={"email": creds.email.reveal(), "password": creds.password.reveal()},
+            )
     except httpx.TimeoutException as e:
-        raise SignInUnavailable(f"sign-in failed: {creds.token_url} did not answer within "
-                                f"{timeout_s:g}s") from e
+        raise SignInUnavailable(
+            f"sign-in failed: {creds.token_url} did not answer within {timeout_s:g}s"
+        ) from e
     except httpx.HTTPError as e:
-        raise SignInUnavailable(f"sign-in failed: could not reach {creds.token_url} "
-                                f"({type(e).__name__})") from e
+        raise SignInUnavailable(
+            f"sign-in failed: could not reach {creds.token_url} ({type(e).__name__})"
+        ) from e
     elapsed = time.monotonic() - started
     token = judge_grant(creds, response.status_code, _json_or_none(response))
-    return SignIn(token, f"password grant for {creds.email_env} at {creds.token_url} "
-                         f"in {elapsed * 1000:.0f} ms", elapsed)
+    return SignIn(
+        token,
+        f"password grant for {creds.email_env} at {creds.token_url} in {elapsed * 1000:.0f} ms",
+        elapsed,
+    )
 
 
 def token_expiry(token: str) -> int | None:
@@ -177,9 +198,11 @@ def verify_credentials(creds: Credentials, timeout_s: float) -> str:
     left = exp - time.time()
     if left < 60:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp))
-        raise ConfigError(f"smoke credentials: the token from {creds.source} expires at {when}, "
-                          "before the smoke step would use it",
-                          hint="set a fresh token, or the password-grant variables instead")
+        raise ConfigError(
+            f"smoke credentials: the token from {creds.source} expires at {when}, "
+            "before the smoke step would use it",
+            hint="set a fresh token, or the password-grant variables instead",
+        )
     return f"token from {creds.source}, valid for {left / 60:.0f} more minutes"
 
 
@@ -197,19 +220,25 @@ def judge_grant(creds: PasswordGrant, status: int, body: Any) -> Secret:
         token = doc.get("access_token")
         if isinstance(token, str) and token:
             return Secret(token)
-        raise SignInUnavailable(f"sign-in failed: {creds.token_url} answered 200 "
-                                "without an access_token")
+        raise SignInUnavailable(
+            f"sign-in failed: {creds.token_url} answered 200 without an access_token"
+        )
     code = doc.get("error_code") or doc.get("error")
     if status == 400 and code == "invalid_credentials":
-        raise ConfigError(f"sign-in failed: invalid_credentials (check "
-                          f"{creds.email_env}/{_suffix(creds.password_env, creds.email_env)})")
+        raise ConfigError(
+            f"sign-in failed: invalid_credentials (check "
+            f"{creds.email_env}/{_suffix(creds.password_env, creds.email_env)})"
+        )
     if status in (401, 403) and "api key" in str(doc.get("message", "")).lower():
-        raise ConfigError(f"sign-in failed: the auth server refused the API key "
-                          f"(check {creds.anon_key_env})")
+        raise ConfigError(
+            f"sign-in failed: the auth server refused the API key (check {creds.anon_key_env})"
+        )
     if status == 400:
         what = code if isinstance(code, str) and code.isidentifier() else "bad request"
-        raise ConfigError(f"sign-in failed: {what} (check {creds.email_env}/"
-                          f"{_suffix(creds.password_env, creds.email_env)})")
+        raise ConfigError(
+            f"sign-in failed: {what} (check {creds.email_env}/"
+            f"{_suffix(creds.password_env, creds.email_env)})"
+        )
     if status == 429:
         raise SignInUnavailable(f"sign-in failed: {creds.token_url} is rate limiting (429)")
     raise SignInUnavailable(f"sign-in failed: {creds.token_url} answered {status}")
@@ -219,5 +248,5 @@ def _suffix(name: str, other: str) -> str:
     """`COOKCAM_SMOKE_PASSWORD` shortened to `PASSWORD` when it shares `other`'s prefix."""
     prefix = other.rpartition("_")[0]
     if prefix and name.startswith(prefix + "_"):
-        return name[len(prefix) + 1:]
+        return name[len(prefix) + 1 :]
     return name

@@ -63,11 +63,13 @@ def check_health(url: str, timeout_s: float) -> HealthResult:
     body = _json(response)
     latency = f"in {elapsed * 1000:.0f} ms"
     if response.status_code != 200:
-        return HealthResult(False, f"answered {response.status_code} {latency} (expected 200)",
-                            elapsed, True)
+        return HealthResult(
+            False, f"answered {response.status_code} {latency} (expected 200)", elapsed, True
+        )
     if not isinstance(body, dict):
-        return HealthResult(False, f"answered 200 {latency} but the body is not a JSON object",
-                            elapsed, True)
+        return HealthResult(
+            False, f"answered 200 {latency} but the body is not a JSON object", elapsed, True
+        )
     shown = {k: clip(body[k], 40) for k in ("status", "version", "commit") if k in body}
     if "commit" in shown:
         shown["commit"] = shown["commit"][:12]
@@ -95,8 +97,9 @@ class ProbeAnswers:
     second_body: Any
 
 
-def send_probe_twice(base_url: str, token: str, probe: ProbeConfig,
-                     timeout_s: float) -> ProbeAnswers | str:
+def send_probe_twice(
+    base_url: str, token: str, probe: ProbeConfig, timeout_s: float
+) -> ProbeAnswers | str:
     """Send the probe twice with the token; a transport failure comes back as a message."""
     import httpx
 
@@ -156,16 +159,16 @@ def _close_session(client: httpx.Client, url: str, params: dict[str, str]) -> No
         client.post(url, params=params, content="1")
 
 
-def run_polling(base_url: str, token: str | None, attempts: int,
-                timeout_s: float) -> list[PollingAttempt]:
+def run_polling(
+    base_url: str, token: str | None, attempts: int, timeout_s: float
+) -> list[PollingAttempt]:
     """Repeated long-polling handshakes, each request on a new TCP connection (as a browser's
     concurrent poll and send would be), so a cluster without sticky sessions shows."""
     import httpx
 
     limits = httpx.Limits(max_keepalive_connections=0)
     results = []
-    with capped_client(timeout=timeout_s, limits=limits,
-                       headers={"Connection": "close"}) as client:
+    with capped_client(timeout=timeout_s, limits=limits, headers={"Connection": "close"}) as client:
         for _ in range(attempts):
             try:
                 results.append(polling_attempt(client, base_url, token))

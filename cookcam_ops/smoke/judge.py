@@ -15,8 +15,10 @@ from cookcam_ops.report import Status
 DUPLICATE_CODE = "DUPLICATE_ENTRY"
 MIN_AUTH_RATE = 0.99
 SESSION_UNKNOWN = "Session ID unknown"
-POLLING_ADVICE = ("long-polling fails in PM2 cluster mode without sticky sessions; "
-                  "websocket-only clients are unaffected; fix: sticky sessions or @socket.io/pm2")
+POLLING_ADVICE = (
+    "long-polling fails in PM2 cluster mode without sticky sessions; "
+    "websocket-only clients are unaffected; fix: sticky sessions or @socket.io/pm2"
+)
 MAX_REMOTE_TEXT = 80
 
 
@@ -77,8 +79,9 @@ def judge_refusal(handshake: Handshake, timeout_s: float, what: str) -> tuple[St
     if handshake.outcome == Outcome.CONNECTED:
         return Status.FAIL, f"{what} was ACCEPTED — authentication bypass"
     if handshake.outcome == Outcome.TIMEOUT:
-        return Status.FAIL, (f"no answer to {what} within {timeout_s:.1f}s — "
-                             "the server may be waiting on Supabase")
+        return Status.FAIL, (
+            f"no answer to {what} within {timeout_s:.1f}s — the server may be waiting on Supabase"
+        )
     return Status.FAIL, describe(handshake, timeout_s)
 
 
@@ -134,31 +137,44 @@ class RateSummary:
         return self.connected / self.wall_s if self.wall_s > 0 else 0.0
 
     def metrics(self) -> dict[str, float | int | None]:
-        return {"connections": self.connections, "connected": self.connected,
-                "auth_success_rate": round(self.success_rate, 4),
-                "handshake_p50_ms": ms(self.p50_s), "handshake_p95_ms": ms(self.p95_s),
-                "handshake_max_ms": ms(self.max_s),
-                "handshakes_per_s": round(self.per_second, 1)}
+        return {
+            "connections": self.connections,
+            "connected": self.connected,
+            "auth_success_rate": round(self.success_rate, 4),
+            "handshake_p50_ms": ms(self.p50_s),
+            "handshake_p95_ms": ms(self.p95_s),
+            "handshake_max_ms": ms(self.max_s),
+            "handshakes_per_s": round(self.per_second, 1),
+        }
 
 
 def summarize_rate(results: Sequence[Handshake], wall_s: float, timeout_s: float) -> RateSummary:
     """Success count, latency percentiles and the most common failure reasons."""
     ok = [r.latency_s for r in results if r.outcome == Outcome.CONNECTED]
     reasons = Counter(describe(r, timeout_s) for r in results if r.outcome != Outcome.CONNECTED)
-    return RateSummary(connections=len(results), connected=len(ok), wall_s=wall_s,
-                       p50_s=percentile(ok, 50), p95_s=percentile(ok, 95),
-                       max_s=max(ok) if ok else None,
-                       failures=tuple(reasons.most_common(3)))
+    return RateSummary(
+        connections=len(results),
+        connected=len(ok),
+        wall_s=wall_s,
+        p50_s=percentile(ok, 50),
+        p95_s=percentile(ok, 95),
+        max_s=max(ok) if ok else None,
+        failures=tuple(reasons.most_common(3)),
+    )
 
 
 def judge_rate(summary: RateSummary, minimum: float = MIN_AUTH_RATE) -> tuple[Status, str]:
     """socket-auth-rate: FAIL under the minimum success rate."""
     s = summary
-    text = (f"{s.connected}/{s.connections} connected ({s.success_rate:.1%}) in {s.wall_s:.2f}s, "
-            f"{s.per_second:.0f} handshakes/s")
+    text = (
+        f"{s.connected}/{s.connections} connected ({s.success_rate:.1%}) in {s.wall_s:.2f}s, "
+        f"{s.per_second:.0f} handshakes/s"
+    )
     if s.p50_s is not None and s.p95_s is not None and s.max_s is not None:
-        text += (f"; handshake p50 {s.p50_s * 1000:.0f} ms, p95 {s.p95_s * 1000:.0f} ms, "
-                 f"max {s.max_s * 1000:.0f} ms")
+        text += (
+            f"; handshake p50 {s.p50_s * 1000:.0f} ms, p95 {s.p95_s * 1000:.0f} ms, "
+            f"max {s.max_s * 1000:.0f} ms"
+        )
     if s.failures:
         text += "; " + ", ".join(f"{n}× {reason}" for reason, n in s.failures)
     if s.success_rate < minimum:

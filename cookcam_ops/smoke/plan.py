@@ -24,9 +24,16 @@ class SmokePlan:
     options: SmokeOptions
 
 
-def plan_smoke(loaded: LoadedConfig | None, environment: str | None, *, url: str | None,
-               host: str | None, timeout_s: float | None, connections: int | None,
-               environ: Mapping[str, str]) -> SmokePlan:
+def plan_smoke(
+    loaded: LoadedConfig | None,
+    environment: str | None,
+    *,
+    url: str | None,
+    host: str | None,
+    timeout_s: float | None,
+    connections: int | None,
+    environ: Mapping[str, str],
+) -> SmokePlan:
     """Resolve an environment (from ops.yaml) or a bare --url into a plan.
 
     With --url, ops.yaml is optional: without one, the default variable names are used.
@@ -37,15 +44,19 @@ def plan_smoke(loaded: LoadedConfig | None, environment: str | None, *, url: str
     from cookcam_ops.smoke.targets import resolve_targets, url_target
 
     if (environment is None) == (url is None):
-        raise UsageError("smoke needs an ENVIRONMENT or --url URL (one of them, not both)",
-                         hint="e.g. cookcam-ops smoke production, or --url http://127.0.0.1:3000")
+        raise UsageError(
+            "smoke needs an ENVIRONMENT or --url URL (one of them, not both)",
+            hint="e.g. cookcam-ops smoke production, or --url http://127.0.0.1:3000",
+        )
     if url is not None and host is not None:
         raise UsageError("--host selects a host of an ENVIRONMENT; it cannot be used with --url")
     smoke = loaded.config.smoke if loaded is not None else SmokeConfig()
     if environment is not None:
         if loaded is None:
-            raise UsageError(f"environment '{environment}' needs ops.yaml",
-                             hint="pass --config PATH, or use --url URL")
+            raise UsageError(
+                f"environment '{environment}' needs ops.yaml",
+                hint="pass --config PATH, or use --url URL",
+            )
         targets = resolve_targets(loaded, environment, host)
     else:
         assert url is not None

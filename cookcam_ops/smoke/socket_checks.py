@@ -27,12 +27,17 @@ _QUIET.setLevel(logging.CRITICAL + 1)
 
 def bogus_token() -> str:
     """A well-formed JWT with a made-up subject and a random signature: it must be refused."""
+
     def part(doc: dict[str, Any]) -> str:
         raw = json.dumps(doc, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
-    claims = {"sub": "00000000-0000-4000-8000-000000000000", "role": "authenticated",
-              "aud": "authenticated", "exp": int(time.time()) + 3600}
+    claims = {
+        "sub": "00000000-0000-4000-8000-000000000000",
+        "role": "authenticated",
+        "aud": "authenticated",
+        "exp": int(time.time()) + 3600,
+    }
     signature = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.{signature}"
 
@@ -41,8 +46,9 @@ def new_client() -> Any:
     """A python-socketio AsyncClient as the smoke checks use it: no reconnection, quiet."""
     import socketio
 
-    return socketio.AsyncClient(reconnection=False, handle_sigint=False, logger=_QUIET,
-                                engineio_logger=_QUIET)
+    return socketio.AsyncClient(
+        reconnection=False, handle_sigint=False, logger=_QUIET, engineio_logger=_QUIET
+    )
 
 
 @dataclass
@@ -87,8 +93,9 @@ async def handshake(client: Any, url: str, token: str | None, timeout_s: float) 
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout_s):
-            await client.connect(url, auth=auth, transports=["websocket"], wait=False,
-                                 wait_timeout=timeout_s)
+            await client.connect(
+                url, auth=auth, transports=["websocket"], wait=False, wait_timeout=timeout_s
+            )
             await answered.wait()
     except TimeoutError:
         return Handshake(Outcome.TIMEOUT, time.monotonic() - started)
@@ -135,7 +142,8 @@ async def _auth_checks(url: str, token: str | None, timeout_s: float) -> AuthRes
     valid, invalid, missing = await asyncio.gather(
         _one(url, token, timeout_s) if token is not None else skipped(),
         _one(url, bogus_token(), timeout_s),
-        _one(url, None, timeout_s))
+        _one(url, None, timeout_s),
+    )
     return AuthResults(valid, invalid, missing)
 
 
@@ -144,8 +152,9 @@ def run_auth_checks(url: str, token: str | None, timeout_s: float) -> AuthResult
     return asyncio.run(_auth_checks(url, token, timeout_s))
 
 
-async def _rate(url: str, token: str, connections: int,
-                timeout_s: float) -> tuple[list[Handshake], float]:
+async def _rate(
+    url: str, token: str, connections: int, timeout_s: float
+) -> tuple[list[Handshake], float]:
     clients = [new_client() for _ in range(connections)]
     started = time.monotonic()
     try:
@@ -156,7 +165,8 @@ async def _rate(url: str, token: str, connections: int,
     return list(results), wall
 
 
-def run_rate(url: str, token: str, connections: int,
-             timeout_s: float) -> tuple[list[Handshake], float]:
+def run_rate(
+    url: str, token: str, connections: int, timeout_s: float
+) -> tuple[list[Handshake], float]:
     """N concurrent authenticated handshakes, all held open until the last settles, then closed."""
     return asyncio.run(_rate(url, token, connections, timeout_s))

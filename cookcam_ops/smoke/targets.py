@@ -47,16 +47,23 @@ def host_base_url(env: EnvironmentConfig, host: HostConfig, app_port: int) -> st
     return f"http://{_bracket(host.hostname)}:{host.port or app_port}"
 
 
-def resolve_targets(loaded: LoadedConfig, environment: str,
-                    host: str | None = None) -> list[SmokeTarget]:
+def resolve_targets(
+    loaded: LoadedConfig, environment: str, host: str | None = None
+) -> list[SmokeTarget]:
     """The environment's hosts as smoke targets; `host` selects one by its label."""
     env = loaded.environment(environment)
     app = loaded.config.app
     several = len(env.hosts) > 1
-    targets = [SmokeTarget(label=h.label, base_url=host_base_url(env, h, app.port),
-                           health_path=app.health_path, environment=environment,
-                           show_host=several)
-               for h in env.hosts]
+    targets = [
+        SmokeTarget(
+            label=h.label,
+            base_url=host_base_url(env, h, app.port),
+            health_path=app.health_path,
+            environment=environment,
+            show_host=several,
+        )
+        for h in env.hosts
+    ]
     for target in targets:
         check_url(target.base_url, f"the base URL of {target.label}")
     if host is None:
@@ -64,8 +71,9 @@ def resolve_targets(loaded: LoadedConfig, environment: str,
     chosen = [t for t in targets if t.label == host]
     if not chosen:
         labels = ", ".join(t.label for t in targets)
-        raise UsageError(f"unknown host '{host}' in environment '{environment}'",
-                         hint=f"known hosts: {labels}")
+        raise UsageError(
+            f"unknown host '{host}' in environment '{environment}'", hint=f"known hosts: {labels}"
+        )
     return chosen
 
 
@@ -77,8 +85,10 @@ def check_url(url: str, what: str) -> tuple[str, int]:
     except ValueError:
         raise UsageError(f"{what} is not a valid URL") from None
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise UsageError(f"{what} must be an http:// or https:// URL with a host",
-                         hint="for example http://127.0.0.1:3000")
+        raise UsageError(
+            f"{what} must be an http:// or https:// URL with a host",
+            hint="for example http://127.0.0.1:3000",
+        )
     if parts.username is not None or parts.password is not None:
         raise UsageError(f"{what} must not carry credentials (user:password@)")
     if parts.query or parts.fragment:
@@ -89,5 +99,10 @@ def check_url(url: str, what: str) -> tuple[str, int]:
 def url_target(url: str, health_path: str = "/health") -> SmokeTarget:
     """A target for --url: labelled host:port, shown on every check."""
     hostname, port = check_url(url, "--url")
-    return SmokeTarget(label=f"{_bracket(hostname)}:{port}", base_url=url.rstrip("/"),
-                       health_path=health_path, environment=None, show_host=True)
+    return SmokeTarget(
+        label=f"{_bracket(hostname)}:{port}",
+        base_url=url.rstrip("/"),
+        health_path=health_path,
+        environment=None,
+        show_host=True,
+    )

@@ -57,13 +57,15 @@ class Sandbox:
         """The state of one host by name (host1, host2, ...)."""
         return next(h for h in self.state.hosts if h.name == name)
 
-    def ssh(self, host: str, command: str, timeout: float = 300.0
-            ) -> subprocess.CompletedProcess[str]:
+    def ssh(
+        self, host: str, command: str, timeout: float = 300.0
+    ) -> subprocess.CompletedProcess[str]:
         """Run command on a host through its sshd (stock ssh client, strict host keys), as a
         human does there: on a seed-shaped host node comes from nvm, sourced first."""
         h = self.host(host)
-        return self.client.run(h.ssh_port, (NVM_SOURCE if h.home else "") + command,
-                               timeout=timeout)
+        return self.client.run(
+            h.ssh_port, (NVM_SOURCE if h.home else "") + command, timeout=timeout
+        )
 
     def ops_dir(self, host: str) -> Path:
         """Where the tool keeps a host's lock and audit log: beside the checkout, never in it."""
@@ -83,10 +85,18 @@ class Sandbox:
         done = self.ssh(host, "pm2 jlist")
         assert done.returncode == 0, f"pm2 jlist failed on {host} (exit {done.returncode})"
         apps = json.loads(done.stdout.strip().splitlines()[-1])
-        return [{"name": a["name"], "pid": a["pid"], "pm_id": a["pm_id"],
-                 "status": a["pm2_env"]["status"], "exec_mode": a["pm2_env"]["exec_mode"],
-                 "restart_time": a["pm2_env"]["restart_time"],
-                 "pm_cwd": a["pm2_env"].get("pm_cwd")} for a in apps]
+        return [
+            {
+                "name": a["name"],
+                "pid": a["pid"],
+                "pm_id": a["pm_id"],
+                "status": a["pm2_env"]["status"],
+                "exec_mode": a["pm2_env"]["exec_mode"],
+                "restart_time": a["pm2_env"]["restart_time"],
+                "pm_cwd": a["pm2_env"].get("pm_cwd"),
+            }
+            for a in apps
+        ]
 
     def reboot(self, host: str) -> None:
         """What a reboot does to a host's PM2, with the host's own pm2 (nvm's on a seed-shaped
@@ -107,8 +117,13 @@ class Sandbox:
         for h in self.state.hosts:
             for line in (Path(h.app_path) / ".env").read_text(encoding="utf-8").splitlines():
                 key, _, value = line.partition("=")
-                if key not in {"NODE_ENV", "PORT", "SUPABASE_URL", "SENTRY_ENVIRONMENT",
-                               "LOG_LEVEL"}:
+                if key not in {
+                    "NODE_ENV",
+                    "PORT",
+                    "SUPABASE_URL",
+                    "SENTRY_ENVIRONMENT",
+                    "LOG_LEVEL",
+                }:
                     values.add(value)
         smoke = self.smoke_env()
         values |= {smoke["COOKCAM_SMOKE_PASSWORD"], smoke["SUPABASE_ANON_KEY"]}
@@ -162,8 +177,12 @@ def sandbox_of(hosts: int, prefix: str, shape: str = "seed") -> Iterator[Sandbox
     progress: list[str] = []
     try:
         state = start_sandbox(directory, hosts, progress=progress.append, shape=shape)
-        yield Sandbox(dir=directory, config=load_config(directory / "ops.yaml"), state=state,
-                      progress=progress)
+        yield Sandbox(
+            dir=directory,
+            config=load_config(directory / "ops.yaml"),
+            state=state,
+            progress=progress,
+        )
     finally:
         teardown()
         if previous is signal.SIG_DFL:

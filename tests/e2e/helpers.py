@@ -51,11 +51,19 @@ def cli_env(config: Path, extra: dict[str, str] | None = None) -> dict[str, str]
     return env
 
 
-def run_cli(config: Path, *args: str, timeout: float = 240,
-            env: dict[str, str] | None = None) -> Cli:
-    done = subprocess.run([sys.executable, "-m", "cookcam_ops", *args], cwd=ROOT,
-                          env=cli_env(config, env), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+def run_cli(
+    config: Path, *args: str, timeout: float = 240, env: dict[str, str] | None = None
+) -> Cli:
+    done = subprocess.run(
+        [sys.executable, "-m", "cookcam_ops", *args],
+        cwd=ROOT,
+        env=cli_env(config, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     return Cli(done.returncode, done.stdout, done.stderr)
 
 
@@ -68,9 +76,15 @@ class LiveCli:
 
     @classmethod
     def start(cls, config: Path, *args: str) -> LiveCli:
-        proc = subprocess.Popen([sys.executable, "-m", "cookcam_ops", *args], cwd=ROOT,
-                                env=cli_env(config), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cookcam_ops", *args],
+            cwd=ROOT,
+            env=cli_env(config),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
         return cls(proc)
 
     def wait_line(self, prefix: str, timeout: float = 120) -> None:
@@ -148,8 +162,9 @@ def deploy(sb: Sandbox, *args: str, config: Path | None = None) -> Cli:
     return run_cli(config or sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", *args)
 
 
-def playbook_without(tmp: Path, steps: tuple[str, ...], name: str = "deploy",
-                     health_retries: int | None = None) -> Path:
+def playbook_without(
+    tmp: Path, steps: tuple[str, ...], name: str = "deploy", health_retries: int | None = None
+) -> Path:
     """A copy of a default playbook without some steps (a broken release then gets past the
     switch), with fewer health retries when asked."""
     book = yaml.safe_load((ROOT / "playbooks" / f"{name}.yaml").read_text())
@@ -189,13 +204,17 @@ class Load:
 
 
 @contextmanager
-def steady_load(sb: Sandbox, concurrency: int = 4,
-                hosts: list[str] | None = None) -> Iterator[list[LoadStats]]:
+def steady_load(
+    sb: Sandbox, concurrency: int = 4, hosts: list[str] | None = None
+) -> Iterator[list[LoadStats]]:
     """Keep-alive GETs on every host's (or the named hosts') /health (cookcam_ops.drain.load)
     until the block ends: a steady few hundred requests a second per host, not a flat-out load
     that would starve the deploy it watches of this 2-core machine's CPU."""
-    runs = [LoadRun(load_target(h.base_url, "/health"), concurrency, 10**9, pause_s=0.01)
-            for h in sb.state.hosts if hosts is None or h.name in hosts]
+    runs = [
+        LoadRun(load_target(h.base_url, "/health"), concurrency, 10**9, pause_s=0.01)
+        for h in sb.state.hosts
+        if hosts is None or h.name in hosts
+    ]
     loop = asyncio.new_event_loop()
     stats: list[LoadStats] = []
 
@@ -218,5 +237,7 @@ def no_failures(stats: list[LoadStats], hosts: int = 2) -> None:
     assert len(stats) == hosts
     for s in stats:
         assert s.ok_2xx > 100, f"too little load to judge ({s.ok_2xx} answers)"
-        assert s.failed == 0, (f"{s.failed} failed request(s): non-2xx {s.non_2xx}, refused "
-                               f"{s.refused}, reset {s.reset - s.retried}, timeouts {s.timeouts}")
+        assert s.failed == 0, (
+            f"{s.failed} failed request(s): non-2xx {s.non_2xx}, refused "
+            f"{s.refused}, reset {s.reset - s.retried}, timeouts {s.timeouts}"
+        )

@@ -36,9 +36,17 @@ if TYPE_CHECKING:
     from tests.e2e.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e
-METRICS = {"socket-auth-success", "socket-auth-p95-ms", "health-success", "health-p95-ms",
-           "http-5xx", "pm2-restarts", "workers-not-online", "memory-growth-mb",
-           "error-log-lines-per-min"}
+METRICS = {
+    "socket-auth-success",
+    "socket-auth-p95-ms",
+    "health-success",
+    "health-p95-ms",
+    "http-5xx",
+    "pm2-restarts",
+    "workers-not-online",
+    "memory-growth-mb",
+    "error-log-lines-per-min",
+}
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,11 @@ class HostSnapshot:
 
 def snapshot(sb: Sandbox, host: str) -> HostSnapshot:
     log = sb.ops_dir(host) / "history.jsonl"
-    workers = sorted((a["pm_id"], a["pid"], a["restart_time"]) for a in sb.pm2_apps(host)
-                     if a["name"] == "cookcam-api")
+    workers = sorted(
+        (a["pm_id"], a["pid"], a["restart_time"])
+        for a in sb.pm2_apps(host)
+        if a["name"] == "cookcam-api"
+    )
     return HostSnapshot(served(sb)[host], log.read_bytes() if log.exists() else b"", workers)
 
 
@@ -68,8 +79,7 @@ def fleet(sandbox: Sandbox) -> Iterator[Sandbox]:
 
 
 def canary_deploy(sb: Sandbox, *args: str) -> Cli:
-    return run_cli(sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", *args,
-                   timeout=300)
+    return run_cli(sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", *args, timeout=300)
 
 
 def failed_metrics(doc: dict[str, Any]) -> set[str]:
@@ -87,8 +97,10 @@ def assert_caught_late(sb: Sandbox, kind: str, metric: str) -> None:
     assert done.code == 1, done.stderr[-3000:]
     doc = done.doc
     assert doc["outcome"] == "rolled_back" and doc["target_sha"] == sha
-    assert {h["name"]: h["outcome"] for h in doc["hosts"]} == {"host1": "rolled_back",
-                                                               "host2": "skipped"}
+    assert {h["name"]: h["outcome"] for h in doc["hosts"]} == {
+        "host1": "rolled_back",
+        "host2": "skipped",
+    }
     steps = {s["name"]: s["status"] for s in doc["hosts"][0]["steps"]}
     for gate in ("test-build", "reload", "health", "smoke", "rollback:health"):
         assert steps[gate] == "ok", f"{gate}: {steps[gate]}"  # the immediate gates passed
@@ -102,12 +114,17 @@ def assert_caught_late(sb: Sandbox, kind: str, metric: str) -> None:
     assert snapshot(sb, "host2") == before, "the baseline host changed"
     records = history(sb, "host1")[-3:]
     assert [(r["action"], r["outcome"]) for r in records] == [
-        ("deploy", "deployed"), ("canary", "rolled_back"), ("rollback", "rolled_back")]
+        ("deploy", "deployed"),
+        ("canary", "rolled_back"),
+        ("rollback", "rolled_back"),
+    ]
     assert metric in records[1]["detail"]
     no_failures(load, hosts=1)
     assert_no_secrets(sb, done.stdout, done.stderr)
-    print(f"\n{kind}: caught on {metric} after {canary['elapsed_s']}s of the bake; "
-          f"host2 answered {load[0].ok_2xx} requests, {load[0].failed} failed")
+    print(
+        f"\n{kind}: caught on {metric} after {canary['elapsed_s']}s of the bake; "
+        f"host2 answered {load[0].ok_2xx} requests, {load[0].failed} failed"
+    )
 
 
 def test_late_crash_is_put_back_on_the_canary_only(fleet: Sandbox) -> None:
@@ -122,8 +139,9 @@ def test_ctrl_c_during_the_bake_puts_the_canary_back(fleet: Sandbox) -> None:
     (old,) = set(served(fleet).values())
     before = snapshot(fleet, "host2")
     change(fleet, "release")
-    run = LiveCli.start(fleet.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json",
-                        "--canary", "--bake", "60")
+    run = LiveCli.start(
+        fleet.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", "--canary", "--bake", "60"
+    )
     run.wait_line("canary bake: 0s of 60s")
     run.proc.send_signal(signal.SIGINT)
     done = run.finish()
@@ -143,8 +161,10 @@ def test_a_release_bakes_and_goes_on_to_every_host(fleet: Sandbox, tmp_path: Pat
     assert done.code == 0, done.stderr[-3000:]
     doc = done.doc
     assert doc["outcome"] == "deployed"
-    assert {h["name"]: h["outcome"] for h in doc["hosts"]} == {"host1": "deployed",
-                                                               "host2": "deployed"}
+    assert {h["name"]: h["outcome"] for h in doc["hosts"]} == {
+        "host1": "deployed",
+        "host2": "deployed",
+    }
     canary = doc["canary"]
     assert (canary["verdict"], canary["hosts"], canary["bake_s"]) == ("promoted", ["host1"], 30)
     assert canary["samples"] >= 6 and canary["elapsed_s"] >= 30
@@ -158,15 +178,25 @@ def test_a_release_bakes_and_goes_on_to_every_host(fleet: Sandbox, tmp_path: Pat
     cases = ET.parse(junit).getroot().iter("testcase")
     assert {c.get("name") for c in cases} >= {f"canary:{m}" for m in METRICS}
     no_failures(load, hosts=1)  # host2 served throughout, its own reload included
-    print(f"\nrelease promoted after a 30 s bake: host2 answered {load[0].ok_2xx} requests, "
-          f"{load[0].failed} failed")
+    print(
+        f"\nrelease promoted after a 30 s bake: host2 answered {load[0].ok_2xx} requests, "
+        f"{load[0].failed} failed"
+    )
 
 
 def test_watch_samples_every_host_without_changing_them(fleet: Sandbox, tmp_path: Path) -> None:
     before = {h.name: snapshot(fleet, h.name) for h in fleet.state.hosts}
     junit = tmp_path / "watch.xml"
-    done = run_cli(fleet.dir / "ops.yaml", "watch", "sandbox", "--duration", "6", "--json",
-                   "--junit", str(junit))
+    done = run_cli(
+        fleet.dir / "ops.yaml",
+        "watch",
+        "sandbox",
+        "--duration",
+        "6",
+        "--json",
+        "--junit",
+        str(junit),
+    )
     assert done.code == 0, done.stderr[-3000:]
     doc = done.doc
     checks = {(c["host"], c["name"]): c["status"] for c in doc["checks"]}

@@ -71,9 +71,22 @@ def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
     assert "== build\n" in build and "out | > tsc" in build and "== build ok" in build
     logged = "".join(p.read_text() for p in run_log.iterdir())
     doc = done.doc
-    assert set(doc) >= {"schema_version", "command", "ok", "environment", "action", "outcome",
-                        "target_sha", "hosts", "duration_s", "checks", "unreachable",
-                        "answered", "run_log", "warnings"}
+    assert set(doc) >= {
+        "schema_version",
+        "command",
+        "ok",
+        "environment",
+        "action",
+        "outcome",
+        "target_sha",
+        "hosts",
+        "duration_s",
+        "checks",
+        "unreachable",
+        "answered",
+        "run_log",
+        "warnings",
+    }
     assert doc["answered"] == ["host1", "host2"] and doc["unreachable"] == []
     assert doc["ok"] is True and doc["outcome"] == "deployed" and doc["target_sha"] == sha
     assert doc["warnings"] == []
@@ -87,8 +100,18 @@ def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
     assert_fleet_on(fleet, sha)
     for h in fleet.state.hosts:
         last = history(fleet, h.name)[-1]
-        assert {"id", "time", "action", "user", "host", "from_sha", "to_sha", "outcome",
-                "duration_s", "ref"} <= set(last)
+        assert {
+            "id",
+            "time",
+            "action",
+            "user",
+            "host",
+            "from_sha",
+            "to_sha",
+            "outcome",
+            "duration_s",
+            "ref",
+        } <= set(last)
         assert (last["action"], last["outcome"], last["to_sha"]) == ("deploy", "deployed", sha)
         assert last["ref"] == "main"  # the ref asked for: app.branch when no --ref
     assert_no_secrets(fleet, done.stdout, done.stderr, logged)
@@ -114,11 +137,13 @@ def test_rollback_returns_to_the_previous_release(fleet: Sandbox) -> None:
     assert done.code == 0, done.stderr[-3000:]
 
 
-@pytest.mark.parametrize(("kind", "failed_step"), [("broken-build", "build"),
-                                                   ("crash-on-start", "test-build"),
-                                                   ("broken-health", "test-build")])
-def test_broken_release_stops_before_the_switch(fleet: Sandbox, kind: str,
-                                                failed_step: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "failed_step"),
+    [("broken-build", "build"), ("crash-on-start", "test-build"), ("broken-health", "test-build")],
+)
+def test_broken_release_stops_before_the_switch(
+    fleet: Sandbox, kind: str, failed_step: str
+) -> None:
     before = served(fleet)
     change(fleet, kind)
     done = deploy(fleet)
@@ -127,8 +152,9 @@ def test_broken_release_stops_before_the_switch(fleet: Sandbox, kind: str,
     assert doc["outcome"] == "failed" and doc["ok"] is False
     failed = [s for h in doc["hosts"] for s in h["steps"] if s["status"] == "failed"]
     assert [s["name"] for s in failed] == [failed_step]
-    assert all(s["name"] != "switch" or s["status"] == "skipped"
-               for h in doc["hosts"] for s in h["steps"])
+    assert all(
+        s["name"] != "switch" or s["status"] == "skipped" for h in doc["hosts"] for s in h["steps"]
+    )
     assert served(fleet) == before
     assert locks(fleet) == []
 
@@ -165,8 +191,9 @@ def test_crash_on_start_past_the_switch_is_rolled_back(fleet: Sandbox, tmp_path:
     book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
     book["steps"] = [s for s in book["steps"] if s["name"] != "test-build"]
     (tmp_path / "deploy.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
-    config = ops_copy(fleet, tmp_path, lambda d: d.update(
-        playbooks={"deploy": str(tmp_path / "deploy.yaml")}))
+    config = ops_copy(
+        fleet, tmp_path, lambda d: d.update(playbooks={"deploy": str(tmp_path / "deploy.yaml")})
+    )
     (old,) = set(served(fleet).values())
     change(fleet, "crash-on-start")
     done = deploy(fleet, config=config)
@@ -192,8 +219,11 @@ def test_a_concurrent_deploy_is_refused_with_5(fleet: Sandbox) -> None:
 def test_unlock_breaks_a_stale_lock(fleet: Sandbox) -> None:
     lock = fleet.ops_dir("host2") / "lock"
     lock.mkdir(parents=True)
-    (lock / "info.json").write_text(json.dumps({"owner": "ghost", "host": "gone-box", "pid": 1,
-                                                "command": "deploy", "time": "earlier"}))
+    (lock / "info.json").write_text(
+        json.dumps(
+            {"owner": "ghost", "host": "gone-box", "pid": 1, "command": "deploy", "time": "earlier"}
+        )
+    )
     refused = deploy(fleet, "--dry-run")
     assert refused.code == 0  # a dry run takes no lock and reports it
     assert "ghost@gone-box" in json.dumps(refused.doc["checks"])
@@ -209,8 +239,11 @@ def test_a_changed_host_key_is_refused_with_3(fleet: Sandbox, tmp_path: Path) ->
     swapped = [f"{keys[0][0]} {keys[1][1]}", *lines[1:]]  # host1's entry holds host2's key
     known = tmp_path / "known_hosts"
     known.write_text("\n".join(swapped) + "\n")
-    config = ops_copy(fleet, tmp_path, lambda d: d["environments"]["sandbox"]["ssh"].update(
-        known_hosts=str(known)))
+    config = ops_copy(
+        fleet,
+        tmp_path,
+        lambda d: d["environments"]["sandbox"]["ssh"].update(known_hosts=str(known)),
+    )
     before = {h.name: len(history(fleet, h.name)) for h in fleet.state.hosts}
     done = deploy(fleet, config=config)
     assert done.code == 3, done.stderr
@@ -261,8 +294,9 @@ def _kill_sessions(sshd_pid: int) -> list[int]:
 def test_ssh_connection_killed_mid_deploy(fleet: Sandbox) -> None:
     (old,) = set(served(fleet).values())
     change(fleet, "release")
-    run = LiveCli.start(fleet.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json",
-                        "--batch", "1")
+    run = LiveCli.start(
+        fleet.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", "--batch", "1"
+    )
     run.wait_line("host2: build")
     sshd_pid = fleet.host("host2").sshd_pid
     assert sshd_pid is not None
@@ -280,8 +314,9 @@ def test_ssh_connection_killed_mid_deploy(fleet: Sandbox) -> None:
 def test_ctrl_c_mid_deploy_puts_everything_back(fleet: Sandbox) -> None:
     (old,) = set(served(fleet).values())
     change(fleet, "release")
-    run = LiveCli.start(fleet.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json",
-                        "--batch", "1")
+    run = LiveCli.start(
+        fleet.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", "--batch", "1"
+    )
     run.wait_line("host2: build")
     run.proc.send_signal(signal.SIGINT)
     done = run.finish()
@@ -291,8 +326,7 @@ def test_ctrl_c_mid_deploy_puts_everything_back(fleet: Sandbox) -> None:
     assert_fleet_on(fleet, old)
 
 
-def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox,
-                                                            tmp_path: Path) -> None:
+def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox, tmp_path: Path) -> None:
     """A slow build (say a long npm ci): the second Ctrl-C cuts it at once, nothing served
     changed, the remote process is stopped and the build dir removed."""
     book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
@@ -300,8 +334,9 @@ def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox,
         if s["name"] == "build":
             s["run"] = "cd {build_path} && npm run build && sleep 300"
     (tmp_path / "slow.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
-    config = ops_copy(fleet, tmp_path, lambda d: d.update(
-        playbooks={"deploy": str(tmp_path / "slow.yaml")}))
+    config = ops_copy(
+        fleet, tmp_path, lambda d: d.update(playbooks={"deploy": str(tmp_path / "slow.yaml")})
+    )
     before = served(fleet)
     change(fleet, "release")
     run = LiveCli.start(config, "deploy", "sandbox", "--yes", "--json", "--batch", "2")
@@ -327,8 +362,11 @@ def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox,
 def test_steady_load_sees_no_failed_request_during_a_deploy(fleet: Sandbox) -> None:
     sha = change(fleet, "release")
     load = Load([f"{h.base_url}/health" for h in fleet.state.hosts])
-    threads = [threading.Thread(target=load.worker, args=(url,), daemon=True)
-               for url in load.urls for _ in range(2)]
+    threads = [
+        threading.Thread(target=load.worker, args=(url,), daemon=True)
+        for url in load.urls
+        for _ in range(2)
+    ]
     for t in threads:
         t.start()
     try:

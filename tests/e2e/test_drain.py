@@ -24,24 +24,38 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 
-PLAIN_WORDS = ("the app handles SIGTERM but PM2 sends SIGINT: the workers were killed without "
-               "draining; fix: handle SIGINT too, or set PM2_KILL_SIGNAL=SIGTERM")
+PLAIN_WORDS = (
+    "the app handles SIGTERM but PM2 sends SIGINT: the workers were killed without "
+    "draining; fix: handle SIGINT too, or set PM2_KILL_SIGNAL=SIGTERM"
+)
 NO_CREDENTIALS: dict[str, str | None] = {
-    name: None for name in ("COOKCAM_SMOKE_TOKEN", "COOKCAM_SMOKE_EMAIL",
-                            "COOKCAM_SMOKE_PASSWORD", "SUPABASE_URL", "SUPABASE_ANON_KEY")}
+    name: None
+    for name in (
+        "COOKCAM_SMOKE_TOKEN",
+        "COOKCAM_SMOKE_EMAIL",
+        "COOKCAM_SMOKE_PASSWORD",
+        "SUPABASE_URL",
+        "SUPABASE_ANON_KEY",
+    )
+}
 
 
 def cli(runner: CliRunner, sandbox: Sandbox, *args: str) -> Any:
-    return runner.invoke(app, ["--config", str(sandbox.dir / "ops.yaml"), *args],
-                         env=NO_CREDENTIALS)
+    return runner.invoke(
+        app, ["--config", str(sandbox.dir / "ops.yaml"), *args], env=NO_CREDENTIALS
+    )
 
 
 def deploy_by_hand(sandbox: Sandbox, host: str, sha: str) -> None:
     """What an operator would type: fetch, check out the commit, build, reload."""
     app_path = sandbox.host(host).app_path
-    done = sandbox.ssh(host, f"cd {app_path} && git fetch --quiet origin && "
-                             f"git checkout --quiet --force -B main {sha} && "
-                             "npm run build && pm2 reload cookcam-api", timeout=300)
+    done = sandbox.ssh(
+        host,
+        f"cd {app_path} && git fetch --quiet origin && "
+        f"git checkout --quiet --force -B main {sha} && "
+        "npm run build && pm2 reload cookcam-api",
+        timeout=300,
+    )
     assert done.returncode == 0, f"manual deploy on {host} failed (exit {done.returncode})"
     wait_healthy(sandbox, host)
 
@@ -52,7 +66,8 @@ def wait_healthy(sandbox: Sandbox, host: str, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         try:
             if httpx.get(url, timeout=2).status_code == 200 and all(
-                    a["status"] == "online" for a in sandbox.pm2_apps(host)):
+                a["status"] == "online" for a in sandbox.pm2_apps(host)
+            ):
                 return
         except httpx.HTTPError:
             pass
@@ -63,8 +78,19 @@ def wait_healthy(sandbox: Sandbox, host: str, timeout: float = 60.0) -> None:
 def test_reload_drains_with_zero_failed_requests(runner: CliRunner, sandbox: Sandbox) -> None:
     host = sandbox.state.hosts[0].name
     wait_healthy(sandbox, host)
-    result = cli(runner, sandbox, "drain", "sandbox", "--host", host, "--via", "reload",
-                 "--duration", "8", "--json")
+    result = cli(
+        runner,
+        sandbox,
+        "drain",
+        "sandbox",
+        "--host",
+        host,
+        "--via",
+        "reload",
+        "--duration",
+        "8",
+        "--json",
+    )
     doc = valid_document(result.stdout)
     failed = [c for c in doc["checks"] if c["status"] != "pass"]
     assert result.exit_code == 0 and doc["ok"] is True, failed
@@ -79,9 +105,11 @@ def test_reload_drains_with_zero_failed_requests(runner: CliRunner, sandbox: San
     assert all(w["completed_ms"] <= w["kill_timeout_ms"] for w in m["workers"])
     assert m["socketio"]["clients"] == 4 and m["socketio"]["connected_initially"] == 4
     assert m["socketio"]["still_down"] == 0
-    print(f"\ndrain --via reload: {m['requests']} requests at {m['rate_rps']} req/s, "
-          f"{m['failed']} failed, {m['reset']} reset ({m['reset_retried']} retried), "
-          f"downtime {m['downtime_ms']} ms")
+    print(
+        f"\ndrain --via reload: {m['requests']} requests at {m['rate_rps']} req/s, "
+        f"{m['failed']} failed, {m['reset']} reset ({m['reset_retried']} retried), "
+        f"downtime {m['downtime_ms']} ms"
+    )
     assert_no_secrets(sandbox, result.stdout, result.stderr)
 
 
@@ -98,11 +126,23 @@ def sigterm_only_host(sandbox: Sandbox) -> Iterator[str]:
         sandbox.refresh()
 
 
-def test_sigterm_only_is_caught_by_drain_and_checklist(runner: CliRunner, sandbox: Sandbox,
-                                                       sigterm_only_host: str) -> None:
+def test_sigterm_only_is_caught_by_drain_and_checklist(
+    runner: CliRunner, sandbox: Sandbox, sigterm_only_host: str
+) -> None:
     host = sigterm_only_host
-    result = cli(runner, sandbox, "drain", "sandbox", "--host", host, "--via", "restart",
-                 "--duration", "6", "--json")
+    result = cli(
+        runner,
+        sandbox,
+        "drain",
+        "sandbox",
+        "--host",
+        host,
+        "--via",
+        "restart",
+        "--duration",
+        "6",
+        "--json",
+    )
     assert result.exit_code == 1, result.stdout + result.stderr
     doc = valid_document(result.stdout)
     checks = {c["name"]: c for c in doc["checks"]}
@@ -110,14 +150,14 @@ def test_sigterm_only_is_caught_by_drain_and_checklist(runner: CliRunner, sandbo
     assert PLAIN_WORDS in checks["kill-signal"]["detail"]
     workers = doc["metrics"]["workers"]
     assert workers and all(w["killed"] and not w["lines_in_order"] for w in workers)
-    human = cli(runner, sandbox, "drain", "sandbox", "--host", host, "--via", "signal",
-                "--duration", "6")
+    human = cli(
+        runner, sandbox, "drain", "sandbox", "--host", host, "--via", "signal", "--duration", "6"
+    )
     assert human.exit_code == 1
     assert "kill-signal" in human.stdout and "FAILED" in human.stdout
     checklist = cli(runner, sandbox, "checklist", "sandbox", "--json")
     listed = valid_document(checklist.stdout)
-    signal = next(c for c in listed["checks"]
-                  if c["name"] == "kill-signal" and c["host"] == host)
+    signal = next(c for c in listed["checks"] if c["name"] == "kill-signal" and c["host"] == host)
     assert signal["status"] == "warn"
     assert "handles SIGTERM but PM2 sends SIGINT" in signal["detail"]
     assert_no_secrets(sandbox, result.stdout, result.stderr, human.stdout, checklist.stdout)

@@ -91,9 +91,11 @@ def slow_requests(sb: Sandbox) -> Iterator[Load]:
         if not load.stop.wait(delay):
             load.worker(url)
 
-    threads = [threading.Thread(target=client, args=(url, i * SLOW_MS / 1000 / SLOW_CLIENTS),
-                                daemon=True)
-               for url in load.urls for i in range(SLOW_CLIENTS)]
+    threads = [
+        threading.Thread(target=client, args=(url, i * SLOW_MS / 1000 / SLOW_CLIENTS), daemon=True)
+        for url in load.urls
+        for i in range(SLOW_CLIENTS)
+    ]
     for t in threads:
         t.start()
     time.sleep(SLOW_MS / 1000)
@@ -106,22 +108,27 @@ def slow_requests(sb: Sandbox) -> Iterator[Load]:
 
 
 def test_a_commit_that_scales_to_3_runs_3_workers_a_reboot_keeps_them_a_rollback_2(
-        fleet: Sandbox) -> None:
+    fleet: Sandbox,
+) -> None:
     assert set(modes(fleet).values()) == {("cluster", 2)}
     sha = change(fleet, "ecosystem-scale")
     done = deploy(fleet, "--batch", "2")
     assert done.code == 0, done.stderr[-3000:]
     assert done.doc["outcome"] == "deployed" and done.doc["warnings"] == []
     for name, plan in pm2_of(done).items():
-        assert plan == {"apply": "scale", "changes": [{"setting": "instances", "from": 2,
-                                                       "to": 3}], "unknown": None}, name
+        assert plan == {
+            "apply": "scale",
+            "changes": [{"setting": "instances", "from": 2, "to": 3}],
+            "unknown": None,
+        }, name
         assert "saved for reboots (pm2 save: 3 worker(s))" in step(done, name, "reload")["detail"]
     assert_fleet_on(fleet, sha)
     assert set(modes(fleet).values()) == {("cluster", 3)}
     status = run_cli(fleet.dir / "ops.yaml", "status", "sandbox", "--json")
     assert status.code == 0
-    assert {h["name"]: h["saved"]["matches"] for h in status.doc["hosts"]} == \
-        {h.name: True for h in fleet.state.hosts}
+    assert {h["name"]: h["saved"]["matches"] for h in status.doc["hosts"]} == {
+        h.name: True for h in fleet.state.hosts
+    }
 
     fleet.reboot("host1")  # pm2 kill + pm2 resurrect: what the boot unit does
     wait_serving(fleet, "host1", sha)
@@ -138,7 +145,8 @@ def test_a_commit_that_scales_to_3_runs_3_workers_a_reboot_keeps_them_a_rollback
 
 
 def test_ecosystem_fork_is_started_again_in_fork_mode_and_rolled_back_to_cluster(
-        fleet: Sandbox) -> None:
+    fleet: Sandbox,
+) -> None:
     """Fork mode cannot share the port, so the switch is a stop-then-start: host by host (the
     other host serves), the gap reported; the human report names the change."""
     sha = change(fleet, "ecosystem-fork")
@@ -146,8 +154,10 @@ def test_ecosystem_fork_is_started_again_in_fork_mode_and_rolled_back_to_cluster
     assert done.code == 0, done.stderr[-3000:]
     for name, plan in pm2_of(done).items():
         assert plan["apply"] == "restart"
-        assert {c["setting"]: (c["from"], c["to"]) for c in plan["changes"]} == \
-            {"exec_mode": ("cluster", "fork"), "instances": (2, 1)}
+        assert {c["setting"]: (c["from"], c["to"]) for c in plan["changes"]} == {
+            "exec_mode": ("cluster", "fork"),
+            "instances": (2, 1),
+        }
         assert "new connections were refused for up to" in step(done, name, "reload")["detail"]
     assert_fleet_on(fleet, sha)
     assert set(modes(fleet).values()) == {("fork", 1)}
@@ -161,21 +171,24 @@ def test_ecosystem_fork_is_started_again_in_fork_mode_and_rolled_back_to_cluster
 
 def test_kill_timeout_short_is_a_checklist_fail_that_changes_nothing(fleet: Sandbox) -> None:
     before = served(fleet)
-    pids = {h.name: sorted(str(a["pid"]) for a in workers(fleet, h.name))
-            for h in fleet.state.hosts}
+    pids = {
+        h.name: sorted(str(a["pid"]) for a in workers(fleet, h.name)) for h in fleet.state.hosts
+    }
     records = {h.name: len(history(fleet, h.name)) for h in fleet.state.hosts}
     change(fleet, "kill-timeout-short")
     done = deploy(fleet)
     assert done.code == 1, done.stderr[-3000:]
     failed = [(c["host"], c["name"]) for c in done.doc["checks"] if c["status"] == "fail"]
-    assert failed == [(h.name, "checklist:target-ecosystem-kill-timeout")
-                      for h in fleet.state.hosts]
+    assert failed == [
+        (h.name, "checklist:target-ecosystem-kill-timeout") for h in fleet.state.hosts
+    ]
     detail = next(c["detail"] for c in done.doc["checks"] if c["status"] == "fail")
     assert "kill_timeout 1000 ms is not above the app's 8000 ms drain deadline" in detail
     assert all(s["name"] in ("lock", "checklist") for h in done.doc["hosts"] for s in h["steps"])
     assert served(fleet) == before and locks(fleet) == []
-    assert {h.name: sorted(str(a["pid"]) for a in workers(fleet, h.name))
-            for h in fleet.state.hosts} == pids
+    assert {
+        h.name: sorted(str(a["pid"]) for a in workers(fleet, h.name)) for h in fleet.state.hosts
+    } == pids
     assert {h.name: len(history(fleet, h.name)) for h in fleet.state.hosts} == records
 
 
@@ -185,8 +198,7 @@ def careless(sb: Sandbox, tmp_path: Path) -> Path:
     return ops_copy(sb, tmp_path, lambda d: d.update(playbooks={"deploy": str(book)}))
 
 
-def test_a_reload_that_gets_workers_sigkilled_is_reported(fleet: Sandbox,
-                                                          tmp_path: Path) -> None:
+def test_a_reload_that_gets_workers_sigkilled_is_reported(fleet: Sandbox, tmp_path: Path) -> None:
     """A careless deploy puts kill_timeout 1000 on the hosts; the next reload under 5 s
     requests SIGKILLs the draining workers (PM2's log says so): DEPLOYED with a warning, never
     a silent success. Then the fix, deployed under the same load, replaces the short-fused
@@ -233,14 +245,17 @@ def test_a_reload_that_gets_workers_sigkilled_is_reported(fleet: Sandbox,
 
 
 def test_a_drift_by_hand_shows_in_status_and_checklist_and_the_next_deploy_ends_it(
-        fleet: Sandbox) -> None:
+    fleet: Sandbox,
+) -> None:
     scaled = fleet.ssh("host1", f"pm2 scale {APP} 3 >/dev/null")
     assert scaled.returncode == 0
     status = run_cli(fleet.dir / "ops.yaml", "status", "sandbox")
     assert status.code == 0
     text = " ".join(status.stdout.split())
-    assert "host1: saved-list: a reboot (`pm2 resurrect`) would bring back instances 2 " \
+    assert (
+        "host1: saved-list: a reboot (`pm2 resurrect`) would bring back instances 2 "
         "(runs 3)" in text
+    )
     checklist = run_cli(fleet.dir / "ops.yaml", "checklist", "sandbox", "--json")
     items = {(c.get("host"), c["name"]): c for c in checklist.doc["checks"]}
     assert items[("host1", "pm2-saved")]["status"] == "warn"

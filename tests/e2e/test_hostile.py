@@ -27,8 +27,10 @@ from tests.e2e.helpers import ROOT, Cli, change, cli_env, run_cli, served
 if TYPE_CHECKING:
     from tests.e2e.conftest import Sandbox
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(sys.platform != "linux", reason="tmpfs mounts: Linux only")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(sys.platform != "linux", reason="tmpfs mounts: Linux only"),
+]
 
 
 def probed(sb: Sandbox) -> list[Target]:
@@ -78,8 +80,12 @@ RACE_PLAYBOOK = {
     "steps": [
         {"name": "lock", "builtin": "lock"},
         {"name": "hold", "run": "sleep 2", "timeout": 30},
-        {"name": "switch", "switch": True, "timeout": 60,
-         "run": "git checkout --quiet --force -B {branch} {to_sha}"},
+        {
+            "name": "switch",
+            "switch": True,
+            "timeout": 60,
+            "run": "git checkout --quiet --force -B {branch} {to_sha}",
+        },
         {"name": "record", "builtin": "record", "timeout": 30},
     ],
 }
@@ -96,19 +102,38 @@ def race_config(sb: Sandbox) -> Path:
     return config
 
 
-def test_of_two_deploys_started_together_exactly_one_runs(fleet: Sandbox,
-                                                         hosts: list[Target]) -> None:
+def test_of_two_deploys_started_together_exactly_one_runs(
+    fleet: Sandbox, hosts: list[Target]
+) -> None:
     """Ten times: both start at once, one proceeds (0), the other stops naming it (5)."""
     (old,) = set(served(fleet).values())
     new = change(fleet, "release")
     env = cli_env(race_config(fleet))
     for trial in range(10):
         ref = new if trial % 2 == 0 else old  # ends on old: what the hosts' builds serve
-        argv = [sys.executable, "-m", "cookcam_ops", "deploy", "sandbox", "--yes", "--json",
-                "--ref", ref]
-        procs = [subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-                 for _ in range(2)]
+        argv = [
+            sys.executable,
+            "-m",
+            "cookcam_ops",
+            "deploy",
+            "sandbox",
+            "--yes",
+            "--json",
+            "--ref",
+            ref,
+        ]
+        procs = [
+            subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+            for _ in range(2)
+        ]
         runs = [(p, *p.communicate(timeout=120)) for p in procs]
         codes = sorted(p.returncode for p, _, _ in runs)
         assert codes == [0, 5], f"trial {trial}: " + " | ".join(e[-600:] for _, _, e in runs)
@@ -123,8 +148,9 @@ def test_of_two_deploys_started_together_exactly_one_runs(fleet: Sandbox,
 def small_fs(where: Path, size: str, *, fill: bool = False) -> Iterator[Path]:
     """A tmpfs of `size` mounted at where (hiding what is there), full if asked."""
     where.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=755", "tmpfs",
-                    str(where)], check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=755", "tmpfs", str(where)], check=True
+    )
     try:
         if fill:
             with suppress(OSError), (where / "fill").open("wb") as f:
@@ -136,15 +162,23 @@ def small_fs(where: Path, size: str, *, fill: bool = False) -> Iterator[Path]:
 
 
 def test_wrong_smoke_credentials_stop_a_deploy_before_any_host_changes(
-        fleet: Sandbox, hosts: list[Target]) -> None:
+    fleet: Sandbox, hosts: list[Target]
+) -> None:
     """The sign-in is tried before the switch: a healthy release is not switched in and rolled
     back because the smoke user's password is wrong."""
     before = served(fleet)
     change(fleet, "release")
     env = {**cli_env(fleet.dir / "ops.yaml"), "COOKCAM_SMOKE_PASSWORD": "not-the-password"}
-    done = subprocess.run([sys.executable, "-m", "cookcam_ops", "deploy", "sandbox", "--yes",
-                           "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=240, stdin=subprocess.DEVNULL, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "cookcam_ops", "deploy", "sandbox", "--yes", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert done.returncode == 1, done.stderr[-2000:]
     doc = json.loads(done.stdout)
     failed = [c for c in doc["checks"] if c["status"] == "fail"]
@@ -158,14 +192,17 @@ def test_wrong_smoke_credentials_stop_a_deploy_before_any_host_changes(
 
 
 def test_a_full_disk_under_the_state_dir_is_named_and_leaves_no_lock(
-        fleet: Sandbox, hosts: list[Target]) -> None:
+    fleet: Sandbox, hosts: list[Target]
+) -> None:
     before = served(fleet)
     second = sorted(hosts, key=lambda t: (t.host.hostname, t.host.ssh_port))[1]
     with small_fs(Path(second.ops_dir), "64k", fill=True) as ops:
         done = deploy(fleet.dir / "ops.yaml")
         assert done.code == 1, done.stderr[-2000:]
-        assert "cannot take the deploy lock: no space left on the disk mounted at " \
-               f"{second.ops_dir}" in done.stderr
+        assert (
+            "cannot take the deploy lock: no space left on the disk mounted at "
+            f"{second.ops_dir}" in done.stderr
+        )
         assert "nothing was left behind" in done.stderr
         assert sorted(p.name for p in ops.iterdir()) == ["fill"]
     assert held_locks(hosts) == []
@@ -182,8 +219,9 @@ def push_lockfile_change(sb: Sandbox, t: Target) -> str:
         git = ["git", "-C", tmp, "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
         subprocess.run([*git, "commit", "-qam", "test: bump the lockfile's version"], check=True)
         subprocess.run([*git, "push", "-q", "origin", "HEAD:main"], check=True)
-        return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
-                              text=True).stdout.strip()
+        return subprocess.run(
+            [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
 
 
 def without_min_free(sb: Sandbox, tmp: Path) -> Path:
@@ -200,8 +238,9 @@ def without_min_free(sb: Sandbox, tmp: Path) -> Path:
     return path
 
 
-def test_a_full_disk_under_the_build_dir_says_no_space(fleet: Sandbox, hosts: list[Target],
-                                                       tmp_path: Path) -> None:
+def test_a_full_disk_under_the_build_dir_says_no_space(
+    fleet: Sandbox, hosts: list[Target], tmp_path: Path
+) -> None:
     """The state directory (and the build in it) on an 8 MB disk: the lock fits, npm ci not.
 
     With the shipped playbook the free-space check (min_free_mb) stops the build before its
@@ -212,13 +251,18 @@ def test_a_full_disk_under_the_build_dir_says_no_space(fleet: Sandbox, hosts: li
     first = hosts[0]  # the first batch: it fails before its switch, nothing changes
     push_lockfile_change(fleet, first)
     for config, step, said in (
-            (fleet.dir / "ops.yaml", "prepare", "not enough disk space to start: "),
-            (without_min_free(fleet, tmp_path), "npm-ci", "no space left on the disk ")):
+        (fleet.dir / "ops.yaml", "prepare", "not enough disk space to start: "),
+        (without_min_free(fleet, tmp_path), "npm-ci", "no space left on the disk "),
+    ):
         with small_fs(Path(first.ops_dir), "8m") as ops:
             done = deploy(config)
             assert done.code == 1, done.stderr[-2000:]
-            failed = [(s["name"], s["detail"]) for h in done.doc["hosts"] for s in h["steps"]
-                      if s["status"] == "failed"]
+            failed = [
+                (s["name"], s["detail"])
+                for h in done.doc["hosts"]
+                for s in h["steps"]
+                if s["status"] == "failed"
+            ]
             assert failed and failed[0][0] == step, failed
             assert failed[0][1].startswith(said), failed
             assert f"disk mounted at {first.ops_dir}" in failed[0][1]

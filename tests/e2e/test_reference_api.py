@@ -571,9 +571,24 @@ def test_smoke_catches_broken_health_in_words(
     assert build.returncode == 0, build.stdout + build.stderr
     _, port = start_app(app)
     done = subprocess.run(
-        [sys.executable, "-m", "cookcam_ops", "smoke", "--url", f"http://127.0.0.1:{port}",
-         "--connections", "5", "--json"], cwd=tmp_path, capture_output=True, text=True,
-        timeout=120, check=False, env={**child_env(), "COOKCAM_SMOKE_TOKEN": token})
+        [
+            sys.executable,
+            "-m",
+            "cookcam_ops",
+            "smoke",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--connections",
+            "5",
+            "--json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**child_env(), "COOKCAM_SMOKE_TOKEN": token},
+    )
     assert done.returncode == 1, done.stderr
     checks = {c["name"]: c for c in valid_document(done.stdout, "smoke")["checks"]}
     assert checks["health"]["status"] == "fail"

@@ -90,15 +90,15 @@ def releases(inplace_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory)
     """migrate-to-releases on the in-place sandbox under steady load; a releases ops.yaml."""
     sb = inplace_sandbox
     before = {h.name: [r["action"] for r in history(sb, h.name)] for h in sb.state.hosts}
-    planned = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--dry-run",
-                      "--json")
-    untouched = locks(sb) == [] and all((Path(h.checkout) / ".git").is_dir() and not (
-        Path(h.app_path) / "current").exists() for h in sb.state.hosts)
+    planned = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--dry-run", "--json")
+    untouched = locks(sb) == [] and all(
+        (Path(h.checkout) / ".git").is_dir() and not (Path(h.app_path) / "current").exists()
+        for h in sb.state.hosts
+    )
     with steady_load(sb) as stats:
         done = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
     tmp = tmp_path_factory.mktemp("releases")
-    config = ops_copy(sb, tmp, lambda d: d["environments"]["sandbox"].update(
-        strategy="releases"))
+    config = ops_copy(sb, tmp, lambda d: d["environments"]["sandbox"].update(strategy="releases"))
     return Releases(sb, config, done, stats, before, planned, untouched)
 
 
@@ -115,22 +115,35 @@ def workers_in(rel: Releases, expected: dict[str, str]) -> None:
 
 
 def test_state_left_inside_the_checkout_is_adopted_with_its_history_and_lock(
-        inplace_sandbox: Sandbox) -> None:
+    inplace_sandbox: Sandbox,
+) -> None:
     """An older cookcam-ops kept its state in APP.ops, inside the monorepo's work tree: a held
     lock there still holds (exit 5); once free, the state moves beside the checkout, history
     and all, and the checkout is clean again."""
     sb = inplace_sandbox
-    old = {"id": "old-run", "time": "2026-01-01T00:00:00Z", "action": "deploy", "user": "ops",
-           "host": "x", "from_sha": None, "to_sha": "0" * 40, "outcome": "deployed",
-           "duration_s": 1.0, "ref": "main"}
+    old = {
+        "id": "old-run",
+        "time": "2026-01-01T00:00:00Z",
+        "action": "deploy",
+        "user": "ops",
+        "host": "x",
+        "from_sha": None,
+        "to_sha": "0" * 40,
+        "outcome": "deployed",
+        "duration_s": 1.0,
+        "ref": "main",
+    }
     for h in sb.state.hosts:
         legacy = Path(h.app_path + ".ops")
         legacy.mkdir()
         (legacy / "history.jsonl").write_text(json.dumps(old) + "\n")
     lock = Path(sb.host("host2").app_path + ".ops/lock")
     lock.mkdir()
-    (lock / "info.json").write_text(json.dumps({"owner": "older-tool", "host": "box", "pid": 1,
-                                                "command": "deploy", "time": "earlier"}))
+    (lock / "info.json").write_text(
+        json.dumps(
+            {"owner": "older-tool", "host": "box", "pid": 1, "command": "deploy", "time": "earlier"}
+        )
+    )
     sha = change(sb, "release")
     refused = run_cli(sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
     assert refused.code == 5 and "older-tool@box" in refused.stderr, refused.stderr[-2000:]
@@ -165,8 +178,12 @@ def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Release
         # a monorepo: the release holds the API's directory, the bare repo remembers which
         release = app / "releases" / name
         assert (release / "package-lock.json").is_file() and not (release / "frontend").exists()
-        sub = subprocess.run(["git", "--git-dir", str(app / "repo"), "config", "--get",
-                              "cookcam-ops.subdir"], capture_output=True, text=True, check=False)
+        sub = subprocess.run(
+            ["git", "--git-dir", str(app / "repo"), "config", "--get", "cookcam-ops.subdir"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert sub.stdout.strip() == "backend/api"
         # the old app directory is kept beside the checkout, whose .git stays where it was
         backups = list(rel.sb.ops_dir(h.name).glob("inplace-*"))
@@ -180,14 +197,18 @@ def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Release
     again = run_cli(rel.sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
     assert again.code == 0 and again.doc["outcome"] == "nothing_to_do"
     assert "already in the releases layout" in again.stdout
-    print(f"\nmigrate-to-releases of 2 hosts under load: {done.doc['duration_s']:.1f}s, "
-          f"{sum(s.ok_2xx for s in rel.load)} requests answered, 0 failed")
+    print(
+        f"\nmigrate-to-releases of 2 hosts under load: {done.doc['duration_s']:.1f}s, "
+        f"{sum(s.ok_2xx for s in rel.load)} requests answered, 0 failed"
+    )
 
 
 def _steps(run: dict[str, Any]) -> str:
-    return "\n".join(f"  {h['name']}: " + ", ".join(f"{s['name']} {s['duration_s']:.1f}"
-                                                     for s in h["steps"] if s["status"] == "ok")
-                     for h in run["hosts"])
+    return "\n".join(
+        f"  {h['name']}: "
+        + ", ".join(f"{s['name']} {s['duration_s']:.1f}" for s in h["steps"] if s["status"] == "ok")
+        for h in run["hosts"]
+    )
 
 
 def _env_names(path: Path) -> set[str]:
@@ -201,8 +222,15 @@ def test_migrate_dry_run_prints_each_step_and_changes_nothing(releases: Releases
     for h in done.doc["hosts"]:
         assert h["outcome"] == "planned"
         steps = {s["name"]: s for s in h["steps"]}
-        assert list(steps) == ["stage", "test-build", "swap", "handover", "verify", "save",
-                               "health"]
+        assert list(steps) == [
+            "stage",
+            "test-build",
+            "swap",
+            "handover",
+            "verify",
+            "save",
+            "health",
+        ]
         assert {s["status"] for s in steps.values()} == {"planned"}
         assert "archive" in steps["stage"]["detail"] and "mv -T" in steps["swap"]["detail"]
 
@@ -246,17 +274,22 @@ def test_rollback_takes_under_a_fifth_of_the_deploy_it_undoes(releases: Releases
         for out in (deployed.stdout, deployed.stderr, back.stdout, back.stderr):
             assert secret not in out
     d, r = deployed.doc["duration_s"], back.doc["duration_s"]
-    print(f"\nreleases, 2 hosts: deploy {d:.2f}s, rollback {r:.2f}s ({100 * r / d:.1f}% of the "
-          f"deploy; target under {ROLLBACK_TARGET:.0%}: "
-          f"{'met' if r < ROLLBACK_TARGET * d else 'NOT met'})\n{_steps(deployed.doc)}\n"
-          f"{_steps(back.doc)}")
-    assert r < ROLLBACK_BOUND * d, f"rollback {r:.2f}s is not under {ROLLBACK_BOUND:.0%} of " \
+    print(
+        f"\nreleases, 2 hosts: deploy {d:.2f}s, rollback {r:.2f}s ({100 * r / d:.1f}% of the "
+        f"deploy; target under {ROLLBACK_TARGET:.0%}: "
+        f"{'met' if r < ROLLBACK_TARGET * d else 'NOT met'})\n{_steps(deployed.doc)}\n"
+        f"{_steps(back.doc)}"
+    )
+    assert r < ROLLBACK_BOUND * d, (
+        f"rollback {r:.2f}s is not under {ROLLBACK_BOUND:.0%} of "
         f"deploy {d:.2f}s (target {ROLLBACK_TARGET:.0%})"
+    )
     assert locks(rel.sb) == []
 
 
 def test_steady_load_sees_no_failed_request_during_a_switch_and_a_rollback(
-        releases: Releases) -> None:
+    releases: Releases,
+) -> None:
     """The release the last test rolled back is kept: deploying it again is a switch and a
     reload; then roll back again. Keep-alive load on both hosts all the while."""
     rel = releases
@@ -265,8 +298,7 @@ def test_steady_load_sees_no_failed_request_during_a_switch_and_a_rollback(
     with steady_load(rel.sb) as switch_load:
         deployed = run_cli(rel.config, "deploy", "sandbox", "--yes", "--json")
     assert deployed.code == 0, deployed.stderr[-3000:]
-    assert {s["name"]: s["status"] for s in deployed.doc["hosts"][0]["steps"]}["build"] \
-        == "skipped"
+    assert {s["name"]: s["status"] for s in deployed.doc["hosts"][0]["steps"]}["build"] == "skipped"
     new = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
     assert new != before
     workers_in(rel, new)
@@ -277,10 +309,12 @@ def test_steady_load_sees_no_failed_request_during_a_switch_and_a_rollback(
     workers_in(rel, before)
     no_failures(switch_load)
     no_failures(rollback_load)
-    print(f"\nunder steady load: switch to a kept release {deployed.doc['duration_s']:.2f}s "
-          f"({sum(s.ok_2xx for s in switch_load)} requests), rollback "
-          f"{back.doc['duration_s']:.2f}s ({sum(s.ok_2xx for s in rollback_load)} requests), "
-          "0 failed")
+    print(
+        f"\nunder steady load: switch to a kept release {deployed.doc['duration_s']:.2f}s "
+        f"({sum(s.ok_2xx for s in switch_load)} requests), rollback "
+        f"{back.doc['duration_s']:.2f}s ({sum(s.ok_2xx for s in rollback_load)} requests), "
+        "0 failed"
+    )
 
 
 def test_checklist_names_env_changes_and_checks_the_rollback_target(releases: Releases) -> None:
@@ -312,7 +346,8 @@ def test_checklist_names_env_changes_and_checks_the_rollback_target(releases: Re
 
 
 def test_crash_on_start_past_the_switch_goes_back_to_the_kept_release(
-        releases: Releases, tmp_path: Path) -> None:
+    releases: Releases, tmp_path: Path
+) -> None:
     rel = releases
     book = yaml.safe_load((ROOT / "playbooks" / "deploy-releases.yaml").read_text())
     book["steps"] = [s for s in book["steps"] if s["name"] != "test-build"]
@@ -344,11 +379,17 @@ def test_prune_and_a_stale_pm2_cwd(releases: Releases, tmp_path: Path) -> None:
     """keep_releases 2: the newest two, current and the rollback target stay. host1's app was
     started from a resolved release path, so reload keeps it there: a handover moves it."""
     rel = releases
-    config = ops_copy(rel.sb, tmp_path, lambda d: d["environments"]["sandbox"].update(
-        strategy="releases", keep_releases=2))
+    config = ops_copy(
+        rel.sb,
+        tmp_path,
+        lambda d: d["environments"]["sandbox"].update(strategy="releases", keep_releases=2),
+    )
     real = rel.app("host1") / "releases" / rel.current("host1")
-    restart = rel.sb.ssh("host1", f"cd {shlex.quote(str(real))} && pm2 delete cookcam-api "
-                                  ">/dev/null && pm2 start ecosystem.config.js >/dev/null")
+    restart = rel.sb.ssh(
+        "host1",
+        f"cd {shlex.quote(str(real))} && pm2 delete cookcam-api "
+        ">/dev/null && pm2 start ecosystem.config.js >/dev/null",
+    )
     assert restart.returncode == 0
     assert all(str(a["pm_cwd"]) == str(real) for a in rel.sb.pm2_apps("host1"))
     before = {h.name: rel.releases(h.name) for h in rel.sb.state.hosts}
@@ -391,7 +432,8 @@ def _point_saved_list_at(sb: Sandbox, host: str, release_dir: Path) -> None:
 
 
 def test_a_reboot_brings_back_the_deployed_release_and_status_names_a_stale_saved_list(
-        releases: Releases) -> None:
+    releases: Releases,
+) -> None:
     rel = releases
     before = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
     sha = change(rel.sb, "release")

@@ -50,8 +50,9 @@ NODE_MODULES = Path(__file__).resolve().parents[1] / "node" / "node_modules"
 GRACEFUL_START = "SIGINT received, starting graceful shutdown..."
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str,
-             interval: float = 0.25) -> None:
+def wait_for(
+    condition: Callable[[], object], timeout: float, what: str, interval: float = 0.25
+) -> None:
     """Poll until condition() is truthy, else fail naming what was awaited."""
     if not procs.wait_until(lambda: bool(condition()), timeout, interval):
         pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
@@ -79,14 +80,30 @@ def test_status_json_all_up(sandbox: Sandbox) -> None:
     assert doc["dir"] == str(sandbox.dir)
     assert doc["auth_url"] == sandbox.state.auth.url
     assert doc["origin"] == str(sandbox.layout.origin)
-    tree = subprocess.run(["git", "-C", doc["origin"], "ls-tree", "--name-only", "-r", "main"],
-                          capture_output=True, text=True, check=True).stdout.split()
-    assert {"README.md", "frontend/README.md", "backend/api/package-lock.json",
-            "backend/api/ecosystem.config.js"} <= set(tree)
+    tree = subprocess.run(
+        ["git", "-C", doc["origin"], "ls-tree", "--name-only", "-r", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert {
+        "README.md",
+        "frontend/README.md",
+        "backend/api/package-lock.json",
+        "backend/api/ecosystem.config.js",
+    } <= set(tree)
     assert [h["name"] for h in doc["hosts"]] == ["host1", "host2"]
     for h in doc["hosts"]:
-        assert {"name", "ssh_port", "app_port", "base_url", "app_path", "sshd_up", "app_up",
-                "pm2_up"} <= set(h)
+        assert {
+            "name",
+            "ssh_port",
+            "app_port",
+            "base_url",
+            "app_path",
+            "sshd_up",
+            "app_up",
+            "pm2_up",
+        } <= set(h)
         assert h["sshd_up"] and h["app_up"] and h["pm2_up"]
         assert h["base_url"] == f"http://127.0.0.1:{h['app_port']}"
 
@@ -106,17 +123,23 @@ def test_ops_yaml_loads_and_matches_state(sandbox: Sandbox) -> None:
     env = loaded.environment("sandbox")
     assert [h.name for h in env.hosts] == ["host1", "host2"]
     for host, state in zip(env.hosts, sandbox.state.hosts, strict=True):
-        assert (host.hostname, host.ssh_port, host.port) == ("127.0.0.1", state.ssh_port,
-                                                            state.app_port)
+        assert (host.hostname, host.ssh_port, host.port) == (
+            "127.0.0.1",
+            state.ssh_port,
+            state.app_port,
+        )
         assert host.app_path == state.app_path and host.base_url == state.base_url
         assert Path(state.checkout, ".git").is_dir()
         assert Path(host.app_path) == Path(state.checkout) / "backend" / "api"
     assert env.ssh.identity_file and Path(env.ssh.identity_file).is_file()
     assert env.ssh.known_hosts and Path(env.ssh.known_hosts).is_file()
     assert env.batch_size == 1
-    dsn_project = {line.split("/")[-1] for h in sandbox.state.hosts
-                   for line in (Path(h.app_path) / ".env").read_text().splitlines()
-                   if line.startswith("SENTRY_DSN=")}
+    dsn_project = {
+        line.split("/")[-1]
+        for h in sandbox.state.hosts
+        for line in (Path(h.app_path) / ".env").read_text().splitlines()
+        if line.startswith("SENTRY_DSN=")
+    }
     assert dsn_project == {env.sentry_project_id}
     assert loaded.config.smoke.duplicate_probe is not None
     assert loaded.resolve(loaded.config.smoke.env_file or "") == sandbox.layout.smoke_env
@@ -127,8 +150,12 @@ def test_secret_files_are_private(sandbox: Sandbox) -> None:
     paths += [Path(h.app_path) / ".env" for h in sandbox.state.hosts]
     for path in paths:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    assert set(sandbox.smoke_env()) == {"COOKCAM_SMOKE_EMAIL", "COOKCAM_SMOKE_PASSWORD",
-                                        "SUPABASE_URL", "SUPABASE_ANON_KEY"}
+    assert set(sandbox.smoke_env()) == {
+        "COOKCAM_SMOKE_EMAIL",
+        "COOKCAM_SMOKE_PASSWORD",
+        "SUPABASE_URL",
+        "SUPABASE_ANON_KEY",
+    }
 
 
 def test_no_secret_in_any_output(sandbox: Sandbox) -> None:
@@ -138,8 +165,12 @@ def test_no_secret_in_any_output(sandbox: Sandbox) -> None:
     for args in (["--json"], []):
         result = runner().invoke(app, ["sandbox", "status", "--dir", str(sandbox.dir), *args])
         outputs[f"status {args}"] = result.stdout + result.stderr
-    logs = [sandbox.layout.state, sandbox.layout.ops_yaml, sandbox.layout.setup_log,
-            Path(sandbox.state.auth.log)]
+    logs = [
+        sandbox.layout.state,
+        sandbox.layout.ops_yaml,
+        sandbox.layout.setup_log,
+        Path(sandbox.state.auth.log),
+    ]
     for h in sandbox.state.hosts:
         logs += [Path(h.setup_log), Path(h.sshd_log), Path(h.sshd_config)]
         logs += sorted((Path(h.pm2_home) / "logs").glob("*.log"))
@@ -187,10 +218,12 @@ def test_ssh_is_strict_about_host_keys(sandbox: Sandbox, tmp_path: Path) -> None
 
 def _sign_in(sandbox: Sandbox) -> str:
     env = sandbox.smoke_env()
-    response = httpx.post(f"{env['SUPABASE_URL']}/auth/v1/token?grant_type=password",
-                          headers={"apikey": env["SUPABASE_ANON_KEY"]},
-                          json={"email": env["COOKCAM_SMOKE_EMAIL"],
-                                "password": env["COOKCAM_SMOKE_PASSWORD"]}, timeout=10)
+    response = httpx.post(
+        f"{env['SUPABASE_URL']}/auth/v1/token?grant_type=password",
+        headers={"apikey": env["SUPABASE_ANON_KEY"]},
+        json={"email": env["COOKCAM_SMOKE_EMAIL"], "password": env["COOKCAM_SMOKE_PASSWORD"]},
+        timeout=10,
+    )
     assert response.status_code == 200
     token = response.json()["access_token"]
     assert isinstance(token, str)
@@ -199,12 +232,19 @@ def _sign_in(sandbox: Sandbox) -> str:
 
 def _socket_probe(url: str, token: str) -> dict[str, str]:
     if not (NODE_MODULES / "socket.io-client").is_dir():
-        pytest.fail(f"{NODE_MODULES}/socket.io-client missing: run `npm ci --prefix tests/node` "
-                    "(scripts/ensure-deps.sh does)")
-    done = subprocess.run(["node", "-e", SOCKET_PROBE], cwd=NODE_MODULES.parent,
-                          env={"PATH": "/usr/local/bin:/usr/bin:/bin", "PROBE_URL": url,
-                               "PROBE_TOKEN": token},
-                          capture_output=True, text=True, timeout=30, check=False)
+        pytest.fail(
+            f"{NODE_MODULES}/socket.io-client missing: run `npm ci --prefix tests/node` "
+            "(scripts/ensure-deps.sh does)"
+        )
+    done = subprocess.run(
+        ["node", "-e", SOCKET_PROBE],
+        cwd=NODE_MODULES.parent,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "PROBE_URL": url, "PROBE_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-500:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert isinstance(result, dict)
@@ -217,8 +257,10 @@ def test_socketio_auth_with_stub_token(sandbox: Sandbox) -> None:
         ok = _socket_probe(h.base_url, token)
         assert ok["event"] == "connected", h.name
         bad = _socket_probe(h.base_url, token[:-4] + "AAAA")
-        assert bad == {"event": "connect_error",
-                       "message": "Authentication failed: invalid token"}, h.name
+        assert bad == {
+            "event": "connect_error",
+            "message": "Authentication failed: invalid token",
+        }, h.name
 
 
 def test_pm2_reload_under_keepalive_load_fails_no_request(sandbox: Sandbox) -> None:
@@ -270,12 +312,14 @@ def test_pm2_reload_under_keepalive_load_fails_no_request(sandbox: Sandbox) -> N
 # --- sandbox change: each kind deployed by hand on one host -------------------------------------
 
 
-def _deploy(sandbox: Sandbox, host: str, sha: str, *, build_ok: bool = True,
-            action: str = "reload") -> subprocess.CompletedProcess[str]:
+def _deploy(
+    sandbox: Sandbox, host: str, sha: str, *, build_ok: bool = True, action: str = "reload"
+) -> subprocess.CompletedProcess[str]:
     """By hand over ssh: git pull (to sha), npm run build, and (if it built) pm2 ACTION."""
     app_path = shlex.quote(sandbox.host(host).app_path)
-    pulled = sandbox.ssh(host, f"cd {app_path} && git pull --ff-only -q origin main"
-                               " && git rev-parse HEAD")
+    pulled = sandbox.ssh(
+        host, f"cd {app_path} && git pull --ff-only -q origin main && git rev-parse HEAD"
+    )
     assert pulled.returncode == 0 and pulled.stdout.strip() == sha
     build = sandbox.ssh(host, f"cd {app_path} && npm run build")
     if build_ok:
@@ -338,8 +382,7 @@ def scratch_host(sandbox: Sandbox) -> Iterator[HostState]:
     _restore(sandbox, host)
 
 
-def test_change_broken_build_fails_npm_run_build(sandbox: Sandbox,
-                                                 scratch_host: HostState) -> None:
+def test_change_broken_build_fails_npm_run_build(sandbox: Sandbox, scratch_host: HostState) -> None:
     sha = change_sandbox(sandbox.dir, "broken-build").sha
     build = _deploy(sandbox, scratch_host.name, sha, build_ok=False)
     assert build.returncode != 0
@@ -356,7 +399,8 @@ def test_change_broken_health_answers_503(sandbox: Sandbox, scratch_host: HostSt
 
 
 def test_change_crash_on_start_errors_workers_naming_the_variable(
-        sandbox: Sandbox, scratch_host: HostState) -> None:
+    sandbox: Sandbox, scratch_host: HostState
+) -> None:
     sha = change_sandbox(sandbox.dir, "crash-on-start").sha
     before = {a["pm_id"]: int(str(a["restart_time"])) for a in sandbox.pm2_apps(scratch_host.name)}
     _deploy(sandbox, scratch_host.name, sha, action="restart")
@@ -364,8 +408,10 @@ def test_change_crash_on_start_errors_workers_naming_the_variable(
     def crash_looping() -> bool:  # errored once PM2 gives up; restarting again before that
         # (PM2 counts a worker that lived past min_uptime as stable, so on a loaded machine it
         # may keep restarting instead of reaching `errored`)
-        return all(a["status"] == "errored" or int(str(a["restart_time"])) >= before[a["pm_id"]] + 3
-                   for a in sandbox.pm2_apps(scratch_host.name))
+        return all(
+            a["status"] == "errored" or int(str(a["restart_time"])) >= before[a["pm_id"]] + 3
+            for a in sandbox.pm2_apps(scratch_host.name)
+        )
 
     wait_for(crash_looping, 90, "both workers to crash again and again")
     assert health(scratch_host.base_url) != 200
@@ -375,7 +421,8 @@ def test_change_crash_on_start_errors_workers_naming_the_variable(
 
 
 def test_change_sigterm_only_skips_graceful_shutdown_under_pm2(
-        sandbox: Sandbox, scratch_host: HostState) -> None:
+    sandbox: Sandbox, scratch_host: HostState
+) -> None:
     control = _reload_and_read_logs(sandbox, scratch_host.name)
     assert control.count(GRACEFUL_START) == 2  # a good release: both old workers drain
 
@@ -392,8 +439,12 @@ def test_change_cli_prints_only_the_sha_and_refuses_unknown_kinds(sandbox: Sandb
     assert result.exit_code == 0, result.stderr
     sha = result.stdout.strip()
     assert len(sha) == 40 and result.stdout == sha + "\n"
-    heads = subprocess.run(["git", "-C", str(sandbox.layout.origin), "rev-parse", "main"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    heads = subprocess.run(
+        ["git", "-C", str(sandbox.layout.origin), "rev-parse", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert heads == sha
     bad = runner().invoke(app, ["sandbox", "change", "nope", "--dir", str(sandbox.dir)])
     assert bad.exit_code == 2
@@ -427,8 +478,9 @@ def test_second_sandbox_side_by_side_then_down_twice(sandbox: Sandbox) -> None:
     try:
         second = start_sandbox(directory, 1)
         ports = {second.auth.port} | {p for h in second.hosts for p in (h.ssh_port, h.app_port)}
-        ours = {sandbox.state.auth.port} | {p for h in sandbox.state.hosts
-                                           for p in (h.ssh_port, h.app_port)}
+        ours = {sandbox.state.auth.port} | {
+            p for h in sandbox.state.hosts for p in (h.ssh_port, h.app_port)
+        }
         assert ports.isdisjoint(ours)
         assert inspect_sandbox(directory).ok and inspect_sandbox(sandbox.dir).ok
         pids = _recorded_pids(directory)

@@ -37,8 +37,9 @@ def counted(sb: Sandbox) -> Iterator[dict[str, int]]:
     saved = {name: (home / ".bashrc").read_text(encoding="utf-8") for name, home in homes.items()}
     for name, home in homes.items():
         (home / COUNTER).unlink(missing_ok=True)
-        (home / ".bashrc").write_text(f'echo x >> "$HOME/{COUNTER}"\n' + saved[name],
-                                      encoding="utf-8")
+        (home / ".bashrc").write_text(
+            f'echo x >> "$HOME/{COUNTER}"\n' + saved[name], encoding="utf-8"
+        )
     counts: dict[str, int] = {}
     try:
         yield counts
@@ -69,10 +70,10 @@ def test_a_deploy_and_its_rollback_open_one_session_per_host(fleet: Sandbox) -> 
     assert done.code == 0, done.stderr[-3000:]
 
 
-@pytest.mark.parametrize("command", [("status",), ("checklist",), ("history",),
-                                     ("env", "check")])
-def test_read_only_commands_open_one_session_per_host(fleet: Sandbox,
-                                                      command: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("command", [("status",), ("checklist",), ("history",), ("env", "check")])
+def test_read_only_commands_open_one_session_per_host(
+    fleet: Sandbox, command: tuple[str, ...]
+) -> None:
     with counted(fleet) as sessions:
         done = run_cli(fleet.dir / "ops.yaml", *command, "sandbox", "--json")
     assert done.code == 0, done.stderr[-3000:]
@@ -87,6 +88,7 @@ def test_pm2s_list_is_asked_of_the_daemon_as_pm2_jlist_gives_it(fleet: Sandbox) 
     assert listed.returncode == 0, listed.stderr
     ours = {(p["name"], p["pid"]) for p in json.loads(listed.stdout)}
     assert ours == {(str(p["name"]), p["pid"]) for p in fleet.pm2_apps("host1")}
-    elsewhere = fleet.ssh("host1", f"PATH=/usr/bin:/bin node -e {q(script('pm2_list.js'))}"
-                          " || echo fell back")
+    elsewhere = fleet.ssh(
+        "host1", f"PATH=/usr/bin:/bin node -e {q(script('pm2_list.js'))} || echo fell back"
+    )
     assert elsewhere.stdout.strip() == "fell back"  # and printed nothing before failing

@@ -25,20 +25,48 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 
-HOST_CHECKS = ["health", "socket-auth-valid", "socket-auth-invalid", "socket-auth-missing",
-               "error-envelope", "socket-auth-rate", "polling-handshake"]
-METRIC_KEYS = {"url", "health_ms", "connections", "connected", "auth_success_rate",
-               "handshake_p50_ms", "handshake_p95_ms", "handshake_max_ms", "handshakes_per_s",
-               "polling_ok", "polling_total"}
+HOST_CHECKS = [
+    "health",
+    "socket-auth-valid",
+    "socket-auth-invalid",
+    "socket-auth-missing",
+    "error-envelope",
+    "socket-auth-rate",
+    "polling-handshake",
+]
+METRIC_KEYS = {
+    "url",
+    "health_ms",
+    "connections",
+    "connected",
+    "auth_success_rate",
+    "handshake_p50_ms",
+    "handshake_p95_ms",
+    "handshake_max_ms",
+    "handshakes_per_s",
+    "polling_ok",
+    "polling_total",
+}
 NO_CREDENTIALS: dict[str, str | None] = {
-    name: None for name in ("COOKCAM_SMOKE_TOKEN", "COOKCAM_SMOKE_EMAIL",
-                            "COOKCAM_SMOKE_PASSWORD", "SUPABASE_URL", "SUPABASE_ANON_KEY")}
+    name: None
+    for name in (
+        "COOKCAM_SMOKE_TOKEN",
+        "COOKCAM_SMOKE_EMAIL",
+        "COOKCAM_SMOKE_PASSWORD",
+        "SUPABASE_URL",
+        "SUPABASE_ANON_KEY",
+    )
+}
 
 
-def smoke(runner: CliRunner, sandbox: Sandbox, *args: str,
-          env: dict[str, str | None] | None = None) -> Any:
-    return runner.invoke(app, ["--config", str(sandbox.dir / "ops.yaml"), "smoke", *args],
-                         env={**NO_CREDENTIALS, **(env or {})})
+def smoke(
+    runner: CliRunner, sandbox: Sandbox, *args: str, env: dict[str, str | None] | None = None
+) -> Any:
+    return runner.invoke(
+        app,
+        ["--config", str(sandbox.dir / "ops.yaml"), "smoke", *args],
+        env={**NO_CREDENTIALS, **(env or {})},
+    )
 
 
 def clustered(sandbox: Sandbox, host: str) -> bool:
@@ -48,10 +76,12 @@ def clustered(sandbox: Sandbox, host: str) -> bool:
 
 
 def test_healthy_sandbox_passes_with_json_junit_and_metrics(
-        runner: CliRunner, sandbox: Sandbox, tmp_path: Path) -> None:
+    runner: CliRunner, sandbox: Sandbox, tmp_path: Path
+) -> None:
     junit = tmp_path / "smoke.xml"
-    result = smoke(runner, sandbox, "sandbox", "--connections", "100", "--json",
-                   "--junit", str(junit))
+    result = smoke(
+        runner, sandbox, "sandbox", "--connections", "100", "--json", "--junit", str(junit)
+    )
     assert result.exit_code == 0, result.stdout + result.stderr
     doc = valid_document(result.stdout)
     assert doc["ok"] is True
@@ -86,12 +116,15 @@ def test_healthy_sandbox_passes_with_json_junit_and_metrics(
 
 
 def test_url_mode_takes_credentials_from_the_environment(
-        runner: CliRunner, sandbox: Sandbox, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    runner: CliRunner, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # no ./ops.yaml here: default variable names, no probe
     target = resolve_targets(sandbox.config, "sandbox", "host1")[0]
-    result = runner.invoke(app, ["smoke", "--url", target.base_url, "--connections", "10",
-                                 "--json"], env={**NO_CREDENTIALS, **sandbox.smoke_env()})
+    result = runner.invoke(
+        app,
+        ["smoke", "--url", target.base_url, "--connections", "10", "--json"],
+        env={**NO_CREDENTIALS, **sandbox.smoke_env()},
+    )
     assert result.exit_code == 0, result.stdout + result.stderr
     doc = valid_document(result.stdout)
     host = target.base_url.removeprefix("http://")
@@ -108,14 +141,16 @@ def slow_auth(sandbox: Sandbox) -> Iterator[str]:
     """A token obtained first, then every auth answer delayed 3 s; the delay reset after."""
     env = sandbox.smoke_env()
     base, headers = env["SUPABASE_URL"].rstrip("/"), {"apikey": env["SUPABASE_ANON_KEY"]}
-    grant = httpx.post(f"{base}/auth/v1/token", params={"grant_type": "password"},
-                       headers=headers, timeout=10,
-                       json={"email": env["COOKCAM_SMOKE_EMAIL"],
-                             "password": env["COOKCAM_SMOKE_PASSWORD"]})
+    grant = httpx.post(
+        f"{base}/auth/v1/token",
+        params={"grant_type": "password"},
+        headers=headers,
+        timeout=10,
+        json={"email": env["COOKCAM_SMOKE_EMAIL"], "password": env["COOKCAM_SMOKE_PASSWORD"]},
+    )
     assert grant.status_code == 200
     try:
-        put = httpx.put(f"{base}/_stub/delay", headers=headers, json={"delay_ms": 3000},
-                        timeout=10)
+        put = httpx.put(f"{base}/_stub/delay", headers=headers, json={"delay_ms": 3000}, timeout=10)
         assert put.status_code == 200
         yield str(grant.json()["access_token"])
     finally:
@@ -123,29 +158,48 @@ def slow_auth(sandbox: Sandbox) -> Iterator[str]:
 
 
 def test_auth_slower_than_timeout_is_reported_as_a_timeout(
-        runner: CliRunner, sandbox: Sandbox, slow_auth: str) -> None:
-    result = smoke(runner, sandbox, "sandbox", "--host", "host1", "--timeout", "1",
-                   "--connections", "3", "--json", env={"COOKCAM_SMOKE_TOKEN": slow_auth})
+    runner: CliRunner, sandbox: Sandbox, slow_auth: str
+) -> None:
+    result = smoke(
+        runner,
+        sandbox,
+        "sandbox",
+        "--host",
+        "host1",
+        "--timeout",
+        "1",
+        "--connections",
+        "3",
+        "--json",
+        env={"COOKCAM_SMOKE_TOKEN": slow_auth},
+    )
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     checks = {c["name"]: c for c in valid_document(result.stdout)["checks"]}
     assert checks["health"]["status"] == "pass"
     assert checks["socket-auth-valid"]["status"] == "fail"
     assert checks["socket-auth-valid"]["detail"] == (
-        "no `connected` within 1.0s — the server may be waiting on Supabase")
+        "no `connected` within 1.0s — the server may be waiting on Supabase"
+    )
     assert checks["socket-auth-missing"]["status"] == "pass"  # refused without asking Supabase
     assert "3× no `connected` within 1.0s" in checks["socket-auth-rate"]["detail"]
     assert slow_auth not in result.stdout + result.stderr
 
 
 def test_wrong_password_exits_2_with_one_clear_line(runner: CliRunner, sandbox: Sandbox) -> None:
-    result = smoke(runner, sandbox, "sandbox", "--json",
-                   env={"COOKCAM_SMOKE_PASSWORD": "not-the-password-S3CRET"})
+    result = smoke(
+        runner,
+        sandbox,
+        "sandbox",
+        "--json",
+        env={"COOKCAM_SMOKE_PASSWORD": "not-the-password-S3CRET"},
+    )
     assert result.exit_code == 2
     doc = valid_document(result.stdout, "smoke")
     assert doc["error"]["kind"] == "config" and "invalid_credentials" in doc["error"]["message"]
     assert "not-the-password-S3CRET" not in result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert errors == ["error: sign-in failed: invalid_credentials "
-                      "(check COOKCAM_SMOKE_EMAIL/PASSWORD)"]
+    assert errors == [
+        "error: sign-in failed: invalid_credentials (check COOKCAM_SMOKE_EMAIL/PASSWORD)"
+    ]
     assert "not-the-password-S3CRET" not in result.stderr

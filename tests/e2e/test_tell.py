@@ -85,21 +85,37 @@ class Told:
 def told(fleet: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Told]:
     tmp = tmp_path_factory.mktemp("told")
     with receiver(token=TOKEN) as (base, seen):
+
         def edit(doc: dict[str, Any]) -> None:
             env = doc["environments"]["sandbox"]
-            env["notify"] = [{"url_env": "E2E_SLACK_URL", "format": "slack"},
-                             {"url_env": "E2E_JSON_URL", "format": "json"}]
-            env["sentry"] = {"url": base, "org": "cookcam", "project": "cookcam-api",
-                             "auth_token_env": "E2E_SENTRY_TOKEN"}
+            env["notify"] = [
+                {"url_env": "E2E_SLACK_URL", "format": "slack"},
+                {"url_env": "E2E_JSON_URL", "format": "json"},
+            ]
+            env["sentry"] = {
+                "url": base,
+                "org": "cookcam",
+                "project": "cookcam-api",
+                "auth_token_env": "E2E_SENTRY_TOKEN",
+            }
 
-        yield Told(fleet, ops_copy(fleet, tmp, edit),
-                   {"E2E_SLACK_URL": f"{base}/hook", "E2E_JSON_URL": f"{base}/json",
-                    "E2E_SENTRY_TOKEN": TOKEN}, seen, tmp)
+        yield Told(
+            fleet,
+            ops_copy(fleet, tmp, edit),
+            {
+                "E2E_SLACK_URL": f"{base}/hook",
+                "E2E_JSON_URL": f"{base}/json",
+                "E2E_SENTRY_TOKEN": TOKEN,
+            },
+            seen,
+            tmp,
+        )
 
 
 def sent_checks(doc: dict[str, Any]) -> dict[str, str]:
-    return {c["name"]: c["status"] for c in doc["checks"]
-            if c["name"].startswith(("notify:", "sentry"))}
+    return {
+        c["name"]: c["status"] for c in doc["checks"] if c["name"].startswith(("notify:", "sentry"))
+    }
 
 
 def test_a_deploy_is_announced_and_marked_in_sentry(told: Told) -> None:
@@ -107,8 +123,11 @@ def test_a_deploy_is_announced_and_marked_in_sentry(told: Told) -> None:
     mark = told.mark()
     done = told.run("deploy", "sandbox", "--yes", "--json")
     assert done.code == 0, done.stderr[-3000:]
-    assert sent_checks(done.doc) == {"notify:E2E_SLACK_URL": "pass",
-                                     "notify:E2E_JSON_URL": "pass", "sentry": "pass"}
+    assert sent_checks(done.doc) == {
+        "notify:E2E_SLACK_URL": "pass",
+        "notify:E2E_JSON_URL": "pass",
+        "sentry": "pass",
+    }
     (slack,) = told.since(mark, "/hook")
     assert slack.body["text"].startswith(":rocket: cookcam-ops: deploy sandbox: ")
     assert f"-> {sha[:10]} by " in slack.body["text"]
@@ -124,8 +143,7 @@ def test_a_deploy_is_announced_and_marked_in_sentry(told: Told) -> None:
 def test_a_deploy_rolled_back_by_itself_is_a_failure_announced(told: Told) -> None:
     """broken-health past a playbook without the build test: health fails after the switch,
     both hosts go back; people see each failed step's last lines and the run log."""
-    book = playbook_without(told.tmp, ("test-build",),
-                            health_retries=FAST_HEALTH_PLAYBOOK_RETRIES)
+    book = playbook_without(told.tmp, ("test-build",), health_retries=FAST_HEALTH_PLAYBOOK_RETRIES)
     config = told.variant("no-build-test", {"deploy": str(book)})
     (old,) = set(served(told.sb).values())
     change(told.sb, "broken-health")
@@ -151,11 +169,15 @@ def test_a_rollback_is_announced_and_marked_in_sentry(told: Told) -> None:
     done = told.run("rollback", "sandbox", "--yes", "--json")
     assert done.code == 0, done.stderr[-3000:]
     target = done.doc["target_sha"]
-    assert sent_checks(done.doc) == {"notify:E2E_SLACK_URL": "pass",
-                                     "notify:E2E_JSON_URL": "pass", "sentry": "pass"}
+    assert sent_checks(done.doc) == {
+        "notify:E2E_SLACK_URL": "pass",
+        "notify:E2E_JSON_URL": "pass",
+        "sentry": "pass",
+    }
     (slack,) = told.since(mark, "/hook")
-    assert slack.body["text"].startswith(":leftwards_arrow_with_hook: cookcam-ops: rollback "
-                                         "sandbox: ")
+    assert slack.body["text"].startswith(
+        ":leftwards_arrow_with_hook: cookcam-ops: rollback sandbox: "
+    )
     (posted,) = told.since(mark, "/json")
     assert posted.body["event"] == "rollback" and posted.body["outcome"] == "rolled_back"
     assert told.seen.deploys[-1]["version"] == target
@@ -168,18 +190,30 @@ def test_a_rollback_that_fails_too_is_exit_4_and_pages_a_human(told: Told) -> No
     broken release fails its health after the switch, and going back fails too: exit 4. Then
     on-call's hotfix goes out to the unhealthy fleet (the checklist warns, health is checked
     after the switch)."""
-    careless = told.variant("careless", {"deploy": str(playbook_without(
-        told.tmp, ("test-build", "health", "smoke")))})
+    careless = told.variant(
+        "careless", {"deploy": str(playbook_without(told.tmp, ("test-build", "health", "smoke")))}
+    )
     change(told.sb, "broken-health")
     assert told.run("deploy", "sandbox", "--yes", "--batch", "2", config=careless).code == 0
-    assert {httpx.get(f"{h.base_url}/health", timeout=5).status_code
-            for h in told.sb.state.hosts} == {503}
+    assert {
+        httpx.get(f"{h.base_url}/health", timeout=5).status_code for h in told.sb.state.hosts
+    } == {503}
 
-    failing = told.variant("failing", {
-        "deploy": str(playbook_without(told.tmp, ("test-build",),
-                                       health_retries=FAST_HEALTH_PLAYBOOK_RETRIES)),
-        "rollback": str(playbook_without(told.tmp, (), "rollback",
-                                         health_retries=FAST_HEALTH_PLAYBOOK_RETRIES))})
+    failing = told.variant(
+        "failing",
+        {
+            "deploy": str(
+                playbook_without(
+                    told.tmp, ("test-build",), health_retries=FAST_HEALTH_PLAYBOOK_RETRIES
+                )
+            ),
+            "rollback": str(
+                playbook_without(
+                    told.tmp, (), "rollback", health_retries=FAST_HEALTH_PLAYBOOK_RETRIES
+                )
+            ),
+        },
+    )
     change(told.sb, "broken-health")
     deploys_before, mark = len(told.seen.deploys), told.mark()
     done = told.run("deploy", "sandbox", "--yes", "--json", "--batch", "2", config=failing)
@@ -201,20 +235,27 @@ def test_a_rollback_that_fails_too_is_exit_4_and_pages_a_human(told: Told) -> No
     assert_fleet_on(told.sb, fix)
 
 
-def test_exit_2_3_and_5_are_documents_and_a_broken_lock_is_announced(told: Told,
-                                                                    tmp_path: Path) -> None:
+def test_exit_2_3_and_5_are_documents_and_a_broken_lock_is_announced(
+    told: Told, tmp_path: Path
+) -> None:
     unknown = told.run("deploy", "nope", "--yes", "--json")
     assert unknown.code == 2 and unknown.doc["error"]["kind"] == "config"
-    closed = ops_copy(told.sb, tmp_path, lambda d: d["environments"]["sandbox"]["hosts"][0]
-                      .update(ssh=f"{told.sb.state.user}@127.0.0.1:1"))
+    closed = ops_copy(
+        told.sb,
+        tmp_path,
+        lambda d: d["environments"]["sandbox"]["hosts"][0].update(
+            ssh=f"{told.sb.state.user}@127.0.0.1:1"
+        ),
+    )
     lost = run_cli(closed, "status", "sandbox", "--json")
     assert lost.code == 3 and [u["host"] for u in lost.doc["unreachable"]] == ["host1"]
     assert lost.doc["answered"] == ["host2"]
 
     lock = told.sb.ops_dir("host1") / "lock"
     lock.mkdir(parents=True)
-    (lock / "info.json").write_text('{"owner": "ghost", "host": "gone-box", "pid": 1, '
-                                    '"command": "deploy", "time": "earlier"}')
+    (lock / "info.json").write_text(
+        '{"owner": "ghost", "host": "gone-box", "pid": 1, "command": "deploy", "time": "earlier"}'
+    )
     held = told.run("deploy", "sandbox", "--yes", "--json")
     assert held.code == 5 and held.doc["lock"]["holder"]["owner"] == "ghost"
     mark = told.mark()
@@ -244,10 +285,26 @@ def test_ref_finds_a_tag_no_branch_reaches(told: Told, tmp_path: Path) -> None:
 def test_logs_follow_streams_new_lines_and_stops_cleanly(told: Told) -> None:
     """logs -f on both hosts: a reload's start-up lines arrive prefixed by host; Ctrl-C ends
     it (exit 130) and nothing is left tailing on the hosts."""
-    proc = subprocess.Popen([sys.executable, "-m", "cookcam_ops", "logs", "sandbox", "-f",
-                             "--lines", "1", "--grep", "listening on port"], cwd=ROOT,
-                            env=cli_env(told.config, told.env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cookcam_ops",
+            "logs",
+            "sandbox",
+            "-f",
+            "--lines",
+            "1",
+            "--grep",
+            "listening on port",
+        ],
+        cwd=ROOT,
+        env=cli_env(told.config, told.env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     seen: list[str] = []
     out = proc.stdout
     assert out is not None
@@ -275,14 +332,26 @@ def test_logs_follow_streams_new_lines_and_stops_cleanly(told: Told) -> None:
 
 
 def test_init_from_a_running_host_writes_what_checklist_and_a_dry_run_accept(
-        told: Told, tmp_path: Path) -> None:
+    told: Told, tmp_path: Path
+) -> None:
     """init --from-host: an unknown host key is shown (fingerprint) and refused; trusted when
     asked; the ops.yaml written from what runs there passes checklist and deploy --dry-run."""
     h = told.sb.host("host1")
     out, known = tmp_path / "ops.yaml", tmp_path / "known_hosts"
-    args = ["init", "--from-host", f"{told.sb.state.user}@127.0.0.1:{h.ssh_port}",
-            "--output", str(out), "--environment", "web", "--identity-file",
-            str(told.sb.layout.client_key), "--known-hosts", str(known), "--json"]
+    args = [
+        "init",
+        "--from-host",
+        f"{told.sb.state.user}@127.0.0.1:{h.ssh_port}",
+        "--output",
+        str(out),
+        "--environment",
+        "web",
+        "--identity-file",
+        str(told.sb.layout.client_key),
+        "--known-hosts",
+        str(known),
+        "--json",
+    ]
     refused = run_cli(out, *args)
     assert refused.code == 3, refused.stderr
     assert "unknown host key" in refused.stderr and "SHA256:" in refused.stderr
@@ -292,8 +361,12 @@ def test_init_from_a_running_host_writes_what_checklist_and_a_dry_run_accept(
     done = run_cli(out, *args, "--accept-new-host-keys")
     assert done.code == 0, done.stderr[-2000:]
     found = done.doc["discovered"]
-    assert found["pm2_app"] == {"name": "cookcam-api", "cwd": h.app_path,
-                                "exec_mode": "cluster", "instances": 2}
+    assert found["pm2_app"] == {
+        "name": "cookcam-api",
+        "cwd": h.app_path,
+        "exec_mode": "cluster",
+        "instances": 2,
+    }
     assert found["port"] == h.app_port and found["health_path"] == "/health"
     assert f"[127.0.0.1]:{h.ssh_port} " in known.read_text()
     smoke = told.sb.smoke_env()  # CI gives these as variables; ops.yaml names them

@@ -30,8 +30,9 @@ def nvm_bin(sb: Sandbox, host: str) -> Path:
 
 
 def test_node_is_not_on_the_ssh_path_of_a_seed_shaped_host(sandbox: Sandbox) -> None:
-    plain = sandbox.client.run(sandbox.host("host1").ssh_port,
-                               "command -v node npm pm2; echo rc=$?")
+    plain = sandbox.client.run(
+        sandbox.host("host1").ssh_port, "command -v node npm pm2; echo rc=$?"
+    )
     assert plain.stdout.strip() == "rc=1", plain.stdout
 
 
@@ -58,8 +59,10 @@ def toolchain_hidden(sb: Sandbox, host: str) -> Iterator[None]:
     """Nothing left to discover on host: nvm moved away, the PM2 daemon's pid file too (the
     daemon and the app keep running)."""
     home = Path(sb.host(host).home)
-    moves = [(home / ".nvm", home / ".nvm-hidden"),
-             (home / ".pm2" / "pm2.pid", home / ".pm2" / "pm2.pid-hidden")]
+    moves = [
+        (home / ".nvm", home / ".nvm-hidden"),
+        (home / ".pm2" / "pm2.pid", home / ".pm2" / "pm2.pid-hidden"),
+    ]
     for src, dest in moves:
         src.rename(dest)
     try:
@@ -85,8 +88,10 @@ def test_no_toolchain_anywhere_is_explained_and_changes_nothing(sandbox: Sandbox
     for done in (checklist, deploy, status):
         failed = [c for c in done.doc["checks"] if c["status"] == "fail"]
         assert failed and all(c["host"] == "host1" for c in failed), json.dumps(failed)
-        assert any(EXPLANATION in c["detail"] and "nvm loads only in interactive shells"
-                   in c["detail"] for c in failed)
+        assert any(
+            EXPLANATION in c["detail"] and "nvm loads only in interactive shells" in c["detail"]
+            for c in failed
+        )
     health = [c for c in status.doc["checks"] if c["name"] == "health" and c["host"] == "host1"]
     assert [c["status"] for c in health] == ["skip"]  # unknown, never "unhealthy"
     assert served(sandbox) == before and locks(sandbox) == []

@@ -27,21 +27,28 @@ ROLLBACK = load_playbook(default_playbook("rollback.yaml"))
 
 
 def make_target(name: str) -> Target:
-    return target(HostConfig(ssh=f"deploy@{name}.example:22", name=name,
-                             app_path=f"/srv/{name}/api"), APP)
+    return target(
+        HostConfig(ssh=f"deploy@{name}.example:22", name=name, app_path=f"/srv/{name}/api"), APP
+    )
 
 
 def facts(label: str, **kw: Any) -> HostFacts:
-    base: dict[str, Any] = {"head": OLD, "branch": "main", "target": NEW,
-                            "lockfile_differs": False, "exec_mode": "cluster_mode",
-                            "instances": 2}
+    base: dict[str, Any] = {
+        "head": OLD,
+        "branch": "main",
+        "target": NEW,
+        "lockfile_differs": False,
+        "exec_mode": "cluster_mode",
+        "instances": 2,
+    }
     base.update(kw)
     return HostFacts(label, **base)
 
 
 def plan(label: str, **kw: Any) -> HostPlan:
-    return plan_host(PlanInput(DEPLOY, APP, make_target(label), "deploy", None, None),
-                     facts(label, **kw))
+    return plan_host(
+        PlanInput(DEPLOY, APP, make_target(label), "deploy", None, None), facts(label, **kw)
+    )
 
 
 class FakeTransport:
@@ -51,8 +58,9 @@ class FakeTransport:
         self.label = label
         self.log = log
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: object = None
+    ) -> RunResult:
         self.log.append((self.label, command))
         return RunResult(command, 0, "", "", 0.0)
 
@@ -103,7 +111,8 @@ class World:
             self.calls.append((host, ps.name))
             n = sum(1 for c in self.calls if c == (host, ps.name))
         action = self.script.get((host, f"{ps.name}#{n}")) or (
-            self.script.get((host, ps.name)) if n == 1 else None)
+            self.script.get((host, ps.name)) if n == 1 else None
+        )
         if action == "cancel":
             ctx.cancel.set()
         if action == "cancel-twice":  # Ctrl-C twice while this step runs
@@ -122,16 +131,29 @@ class World:
             return StepStatus.FAILED, "scripted failure"
         return StepStatus.OK, ""
 
-    def gather(self, runner: object, t: Target, query: FactsQuery,
-               timeout: float = 0.0) -> HostFacts:
-        return facts(t.label, head=self.head[t.label], prev_sha=self.prev[t.label],
-                     target=query.candidates[0] if query.candidates else None)
+    def gather(
+        self, runner: object, t: Target, query: FactsQuery, timeout: float = 0.0
+    ) -> HostFacts:
+        return facts(
+            t.label,
+            head=self.head[t.label],
+            prev_sha=self.prev[t.label],
+            target=query.candidates[0] if query.candidates else None,
+        )
 
     def context(self, **kw: Any) -> RunContext:
-        base: dict[str, Any] = {"run_id": "run-1", "action": "deploy", "user": "tester",
-                                "ref": None, "app": APP, "observer": NullObserver(),
-                                "rollback_playbook": ROLLBACK, "cancel": threading.Event(),
-                                "kinds": dict.fromkeys(StepKind, self.step), "gather": self.gather}
+        base: dict[str, Any] = {
+            "run_id": "run-1",
+            "action": "deploy",
+            "user": "tester",
+            "ref": None,
+            "app": APP,
+            "observer": NullObserver(),
+            "rollback_playbook": ROLLBACK,
+            "cancel": threading.Event(),
+            "kinds": dict.fromkeys(StepKind, self.step),
+            "gather": self.gather,
+        }
         base.update(kw)
         return RunContext(**base)
 

@@ -15,14 +15,17 @@ class LocalHost(FakeTransport):
     def __init__(self, label: str = "local") -> None:
         super().__init__(label, [])
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: object = None
+    ) -> RunResult:
         self.log.append((self.label, command))
         started = time.monotonic()
         try:
-            done = subprocess.run(["sh", "-c", command], capture_output=True, text=True,
-                                  timeout=timeout, check=False)
+            done = subprocess.run(
+                ["sh", "-c", command], capture_output=True, text=True, timeout=timeout, check=False
+            )
         except subprocess.TimeoutExpired:
             return RunResult(command, TIMEOUT_EXIT, "", "timed out", time.monotonic() - started)
-        return RunResult(command, done.returncode, done.stdout, done.stderr,
-                         time.monotonic() - started)
+        return RunResult(
+            command, done.returncode, done.stdout, done.stderr, time.monotonic() - started
+        )

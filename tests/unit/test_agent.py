@@ -22,8 +22,9 @@ from cookcam_ops.limits import OUTPUT_CAP
 from cookcam_ops.remote.agent import AgentTransport, Launch, launcher
 from cookcam_ops.remote.protocol import RunResult
 
-NODE_DIR = str(Path(subprocess.check_output(["sh", "-c", "command -v node"], text=True)
-                    .strip()).parent)
+NODE_DIR = str(
+    Path(subprocess.check_output(["sh", "-c", "command -v node"], text=True).strip()).parent
+)
 
 
 def alive(pid: int) -> bool:
@@ -38,8 +39,13 @@ class PipeChannel:
     """A paramiko-like channel over a local process's stdin/stdout."""
 
     def __init__(self, command: str, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
         self.timeout: float | None = None
 
     def sendall(self, data: bytes) -> None:
@@ -79,11 +85,18 @@ class LocalHost:
         self.channels.append(channel)
         return channel
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: object = None
+    ) -> RunResult:
         self.execs.append(command)
-        done = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True,
-                              env=self.env, timeout=timeout, check=False)
+        done = subprocess.run(
+            ["/bin/sh", "-c", command],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
         return RunResult(command, done.returncode, done.stdout, done.stderr, 0.0)
 
     def read_file(self, path: str) -> bytes | None:
@@ -123,8 +136,11 @@ def test_the_probe_answers_then_every_command_runs_in_the_same_session(host: Loc
 def test_output_is_streamed_a_line_at_a_time_and_kept_apart(host: LocalHost) -> None:
     _, t = session(host)
     seen: list[tuple[str, str]] = []
-    r = t.run("printf 'a\\nb'; echo e >&2; sleep 0.2; echo c", timeout=10,
-              on_line=lambda s, line: seen.append((s, line)))
+    r = t.run(
+        "printf 'a\\nb'; echo e >&2; sleep 0.2; echo c",
+        timeout=10,
+        on_line=lambda s, line: seen.append((s, line)),
+    )
     assert r.stdout == "a\nbc\n" and r.stderr == "e\n"
     assert ("out", "bc") in seen and ("err", "e") in seen and ("out", "a") in seen
     t.close()

@@ -11,8 +11,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.figures import Figure, Goal, Summary
 from bench.report import Machine, render_markdown, spread, write_results
 
-MACHINE = Machine(cores=2, cpu="Test CPU", python="3.11.7", node="v20.0.0", os="Linux",
-                  date_utc="2026-01-01 00:00 UTC")
+MACHINE = Machine(
+    cores=2,
+    cpu="Test CPU",
+    python="3.11.7",
+    node="v20.0.0",
+    os="Linux",
+    date_utc="2026-01-01 00:00 UTC",
+)
 
 
 def figure(ours: list[float], theirs: list[float], goal: Goal | None) -> Figure:
@@ -24,8 +30,16 @@ def figure(ours: list[float], theirs: list[float], goal: Goal | None) -> Figure:
 
 def not_measured(goal: Goal | None) -> Figure:
     """A figure whose measurement failed, as run.py records it."""
-    return Figure("f", "A figure", "ours", "theirs", "s", goal, status="error",
-                  notes="error: the sandbox went away")
+    return Figure(
+        "f",
+        "A figure",
+        "ours",
+        "theirs",
+        "s",
+        goal,
+        status="error",
+        notes="error: the sandbox went away",
+    )
 
 
 def test_ratios_are_per_pair_and_summarised_as_median_min_max() -> None:
@@ -60,8 +74,10 @@ def test_markdown_has_the_table_machine_and_missed_goal_analysis() -> None:
     gone = not_measured(Goal("<=", 0.2))
     text = render_markdown([missed, gone], MACHINE, "make bench", 125.0, "3 pairs.")
     assert "| figure | ours | theirs | ratio median [min–max] | goal | met? | notes |" in text
-    assert "| A figure | ours: 2.1 s [2–2.2] | theirs: 1 s [1–1] | 2.10× [2.00–2.20] | ≤ 1.15× " \
-           "| **no** |" in text
+    assert (
+        "| A figure | ours: 2.1 s [2–2.2] | theirs: 1 s [1–1] | 2.10× [2.00–2.20] | ≤ 1.15× "
+        "| **no** |" in text
+    )
     assert "| error | ≤ 0.2× | — | error: the sandbox went away |" in text
     assert "2 cores, Test CPU; Python 3.11.7; Node v20.0.0" in text
     assert "2026-01-01 00:00 UTC" in text and "2.1 min" in text

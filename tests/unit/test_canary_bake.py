@@ -25,10 +25,17 @@ Script = Callable[[int], HostSample]
 
 
 def healthy(k: int, restarts: int = 0, auth_ok: bool = True) -> HostSample:
-    workers = (Worker("0", 100, "online", restarts, 50 << 20, "/l/e0"),
-               Worker("1", 101, "online", 0, 50 << 20, "/l/e1"))
-    return HostSample(float(k), (True, 0.01), (5, 0), ((auth_ok, 0.05),) * 5,
-                      Pm2Look(workers, {"/l/e0": (0, 0), "/l/e1": (0, 0)}))
+    workers = (
+        Worker("0", 100, "online", restarts, 50 << 20, "/l/e0"),
+        Worker("1", 101, "online", 0, 50 << 20, "/l/e1"),
+    )
+    return HostSample(
+        float(k),
+        (True, 0.01),
+        (5, 0),
+        ((auth_ok, 0.05),) * 5,
+        Pm2Look(workers, {"/l/e0": (0, 0), "/l/e1": (0, 0)}),
+    )
 
 
 @dataclass
@@ -64,16 +71,34 @@ class Views:
 
 
 # model_construct: intervals far below what ops.yaml allows, so a bake takes milliseconds
-FAST = CanaryConfig.model_construct(interval_s=0.01, bake_s=0.1, baseline_s=0.05, hosts=1,
-                                    handshakes=5, probe_requests=5, probe_path=None, rules={})
+FAST = CanaryConfig.model_construct(
+    interval_s=0.01,
+    bake_s=0.1,
+    baseline_s=0.05,
+    hosts=1,
+    handshakes=5,
+    probe_requests=5,
+    probe_path=None,
+    rules={},
+)
 
 
-def bake_of(samplers: dict[str, FakeSampler], observer: Views | None = None,
-            sign_in: Callable[[], Secret] = lambda: Secret("tok-1"),
-            cancel: threading.Event | None = None, auto_rollback: bool = True) -> Bake:
-    return Bake(FAST, samplers, bake_s=FAST.bake_s, sign_in=sign_in,
-                observer=observer or Views(), cancel=cancel or threading.Event(),
-                auto_rollback=auto_rollback)
+def bake_of(
+    samplers: dict[str, FakeSampler],
+    observer: Views | None = None,
+    sign_in: Callable[[], Secret] = lambda: Secret("tok-1"),
+    cancel: threading.Event | None = None,
+    auto_rollback: bool = True,
+) -> Bake:
+    return Bake(
+        FAST,
+        samplers,
+        bake_s=FAST.bake_s,
+        sign_in=sign_in,
+        observer=observer or Views(),
+        cancel=cancel or threading.Event(),
+        auto_rollback=auto_rollback,
+    )
 
 
 def test_a_clean_canary_is_promoted_after_the_whole_bake() -> None:
@@ -92,8 +117,10 @@ def test_a_clean_canary_is_promoted_after_the_whole_bake() -> None:
 
 
 def test_a_restart_ends_the_bake_at_once_and_names_its_metric() -> None:
-    samplers = {"web1": FakeSampler(lambda k: healthy(k, restarts=0 if k < 3 else 1)),
-                "web2": FakeSampler(healthy)}
+    samplers = {
+        "web1": FakeSampler(lambda k: healthy(k, restarts=0 if k < 3 else 1)),
+        "web2": FakeSampler(healthy),
+    }
     verdict = bake_of(samplers).after_switch(["web1"], ["web2"])
     assert not verdict.promote and verdict.outcome == "rolled_back"
     assert samplers["web1"].rounds == 4  # stopped at the round that saw it
@@ -101,8 +128,10 @@ def test_a_restart_ends_the_bake_at_once_and_names_its_metric() -> None:
 
 
 def test_refused_handshakes_fail_once_the_rate_cannot_recover() -> None:
-    samplers = {"web1": FakeSampler(lambda k: healthy(k, auth_ok=k < 2)),
-                "web2": FakeSampler(healthy)}
+    samplers = {
+        "web1": FakeSampler(lambda k: healthy(k, auth_ok=k < 2)),
+        "web2": FakeSampler(healthy),
+    }
     bake = bake_of(samplers)
     verdict = bake.after_switch(["web1"], ["web2"])
     assert not verdict.promote
@@ -134,8 +163,9 @@ def test_with_hosts_left_on_the_old_release_nothing_is_sampled_before() -> None:
 def test_ctrl_c_during_the_bake_is_interrupted_not_judged() -> None:
     cancel = threading.Event()
     views = Views(lambda view: cancel.set())
-    bake = bake_of({"web1": FakeSampler(healthy), "web2": FakeSampler(healthy)}, views,
-                   cancel=cancel)
+    bake = bake_of(
+        {"web1": FakeSampler(healthy), "web2": FakeSampler(healthy)}, views, cancel=cancel
+    )
     verdict = bake.after_switch(["web1"], ["web2"])
     assert not verdict.promote and verdict.outcome == "interrupted"
     assert bake.report.verdict is Verdict.INTERRUPTED and len(views.views) == 1
@@ -151,16 +181,14 @@ def test_no_sign_in_means_no_promotion() -> None:
 
 
 def test_without_auto_rollback_a_failed_canary_is_reported_failed() -> None:
-    samplers = {"web1": FakeSampler(lambda k: healthy(k, restarts=k)),
-                "web2": FakeSampler(healthy)}
+    samplers = {"web1": FakeSampler(lambda k: healthy(k, restarts=k)), "web2": FakeSampler(healthy)}
     verdict = bake_of(samplers, auto_rollback=False).after_switch(["web1"], ["web2"])
     assert verdict.outcome == "failed"
 
 
 def test_a_run_without_a_bake_says_why() -> None:
     run = CanaryRun(CanaryConfig(hosts=2, bake_s=0))
-    assert run.report(["a", "b", "c"], "deployed").detail == "bake 0: deployed as without " \
-        "--canary"
+    assert run.report(["a", "b", "c"], "deployed").detail == "bake 0: deployed as without --canary"
     assert run.report(["a", "b", "c"], "deployed").hosts == ["a", "b"]
     assert CanaryRun(CanaryConfig()).report(["a"], "dry_run").verdict is Verdict.PLANNED
     assert CanaryRun(CanaryConfig()).report(["a"], "failed").verdict is Verdict.NOT_BAKED
@@ -186,8 +214,12 @@ class Hook:
         if self.cancel is not None:
             self.cancel.set()
             return BakeVerdict(False, "interrupted", "interrupted after 1s", 1.0)
-        return BakeVerdict(self.promote, "promoted" if self.promote else "rolled_back",
-                           "pm2-restarts: canary 1, baseline 0 (rule <= 0)", 2.0)
+        return BakeVerdict(
+            self.promote,
+            "promoted" if self.promote else "rolled_back",
+            "pm2-restarts: canary 1, baseline 0 (rule <= 0)",
+            2.0,
+        )
 
 
 @pytest.fixture
@@ -201,8 +233,9 @@ def run(world: World, hook: Hook, batch: int = 1) -> RunResult:
     if hook.cancel is not None:
         ctx.cancel = hook.cancel
     hosts = engine.execute(plans, {h: world.session(h) for h in world.hosts}, ctx, {})
-    return RunResult("deploy", "prod", run_outcome("deploy", hosts), NEW, hosts,
-                     interrupted=ctx.cancel.is_set())
+    return RunResult(
+        "deploy", "prod", run_outcome("deploy", hosts), NEW, hosts, interrupted=ctx.cancel.is_set()
+    )
 
 
 def test_batches_put_the_canary_first() -> None:
@@ -216,8 +249,10 @@ def test_a_promoted_canary_lets_the_rest_deploy_in_batches(world: World) -> None
     hook = Hook(promote=True)
     result = run(world, hook, batch=2)
     assert {h.name: h.outcome for h in result.hosts} == dict.fromkeys(world.hosts, "deployed")
-    assert hook.calls == [("before", ["web1"], ["web2", "web3"]),
-                          ("after", ["web1"], ["web2", "web3"])]
+    assert hook.calls == [
+        ("before", ["web1"], ["web2", "web3"]),
+        ("after", ["web1"], ["web2", "web3"]),
+    ]
     records = world.commands("web1", '"action":"canary"')
     assert len(records) == 1 and '"outcome":"promoted"' in records[0]
     assert not world.commands("web2", '"action":"canary"')
@@ -226,7 +261,10 @@ def test_a_promoted_canary_lets_the_rest_deploy_in_batches(world: World) -> None
 def test_a_failed_bake_puts_back_the_canary_and_never_touches_the_rest(world: World) -> None:
     result = run(world, Hook(promote=False))
     assert {h.name: h.outcome for h in result.hosts} == {
-        "web1": "rolled_back", "web2": "skipped", "web3": "skipped"}
+        "web1": "rolled_back",
+        "web2": "skipped",
+        "web3": "skipped",
+    }
     assert result.outcome == "rolled_back" and result.exit_code == ExitCode.CHECKS_FAILED
     assert world.head == dict.fromkeys(world.hosts, OLD)
     assert not [c for c in world.calls if c[0] != "web1"]
@@ -261,15 +299,15 @@ def test_a_canary_left_in_place_fails_the_run() -> None:
     from cookcam_ops.deploy.result import HostResult
     from cookcam_ops.deploy.run import RunMeta
 
-    samplers = {"web1": FakeSampler(lambda k: healthy(k, restarts=k)),
-                "web2": FakeSampler(healthy)}
+    samplers = {"web1": FakeSampler(lambda k: healthy(k, restarts=k)), "web2": FakeSampler(healthy)}
     bake = bake_of(samplers, auto_rollback=False)
     bake.after_switch(["web1"], ["web2"])
     meta = RunMeta("deploy", "prod", canary=CanaryRun(FAST, bake))
-    hosts = [HostResult("web1", OLD, NEW, Outcome.DEPLOYED),
-             HostResult("web2", OLD, NEW, Outcome.SKIPPED)]
+    hosts = [
+        HostResult("web1", OLD, NEW, Outcome.DEPLOYED),
+        HostResult("web2", OLD, NEW, Outcome.SKIPPED),
+    ]
     result = meta.finish([plan("web1"), plan("web2")], hosts, [])
     assert result.outcome == "failed" and result.exit_code == ExitCode.CHECKS_FAILED
     assert result.to_dict()["canary"]["verdict"] == "failed"
-    assert any(c.name == "canary:pm2-restarts" and c.status.value == "fail"
-               for c in result.checks)
+    assert any(c.name == "canary:pm2-restarts" and c.status.value == "fail" for c in result.checks)

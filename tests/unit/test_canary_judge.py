@@ -37,16 +37,22 @@ def test_the_example_spells_out_the_defaults() -> None:
     assert canary == CanaryConfig(rules=DEFAULT_RULES)
 
 
-@pytest.mark.parametrize(("rules", "expected"), [
-    ({"pm2-restarts": {"max": 0, "ratio": 2}}, "canary.rules.pm2-restarts: give one of"),
-    ({"pm2-restarts": {}}, "canary.rules.pm2-restarts: give one of"),
-    ({"restarts": {"max": 1}}, "canary.rules.restarts"),
-    ({"http-5xx": {"max": 1, "colour": "red"}}, "canary.rules.http-5xx.colour: unknown key"),
-    ({"memory-growth-mb": {"ratio": 0}},
-     "canary.rules.memory-growth-mb.ratio: Input should be greater"),
-])
-def test_a_bad_rule_is_one_line_with_its_key_path(tmp_path: Path, rules: dict[str, object],
-                                                  expected: str) -> None:
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        ({"pm2-restarts": {"max": 0, "ratio": 2}}, "canary.rules.pm2-restarts: give one of"),
+        ({"pm2-restarts": {}}, "canary.rules.pm2-restarts: give one of"),
+        ({"restarts": {"max": 1}}, "canary.rules.restarts"),
+        ({"http-5xx": {"max": 1, "colour": "red"}}, "canary.rules.http-5xx.colour: unknown key"),
+        (
+            {"memory-growth-mb": {"ratio": 0}},
+            "canary.rules.memory-growth-mb.ratio: Input should be greater",
+        ),
+    ],
+)
+def test_a_bad_rule_is_one_line_with_its_key_path(
+    tmp_path: Path, rules: dict[str, object], expected: str
+) -> None:
     doc = {"environments": {"prod": {"hosts": ["a@b"], "canary": {"rules": rules}}}}
     (tmp_path / "ops.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(ConfigError) as info:
@@ -61,37 +67,45 @@ def test_a_rule_given_replaces_its_default_only() -> None:
     assert not CanaryConfig(probe_requests=0).rule(Metric.HTTP_5XX).enabled
 
 
-@pytest.mark.parametrize(("metric", "rule", "text"), [
-    (Metric.SOCKET_AUTH_SUCCESS, Rule(min=99), ">= 99%"),
-    (Metric.PM2_RESTARTS, Rule(max=0), "<= 0"),
-    (Metric.SOCKET_AUTH_P95, Rule(ratio=2, margin=250), "<= baseline x 2 + 250 ms"),
-    (Metric.MEMORY_GROWTH, Rule(ratio=1, margin=64), "<= baseline + 64 MB"),
-    (Metric.SOCKET_AUTH_SUCCESS, Rule(margin=1), ">= baseline - 1%"),
-    (Metric.HTTP_5XX, Rule(max=0, enabled=False), "off"),
-])
+@pytest.mark.parametrize(
+    ("metric", "rule", "text"),
+    [
+        (Metric.SOCKET_AUTH_SUCCESS, Rule(min=99), ">= 99%"),
+        (Metric.PM2_RESTARTS, Rule(max=0), "<= 0"),
+        (Metric.SOCKET_AUTH_P95, Rule(ratio=2, margin=250), "<= baseline x 2 + 250 ms"),
+        (Metric.MEMORY_GROWTH, Rule(ratio=1, margin=64), "<= baseline + 64 MB"),
+        (Metric.SOCKET_AUTH_SUCCESS, Rule(margin=1), ">= baseline - 1%"),
+        (Metric.HTTP_5XX, Rule(max=0, enabled=False), "off"),
+    ],
+)
 def test_rules_read_as_people_write_them(metric: Metric, rule: Rule, text: str) -> None:
     assert rule_text(metric, rule) == text
 
 
-@pytest.mark.parametrize(("metric", "rule", "canary", "baseline", "status"), [
-    (Metric.SOCKET_AUTH_SUCCESS, Rule(min=99), 99.0, None, MetricStatus.PASS),
-    (Metric.SOCKET_AUTH_SUCCESS, Rule(min=99), 98.9, 100.0, MetricStatus.FAIL),
-    (Metric.SOCKET_AUTH_SUCCESS, Rule(margin=1), 99.5, 100.0, MetricStatus.PASS),
-    (Metric.SOCKET_AUTH_SUCCESS, Rule(margin=1), 98.5, 100.0, MetricStatus.FAIL),
-    (Metric.SOCKET_AUTH_P95, Rule(ratio=2, margin=250), 449.0, 100.0, MetricStatus.PASS),
-    (Metric.SOCKET_AUTH_P95, Rule(ratio=2, margin=250), 451.0, 100.0, MetricStatus.FAIL),
-    (Metric.SOCKET_AUTH_P95, Rule(ratio=2), 10.0, None, MetricStatus.SKIP),  # no baseline
-    (Metric.PM2_RESTARTS, Rule(max=0), None, 0.0, MetricStatus.FAIL),  # never measured
-    (Metric.PM2_RESTARTS, Rule(max=0, enabled=False), 5.0, 0.0, MetricStatus.SKIP),
-])
-def test_judge_both_directions(metric: Metric, rule: Rule, canary: float | None,
-                               baseline: float | None, status: MetricStatus) -> None:
+@pytest.mark.parametrize(
+    ("metric", "rule", "canary", "baseline", "status"),
+    [
+        (Metric.SOCKET_AUTH_SUCCESS, Rule(min=99), 99.0, None, MetricStatus.PASS),
+        (Metric.SOCKET_AUTH_SUCCESS, Rule(min=99), 98.9, 100.0, MetricStatus.FAIL),
+        (Metric.SOCKET_AUTH_SUCCESS, Rule(margin=1), 99.5, 100.0, MetricStatus.PASS),
+        (Metric.SOCKET_AUTH_SUCCESS, Rule(margin=1), 98.5, 100.0, MetricStatus.FAIL),
+        (Metric.SOCKET_AUTH_P95, Rule(ratio=2, margin=250), 449.0, 100.0, MetricStatus.PASS),
+        (Metric.SOCKET_AUTH_P95, Rule(ratio=2, margin=250), 451.0, 100.0, MetricStatus.FAIL),
+        (Metric.SOCKET_AUTH_P95, Rule(ratio=2), 10.0, None, MetricStatus.SKIP),  # no baseline
+        (Metric.PM2_RESTARTS, Rule(max=0), None, 0.0, MetricStatus.FAIL),  # never measured
+        (Metric.PM2_RESTARTS, Rule(max=0, enabled=False), 5.0, 0.0, MetricStatus.SKIP),
+    ],
+)
+def test_judge_both_directions(
+    metric: Metric, rule: Rule, canary: float | None, baseline: float | None, status: MetricStatus
+) -> None:
     assert judge(metric, rule, canary, baseline) is status
 
 
 def test_a_group_is_as_good_as_its_worst_host() -> None:
-    assert worst(Metric.SOCKET_AUTH_SUCCESS, [Figure(100.0), Figure(90.0), Figure(None)]) \
-        == Figure(90.0)
+    assert worst(Metric.SOCKET_AUTH_SUCCESS, [Figure(100.0), Figure(90.0), Figure(None)]) == Figure(
+        90.0
+    )
     assert worst(Metric.PM2_RESTARTS, [Figure(0.0), Figure(3.0)]) == Figure(3.0)
     assert worst(Metric.PM2_RESTARTS, [Figure(None)]) == Figure(None)
 
@@ -109,10 +123,11 @@ def test_failures_no_later_sample_can_undo_are_certain() -> None:
 
 def test_mid_bake_a_failure_that_may_recover_is_failing_and_nothing_yet_is_pending() -> None:
     settings = CanaryConfig()
-    canary = {Metric.SOCKET_AUTH_SUCCESS: Figure(90.0, bad=1, total=10),
-              Metric.PM2_RESTARTS: Figure(1.0)}
-    rows = {r.metric: r for r in judge_all(settings, canary, {}, {
-        Metric.SOCKET_AUTH_SUCCESS: 130})}
+    canary = {
+        Metric.SOCKET_AUTH_SUCCESS: Figure(90.0, bad=1, total=10),
+        Metric.PM2_RESTARTS: Figure(1.0),
+    }
+    rows = {r.metric: r for r in judge_all(settings, canary, {}, {Metric.SOCKET_AUTH_SUCCESS: 130})}
     assert rows[Metric.SOCKET_AUTH_SUCCESS].status is MetricStatus.FAILING
     assert rows[Metric.PM2_RESTARTS].status is MetricStatus.FAIL
     assert rows[Metric.MEMORY_GROWTH].status is MetricStatus.PENDING
@@ -130,8 +145,7 @@ def test_figures_read_as_people_read_them() -> None:
     assert fmt(Metric.PM2_RESTARTS, None) == "-"
 
 
-def worker(pm_id: str, pid: int, restarts: int, memory_mb: float,
-           status: str = "online") -> Worker:
+def worker(pm_id: str, pid: int, restarts: int, memory_mb: float, status: str = "online") -> Worker:
     return Worker(pm_id, pid, status, restarts, int(memory_mb * MB), f"/l/err-{pm_id}.log")
 
 
@@ -141,11 +155,24 @@ def look(*workers: Worker, lines: int = 0, error: str | None = None) -> Pm2Look:
 
 def test_a_tally_counts_restarts_memory_and_error_lines_between_looks() -> None:
     tally = HostTally()
-    tally.add(HostSample(0.0, (True, 0.01), (10, 0), ((True, 0.1),) * 10,
-                         look(worker("0", 10, 3, 50), worker("1", 11, 3, 50))))
-    tally.add(HostSample(30.0, (True, 0.02), (10, 1), ((True, 0.1),) * 9 + ((False, 10.0),),
-                         look(worker("0", 12, 4, 40, "launching"), worker("1", 11, 3, 80),
-                              lines=5)))
+    tally.add(
+        HostSample(
+            0.0,
+            (True, 0.01),
+            (10, 0),
+            ((True, 0.1),) * 10,
+            look(worker("0", 10, 3, 50), worker("1", 11, 3, 50)),
+        )
+    )
+    tally.add(
+        HostSample(
+            30.0,
+            (True, 0.02),
+            (10, 1),
+            ((True, 0.1),) * 9 + ((False, 10.0),),
+            look(worker("0", 12, 4, 40, "launching"), worker("1", 11, 3, 80), lines=5),
+        )
+    )
     tally.add(HostSample(60.0, (False, 5.0), (10, 0), (), None, "host1: connection lost"))
     f = tally.figures()
     assert f[Metric.PM2_RESTARTS].value == 1
@@ -171,22 +198,30 @@ def test_no_look_means_no_pm2_figures() -> None:
     tally = HostTally()
     tally.add(HostSample(0.0, (True, 0.01), pm2=None, problem="unreachable"))
     figures = tally.figures()
-    for metric in (Metric.PM2_RESTARTS, Metric.WORKERS_NOT_ONLINE, Metric.MEMORY_GROWTH,
-                   Metric.ERROR_LOG_RATE):
+    for metric in (
+        Metric.PM2_RESTARTS,
+        Metric.WORKERS_NOT_ONLINE,
+        Metric.MEMORY_GROWTH,
+        Metric.ERROR_LOG_RATE,
+    ):
         assert figures[metric].value is None
 
 
-JLIST = ('{"now":1,"processes":[{"name":"cookcam-api","pm_id":0,"pid":41,"status":"online",'
-         '"restart_time":2,"memory":1048576,"pm_err_log_path":"/h/.pm2/logs/e-0.log"},'
-         '{"name":"other","pm_id":1,"pid":42,"status":"online"},'
-         '{"name":"cookcam-api","pm_id":2,"pid":null,"status":"errored",'
-         '"pm_err_log_path":"relative.log"}]}')
+JLIST = (
+    '{"now":1,"processes":[{"name":"cookcam-api","pm_id":0,"pid":41,"status":"online",'
+    '"restart_time":2,"memory":1048576,"pm_err_log_path":"/h/.pm2/logs/e-0.log"},'
+    '{"name":"other","pm_id":1,"pid":42,"status":"online"},'
+    '{"name":"cookcam-api","pm_id":2,"pid":null,"status":"errored",'
+    '"pm_err_log_path":"relative.log"}]}'
+)
 
 
 def test_a_look_keeps_the_app_workers_and_safe_log_paths() -> None:
-    out = ("\n@@cookcam-ops begin pm2@@\n" + JLIST + "\n@@cookcam-ops end pm2 0@@\n"
-           "\n@@cookcam-ops begin logs@@\n120 3 /h/.pm2/logs/e-0.log\nbad line\n"
-           "@@cookcam-ops end logs 0@@\n")
+    out = (
+        "\n@@cookcam-ops begin pm2@@\n" + JLIST + "\n@@cookcam-ops end pm2 0@@\n"
+        "\n@@cookcam-ops begin logs@@\n120 3 /h/.pm2/logs/e-0.log\nbad line\n"
+        "@@cookcam-ops end logs 0@@\n"
+    )
     result = Pm2Sample("cookcam-api").process(out)
     assert [w.pm_id for w in result.workers] == ["0", "2"]
     assert result.workers[0] == Worker("0", 41, "online", 2, 1048576, "/h/.pm2/logs/e-0.log")
@@ -194,7 +229,8 @@ def test_a_look_keeps_the_app_workers_and_safe_log_paths() -> None:
     assert result.logs == {"/h/.pm2/logs/e-0.log": (120, 3)}
     down = Pm2Sample("cookcam-api").process(
         '\n@@cookcam-ops begin pm2@@\n{"error":"the PM2 daemon is not running"}\n'
-        "@@cookcam-ops end pm2 0@@\n")
+        "@@cookcam-ops end pm2 0@@\n"
+    )
     assert down.error == "the PM2 daemon is not running" and down.workers == ()
 
 
@@ -211,18 +247,30 @@ def test_the_sample_script_counts_new_error_lines_on_a_real_shell(tmp_path: Path
     log.write_text("one\ntwo\n")
     rotated = tmp_path / "rotated.log"
     rotated.write_text("x\n")
-    offsets = {str(log): 4, str(rotated): 100, str(tmp_path / "gone.log"): 0,
-               str(tmp_path / "new.log"): hostside.SIZE_ONLY}
+    offsets = {
+        str(log): 4,
+        str(rotated): 100,
+        str(tmp_path / "gone.log"): 0,
+        str(tmp_path / "new.log"): hostside.SIZE_ONLY,
+    }
     (tmp_path / "new.log").write_text("a\nb\nc\n")
     sample = Pm2Sample("cookcam-api", offsets)
-    done = subprocess.run(["sh", "-c", sample.command()], capture_output=True, text=True,
-                          timeout=30, check=False,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-                               "PM2_HOME": str(tmp_path / "pm2")})
+    done = subprocess.run(
+        ["sh", "-c", sample.command()],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PM2_HOME": str(tmp_path / "pm2")},
+    )
     result = sample.process(done.stdout)
     assert result.error == "the PM2 daemon is not running"
-    assert result.logs == {str(log): (8, 1), str(rotated): (2, 1),
-                           str(tmp_path / "gone.log"): (0, 0), str(tmp_path / "new.log"): (6, 0)}
+    assert result.logs == {
+        str(log): (8, 1),
+        str(rotated): (2, 1),
+        str(tmp_path / "gone.log"): (0, 0),
+        str(tmp_path / "new.log"): (6, 0),
+    }
 
 
 def test_parse_logs_ignores_what_it_cannot_read() -> None:

@@ -93,21 +93,27 @@ def test_sigterm_only_drops_the_sigint_handler(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-@pytest.mark.parametrize(("kind", "settings"), [
-    ("release", ("cluster", 2, 10000)),
-    ("ecosystem-scale", ("cluster", 3, 10000)),
-    ("ecosystem-fork", ("fork", 1, 10000)),
-    ("kill-timeout-short", ("cluster", 2, 1000)),
-])
-def test_ecosystem_kinds_change_only_what_pm2_reads(tmp_path: Path, kind: str,
-                                                    settings: tuple[str, int, int]) -> None:
+@pytest.mark.parametrize(
+    ("kind", "settings"),
+    [
+        ("release", ("cluster", 2, 10000)),
+        ("ecosystem-scale", ("cluster", 3, 10000)),
+        ("ecosystem-fork", ("fork", 1, 10000)),
+        ("kill-timeout-short", ("cluster", 2, 1000)),
+    ],
+)
+def test_ecosystem_kinds_change_only_what_pm2_reads(
+    tmp_path: Path, kind: str, settings: tuple[str, int, int]
+) -> None:
     """Read back by the tool's own ecosystem reader, as a deploy reads a target commit."""
     changes.write_api_tree(tmp_path, kind, 5)
     diff = changed_files(tmp_path)
-    assert sorted(diff) == (["ecosystem.config.js", "src/release.ts"] if kind != "release"
-                            else ["src/release.ts"])
-    done = subprocess.run(["sh", "-c", served_command(str(tmp_path))], capture_output=True,
-                          text=True, check=True)
+    assert sorted(diff) == (
+        ["ecosystem.config.js", "src/release.ts"] if kind != "release" else ["src/release.ts"]
+    )
+    done = subprocess.run(
+        ["sh", "-c", served_command(str(tmp_path))], capture_output=True, text=True, check=True
+    )
     got = wanted(parse_ecosystem(json.loads(done.stdout)), "cookcam-api")
     assert got is not None
     assert (got.exec_mode, got.instances, got.kill_timeout) == settings

@@ -49,8 +49,9 @@ def test_missing_file_exits_2_with_one_line(runner: CliRunner, tmp_path: Path) -
     assert "Traceback" not in result.stderr
 
 
-def test_bad_schema_exits_2(runner: CliRunner, write_env: Callable[..., Path],
-                            tmp_path: Path) -> None:
+def test_bad_schema_exits_2(
+    runner: CliRunner, write_env: Callable[..., Path], tmp_path: Path
+) -> None:
     schema = tmp_path / "s.yaml"
     schema.write_text("variables: [\n")
     result = runner.invoke(app, ["env", "validate", str(write_env()), "--schema", str(schema)])
@@ -63,8 +64,9 @@ def test_bad_flag_exits_2(runner: CliRunner) -> None:
     assert result.exit_code == 2
 
 
-def test_junit_counts_and_failures(runner: CliRunner, write_env: Callable[..., Path],
-                                   tmp_path: Path) -> None:
+def test_junit_counts_and_failures(
+    runner: CliRunner, write_env: Callable[..., Path], tmp_path: Path
+) -> None:
     junit = tmp_path / "out.xml"
     env = write_env(JWT_SECRET="short", LOG_LEVEL=None)
     result = runner.invoke(app, ["env", "validate", str(env), "--junit", str(junit), "--json"])
@@ -80,32 +82,62 @@ def test_junit_counts_and_failures(runner: CliRunner, write_env: Callable[..., P
 
 
 def test_checklist_local(runner: CliRunner, write_env: Callable[..., Path]) -> None:
-    args = ["--config", str(ROOT / "ops.yaml.example"), "checklist", "production", "--local",
-            "--env-file", str(write_env()), "--json"]
+    args = [
+        "--config",
+        str(ROOT / "ops.yaml.example"),
+        "checklist",
+        "production",
+        "--local",
+        "--env-file",
+        str(write_env()),
+        "--json",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.stdout + result.stderr
     names = [c["name"] for c in json.loads(result.stdout)["checks"]]
-    assert names == ["env-all-set", "jwt-secrets-length", "stripe-webhook-secret",
-                     "sentry-dsn-project", "env-schema"]
+    assert names == [
+        "env-all-set",
+        "jwt-secrets-length",
+        "stripe-webhook-secret",
+        "sentry-dsn-project",
+        "env-schema",
+    ]
 
 
-def test_checklist_sentry_project_mismatch(runner: CliRunner,
-                                           write_env: Callable[..., Path]) -> None:
+def test_checklist_sentry_project_mismatch(
+    runner: CliRunner, write_env: Callable[..., Path]
+) -> None:
     env = write_env(SENTRY_DSN="https://abc@o1.ingest.sentry.io/999")
-    args = ["--config", str(ROOT / "ops.yaml.example"), "checklist", "production", "--local",
-            "--env-file", str(env), "--json"]
+    args = [
+        "--config",
+        str(ROOT / "ops.yaml.example"),
+        "checklist",
+        "production",
+        "--local",
+        "--env-file",
+        str(env),
+        "--json",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 1
-    item = next(c for c in json.loads(result.stdout)["checks"]
-                if c["name"] == "sentry-dsn-project")
-    assert item["detail"] == ("SENTRY_DSN points to project 999, but ops.yaml says "
-                              "4505000000000000 for production")
+    item = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "sentry-dsn-project")
+    assert item["detail"] == (
+        "SENTRY_DSN points to project 999, but ops.yaml says 4505000000000000 for production"
+    )
 
 
-def test_checklist_unknown_environment_exits_2(runner: CliRunner,
-                                               write_env: Callable[..., Path]) -> None:
-    args = ["--config", str(ROOT / "ops.yaml.example"), "checklist", "prod", "--local",
-            "--env-file", str(write_env())]
+def test_checklist_unknown_environment_exits_2(
+    runner: CliRunner, write_env: Callable[..., Path]
+) -> None:
+    args = [
+        "--config",
+        str(ROOT / "ops.yaml.example"),
+        "checklist",
+        "prod",
+        "--local",
+        "--env-file",
+        str(write_env()),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "unknown environment 'prod'" in result.stderr
@@ -117,8 +149,13 @@ def test_junit_holds_details_with_control_characters(tmp_path: Path) -> None:
     still parse, and the characters show as escapes."""
     from cookcam_ops.report import Check, Report, Status, write_junit
 
-    report = Report("t", [Check("build\x07", Status.FAIL, "npm ERR! \x1b[31mboom\x1b[0m\x00",
-                                "web\x01"), Check("warned", Status.WARN, "form\x0cfeed")])
+    report = Report(
+        "t",
+        [
+            Check("build\x07", Status.FAIL, "npm ERR! \x1b[31mboom\x1b[0m\x00", "web\x01"),
+            Check("warned", Status.WARN, "form\x0cfeed"),
+        ],
+    )
     path = tmp_path / "junit.xml"
     write_junit(report, "deploy\x1b", path)
     suite = ET.parse(path).getroot().find("testsuite")
@@ -129,11 +166,15 @@ def test_junit_holds_details_with_control_characters(tmp_path: Path) -> None:
     assert suite.findall("testcase")[0].get("classname") == "deploy\\x1b.web\\x01"
 
 
-def test_tables_not_on_a_terminal_never_break_a_value(runner: CliRunner,
-                                                       write_env: Callable[..., Path]) -> None:
+def test_tables_not_on_a_terminal_never_break_a_value(
+    runner: CliRunner, write_env: Callable[..., Path]
+) -> None:
     """Piped into a CI log (no terminal), a long detail stays on its row's one line."""
-    env = write_env(JWT_SECRET="short", STRIPE_SECRET_KEY="x" * 10,
-                    NEW_VARIABLE_WITH_A_LONG_NAME_THAT_NOBODY_EXPECTS="1")
+    env = write_env(
+        JWT_SECRET="short",
+        STRIPE_SECRET_KEY="x" * 10,
+        NEW_VARIABLE_WITH_A_LONG_NAME_THAT_NOBODY_EXPECTS="1",
+    )
     done = runner.invoke(app, ["env", "validate", str(env)], env={"COLUMNS": "60"})
     assert done.exit_code == 1
     rows = [line for line in done.stdout.splitlines() if "JWT_SECRET" in line]
@@ -144,9 +185,16 @@ def test_tables_not_on_a_terminal_never_break_a_value(runner: CliRunner,
 
 def test_shell_completion_offers_the_environments_of_ops_yaml(runner: CliRunner) -> None:
     def complete(words: str) -> list[str]:
-        done = runner.invoke(app, [], prog_name="cookcam-ops", env={
-            "_COOKCAM_OPS_COMPLETE": "complete_bash", "COMP_WORDS": words,
-            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))})
+        done = runner.invoke(
+            app,
+            [],
+            prog_name="cookcam-ops",
+            env={
+                "_COOKCAM_OPS_COMPLETE": "complete_bash",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+            },
+        )
         assert done.exit_code == 0, done.output
         return done.output.split()
 
@@ -161,8 +209,7 @@ def test_shell_completion_offers_the_environments_of_ops_yaml(runner: CliRunner)
 
 def test_init_writes_the_commented_example_that_loads(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "ops.yaml"
-    done = runner.invoke(app, ["init", "--output", str(out), "--environment", "prod-eu",
-                               "--json"])
+    done = runner.invoke(app, ["init", "--output", str(out), "--environment", "prod-eu", "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["path"] == str(out)
     text = out.read_text()

@@ -33,13 +33,16 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_host_mapping_overrides(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
 environments:
   prod:
     hosts:
       - deploy@web1.example.com:2222
       - {ssh: "deploy@10.0.0.2", name: web2, port: 3001, app_path: /srv/api}
-""")
+""",
+    )
     env = load_config(p).environment("prod")
     assert env.hosts[0].ssh_port == 2222
     assert env.hosts[0].label == "web1.example.com:2222"
@@ -47,21 +50,37 @@ environments:
     assert env.hosts[1].port == 3001
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("environments:\n  prod:\n    hosts:\n      - 'root@bad host'\n",
-     ":4: ops.yaml: environments.prod.hosts[0].ssh: must be user@host or user@host:port"),
-    ("environments:\n  prod:\n    hosts: [a@b]\n    batch_size: 0\n",
-     ":4: ops.yaml: environments.prod.batch_size: Input should be greater than or equal to 1"),
-    ("environments:\n  prod:\n    hosts: [a@b]\n    colour: blue\n",
-     ":4: ops.yaml: environments.prod.colour: unknown key"),
-    ("app:\n  port: 99999\nenvironments:\n  prod:\n    hosts: [a@b]\n",
-     ":2: ops.yaml: app.port: Input should be less than or equal to 65535"),
-    ("environments:\n  prod:\n    ssh: {}\n",
-     ":2: ops.yaml: environments.prod.hosts: required key is missing"),
-    ("environments: [\n", "ops.yaml is not valid YAML"),
-    ("smoke:\n  token_env: 'eyJ secret'\nenvironments:\n  p:\n    hosts: [a@b]\n",
-     ":2: ops.yaml: smoke.token_env: must be an environment variable name, not a value"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "environments:\n  prod:\n    hosts:\n      - 'root@bad host'\n",
+            ":4: ops.yaml: environments.prod.hosts[0].ssh: must be user@host or user@host:port",
+        ),
+        (
+            "environments:\n  prod:\n    hosts: [a@b]\n    batch_size: 0\n",
+            ":4: ops.yaml: environments.prod.batch_size: "
+            "Input should be greater than or equal to 1",
+        ),
+        (
+            "environments:\n  prod:\n    hosts: [a@b]\n    colour: blue\n",
+            ":4: ops.yaml: environments.prod.colour: unknown key",
+        ),
+        (
+            "app:\n  port: 99999\nenvironments:\n  prod:\n    hosts: [a@b]\n",
+            ":2: ops.yaml: app.port: Input should be less than or equal to 65535",
+        ),
+        (
+            "environments:\n  prod:\n    ssh: {}\n",
+            ":2: ops.yaml: environments.prod.hosts: required key is missing",
+        ),
+        ("environments: [\n", "ops.yaml is not valid YAML"),
+        (
+            "smoke:\n  token_env: 'eyJ secret'\nenvironments:\n  p:\n    hosts: [a@b]\n",
+            ":2: ops.yaml: smoke.token_env: must be an environment variable name, not a value",
+        ),
+    ],
+)
 def test_bad_config_one_line(tmp_path: Path, text: str, expected: str) -> None:
     p = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
@@ -73,8 +92,10 @@ def test_bad_config_one_line(tmp_path: Path, text: str, expected: str) -> None:
 
 
 def test_validation_error_does_not_echo_input(tmp_path: Path) -> None:
-    p = write(tmp_path, "smoke:\n  token_env: 'ghp-SECRETVALUE x'\nenvironments:\n  p:\n"
-                        "    hosts: [a@b]\n")
+    p = write(
+        tmp_path,
+        "smoke:\n  token_env: 'ghp-SECRETVALUE x'\nenvironments:\n  p:\n    hosts: [a@b]\n",
+    )
     with pytest.raises(ConfigError) as info:
         load_config(p)
     assert "SECRETVALUE" not in str(info.value)

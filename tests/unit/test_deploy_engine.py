@@ -27,16 +27,16 @@ def world() -> World:
     return World(["web1", "web2", "web3"])
 
 
-def run(world: World, batch: int = 1, auto: bool = True, cancel_first: bool = False
-        ) -> RunResult:
+def run(world: World, batch: int = 1, auto: bool = True, cancel_first: bool = False) -> RunResult:
     plans = [plan(h) for h in world.hosts]
     sessions = {h: world.session(h) for h in world.hosts}
     ctx = world.context(batch_size=batch, auto_rollback=auto)
     if cancel_first:
         ctx.cancel.set()
     hosts = engine.execute(plans, sessions, ctx, {})
-    return RunResult("deploy", "prod", run_outcome("deploy", hosts), NEW, hosts,
-                     interrupted=ctx.cancel.is_set())
+    return RunResult(
+        "deploy", "prod", run_outcome("deploy", hosts), NEW, hosts, interrupted=ctx.cancel.is_set()
+    )
 
 
 def outcomes(result: RunResult) -> dict[str, str]:
@@ -161,9 +161,20 @@ def test_a_host_lost_before_its_switch_is_exit_3(world: World) -> None:
 
 def test_json_shape(world: World) -> None:
     doc = run(world).to_dict()
-    assert list(doc) == ["ok", "environment", "action", "outcome", "target_sha", "hosts",
-                         "duration_s", "checks", "warnings", "interrupted", "unreachable",
-                         "answered"]
+    assert list(doc) == [
+        "ok",
+        "environment",
+        "action",
+        "outcome",
+        "target_sha",
+        "hosts",
+        "duration_s",
+        "checks",
+        "warnings",
+        "interrupted",
+        "unreachable",
+        "answered",
+    ]
     host = doc["hosts"][0]
     assert list(host) == ["name", "from_sha", "to_sha", "outcome", "steps", "pm2"]
     assert list(host["steps"][0]) == ["name", "status", "duration_s", "detail"]
@@ -171,12 +182,15 @@ def test_json_shape(world: World) -> None:
 
 
 def test_a_warned_step_is_in_the_json_and_the_report_never_a_silent_success(
-        world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = run(world)
     killed = "PM2 SIGKILLed 1 worker(s) mid-drain (worker 0 after 1000 ms)"
     web1 = result.hosts[0]
-    web1.steps = [StepResult(s.name, StepStatus.WARN, s.duration_s, killed) if s.name == "reload"
-                  else s for s in web1.steps]
+    web1.steps = [
+        StepResult(s.name, StepStatus.WARN, s.duration_s, killed) if s.name == "reload" else s
+        for s in web1.steps
+    ]
     web1.pm2 = ApplyPlan(Apply.SCALE, (Change("instances", 2, 3),))
     assert result.ok and result.exit_code == 0 and result.outcome == "deployed"
     doc = result.to_dict()

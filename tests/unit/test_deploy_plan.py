@@ -27,8 +27,10 @@ def test_lockfile_unchanged_links_modules_and_skips_npm_ci() -> None:
     assert p.needs_build and not p.lockfile_changed
     assert steps["npm-ci"].skip == "when: lockfile_changed is false"
     assert steps["link-modules"].skip is None
-    assert "ln -s /srv/web1/api/node_modules /srv/web1/api.ops/build/node_modules" in \
-        steps["link-modules"].command
+    assert (
+        "ln -s /srv/web1/api/node_modules /srv/web1/api.ops/build/node_modules"
+        in steps["link-modules"].command
+    )
 
 
 def test_lockfile_changed_runs_npm_ci_in_the_build_dir() -> None:
@@ -36,8 +38,7 @@ def test_lockfile_changed_runs_npm_ci_in_the_build_dir() -> None:
     steps = by_name(p)
     assert p.lockfile_changed
     assert steps["npm-ci"].skip is None
-    assert steps["npm-ci"].command == ("cd /srv/web1/api.ops/build && npm ci --no-audit "
-                                       "--no-fund")
+    assert steps["npm-ci"].command == ("cd /srv/web1/api.ops/build && npm ci --no-audit --no-fund")
     assert steps["link-modules"].skip
 
 
@@ -108,8 +109,9 @@ def test_auto_rollback_plan_skips_lock_and_record_and_ignores_a_dirty_tree() -> 
     assert f"-B main {OLD}" in steps["switch"].command
 
 
-SHIPPED = Pm2Settings("cluster", 2, 10000, True, 10000, "/srv/web1/api/dist/index.js",
-                      "/srv/web1/api")
+SHIPPED = Pm2Settings(
+    "cluster", 2, 10000, True, 10000, "/srv/web1/api/dist/index.js", "/srv/web1/api"
+)
 
 
 def eco_facts(running: Pm2Settings | None = SHIPPED, **over: Any) -> dict[str, object]:
@@ -117,7 +119,6 @@ def eco_facts(running: Pm2Settings | None = SHIPPED, **over: Any) -> dict[str, o
     doc = ecosystem_doc(sha=NEW, **over)
     doc["apps"][0].update(cwd="/srv/web1/api", script="/srv/web1/api/dist/index.js")
     return {"running": running, "target_ecosystem": parse_ecosystem(doc)}
-
 
 
 def test_an_instance_count_change_is_a_reload_then_pm2_scale() -> None:
@@ -142,9 +143,14 @@ def test_fork_mode_on_either_side_stops_then_starts() -> None:
     p = plan("web1", **eco_facts(exec_mode="fork", instances=1))
     assert p.pm2 is not None and p.pm2.how is Apply.RESTART
     assert "/srv/web1/api 115000 replace" in by_name(p)["reload"].command
-    back = plan("web1", **eco_facts(Pm2Settings("fork", 1, 10000, True, 10000,
-                                                "/srv/web1/api/dist/index.js",
-                                                "/srv/web1/api")))
+    back = plan(
+        "web1",
+        **eco_facts(
+            Pm2Settings(
+                "fork", 1, 10000, True, 10000, "/srv/web1/api/dist/index.js", "/srv/web1/api"
+            )
+        ),
+    )
     assert back.pm2 is not None and back.pm2.how is Apply.RESTART
 
 
@@ -152,7 +158,12 @@ def test_unchanged_or_unread_settings_keep_the_plain_reload() -> None:
     same = plan("web1", **eco_facts())
     assert same.pm2 is not None and same.pm2.how is Apply.NONE and not same.pm2.changes
     assert reload_run(by_name(same)["reload"]) == "pm2 reload cookcam-api --update-env"
-    broken = plan("web1", running=SHIPPED, target_ecosystem=parse_ecosystem(
-        {"error": "node cannot load ecosystem.config.js (SyntaxError)"}))
+    broken = plan(
+        "web1",
+        running=SHIPPED,
+        target_ecosystem=parse_ecosystem(
+            {"error": "node cannot load ecosystem.config.js (SyntaxError)"}
+        ),
+    )
     assert broken.pm2 is not None and broken.pm2.unknown and broken.pm2.how is Apply.NONE
     assert plan("web1").pm2 is None  # no target file read (the facts had no candidates)

@@ -16,8 +16,17 @@ def test_builtin_playbooks_load() -> None:
     deploy = load_playbook(default_playbook("deploy.yaml"))
     names = [s.name for s in deploy.steps]
     assert names[:2] == ["lock", "checklist"]
-    for step in ("prepare", "npm-ci", "build", "test-build", "switch", "reload", "health",
-                 "smoke", "record"):
+    for step in (
+        "prepare",
+        "npm-ci",
+        "build",
+        "test-build",
+        "switch",
+        "reload",
+        "health",
+        "smoke",
+        "record",
+    ):
         assert step in names
     assert deploy.steps[deploy.switch_index].name == "switch"
     assert all(s.timeout > 0 for s in deploy.steps)
@@ -35,27 +44,49 @@ def write(tmp_path: Path, steps: list[dict[str, object]], **top: object) -> Path
 SWITCH = {"name": "switch", "switch": True, "run": "true"}
 
 
-@pytest.mark.parametrize(("steps", "expected"), [
-    ([{"name": "build", "builtin": "compile"}, SWITCH], "step 'build' (builtin): Input should be"),
-    ([{"name": "build", "run": "make {nope}"}, SWITCH], "step 'build' (run): unknown placeholder "
-                                                       "{nope}"),
-    ([{"name": "build", "run": "x", "builtin": "health"}, SWITCH],
-     "step 'build': a step needs exactly one of"),
-    ([{"name": "build", "run": "x", "timeout": -1}, SWITCH], "step 'build' (timeout): Input "
-                                                           "should be greater than 0"),
-    ([{"name": "build", "run": "x", "colour": 1}, SWITCH], "step 'build' (colour): unknown key"),
-    ([{"name": "build", "run": "x"}], "exactly one step with `switch: true` (found 0)"),
-    ([SWITCH, {**SWITCH, "name": "again"}], "step 'again': a playbook needs exactly one"),
-    ([SWITCH, {"name": "switch", "run": "y"}], "step 'switch' (name): the name 'switch' is "
-                                              "used twice"),
-    ([SWITCH, {"name": "c", "builtin": "checklist"}], "step 'c': `builtin: checklist` must "
-                                                     "come before"),
-    ([SWITCH, {"name": "h", "builtin": "health", "when": "needs_build"}],
-     "step 'h' (when): steps after the switch cannot be conditional"),
-    ([{"name": "Bad Name", "run": "x"}, SWITCH], "step 'Bad Name' (name): a step name is"),
-])
-def test_bad_playbooks_name_the_step(tmp_path: Path, steps: list[dict[str, object]],
-                                     expected: str) -> None:
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (
+            [{"name": "build", "builtin": "compile"}, SWITCH],
+            "step 'build' (builtin): Input should be",
+        ),
+        (
+            [{"name": "build", "run": "make {nope}"}, SWITCH],
+            "step 'build' (run): unknown placeholder {nope}",
+        ),
+        (
+            [{"name": "build", "run": "x", "builtin": "health"}, SWITCH],
+            "step 'build': a step needs exactly one of",
+        ),
+        (
+            [{"name": "build", "run": "x", "timeout": -1}, SWITCH],
+            "step 'build' (timeout): Input should be greater than 0",
+        ),
+        (
+            [{"name": "build", "run": "x", "colour": 1}, SWITCH],
+            "step 'build' (colour): unknown key",
+        ),
+        ([{"name": "build", "run": "x"}], "exactly one step with `switch: true` (found 0)"),
+        ([SWITCH, {**SWITCH, "name": "again"}], "step 'again': a playbook needs exactly one"),
+        (
+            [SWITCH, {"name": "switch", "run": "y"}],
+            "step 'switch' (name): the name 'switch' is used twice",
+        ),
+        (
+            [SWITCH, {"name": "c", "builtin": "checklist"}],
+            "step 'c': `builtin: checklist` must come before",
+        ),
+        (
+            [SWITCH, {"name": "h", "builtin": "health", "when": "needs_build"}],
+            "step 'h' (when): steps after the switch cannot be conditional",
+        ),
+        ([{"name": "Bad Name", "run": "x"}, SWITCH], "step 'Bad Name' (name): a step name is"),
+    ],
+)
+def test_bad_playbooks_name_the_step(
+    tmp_path: Path, steps: list[dict[str, object]], expected: str
+) -> None:
     path = write(tmp_path, steps)
     with pytest.raises(ConfigError) as e:
         load_playbook(path)
@@ -68,15 +99,20 @@ def test_bad_playbooks_name_the_step(tmp_path: Path, steps: list[dict[str, objec
 def test_lock_must_come_first(tmp_path: Path) -> None:
     path = tmp_path / "book.yaml"
     path.write_text(yaml.safe_dump({"steps": [SWITCH]}))
-    with pytest.raises(ConfigError, match=r"book.yaml:2: playbook: step 'switch': the first step "
-                                          "must be `builtin: lock`"):
+    with pytest.raises(
+        ConfigError,
+        match=r"book.yaml:2: playbook: step 'switch': the first step "
+        "must be `builtin: lock`",
+    ):
         load_playbook(path)
 
 
 def test_the_error_line_is_the_steps_line(tmp_path: Path) -> None:
     path = tmp_path / "book.yaml"
-    path.write_text("steps:\n  - name: lock\n    builtin: lock\n  - name: build\n"
-                    "    run: make\n    timeout: soon\n  - {name: switch, switch: true, run: x}\n")
+    path.write_text(
+        "steps:\n  - name: lock\n    builtin: lock\n  - name: build\n"
+        "    run: make\n    timeout: soon\n  - {name: switch, switch: true, run: x}\n"
+    )
     with pytest.raises(ConfigError, match=r"book.yaml:6: playbook: step 'build' \(timeout\)"):
         load_playbook(path)
 
@@ -91,8 +127,10 @@ def test_not_yaml_and_missing(tmp_path: Path) -> None:
 
 
 def test_render_quotes_every_value_and_leaves_shell_expansions() -> None:
-    out = render("cd {app_path} && echo ${HOME} {to_sha}",
-                 {"app_path": "/srv/my app; rm -rf /", "to_sha": "abc"})
+    out = render(
+        "cd {app_path} && echo ${HOME} {to_sha}",
+        {"app_path": "/srv/my app; rm -rf /", "to_sha": "abc"},
+    )
     assert out == "cd '/srv/my app; rm -rf /' && echo ${HOME} abc"
 
 

@@ -34,10 +34,17 @@ class LocalHost:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> RunResult:
-        done = subprocess.run(["sh", "-c", command], env=self.env, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: object = None
+    ) -> RunResult:
+        done = subprocess.run(
+            ["sh", "-c", command],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         return RunResult(command, done.returncode, done.stdout, done.stderr, 0.0)
 
     def read_file(self, path: str) -> bytes | None:
@@ -81,17 +88,46 @@ def seed_host(tmp: Path, port: int) -> dict[str, str]:
     (api.parent / "api.ops").mkdir()  # a legacy state dir the probe would adopt: init must not
     subprocess.run([*git, "-C", str(top), "add", "backend/api/ecosystem.config.js"], check=True)
     subprocess.run([*git, "-C", str(top), "commit", "-qm", "one"], check=True)
-    subprocess.run([*git, "-C", str(top), "remote", "add", "origin",
-                    "https://ci:t0ken@github.com/cookcam/cookcam.git"], check=True)
+    subprocess.run(
+        [
+            *git,
+            "-C",
+            str(top),
+            "remote",
+            "add",
+            "origin",
+            "https://ci:t0ken@github.com/cookcam/cookcam.git",
+        ],
+        check=True,
+    )
     nvm = home / ".nvm" / "versions" / "node" / "v20.11.1" / "bin"
     nvm.mkdir(parents=True)
     assert NODE is not None
     (nvm / "node").symlink_to(NODE)
-    jlist = [{"name": "cookcam-api", "pid": 11, "pm_id": i, "monit": {},
-              "pm2_env": {"status": "online", "exec_mode": "cluster_mode", "instances": 2,
-                          "pm_cwd": str(api), "env": {"JWT_SECRET": "S3NT1N3L-discover"}}}
-             for i in (0, 1)] + [{"name": "worker", "pid": 12, "pm_id": 2, "monit": {},
-                                  "pm2_env": {"status": "online", "pm_cwd": "/srv/w"}}]
+    jlist = [
+        {
+            "name": "cookcam-api",
+            "pid": 11,
+            "pm_id": i,
+            "monit": {},
+            "pm2_env": {
+                "status": "online",
+                "exec_mode": "cluster_mode",
+                "instances": 2,
+                "pm_cwd": str(api),
+                "env": {"JWT_SECRET": "S3NT1N3L-discover"},
+            },
+        }
+        for i in (0, 1)
+    ] + [
+        {
+            "name": "worker",
+            "pid": 12,
+            "pm_id": 2,
+            "monit": {},
+            "pm2_env": {"status": "online", "pm_cwd": "/srv/w"},
+        }
+    ]
     (nvm / "pm2").write_text(f"#!/bin/sh\n[ \"$1\" = jlist ] && echo '{json.dumps(jlist)}'\n")
     (nvm / "npm").write_text("#!/bin/sh\necho 10.2.4\n")
     for tool in ("pm2", "npm"):
@@ -103,7 +139,8 @@ def seed_host(tmp: Path, port: int) -> dict[str, str]:
 
 @pytest.mark.skipif(NODE is None, reason="node is a project requirement (ensure-deps)")
 def test_discovers_a_seed_shaped_host_and_writes_an_ops_yaml_that_loads(
-        tmp_path: Path, health_port: int) -> None:
+    tmp_path: Path, health_port: int
+) -> None:
     env = seed_host(tmp_path, health_port)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     found = discover(LocalHost(env))
@@ -131,8 +168,10 @@ def test_discovers_a_seed_shaped_host_and_writes_an_ops_yaml_that_loads(
 def test_choosing_the_app() -> None:
     from cookcam_ops.pm2.procs import parse_process
 
-    procs = [parse_process({"name": n, "pm_id": i}, None) for i, n in
-             enumerate(["worker", "cookcam-api", "cookcam-api"])]
+    procs = [
+        parse_process({"name": n, "pm_id": i}, None)
+        for i, n in enumerate(["worker", "cookcam-api", "cookcam-api"])
+    ]
     mine, others = choose_app(procs, None)
     assert [p.pm_id for p in mine] == [1, 2] and others == ("worker",)
     with pytest.raises(UsageError, match="--app NAME"):

@@ -14,8 +14,10 @@ from cookcam_ops.remote.protocol import RunResult
 from tests.unit.deploy_fakes import APP, ROLLBACK, plan
 from tests.unit.local_host import LocalHost
 
-NPM_HIDING_ENOSPC = ("npm WARN tar TAR_ENTRY_ERROR ENOSPC: no space left on device, write\n"
-                     "added 312 packages in 9s\n")
+NPM_HIDING_ENOSPC = (
+    "npm WARN tar TAR_ENTRY_ERROR ENOSPC: no space left on device, write\n"
+    "added 312 packages in 9s\n"
+)
 
 
 class Host(LocalHost):
@@ -25,8 +27,9 @@ class Host(LocalHost):
         super().__init__("web1")
         self.answer = answer
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: object = None
+    ) -> RunResult:
         self.log.append((self.label, command))
         if command.startswith("set -- $(df -Pk"):
             return RunResult(command, 0, "812 /srv\n", "", 0.0)
@@ -40,9 +43,16 @@ def run_npm_ci(answer: RunResult, min_free_mb: int | None = None) -> tuple[str, 
     host = Host(answer)
     session = HostSession(hp.target, lambda h: host)
     session.connect()
-    ctx = RunContext(run_id="r", action="deploy", user="u", ref=None, app=APP,
-                     observer=NullObserver(), rollback_playbook=ROLLBACK,
-                     cancel=threading.Event())
+    ctx = RunContext(
+        run_id="r",
+        action="deploy",
+        user="u",
+        ref=None,
+        app=APP,
+        observer=NullObserver(),
+        rollback_playbook=ROLLBACK,
+        cancel=threading.Event(),
+    )
     res = run_step(session, hp, ps, ctx, 0.0)
     return res.status, res.detail, host
 
@@ -50,8 +60,10 @@ def run_npm_ci(answer: RunResult, min_free_mb: int | None = None) -> tuple[str, 
 def test_npm_ci_exiting_0_after_enospc_fails_and_says_the_disk_is_full() -> None:
     status, detail, _ = run_npm_ci(RunResult("npm ci", 0, "", NPM_HIDING_ENOSPC, 9.0))
     assert status == StepStatus.FAILED
-    assert detail.startswith("no space left on the disk holding /srv/web1/api and "
-                             "/srv/web1/api.ops (0.8 MB free on the disk mounted at /srv)")
+    assert detail.startswith(
+        "no space left on the disk holding /srv/web1/api and "
+        "/srv/web1/api.ops (0.8 MB free on the disk mounted at /srv)"
+    )
     assert "ENOSPC" in detail
 
 

@@ -32,14 +32,30 @@ def ensure_dotenv() -> None:
         return
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip("node's dotenv is not installed in tests/node and there is no npm to "
-                    "install it (run scripts/ensure-deps.sh)")
-    done = subprocess.run([npm, "ci", "--prefix", str(NODE_DIR), "--prefer-offline",
-                           "--no-audit", "--no-fund", "--loglevel=error"],
-                          capture_output=True, text=True, timeout=300, check=False)
+        pytest.skip(
+            "node's dotenv is not installed in tests/node and there is no npm to "
+            "install it (run scripts/ensure-deps.sh)"
+        )
+    done = subprocess.run(
+        [
+            npm,
+            "ci",
+            "--prefix",
+            str(NODE_DIR),
+            "--prefer-offline",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if done.returncode != 0:
-        pytest.skip(f"npm ci --prefix tests/node failed ({done.returncode}): "
-                    f"{done.stderr.strip()[-300:]}")
+        pytest.skip(
+            f"npm ci --prefix tests/node failed ({done.returncode}): {done.stderr.strip()[-300:]}"
+        )
 
 
 def node_parse(paths: list[Path]) -> dict[str, dict[str, str]]:
@@ -48,8 +64,14 @@ def node_parse(paths: list[Path]) -> dict[str, dict[str, str]]:
     if node is None:
         pytest.fail("node is not on PATH; install node 20+ and run `npm ci --prefix tests/node`")
     ensure_dotenv()
-    proc = subprocess.run([node, str(SCRIPT), *map(str, paths)], capture_output=True, text=True,
-                          encoding="utf-8", timeout=120, check=False)
+    proc = subprocess.run(
+        [node, str(SCRIPT), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
     if proc.returncode != 0:
         pytest.fail(f"tests/node/parse_dotenv.js exited {proc.returncode}: {proc.stderr.strip()}")
     result: dict[str, dict[str, str]] = json.loads(proc.stdout)
@@ -74,18 +96,85 @@ def test_corpus_file_matches_node(path: Path, node_corpus: dict[str, dict[str, s
 # without space, separators across line breaks, JavaScript-only whitespace, U+2028.
 KEYS = ["A", "B_2", "a.b", "x-y", "_", "export", "K9", "__proto__", "CLÉ"]
 PREFIXES = ["", "", "", "export ", "export\t", " ", "\t", "export\n", "\ufeff"]
-SEPARATORS = ["=", "=", "=", " = ", "=  ", ": ", ":\t", ":", " =", "\t=\t", ":  ", "\n=", ":\n",
-              ": \n"]
+SEPARATORS = [
+    "=",
+    "=",
+    "=",
+    " = ",
+    "=  ",
+    ": ",
+    ":\t",
+    ":",
+    " =",
+    "\t=\t",
+    ":  ",
+    "\n=",
+    ":\n",
+    ": \n",
+]
 VALUES = [
-    "", "plain", "two words", "  padded  ", "a#b", "a #b", "#c", "'sq'", '"dq"', "`bt`",
-    "'a\\'b'", '"a\\"b"', "`a\\`b`", '"l1\\nl2"', "'l1\\nl2'", '"multi\nline"', "'multi\nline'",
-    "`multi\nline`", '"open', "'open", "`open", "${X}", "$Y", "'x' y'", '"x"#c', '"x" # c',
-    "a\u00a0", "\u3000z\u2003", "é✓🍳", '"\\\\n"', "=", "a=b", '""', "''", "``", '"a\\rb"',
-    "'#'", '"#"', "x\u2028y", "\\", '"\\"', "\x85n\x1c", '"q" tail', "'", '"', "C:\\dir\\n",
+    "",
+    "plain",
+    "two words",
+    "  padded  ",
+    "a#b",
+    "a #b",
+    "#c",
+    "'sq'",
+    '"dq"',
+    "`bt`",
+    "'a\\'b'",
+    '"a\\"b"',
+    "`a\\`b`",
+    '"l1\\nl2"',
+    "'l1\\nl2'",
+    '"multi\nline"',
+    "'multi\nline'",
+    "`multi\nline`",
+    '"open',
+    "'open",
+    "`open",
+    "${X}",
+    "$Y",
+    "'x' y'",
+    '"x"#c',
+    '"x" # c',
+    "a\u00a0",
+    "\u3000z\u2003",
+    "é✓🍳",
+    '"\\\\n"',
+    "=",
+    "a=b",
+    '""',
+    "''",
+    "``",
+    '"a\\rb"',
+    "'#'",
+    '"#"',
+    "x\u2028y",
+    "\\",
+    '"\\"',
+    "\x85n\x1c",
+    '"q" tail',
+    "'",
+    '"',
+    "C:\\dir\\n",
 ]
 TRAILERS = ["", "", "", " # note", "#tight", "  ", "\t", " \t# x", "#c\u2028Z=1", "\u2028"]
-OTHER_LINES = ["# comment", "", "   ", "garbage words", "export", "=novalue", "KEY", '"stray"',
-               "'", "\ufeff", "  # indented", "x\u2029Y=1"]
+OTHER_LINES = [
+    "# comment",
+    "",
+    "   ",
+    "garbage words",
+    "export",
+    "=novalue",
+    "KEY",
+    '"stray"',
+    "'",
+    "\ufeff",
+    "  # indented",
+    "x\u2029Y=1",
+]
 LINE_ENDS = ["\n", "\n", "\n", "\r\n", "\r"]
 
 
@@ -93,8 +182,13 @@ def random_env(rng: random.Random) -> str:
     parts = ["\ufeff"] if rng.random() < 0.1 else []
     for _ in range(rng.randint(1, 8)):
         if rng.random() < 0.75:
-            parts.append(rng.choice(PREFIXES) + rng.choice(KEYS) + rng.choice(SEPARATORS)
-                         + rng.choice(VALUES) + rng.choice(TRAILERS))
+            parts.append(
+                rng.choice(PREFIXES)
+                + rng.choice(KEYS)
+                + rng.choice(SEPARATORS)
+                + rng.choice(VALUES)
+                + rng.choice(TRAILERS)
+            )
         else:
             parts.append(rng.choice(OTHER_LINES))
         parts.append(rng.choice(LINE_ENDS))
@@ -118,8 +212,11 @@ def random_files(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, str]:
 
 def test_random_files_match_node(random_files: dict[Path, str]) -> None:
     node = node_parse(list(random_files))
-    mismatches = [(text, parse_dotenv(text).values, node[str(path)])
-                  for path, text in random_files.items()
-                  if parse_dotenv(text).values != node[str(path)]]
-    assert not mismatches, "\n".join(f"{t!r}: python {p!r} != node {n!r}"
-                                     for t, p, n in mismatches[:5])
+    mismatches = [
+        (text, parse_dotenv(text).values, node[str(path)])
+        for path, text in random_files.items()
+        if parse_dotenv(text).values != node[str(path)]
+    ]
+    assert not mismatches, "\n".join(
+        f"{t!r}: python {p!r} != node {n!r}" for t, p, n in mismatches[:5]
+    )

@@ -26,56 +26,87 @@ def only(text: str, kind: str) -> Finding:
     return found[0]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    pytest.param("A=1\nB=two\n", {"A": "1", "B": "two"}, id="basic"),
-    pytest.param("\ufeffFIRST=1\n", {"FIRST": "1"}, id="bom-not-in-first-key"),
-    pytest.param("A=1\r\nB=2\r\n", {"A": "1", "B": "2"}, id="crlf"),
-    pytest.param("A=1\rB=2\r", {"A": "1", "B": "2"}, id="lone-cr"),
-    pytest.param('A="x\r\ny"', {"A": "x\ny"}, id="crlf-inside-quotes-becomes-lf"),
-    pytest.param("export A=1\nexport\tB=2\nexportC=3", {"A": "1", "B": "2", "exportC": "3"},
-                 id="export-prefix"),
-    pytest.param("export\nA=1\n", {"A": "1"}, id="export-alone-applies-to-next-line"),
-    pytest.param("export\n", {}, id="export-alone-at-end"),
-    pytest.param("export=1\n", {"export": "1"}, id="export-as-key"),
-    pytest.param("A='s'\nB=\"d\"\nC=`b`", {"A": "s", "B": "d", "C": "b"}, id="quotes-removed"),
-    pytest.param("A='  pad  '\nB=  pad  ", {"A": "  pad  ", "B": "pad"}, id="trim-outside-quotes"),
-    pytest.param("A='it\\'s'", {"A": "it\\'s"}, id="escaped-single-keeps-backslash"),
-    pytest.param('A="say \\"hi\\""', {"A": 'say \\"hi\\"'}, id="escaped-double-keeps-backslash"),
-    pytest.param('A="a\\nb\\rc"', {"A": "a\nb\rc"}, id="newline-escapes-in-double"),
-    pytest.param("A='a\\nb'\nB=`a\\nb`\nC=a\\nb",
-                 {"A": "a\\nb", "B": "a\\nb", "C": "a\\nb"}, id="no-escapes-elsewhere"),
-    pytest.param('A="a\\nb', {"A": '"a\nb'}, id="unterminated-double-still-expands"),
-    pytest.param('A="l1\nl2"\nB=1', {"A": "l1\nl2", "B": "1"}, id="multiline-double"),
-    pytest.param("A='l1\nl2'\nB=`l3\nl4`", {"A": "l1\nl2", "B": "l3\nl4"}, id="multiline-other"),
-    pytest.param('A="x\nB=2\nC=3"\nD=4', {"A": "x\nB=2\nC=3", "D": "4"}, id="quote-swallows-lines"),
-    pytest.param("A: v\nB:\tw\nC:x", {"A": "v", "B": "w"}, id="colon"),
-    pytest.param("A:\nB=1\nC=2", {"A": "B=1", "C": "2"}, id="colon-takes-next-line"),
-    pytest.param("A=abc#def", {"A": "abc"}, id="hash-cuts-without-space"),
-    pytest.param("A=abc # def\nB=#x\nC= #x", {"A": "abc", "B": "", "C": ""}, id="hash-comments"),
-    pytest.param("A='a#b'\nB=\"a # b\"\nC=\"x\"#c", {"A": "a#b", "B": "a # b", "C": "x"},
-                 id="hash-in-quotes"),
-    pytest.param("A=\nB=  \nC=''\nD=\"\"", {"A": "", "B": "", "C": "", "D": ""}, id="empty-values"),
-    pytest.param("A = 1\nB\t=\t2\n  C=3", {"A": "1", "B": "2", "C": "3"}, id="spaces-around-eq"),
-    pytest.param("A=first\nA=second", {"A": "second"}, id="later-duplicate-wins"),
-    pytest.param("A=${HOME}/x\nB=$HOME", {"A": "${HOME}/x", "B": "$HOME"}, id="no-expansion"),
-    pytest.param("a.b=1\nx-y=2\n9z=3", {"a.b": "1", "x-y": "2", "9z": "3"}, id="key-chars"),
-    pytest.param("words here\n=v\nKEY\nA B=1\nOK=1", {"OK": "1"}, id="invalid-lines-ignored"),
-    pytest.param("A='open\nB=2", {"A": "'open", "B": "2"}, id="unterminated-single"),
-    pytest.param("A='a' b'", {"A": "a' b"}, id="outer-quotes-removed-anyway"),
-    pytest.param('A="x" y', {"A": '"x" y'}, id="text-after-quotes-keeps-quotes"),
-    pytest.param("A=v  \t\nB=\tw", {"A": "v", "B": "w"}, id="tabs-and-trailing-space"),
-    pytest.param("A=日本語 ✓\nB=\u00a0x\u2003", {"A": "日本語 ✓", "B": "x"}, id="unicode-js-trim"),
-    pytest.param("A=\x1cx\x85", {"A": "\x1cx\x85"}, id="python-only-whitespace-kept"),
-    pytest.param("A=1\n\ufeffB=2", {"A": "1", "B": "2"}, id="bom-mid-file-is-whitespace"),
-    pytest.param("A=x\u2028B=y", {"A": "x\u2028B=y"}, id="line-separator-in-unquoted"),
-    pytest.param("A=z#c\u2028B=w", {"A": "z", "B": "w"}, id="line-separator-ends-comment"),
-    pytest.param('A=\n"below"\nB=\nC=1', {"A": "below", "B": "", "C": "1"},
-                 id="quoted-value-on-next-line"),
-    pytest.param("A\n=1", {"A": "1"}, id="equals-on-next-line"),
-    pytest.param("A=a=b\nB==", {"A": "a=b", "B": "="}, id="equals-in-value"),
-    pytest.param("__proto__=x\nconstructor=y", {"constructor": "y"}, id="proto-dropped"),
-    pytest.param("", {}, id="empty"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("A=1\nB=two\n", {"A": "1", "B": "two"}, id="basic"),
+        pytest.param("\ufeffFIRST=1\n", {"FIRST": "1"}, id="bom-not-in-first-key"),
+        pytest.param("A=1\r\nB=2\r\n", {"A": "1", "B": "2"}, id="crlf"),
+        pytest.param("A=1\rB=2\r", {"A": "1", "B": "2"}, id="lone-cr"),
+        pytest.param('A="x\r\ny"', {"A": "x\ny"}, id="crlf-inside-quotes-becomes-lf"),
+        pytest.param(
+            "export A=1\nexport\tB=2\nexportC=3",
+            {"A": "1", "B": "2", "exportC": "3"},
+            id="export-prefix",
+        ),
+        pytest.param("export\nA=1\n", {"A": "1"}, id="export-alone-applies-to-next-line"),
+        pytest.param("export\n", {}, id="export-alone-at-end"),
+        pytest.param("export=1\n", {"export": "1"}, id="export-as-key"),
+        pytest.param("A='s'\nB=\"d\"\nC=`b`", {"A": "s", "B": "d", "C": "b"}, id="quotes-removed"),
+        pytest.param(
+            "A='  pad  '\nB=  pad  ", {"A": "  pad  ", "B": "pad"}, id="trim-outside-quotes"
+        ),
+        pytest.param("A='it\\'s'", {"A": "it\\'s"}, id="escaped-single-keeps-backslash"),
+        pytest.param(
+            'A="say \\"hi\\""', {"A": 'say \\"hi\\"'}, id="escaped-double-keeps-backslash"
+        ),
+        pytest.param('A="a\\nb\\rc"', {"A": "a\nb\rc"}, id="newline-escapes-in-double"),
+        pytest.param(
+            "A='a\\nb'\nB=`a\\nb`\nC=a\\nb",
+            {"A": "a\\nb", "B": "a\\nb", "C": "a\\nb"},
+            id="no-escapes-elsewhere",
+        ),
+        pytest.param('A="a\\nb', {"A": '"a\nb'}, id="unterminated-double-still-expands"),
+        pytest.param('A="l1\nl2"\nB=1', {"A": "l1\nl2", "B": "1"}, id="multiline-double"),
+        pytest.param(
+            "A='l1\nl2'\nB=`l3\nl4`", {"A": "l1\nl2", "B": "l3\nl4"}, id="multiline-other"
+        ),
+        pytest.param(
+            'A="x\nB=2\nC=3"\nD=4', {"A": "x\nB=2\nC=3", "D": "4"}, id="quote-swallows-lines"
+        ),
+        pytest.param("A: v\nB:\tw\nC:x", {"A": "v", "B": "w"}, id="colon"),
+        pytest.param("A:\nB=1\nC=2", {"A": "B=1", "C": "2"}, id="colon-takes-next-line"),
+        pytest.param("A=abc#def", {"A": "abc"}, id="hash-cuts-without-space"),
+        pytest.param(
+            "A=abc # def\nB=#x\nC= #x", {"A": "abc", "B": "", "C": ""}, id="hash-comments"
+        ),
+        pytest.param(
+            'A=\'a#b\'\nB="a # b"\nC="x"#c',
+            {"A": "a#b", "B": "a # b", "C": "x"},
+            id="hash-in-quotes",
+        ),
+        pytest.param(
+            "A=\nB=  \nC=''\nD=\"\"", {"A": "", "B": "", "C": "", "D": ""}, id="empty-values"
+        ),
+        pytest.param(
+            "A = 1\nB\t=\t2\n  C=3", {"A": "1", "B": "2", "C": "3"}, id="spaces-around-eq"
+        ),
+        pytest.param("A=first\nA=second", {"A": "second"}, id="later-duplicate-wins"),
+        pytest.param("A=${HOME}/x\nB=$HOME", {"A": "${HOME}/x", "B": "$HOME"}, id="no-expansion"),
+        pytest.param("a.b=1\nx-y=2\n9z=3", {"a.b": "1", "x-y": "2", "9z": "3"}, id="key-chars"),
+        pytest.param("words here\n=v\nKEY\nA B=1\nOK=1", {"OK": "1"}, id="invalid-lines-ignored"),
+        pytest.param("A='open\nB=2", {"A": "'open", "B": "2"}, id="unterminated-single"),
+        pytest.param("A='a' b'", {"A": "a' b"}, id="outer-quotes-removed-anyway"),
+        pytest.param('A="x" y', {"A": '"x" y'}, id="text-after-quotes-keeps-quotes"),
+        pytest.param("A=v  \t\nB=\tw", {"A": "v", "B": "w"}, id="tabs-and-trailing-space"),
+        pytest.param(
+            "A=日本語 ✓\nB=\u00a0x\u2003", {"A": "日本語 ✓", "B": "x"}, id="unicode-js-trim"
+        ),
+        pytest.param("A=\x1cx\x85", {"A": "\x1cx\x85"}, id="python-only-whitespace-kept"),
+        pytest.param("A=1\n\ufeffB=2", {"A": "1", "B": "2"}, id="bom-mid-file-is-whitespace"),
+        pytest.param("A=x\u2028B=y", {"A": "x\u2028B=y"}, id="line-separator-in-unquoted"),
+        pytest.param("A=z#c\u2028B=w", {"A": "z", "B": "w"}, id="line-separator-ends-comment"),
+        pytest.param(
+            'A=\n"below"\nB=\nC=1',
+            {"A": "below", "B": "", "C": "1"},
+            id="quoted-value-on-next-line",
+        ),
+        pytest.param("A\n=1", {"A": "1"}, id="equals-on-next-line"),
+        pytest.param("A=a=b\nB==", {"A": "a=b", "B": "="}, id="equals-in-value"),
+        pytest.param("__proto__=x\nconstructor=y", {"constructor": "y"}, id="proto-dropped"),
+        pytest.param("", {}, id="empty"),
+    ],
+)
 def test_values_match_node(text: str, expected: dict[str, str]) -> None:
     assert parse_dotenv(text).values == expected
 
@@ -83,7 +114,11 @@ def test_values_match_node(text: str, expected: dict[str, str]) -> None:
 def test_entries_keep_duplicates_lines_and_quotes() -> None:
     parsed = parse_dotenv("A='x'\n\nB=\"l1\nl2\"\nA=`y`\nC=z\n")
     assert [(e.key, e.value, e.line, e.quote) for e in parsed.entries] == [
-        ("A", "x", 1, "'"), ("B", "l1\nl2", 3, '"'), ("A", "y", 5, "`"), ("C", "z", 6, None)]
+        ("A", "x", 1, "'"),
+        ("B", "l1\nl2", 3, '"'),
+        ("A", "y", 5, "`"),
+        ("C", "z", 6, None),
+    ]
 
 
 def test_clean_file_has_no_findings() -> None:
@@ -93,15 +128,19 @@ def test_clean_file_has_no_findings() -> None:
 def test_bom_finding() -> None:
     finding = only("\ufeffA=1\n", "bom")
     assert (finding.line, finding.severity) == (None, "warn")
-    assert finding.message == ("file starts with a UTF-8 byte-order mark; node's dotenv ignores "
-                               "it but other tools may not")
+    assert finding.message == (
+        "file starts with a UTF-8 byte-order mark; node's dotenv ignores it but other tools may not"
+    )
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("A=1\r\nB=2\r\n", "crlf (windows)"),
-    ("A=1\rB=2", "lone cr (old mac)"),
-    ("A=1\r\nB=2\rC=3", "crlf (windows) and lone cr (old mac)"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("A=1\r\nB=2\r\n", "crlf (windows)"),
+        ("A=1\rB=2", "lone cr (old mac)"),
+        ("A=1\r\nB=2\rC=3", "crlf (windows) and lone cr (old mac)"),
+    ],
+)
 def test_line_end_findings(text: str, words: str) -> None:
     finding = only(text, "crlf")
     assert (finding.line, finding.severity) == (None, "warn")
@@ -110,14 +149,18 @@ def test_line_end_findings(text: str, words: str) -> None:
 
 def test_unparseable_lines_fail() -> None:
     text = "# ok\n\n  \nwords here\nA=1\n=v\n  # ok too\nexport\n"
-    assert kinds(text) == [(4, "unparseable", "fail"), (6, "unparseable", "fail"),
-                           (8, "unparseable", "fail")]
+    assert kinds(text) == [
+        (4, "unparseable", "fail"),
+        (6, "unparseable", "fail"),
+        (8, "unparseable", "fail"),
+    ]
     assert parse_dotenv(text).findings[0].message == (
-        "line 4: not a KEY=VALUE assignment; node's dotenv ignores it")
+        "line 4: not a KEY=VALUE assignment; node's dotenv ignores it"
+    )
 
 
 def test_lines_inside_multiline_value_are_not_unparseable() -> None:
-    assert kinds("A=\"l1\nplain words\nl3\"\n") == []
+    assert kinds('A="l1\nplain words\nl3"\n') == []
 
 
 def test_duplicate_names_key_and_both_lines() -> None:
@@ -140,8 +183,9 @@ def test_no_interpolation_warning(text: str) -> None:
 
 def test_inline_comment_without_space() -> None:
     finding = only("JWT_SECRET=abc#def\n", "inline-comment")
-    assert finding.message == ("line 1: JWT_SECRET: unquoted value is cut at '#'; quote it if the "
-                               "'#' is part of the value")
+    assert finding.message == (
+        "line 1: JWT_SECRET: unquoted value is cut at '#'; quote it if the '#' is part of the value"
+    )
     assert kinds("A=#x") == [(1, "inline-comment", "warn")]
     assert kinds("A=abc #def\nB= #x\nC: #x\nD=\"x\"#c\nE='a#b'") == [(3, "colon", "warn")]
 
@@ -168,8 +212,9 @@ def test_stray_quote_warns() -> None:
 def test_export_alone_warns_and_names_the_next_key() -> None:
     finding = only("export\n\nA=1\n", "export")
     assert (finding.line, finding.severity) == (1, "warn")
-    assert finding.message == ("line 1: 'export' stands alone; node's dotenv applies it to A "
-                               "on line 3")
+    assert finding.message == (
+        "line 1: 'export' stands alone; node's dotenv applies it to A on line 3"
+    )
 
 
 @pytest.mark.parametrize("text", ["A:\nB=1", 'A=\n"b"', "A\n=1", "A:\n'b'"])
@@ -178,10 +223,17 @@ def test_split_assignment_fails(text: str) -> None:
     assert "runs on to line 2" in only(text, "split-assignment").message
 
 
-@pytest.mark.parametrize(("text", "warns"), [
-    ('A="say \\"hi\\""', True), ('A="C:\\\\dir"', True), ("A='it\\'s'", True),
-    ('A="a\\nb\\r"', False), ("A='C:\\dir'", False), ("A=C:\\dir", False),
-])
+@pytest.mark.parametrize(
+    ("text", "warns"),
+    [
+        ('A="say \\"hi\\""', True),
+        ('A="C:\\\\dir"', True),
+        ("A='it\\'s'", True),
+        ('A="a\\nb\\r"', False),
+        ("A='C:\\dir'", False),
+        ("A=C:\\dir", False),
+    ],
+)
 def test_escape_warning(text: str, warns: bool) -> None:
     assert ((1, "escape", "warn") in kinds(text)) is warns
 
@@ -193,8 +245,10 @@ def test_multiline_swallowing_assignments_warns() -> None:
 
 
 def test_multiline_key_material_does_not_warn() -> None:
-    pem = ('K="-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4W=\n'
-           'ab==\n-----END KEY-----"')
+    pem = (
+        'K="-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4W=\n'
+        'ab==\n-----END KEY-----"'
+    )
     assert kinds(pem) == []
 
 
@@ -211,15 +265,29 @@ def test_findings_sorted_file_level_first() -> None:
 SENTINEL_TEXTS = [
     f"\ufeffA={SENTINEL}\r\nB={SENTINEL}\rC={SENTINEL}\n",
     f"A={SENTINEL}\nA='{SENTINEL}'\n{SENTINEL} loose words\n",
-    f"A=${{{SENTINEL}}}\nB=$X{SENTINEL}\nC=\"{SENTINEL}${{Y}}\"\n",
+    f'A=${{{SENTINEL}}}\nB=$X{SENTINEL}\nC="{SENTINEL}${{Y}}"\n',
     f"A={SENTINEL}#{SENTINEL}\nB:{SENTINEL}\nC: {SENTINEL}\nD=`{SENTINEL}`\n",
     f"A=\"{SENTINEL}\nB='{SENTINEL}\nC={SENTINEL}\" y\nD='a' {SENTINEL}'\n",
-    f"A=\"{SENTINEL}\nB={SENTINEL}\nC={SENTINEL}\"\nexport\nE={SENTINEL}\n",
-    f"A:\n{SENTINEL}=1\nB=\n\"{SENTINEL}\"\nC=\"{SENTINEL}\\\"\\\\\"\n__proto__={SENTINEL}\n",
+    f'A="{SENTINEL}\nB={SENTINEL}\nC={SENTINEL}"\nexport\nE={SENTINEL}\n',
+    f'A:\n{SENTINEL}=1\nB=\n"{SENTINEL}"\nC="{SENTINEL}\\"\\\\"\n__proto__={SENTINEL}\n',
 ]
-ALL_KINDS = {"bom", "crlf", "unparseable", "duplicate", "interpolation", "export", "colon",
-             "inline-comment", "unterminated-quote", "backtick", "stray-quote", "escape",
-             "multiline", "split-assignment", "dropped-key"}
+ALL_KINDS = {
+    "bom",
+    "crlf",
+    "unparseable",
+    "duplicate",
+    "interpolation",
+    "export",
+    "colon",
+    "inline-comment",
+    "unterminated-quote",
+    "backtick",
+    "stray-quote",
+    "escape",
+    "multiline",
+    "split-assignment",
+    "dropped-key",
+}
 
 
 def test_no_finding_message_contains_a_value() -> None:

@@ -22,34 +22,54 @@ from cookcam_ops.drain.watcher import (
 from cookcam_ops.hostside import script
 from cookcam_ops.report import Status
 
-LINES = ("SIGINT received, starting graceful shutdown...",
-         "HTTP server closed - no longer accepting connections",
-         "Closing WebSocket connections...",
-         "✅ Graceful shutdown complete")
+LINES = (
+    "SIGINT received, starting graceful shutdown...",
+    "HTTP server closed - no longer accepting connections",
+    "Closing WebSocket connections...",
+    "✅ Graceful shutdown complete",
+)
 OUT0 = "/pm2/logs/api-out-0.log"
-BOTH_HANDLERS = ["process.on('SIGTERM', () => shutdown('SIGTERM'));",
-                 "process.on('SIGINT', () => shutdown('SIGINT'));"]
+BOTH_HANDLERS = [
+    "process.on('SIGTERM', () => shutdown('SIGTERM'));",
+    "process.on('SIGINT', () => shutdown('SIGINT'));",
+]
 
 
 def worker(pm_id: int = 0, pid: int = 100, kill_timeout: int = 10000) -> Worker:
-    return Worker(pm_id=pm_id, pid=pid, status="online", kill_timeout_ms=kill_timeout,
-                  out_log=f"/pm2/logs/api-out-{pm_id}.log", err_log=None)
+    return Worker(
+        pm_id=pm_id,
+        pid=pid,
+        status="online",
+        kill_timeout_ms=kill_timeout,
+        out_log=f"/pm2/logs/api-out-{pm_id}.log",
+        err_log=None,
+    )
 
 
 def bus(pm_id: str, t: int, text: str) -> LogLine:
     return LogLine(t_ms=t, source="bus", text=text, pm_id=pm_id)
 
 
-def watch(lines: list[LogLine], workers: list[Worker] | None = None, *,
-          handlers: list[str] | None = None, signal: str = "daemon ",
-          exits: dict[int, int] | None = None) -> WatchResult:
+def watch(
+    lines: list[LogLine],
+    workers: list[Worker] | None = None,
+    *,
+    handlers: list[str] | None = None,
+    signal: str = "daemon ",
+    exits: dict[int, int] | None = None,
+) -> WatchResult:
     workers = workers if workers is not None else [worker()]
-    return WatchResult(kill_signal=signal,
-                       handler_lines=BOTH_HANDLERS if handlers is None else handlers,
-                       before=workers, after=[worker(w.pm_id or 0, w.pid + 1000) for w in workers],
-                       trigger_code=0, trigger_start_ms=100, trigger_end_ms=900,
-                       exits=exits if exits is not None else {w.pid: 800 for w in workers},
-                       lines=lines)
+    return WatchResult(
+        kill_signal=signal,
+        handler_lines=BOTH_HANDLERS if handlers is None else handlers,
+        before=workers,
+        after=[worker(w.pm_id or 0, w.pid + 1000) for w in workers],
+        trigger_code=0,
+        trigger_start_ms=100,
+        trigger_end_ms=900,
+        exits=exits if exits is not None else {w.pid: 800 for w in workers},
+        lines=lines,
+    )
 
 
 def full(pm_id: str = "_old_0", start: int = 500, step: int = 10) -> list[LogLine]:
@@ -69,8 +89,10 @@ def test_four_lines_in_order_within_kill_timeout() -> None:
 
 def test_misordered_lines_fail() -> None:
     lines = full()
-    lines[1], lines[2] = (LogLine(lines[1].t_ms, "bus", LINES[2], "_old_0"),
-                          LogLine(lines[2].t_ms, "bus", LINES[1], "_old_0"))
+    lines[1], lines[2] = (
+        LogLine(lines[1].t_ms, "bus", LINES[2], "_old_0"),
+        LogLine(lines[2].t_ms, "bus", LINES[1], "_old_0"),
+    )
     [w] = analyze(watch(lines))
     assert w.misordered and not w.ok
     check = next(c for c in judge(facts(watch(lines))) if c.name == "shutdown-worker-0")
@@ -83,13 +105,22 @@ def test_missing_complete_line_means_killed() -> None:
 
 
 def test_sigkill_from_the_daemon_log_is_caught() -> None:
-    lines = [*full()[:2], LogLine(9000, "daemon",
-                                  "PM2 log: Process with pid 100 still alive after 1600ms, "
-                                  "sending SIGKILL to 1 remaining pids...")]
+    lines = [
+        *full()[:2],
+        LogLine(
+            9000,
+            "daemon",
+            "PM2 log: Process with pid 100 still alive after 1600ms, "
+            "sending SIGKILL to 1 remaining pids...",
+        ),
+    ]
     [w] = analyze(watch(lines, [worker(kill_timeout=1600)]))
     assert w.sigkilled and w.killed
-    check = next(c for c in judge(facts(watch(lines, [worker(kill_timeout=1600)])))
-                 if c.name == "shutdown-worker-0")
+    check = next(
+        c
+        for c in judge(facts(watch(lines, [worker(kill_timeout=1600)])))
+        if c.name == "shutdown-worker-0"
+    )
     assert "SIGKILL" in check.detail
 
 
@@ -99,8 +130,10 @@ def test_drain_slower_than_kill_timeout_fails() -> None:
 
 
 def test_files_are_the_fallback_and_bus_lines_lost_from_files_are_counted() -> None:
-    file_only = [LogLine(t, "file", text, file=OUT0) for t, text in zip(range(500, 540, 10),
-                                                                        LINES, strict=True)]
+    file_only = [
+        LogLine(t, "file", text, file=OUT0)
+        for t, text in zip(range(500, 540, 10), LINES, strict=True)
+    ]
     [w] = analyze(watch(file_only))
     assert w.ok and w.source == "file"
     partial_file = [LogLine(505, "file", LINES[0], file=OUT0)]
@@ -114,11 +147,15 @@ def test_lines_before_the_trigger_are_ignored() -> None:
 
 
 def test_sigterm_only_is_explained_in_plain_words() -> None:
-    w = watch([LogLine(600, "daemon", "App [api:_old_0] exited with code [0] via signal [SIGINT]")],
-              handlers=["process.on('SIGTERM', () => shutdown('SIGTERM'));"])
+    w = watch(
+        [LogLine(600, "daemon", "App [api:_old_0] exited with code [0] via signal [SIGINT]")],
+        handlers=["process.on('SIGTERM', () => shutdown('SIGTERM'));"],
+    )
     checks = {c.name: c for c in judge(facts(w, via=Via.RESTART))}
-    explanation = ("the app handles SIGTERM but PM2 sends SIGINT: the workers were killed "
-                   "without draining; fix: handle SIGINT too, or set PM2_KILL_SIGNAL=SIGTERM")
+    explanation = (
+        "the app handles SIGTERM but PM2 sends SIGINT: the workers were killed "
+        "without draining; fix: handle SIGINT too, or set PM2_KILL_SIGNAL=SIGTERM"
+    )
     assert checks["kill-signal"].status is Status.FAIL
     assert explanation in checks["kill-signal"].detail
     assert checks["shutdown-worker-0"].status is Status.FAIL
@@ -141,10 +178,21 @@ def load_stats(**counts: int) -> LoadStats:
     return s
 
 
-def facts(w: WatchResult, via: Via = Via.RELOAD, load: LoadStats | None = None,
-          sockets: SocketStats | None = None) -> DrainFacts:
-    return DrainFacts(via=via, host="web1", load=load or load_stats(requests=100, ok_2xx=100),
-                      load_window=(10.0, 11.0), watch=w, workers=analyze(w), sockets=sockets)
+def facts(
+    w: WatchResult,
+    via: Via = Via.RELOAD,
+    load: LoadStats | None = None,
+    sockets: SocketStats | None = None,
+) -> DrainFacts:
+    return DrainFacts(
+        via=via,
+        host="web1",
+        load=load or load_stats(requests=100, ok_2xx=100),
+        load_window=(10.0, 11.0),
+        watch=w,
+        workers=analyze(w),
+        sockets=sockets,
+    )
 
 
 def test_failed_requests_fail_a_reload_but_only_warn_a_restart() -> None:
@@ -171,8 +219,20 @@ def test_metrics_shape() -> None:
     sockets.disconnects["transport error"] = 4
     sockets.reconnect_ms.extend([50.0, 120.5])
     m = metrics(facts(watch(full()), sockets=sockets))
-    assert set(m) >= {"requests", "ok_2xx", "non_2xx", "status_5xx", "refused", "reset",
-                      "timeouts", "rate_rps", "downtime_ms", "latency_ms", "socketio", "workers"}
+    assert set(m) >= {
+        "requests",
+        "ok_2xx",
+        "non_2xx",
+        "status_5xx",
+        "refused",
+        "reset",
+        "timeouts",
+        "rate_rps",
+        "downtime_ms",
+        "latency_ms",
+        "socketio",
+        "workers",
+    }
     assert m["rate_rps"] == 100.0
     assert m["latency_ms"] == {"p50": 50.0, "p95": 95.0, "max": 100.0}
     assert m["socketio"]["disconnects"] == {"transport error": 4}
@@ -207,13 +267,17 @@ def test_longest_gap_counts_the_window_edges() -> None:
 
 
 def test_parse_watch() -> None:
-    doc = {"t_end": 2000, "kill_signal": "daemon ", "handlers": BOTH_HANDLERS,
-           "before": [{"pm_id": 0, "pid": 10, "status": "online", "kill_timeout": 5000,
-                       "out": OUT0}],
-           "after": [{"pm_id": 0, "pid": 11, "status": "online"}],
-           "trigger": {"via": "reload", "start_ms": 5, "end_ms": 900, "code": 0, "out": "ok"},
-           "sent": [{"pid": 10, "t": 7, "signal": "SIGINT"}], "exits": {"10": 850},
-           "lines": [{"t": 800, "src": "bus", "pm_id": "_old_0", "text": LINES[0]}]}
+    doc = {
+        "t_end": 2000,
+        "kill_signal": "daemon ",
+        "handlers": BOTH_HANDLERS,
+        "before": [{"pm_id": 0, "pid": 10, "status": "online", "kill_timeout": 5000, "out": OUT0}],
+        "after": [{"pm_id": 0, "pid": 11, "status": "online"}],
+        "trigger": {"via": "reload", "start_ms": 5, "end_ms": 900, "code": 0, "out": "ok"},
+        "sent": [{"pid": 10, "t": 7, "signal": "SIGINT"}],
+        "exits": {"10": 850},
+        "lines": [{"t": 800, "src": "bus", "pm_id": "_old_0", "text": LINES[0]}],
+    }
     w = parse_watch("noise\n" + json.dumps(doc) + "\n")
     assert w.error is None and w.before[0].kill_timeout_ms == 5000
     assert w.sent == {10: 7} and w.exits == {10: 850} and w.lines[0].pm_id == "_old_0"

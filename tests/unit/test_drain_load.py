@@ -37,8 +37,9 @@ async def serve(handler: Handler) -> tuple[asyncio.Server, int]:
     return server, server.sockets[0].getsockname()[1]
 
 
-async def drive(handler: Handler, *, seconds: float = 0.4, concurrency: int = 4,
-                cap: int = 1_000_000) -> LoadRun:
+async def drive(
+    handler: Handler, *, seconds: float = 0.4, concurrency: int = 4, cap: int = 1_000_000
+) -> LoadRun:
     server, port = await serve(handler)
     run = LoadRun(load_target(f"http://127.0.0.1:{port}", "/health"), concurrency, cap, 2.0)
     try:
@@ -76,6 +77,7 @@ def test_an_idle_connection_closed_by_the_server_is_a_retried_reset() -> None:
 
 def once_then_close(at: int, answer: bytes) -> Handler:
     """A handler answering OK, but `answer` (then closing) as a connection's request `at`."""
+
     async def handler(_r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> bool:
         w.write(answer if n == at else OK)
         await w.drain()
@@ -155,8 +157,15 @@ def test_only_plain_http_base_urls() -> None:
         load_target("https://api.example.com", "/health")
 
 
-@pytest.mark.parametrize("bad", [b"Content-Length: abc", b"Content-Length: -1",
-                                 b"Content-Length: 1e3", b"Transfer-Encoding: chunked"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"Content-Length: abc",
+        b"Content-Length: -1",
+        b"Content-Length: 1e3",
+        b"Transfer-Encoding: chunked",
+    ],
+)
 def test_a_malformed_length_fails_one_request_and_the_load_goes_on(bad: bytes) -> None:
     """One unreadable Content-Length (or chunk size) once stopped every worker: 0 requests."""
     body = b"zz\r\nok\r\n0\r\n\r\n" if b"chunked" in bad else b"ok"

@@ -33,23 +33,31 @@ def test_valid_file_has_one_check_per_variable(write_env: Callable[..., Path]) -
     assert status(report, "LOG_LEVEL")[1] == "not set (optional)"
 
 
-@pytest.mark.parametrize(("overrides", "name", "reason"), [
-    ({"OPENAI_API_KEY": None}, "OPENAI_API_KEY", "required but not set"),
-    ({"OPENAI_API_KEY": ""}, "OPENAI_API_KEY", "is empty"),
-    ({"JWT_SECRET": "short"}, "JWT_SECRET", "at least 32 characters"),
-    ({"JWT_REFRESH_SECRET": "x" * 31}, "JWT_REFRESH_SECRET", "at least 32 characters"),
-    ({"STRIPE_SECRET_KEY": "pk_live_abc"}, "STRIPE_SECRET_KEY", "sk_test_… or sk_live_…"),
-    ({"STRIPE_WEBHOOK_SECRET": "abc"}, "STRIPE_WEBHOOK_SECRET", "whsec_"),
-    ({"SENTRY_DSN": "https://sentry.io/123"}, "SENTRY_DSN", "not a Sentry DSN"),
-    ({"PORT": "70000"}, "PORT", "not a port"),
-    ({"PORT": "http"}, "PORT", "not a whole number"),
-    ({"NODE_ENV": "staging"}, "NODE_ENV", "'staging' is not one of development, test, production"),
-    ({"SUPABASE_URL": "ftp://x"}, "SUPABASE_URL", "not a URL"),
-    ({"SENTRY_TRACES_SAMPLE_RATE": "1.5"}, "SENTRY_TRACES_SAMPLE_RATE", "above the maximum 1"),
-    ({"SENTRY_TRACES_SAMPLE_RATE": "lots"}, "SENTRY_TRACES_SAMPLE_RATE", "not a number"),
-])
-def test_each_rule_fails_with_a_reason(write_env: Callable[..., Path], overrides: dict[str, str],
-                                       name: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "name", "reason"),
+    [
+        ({"OPENAI_API_KEY": None}, "OPENAI_API_KEY", "required but not set"),
+        ({"OPENAI_API_KEY": ""}, "OPENAI_API_KEY", "is empty"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET", "at least 32 characters"),
+        ({"JWT_REFRESH_SECRET": "x" * 31}, "JWT_REFRESH_SECRET", "at least 32 characters"),
+        ({"STRIPE_SECRET_KEY": "pk_live_abc"}, "STRIPE_SECRET_KEY", "sk_test_… or sk_live_…"),
+        ({"STRIPE_WEBHOOK_SECRET": "abc"}, "STRIPE_WEBHOOK_SECRET", "whsec_"),
+        ({"SENTRY_DSN": "https://sentry.io/123"}, "SENTRY_DSN", "not a Sentry DSN"),
+        ({"PORT": "70000"}, "PORT", "not a port"),
+        ({"PORT": "http"}, "PORT", "not a whole number"),
+        (
+            {"NODE_ENV": "staging"},
+            "NODE_ENV",
+            "'staging' is not one of development, test, production",
+        ),
+        ({"SUPABASE_URL": "ftp://x"}, "SUPABASE_URL", "not a URL"),
+        ({"SENTRY_TRACES_SAMPLE_RATE": "1.5"}, "SENTRY_TRACES_SAMPLE_RATE", "above the maximum 1"),
+        ({"SENTRY_TRACES_SAMPLE_RATE": "lots"}, "SENTRY_TRACES_SAMPLE_RATE", "not a number"),
+    ],
+)
+def test_each_rule_fails_with_a_reason(
+    write_env: Callable[..., Path], overrides: dict[str, str], name: str, reason: str
+) -> None:
     report = run(write_env(**overrides))
     st, detail = status(report, name)
     assert st is Status.FAIL
@@ -62,8 +70,10 @@ def test_production_rules_apply_only_with_environment(write_env: Callable[..., P
     assert run(path).ok
     report = run(path, "production")
     assert status(report, "NODE_ENV") == (Status.FAIL, "'development' must be 'production' here")
-    assert status(report, "STRIPE_SECRET_KEY")[1] == \
-        "is not a live Stripe key (sk_live_…) in production"
+    assert (
+        status(report, "STRIPE_SECRET_KEY")[1]
+        == "is not a live Stripe key (sk_live_…) in production"
+    )
 
 
 def test_port_default_is_not_required(write_env: Callable[..., Path]) -> None:
@@ -83,8 +93,10 @@ def test_values_judged_as_node_reads_them(write_env: Callable[..., Path]) -> Non
 def test_unknown_variables_warn(write_env: Callable[..., Path]) -> None:
     report = run(write_env(EXTRA_THING="1"))
     assert report.ok
-    assert status(report, "file.unknown-variables") == \
-        (Status.WARN, "not in the schema: EXTRA_THING")
+    assert status(report, "file.unknown-variables") == (
+        Status.WARN,
+        "not in the schema: EXTRA_THING",
+    )
 
 
 def test_placeholder_secret_warns(write_env: Callable[..., Path]) -> None:

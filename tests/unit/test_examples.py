@@ -57,8 +57,9 @@ def gitlab_scripts(doc: dict[str, Any]) -> list[str]:
     return [line for j in jobs for key in ("before_script", "script") for line in j.get(key, [])]
 
 
-@pytest.mark.parametrize(("name", "scripts"), [("github-actions.yml", github_scripts),
-                                                ("gitlab-ci.yml", gitlab_scripts)])
+@pytest.mark.parametrize(
+    ("name", "scripts"), [("github-actions.yml", github_scripts), ("gitlab-ci.yml", gitlab_scripts)]
+)
 def test_every_command_in_a_ci_recipe_is_accepted(name: str, scripts: Any) -> None:
     doc = yaml.load((ROOT / "examples" / name).read_text(), Loader=yaml.BaseLoader)
     lines = [c for script in scripts(doc) for c in command_lines(script)]
@@ -72,8 +73,12 @@ def test_every_command_in_a_ci_recipe_is_accepted(name: str, scripts: Any) -> No
 def test_a_refused_command_line_is_caught() -> None:
     from typer._click.exceptions import UsageError
 
-    for bad in (["deploy", "production", "--batch", "0"], ["deploy", "--no-such-flag"],
-                ["smok", "production"], ["env", "validate"]):
+    for bad in (
+        ["deploy", "production", "--batch", "0"],
+        ["deploy", "--no-such-flag"],
+        ["smok", "production"],
+        ["env", "validate"],
+    ):
         with pytest.raises(UsageError):
             accepts(bad)
     accepts(["deploy", "production", "--ref", "abc", "--yes", "--json"])

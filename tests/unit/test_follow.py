@@ -47,18 +47,39 @@ def test_line_times_pm2_writes() -> None:
 
 def test_lines_are_prefixed_by_host_and_stream_and_filtered() -> None:
     lines = HostLines("web1", frozenset({ERR}), FollowOptions(grep=re.compile("GET|boom")))
-    fed = [lines.feed(x) for x in (f"==> {OUT} <==", "GET /health 200", "POST /x",
-                                    "", f"==> {ERR} <==", "boom \x1b[31mred\x1b[0m", HEARTBEAT)]
-    assert [f for f in fed if f] == [("line", "[web1] GET /health 200"),
-                                     ("line", "[web1 err] boom red")]
+    fed = [
+        lines.feed(x)
+        for x in (
+            f"==> {OUT} <==",
+            "GET /health 200",
+            "POST /x",
+            "",
+            f"==> {ERR} <==",
+            "boom \x1b[31mred\x1b[0m",
+            HEARTBEAT,
+        )
+    ]
+    assert [f for f in fed if f] == [
+        ("line", "[web1] GET /health 200"),
+        ("line", "[web1 err] boom red"),
+    ]
 
 
 def test_since_drops_older_lines_and_lines_inherit_the_time_before_them() -> None:
     lines = HostLines("web1", frozenset(), FollowOptions(), cutoff=1767261600.0)
-    fed = [lines.feed(x) for x in ("2026-01-01T09:59:00Z old", "  at stack (old)",
-                                    "2026-01-01T10:00:01Z new", "  at stack (new)")]
-    assert [f[1] for f in fed if f] == ["[web1] 2026-01-01T10:00:01Z new",
-                                        "[web1]   at stack (new)"]
+    fed = [
+        lines.feed(x)
+        for x in (
+            "2026-01-01T09:59:00Z old",
+            "  at stack (old)",
+            "2026-01-01T10:00:01Z new",
+            "  at stack (new)",
+        )
+    ]
+    assert [f[1] for f in fed if f] == [
+        "[web1] 2026-01-01T10:00:01Z new",
+        "[web1]   at stack (new)",
+    ]
     assert lines.feed(HEARTBEAT) is None  # its lines carry times: nothing to say
 
 
@@ -85,18 +106,23 @@ class FollowedHost:
         self.label = label
         self.closed = threading.Event()
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: object = None
+    ) -> RunResult:
         if command.startswith("tail"):
             assert callable(on_line)
             on_line("out", f"==> {OUT} <==")
             on_line("out", f"hello from {self.label}")
             self.closed.wait(10)
             raise HostError(f"{self.label}: connection lost (closed)")
-        jlist = {"now": 1, "processes": [{"name": "cookcam-api", "pm_out_log_path": OUT,
-                                          "pm_err_log_path": ERR}]}
-        out = (f"\n@@cookcam-ops begin pm2@@\n{json.dumps(jlist)}\n@@cookcam-ops end pm2 0@@\n"
-               "\n@@cookcam-ops begin clock@@\n1767261600\n+0000\n@@cookcam-ops end clock 0@@\n")
+        jlist = {
+            "now": 1,
+            "processes": [{"name": "cookcam-api", "pm_out_log_path": OUT, "pm_err_log_path": ERR}],
+        }
+        out = (
+            f"\n@@cookcam-ops begin pm2@@\n{json.dumps(jlist)}\n@@cookcam-ops end pm2 0@@\n"
+            "\n@@cookcam-ops begin clock@@\n1767261600\n+0000\n@@cookcam-ops end clock 0@@\n"
+        )
         return RunResult(command, 0, out, "", 0.01)
 
     def read_file(self, path: str) -> bytes | None:

@@ -14,16 +14,20 @@ MB = 1024  # ru_maxrss is in KB on Linux
 
 
 def test_mutated_inputs_give_one_clear_error_fast_and_small() -> None:
-    done = subprocess.run([sys.executable, str(FUZZ), str(CASES), str(SEED)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, str(FUZZ), str(CASES), str(SEED)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     *rows, peak = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(rows) == CASES
     bugs = [r for r in rows if r["error"]]
     assert not bugs, f"{len(bugs)} tracebacks, the first:\n{bugs[0]['error']}"
     assert {r["code"] for r in rows} <= {0, 1, 2}
-    assert {r["kind"] for r in rows if r["code"] == 2} == {"ops.yaml", "playbook", "schema",
-                                                           "env"}
+    assert {r["kind"] for r in rows if r["code"] == 2} == {"ops.yaml", "playbook", "schema", "env"}
     # CPU time: the machine is shared (the harness's own alarm stops a case after 10 s of wall)
     slow = [r for r in rows if r["cpu"] >= 2.0]
     assert not slow, slow[:3]

@@ -18,9 +18,25 @@ ROOT = Path(__file__).parents[2] / "cookcam_ops"
 Graph = dict[str, set[str]]
 
 # Lowest first. A module belongs to the longest prefix that names it; unnamed: "services".
-BASE = ("errors", "limits", "config", "configpath", "yamlfile", "masking", "common", "report",
-        "resources", "hostside", "canary.settings", "deploy.refs", "checklist.semver_range",
-        "envfile.dotenv_parser", "remote.protocol", "remote.composite", "pm2.procs")
+BASE = (
+    "errors",
+    "limits",
+    "config",
+    "configpath",
+    "yamlfile",
+    "masking",
+    "common",
+    "report",
+    "resources",
+    "hostside",
+    "canary.settings",
+    "deploy.refs",
+    "checklist.semver_range",
+    "envfile.dotenv_parser",
+    "remote.protocol",
+    "remote.composite",
+    "pm2.procs",
+)
 LAYERS: dict[str, tuple[str, ...]] = {
     "base": BASE,
     "remote/layout": ("remote", "layout", "pm2"),
@@ -55,7 +71,8 @@ def _module_name(path: Path) -> str:
 def _type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST, known: set[str]) -> set[str]:
@@ -85,15 +102,20 @@ def import_graph() -> Graph:
     graph = {}
     for path in paths:
         name = _module_name(path)
-        graph[name] = {m for m in _imports(ast.parse(path.read_text(encoding="utf-8")), known)
-                       if m != name}
+        graph[name] = {
+            m for m in _imports(ast.parse(path.read_text(encoding="utf-8")), known) if m != name
+        }
     return graph
 
 
 def upward(graph: Graph) -> list[str]:
     """Imports of a higher layer, as 'importer (layer) -> imported (layer)'."""
-    return sorted(f"{m} ({layer_of(m)}) -> {d} ({layer_of(d)})" for m, deps in graph.items()
-                  for d in deps if ORDER.index(layer_of(d)) > ORDER.index(layer_of(m)))
+    return sorted(
+        f"{m} ({layer_of(m)}) -> {d} ({layer_of(d)})"
+        for m, deps in graph.items()
+        for d in deps
+        if ORDER.index(layer_of(d)) > ORDER.index(layer_of(m))
+    )
 
 
 def cycle(graph: Graph) -> list[str] | None:
@@ -109,7 +131,8 @@ def units(graph: Graph) -> Graph:
     out: Graph = {}
     for m, deps in graph.items():
         out.setdefault(unit_of(m), set()).update(
-            unit_of(d) for d in deps if unit_of(d) != unit_of(m))
+            unit_of(d) for d in deps if unit_of(d) != unit_of(m)
+        )
     return out
 
 
@@ -135,13 +158,16 @@ def test_no_import_cycle_between_packages(graph: Graph) -> None:
 
 def test_the_checks_catch_what_they_are_for() -> None:
     """An upward import and cycles, in a made-up graph, are found."""
-    made_up: Graph = {"cookcam_ops.remote.fanout": {"cookcam_ops.deploy.engine"},
-                      "cookcam_ops.deploy.engine": {"cookcam_ops.status"},
-                      "cookcam_ops.status": {"cookcam_ops.deploy.plan"},
-                      "cookcam_ops.deploy.plan": set(),
-                      "cookcam_ops.errors": {"cookcam_ops.errors"}}
-    assert upward(made_up) == ["cookcam_ops.remote.fanout (remote/layout) -> "
-                               "cookcam_ops.deploy.engine (services)"]
+    made_up: Graph = {
+        "cookcam_ops.remote.fanout": {"cookcam_ops.deploy.engine"},
+        "cookcam_ops.deploy.engine": {"cookcam_ops.status"},
+        "cookcam_ops.status": {"cookcam_ops.deploy.plan"},
+        "cookcam_ops.deploy.plan": set(),
+        "cookcam_ops.errors": {"cookcam_ops.errors"},
+    }
+    assert upward(made_up) == [
+        "cookcam_ops.remote.fanout (remote/layout) -> cookcam_ops.deploy.engine (services)"
+    ]
     assert cycle(made_up) == ["cookcam_ops.errors", "cookcam_ops.errors"]
     assert cycle({"a": {"b"}, "b": {"a"}}) is not None
     loop = cycle(units(made_up))

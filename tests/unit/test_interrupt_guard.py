@@ -16,8 +16,9 @@ def test_a_signal_during_a_write_to_the_same_stream_does_not_break_it() -> None:
     # signal prints goes to that stream too. Written from the handler itself, Python raises
     # "RuntimeError: reentrant call inside BufferedWriter" in whichever write it interrupted.
     fd = os.open(os.devnull, os.O_WRONLY)
-    out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(fd, "w"), buffer_size=64),
-                           write_through=True)
+    out = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(fd, "w"), buffer_size=64), write_through=True
+    )
     notes: list[str] = []
 
     def note(line: str) -> None:

@@ -19,10 +19,19 @@ from cookcam_ops.json_schemas import COMMANDS, envelope, schema_for
 from tests.documents import valid_document
 
 # (command words, options it needs besides --json) for every command given an environment
-ENV_COMMANDS = [(["status"], []), (["history"], []), (["logs"], []), (["checklist"], []),
-                (["env", "check"], []), (["unlock"], ["--yes"]), (["deploy"], ["--yes"]),
-                (["rollback"], ["--yes"]), (["migrate-to-releases"], ["--yes"]),
-                (["drain"], ["--sockets", "0"]), (["watch"], ["--duration", "1"])]
+ENV_COMMANDS = [
+    (["status"], []),
+    (["history"], []),
+    (["logs"], []),
+    (["checklist"], []),
+    (["env", "check"], []),
+    (["unlock"], ["--yes"]),
+    (["deploy"], ["--yes"]),
+    (["rollback"], ["--yes"]),
+    (["migrate-to-releases"], ["--yes"]),
+    (["drain"], ["--sockets", "0"]),
+    (["watch"], ["--duration", "1"]),
+]
 IDS = [" ".join(words) for words, _ in ENV_COMMANDS]
 
 
@@ -35,10 +44,18 @@ def closed_port() -> int:
 @pytest.fixture
 def ops(tmp_path: Path) -> Path:
     """Two hosts on loopback ports where nothing listens: every connection is refused."""
-    doc = {"app": {"path": "/srv/api"}, "environments": {"prod": {
-        "hosts": [{"ssh": f"deploy@127.0.0.1:{closed_port()}", "name": "web1"},
-                  {"ssh": f"deploy@127.0.0.1:{closed_port()}", "name": "web2"}],
-        "ssh": {"known_hosts": str(tmp_path / "known_hosts"), "connect_timeout": 2}}}}
+    doc = {
+        "app": {"path": "/srv/api"},
+        "environments": {
+            "prod": {
+                "hosts": [
+                    {"ssh": f"deploy@127.0.0.1:{closed_port()}", "name": "web1"},
+                    {"ssh": f"deploy@127.0.0.1:{closed_port()}", "name": "web2"},
+                ],
+                "ssh": {"known_hosts": str(tmp_path / "known_hosts"), "connect_timeout": 2},
+            }
+        },
+    }
     path = tmp_path / "ops.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -65,9 +82,9 @@ def test_schema_prints_a_command_schema(runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(("words", "opts"), ENV_COMMANDS, ids=IDS)
-def test_an_unreachable_host_is_exit_3_naming_host_and_why(runner: CliRunner, ops: Path,
-                                                           words: list[str],
-                                                           opts: list[str]) -> None:
+def test_an_unreachable_host_is_exit_3_naming_host_and_why(
+    runner: CliRunner, ops: Path, words: list[str], opts: list[str]
+) -> None:
     done = runner.invoke(app, argv(ops, words, "prod", opts))
     assert done.exit_code == 3, done.output
     doc = valid_document(done.stdout, " ".join(words))
@@ -79,8 +96,9 @@ def test_an_unreachable_host_is_exit_3_naming_host_and_why(runner: CliRunner, op
 
 
 @pytest.mark.parametrize(("words", "opts"), ENV_COMMANDS, ids=IDS)
-def test_an_unknown_environment_is_exit_2(runner: CliRunner, ops: Path, words: list[str],
-                                          opts: list[str]) -> None:
+def test_an_unknown_environment_is_exit_2(
+    runner: CliRunner, ops: Path, words: list[str], opts: list[str]
+) -> None:
     done = runner.invoke(app, argv(ops, words, "staging", opts))
     assert done.exit_code == 2, done.output
     doc = valid_document(done.stdout, " ".join(words))
@@ -90,13 +108,16 @@ def test_an_unknown_environment_is_exit_2(runner: CliRunner, ops: Path, words: l
     assert doc["environment"] == "staging"
 
 
-@pytest.mark.parametrize("argv", [
-    ["deploy", "--json"],  # missing argument
-    ["deploy", "prod", "--batch", "0", "--json"],  # a value out of range
-    ["status", "prod", "--bogus", "--json"],  # no such option
-    ["env", "validate", "--json"],
-    ["sandbox", "change", "--json", "--dir"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["deploy", "--json"],  # missing argument
+        ["deploy", "prod", "--batch", "0", "--json"],  # a value out of range
+        ["status", "prod", "--bogus", "--json"],  # no such option
+        ["env", "validate", "--json"],
+        ["sandbox", "change", "--json", "--dir"],
+    ],
+)
 def test_a_usage_error_is_exit_2_with_a_document(runner: CliRunner, argv: list[str]) -> None:
     done = runner.invoke(app, argv)
     assert done.exit_code == 2, done.output
@@ -133,16 +154,36 @@ def raiser(error: BaseException) -> Callable[..., Any]:
     return raise_
 
 
-@pytest.mark.parametrize(("error", "code", "kind"), [
-    (KeyboardInterrupt(), 130, "interrupted"),
-    (RuntimeError("boom"), 70, "internal"),
-    (LockHeld("web1: the deploy lock is held by ana@box (pid 7) since then: deploy",
-              host="web1", holder={"owner": "ana", "host": "box", "pid": 7,
-                                   "command": "deploy", "time": "then"}), 5, "locked"),
-])
+@pytest.mark.parametrize(
+    ("error", "code", "kind"),
+    [
+        (KeyboardInterrupt(), 130, "interrupted"),
+        (RuntimeError("boom"), 70, "internal"),
+        (
+            LockHeld(
+                "web1: the deploy lock is held by ana@box (pid 7) since then: deploy",
+                host="web1",
+                holder={
+                    "owner": "ana",
+                    "host": "box",
+                    "pid": 7,
+                    "command": "deploy",
+                    "time": "then",
+                },
+            ),
+            5,
+            "locked",
+        ),
+    ],
+)
 def test_interrupts_bugs_and_locks_end_in_a_document(
-        runner: CliRunner, ops: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException,
-        code: int, kind: str) -> None:
+    runner: CliRunner,
+    ops: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+    code: int,
+    kind: str,
+) -> None:
     patched(monkeypatch, "cookcam_ops.deploy.service.deploy_environment", raiser(error))
     done = runner.invoke(app, ["--config", str(ops), "deploy", "prod", "--yes", "--json"])
     assert done.exit_code == code, done.output
@@ -154,18 +195,31 @@ def test_interrupts_bugs_and_locks_end_in_a_document(
     assert "Traceback" not in done.output
 
 
-@pytest.mark.parametrize(("outcome", "host_outcome", "code"), [
-    ("deployed", "deployed", 0), ("rolled_back", "rolled_back", 1),
-    ("rollback_failed", "rollback_failed", 4)])
-def test_run_results_are_documents(runner: CliRunner, ops: Path,
-                                   monkeypatch: pytest.MonkeyPatch, outcome: str,
-                                   host_outcome: str, code: int) -> None:
-    steps = [StepResult("health", StepStatus.FAILED if code else StepStatus.OK, 1.0,
-                        "HTTP 503")]
-    result = RunResult("deploy", "prod", Outcome(outcome), "b" * 40,
-                       [HostResult("web1", "a" * 40, "b" * 40, Outcome(host_outcome), steps)])
-    patched(monkeypatch, "cookcam_ops.deploy.service.deploy_environment",
-            lambda *a, **k: result)
+@pytest.mark.parametrize(
+    ("outcome", "host_outcome", "code"),
+    [
+        ("deployed", "deployed", 0),
+        ("rolled_back", "rolled_back", 1),
+        ("rollback_failed", "rollback_failed", 4),
+    ],
+)
+def test_run_results_are_documents(
+    runner: CliRunner,
+    ops: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    outcome: str,
+    host_outcome: str,
+    code: int,
+) -> None:
+    steps = [StepResult("health", StepStatus.FAILED if code else StepStatus.OK, 1.0, "HTTP 503")]
+    result = RunResult(
+        "deploy",
+        "prod",
+        Outcome(outcome),
+        "b" * 40,
+        [HostResult("web1", "a" * 40, "b" * 40, Outcome(host_outcome), steps)],
+    )
+    patched(monkeypatch, "cookcam_ops.deploy.service.deploy_environment", lambda *a, **k: result)
     done = runner.invoke(app, ["--config", str(ops), "deploy", "prod", "--yes", "--json"])
     assert done.exit_code == code, done.output
     doc = valid_document(done.stdout, "deploy")

@@ -26,8 +26,10 @@ from tests.unit.local_host import LocalHost
 
 
 def targets(tmp: Path, names: list[str]) -> list[Target]:
-    return [target(HostConfig(ssh=f"deploy@{n}.example", name=n,
-                              app_path=str(tmp / n / "api")), APP) for n in names]
+    return [
+        target(HostConfig(ssh=f"deploy@{n}.example", name=n, app_path=str(tmp / n / "api")), APP)
+        for n in names
+    ]
 
 
 def connect(host: HostConfig) -> LocalHost:
@@ -63,8 +65,9 @@ def test_of_two_fleets_started_together_exactly_one_proceeds(tmp_path: Path) -> 
     for _ in range(10):
         barrier = threading.Barrier(2)
 
-        def run(order: list[Target], command: str,
-                barrier: threading.Barrier = barrier) -> Fleet[NullObserver] | LockHeld:
+        def run(
+            order: list[Target], command: str, barrier: threading.Barrier = barrier
+        ) -> Fleet[NullObserver] | LockHeld:
             fleet = Fleet(order, connect, NullObserver())
             fleet.connect_all()
             barrier.wait()
@@ -74,8 +77,9 @@ def test_of_two_fleets_started_together_exactly_one_proceeds(tmp_path: Path) -> 
                 return e
             return fleet
 
-        a, b = parallel_map([(hosts, "deploy A"), (hosts[::-1], "deploy B")],
-                               lambda args: run(*args))
+        a, b = parallel_map(
+            [(hosts, "deploy A"), (hosts[::-1], "deploy B")], lambda args: run(*args)
+        )
         fleets = [x for x in (a, b) if isinstance(x, Fleet)]
         refused = [x for x in (a, b) if isinstance(x, LockHeld)]
         assert len(fleets) == 1 and len(refused) == 1
@@ -87,8 +91,7 @@ def test_of_two_fleets_started_together_exactly_one_proceeds(tmp_path: Path) -> 
         assert not any((Path(t.ops_dir) / "lock").exists() for t in hosts)
 
 
-def test_the_leader_holder_waits_for_a_lock_a_finishing_run_still_holds(tmp_path: Path
-                                                                        ) -> None:
+def test_the_leader_holder_waits_for_a_lock_a_finishing_run_still_holds(tmp_path: Path) -> None:
     web1, web2 = targets(tmp_path, ["web1", "web2"])
     finishing = lock.new_claim("deploy that is finishing")
     assert lock.attempt(LocalHost(), web2.ops_dir, finishing).acquired
@@ -107,11 +110,20 @@ class VanishingHolder:
 
     def __init__(self, dead_pid: int) -> None:
         self.calls = 0
-        self.info = json.dumps({"owner": "ann", "host": os.uname().nodename, "pid": dead_pid,
-                                "command": "deploy", "time": "t", "id": "finished-run"})
+        self.info = json.dumps(
+            {
+                "owner": "ann",
+                "host": os.uname().nodename,
+                "pid": dead_pid,
+                "command": "deploy",
+                "time": "t",
+                "id": "finished-run",
+            }
+        )
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: LineSink | None = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
+    ) -> RunResult:
         self.calls += 1
         out = f"{LOCK_HELD}\n{self.info}\n" if self.calls == 1 else f"{lock.ACQUIRED}\n"
         return RunResult(command, 0, out, "", 0.0)
@@ -125,8 +137,7 @@ def test_a_finished_run_is_looked_at_again_and_never_called_stale() -> None:
     assert host.calls == 2
 
 
-def test_a_lock_that_cannot_be_written_names_the_path_and_leaves_nothing(tmp_path: Path
-                                                                          ) -> None:
+def test_a_lock_that_cannot_be_written_names_the_path_and_leaves_nothing(tmp_path: Path) -> None:
     ops = tmp_path / "api.ops"
     ops.write_text("a file where the state directory should be")
     with pytest.raises(ChecksFailed) as e:
@@ -137,12 +148,16 @@ def test_a_lock_that_cannot_be_written_names_the_path_and_leaves_nothing(tmp_pat
 
 
 def test_a_full_disk_is_named_from_df() -> None:
-    failure = ("tmpfs 64 64 0 100% /srv/api.ops\ntmpfs 100 10 90 10% /srv/api.ops"
-               "\n@@stderr\nsh: 1: printf: printf: I/O error")
+    failure = (
+        "tmpfs 64 64 0 100% /srv/api.ops\ntmpfs 100 10 90 10% /srv/api.ops"
+        "\n@@stderr\nsh: 1: printf: printf: I/O error"
+    )
     err = lock.failure_error("web1", "/srv/api.ops", failure)
-    assert str(err).startswith("web1: cannot take the deploy lock: no space left on the disk "
-                               "mounted at /srv/api.ops (tmpfs) (0 KB, 90 inodes free), which "
-                               "holds /srv/api.ops")
+    assert str(err).startswith(
+        "web1: cannot take the deploy lock: no space left on the disk "
+        "mounted at /srv/api.ops (tmpfs) (0 KB, 90 inodes free), which "
+        "holds /srv/api.ops"
+    )
     assert err.exit_code == ExitCode.CHECKS_FAILED
 
 

@@ -23,35 +23,44 @@ TOKEN = "sntrys_S3NT1N3L-token-9f2c"
 
 def run(action: str, outcome: str, host_outcome: str, failed: str | None = None) -> RunResult:
     steps = [StepResult("switch", StepStatus.OK, 1.0)] + (
-        [StepResult(failed, StepStatus.FAILED, 2.0, "HTTP 503")] if failed else [])
-    hosts = [HostResult(n, OLD, NEW, Outcome(host_outcome), list(steps))
-             for n in ("web1", "web2")]
+        [StepResult(failed, StepStatus.FAILED, 2.0, "HTTP 503")] if failed else []
+    )
+    hosts = [HostResult(n, OLD, NEW, Outcome(host_outcome), list(steps)) for n in ("web1", "web2")]
     return RunResult(action, "production", Outcome(outcome), NEW, hosts, duration_s=42.0)
 
 
 def env(base: str, **sentry: Any) -> EnvironmentConfig:
-    return EnvironmentConfig.model_validate({
-        "hosts": ["d@web1"],
-        "notify": [{"url_env": "HOOK_URL", "format": "slack"},
-                   {"url_env": "OPS_JSON_URL", "format": "json", "events": ["failure"]}],
-        "sentry": {"url": base, "org": "cookcam", "project": "cookcam-api", **sentry}})
+    return EnvironmentConfig.model_validate(
+        {
+            "hosts": ["d@web1"],
+            "notify": [
+                {"url_env": "HOOK_URL", "format": "slack"},
+                {"url_env": "OPS_JSON_URL", "format": "json", "events": ["failure"]},
+            ],
+            "sentry": {"url": base, "org": "cookcam", "project": "cookcam-api", **sentry},
+        }
+    )
 
 
 def secrets_env(base: str) -> dict[str, str]:
-    return {"HOOK_URL": f"{base}/hook", "OPS_JSON_URL": f"{base}/hook",
-            "SENTRY_AUTH_TOKEN": TOKEN}
+    return {"HOOK_URL": f"{base}/hook", "OPS_JSON_URL": f"{base}/hook", "SENTRY_AUTH_TOKEN": TOKEN}
 
 
 def test_a_deploy_goes_to_slack_and_marks_a_sentry_release() -> None:
     with receiver(token=TOKEN) as (base, seen):
         result = run("deploy", "deployed", "deployed")
-        checks = announce_run(env(base), result, {"command": "deploy"}, user="ana",
-                              environ=secrets_env(base))
-    assert [(c.name, c.status) for c in checks] == [("notify:HOOK_URL", Status.PASS),
-                                                     ("sentry", Status.PASS)]
+        checks = announce_run(
+            env(base), result, {"command": "deploy"}, user="ana", environ=secrets_env(base)
+        )
+    assert [(c.name, c.status) for c in checks] == [
+        ("notify:HOOK_URL", Status.PASS),
+        ("sentry", Status.PASS),
+    ]
     (hook,) = seen.on("/hook")  # the json webhook wants failures only
-    assert hook.body["text"].startswith(":rocket: cookcam-ops: deploy production: aaaaaaaaaa"
-                                        " -> bbbbbbbbbb by ana on web1, web2 (42s)")
+    assert hook.body["text"].startswith(
+        ":rocket: cookcam-ops: deploy production: aaaaaaaaaa"
+        " -> bbbbbbbbbb by ana on web1, web2 (42s)"
+    )
     assert seen.releases == {NEW: ["cookcam-api"]}
     (dep,) = seen.deploys
     assert dep["version"] == NEW and dep["environment"] == "production"
@@ -105,13 +114,25 @@ def test_missing_variables_bad_tokens_and_dead_endpoints_are_warnings() -> None:
     with receiver(token=TOKEN) as (base, _):
         result = run("rollback", "rolled_back", "rolled_back")
         missing = announce_run(env(base), result, {}, user="ana", environ={})
-        wrong = announce_run(env(base), result, {}, user="ana",
-                             environ={**secrets_env(base), "SENTRY_AUTH_TOKEN": "nope"})
-    assert [c.detail for c in missing] == ["$HOOK_URL is not set; nothing sent",
-                                          "$SENTRY_AUTH_TOKEN is not set; nothing sent"]
+        wrong = announce_run(
+            env(base),
+            result,
+            {},
+            user="ana",
+            environ={**secrets_env(base), "SENTRY_AUTH_TOKEN": "nope"},
+        )
+    assert [c.detail for c in missing] == [
+        "$HOOK_URL is not set; nothing sent",
+        "$SENTRY_AUTH_TOKEN is not set; nothing sent",
+    ]
     assert wrong[-1].status is Status.WARN and "HTTP 401" in wrong[-1].detail
-    dead = announce_run(env("http://127.0.0.1:9"), result, {}, user="ana",
-                        environ={"HOOK_URL": "http://127.0.0.1:9/x", "SENTRY_AUTH_TOKEN": TOKEN})
+    dead = announce_run(
+        env("http://127.0.0.1:9"),
+        result,
+        {},
+        user="ana",
+        environ={"HOOK_URL": "http://127.0.0.1:9/x", "SENTRY_AUTH_TOKEN": TOKEN},
+    )
     assert all(c.status is Status.WARN and "ConnectError" in c.detail for c in dead)
 
 
@@ -119,7 +140,8 @@ def test_a_hanging_webhook_costs_at_most_the_budget() -> None:
     assert DELIVERY_BUDGET_S == 5.0
     with receiver(delay_s=3.0) as (base, _):
         config = EnvironmentConfig.model_validate(
-            {"hosts": ["d@web1"], "notify": [{"url_env": "SLOW"}]})
+            {"hosts": ["d@web1"], "notify": [{"url_env": "SLOW"}]}
+        )
         event = run_event(run("deploy", "deployed", "deployed"), {}, "ana")
         started = time.monotonic()
         (check,) = announce(config, event, {"SLOW": f"{base}/slow"}, budget_s=0.5)
@@ -128,9 +150,14 @@ def test_a_hanging_webhook_costs_at_most_the_budget() -> None:
     assert check.detail == "no answer within 0.5s; given up" and base not in check.detail
 
 
-@pytest.mark.parametrize("bad", [{"url_env": "https://hooks.slack.com/x"},
-                                 {"url_env": "OK", "format": "teams"},
-                                 {"url_env": "OK", "events": ["deploy", "party"]}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"url_env": "https://hooks.slack.com/x"},
+        {"url_env": "OK", "format": "teams"},
+        {"url_env": "OK", "events": ["deploy", "party"]},
+    ],
+)
 def test_notify_settings_are_validated(bad: dict[str, Any]) -> None:
     from pydantic import ValidationError
 

@@ -15,8 +15,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_wheel_carries_playbooks_and_api(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+    )
     wheel = next(tmp_path.glob("cookcam_ops-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for playbook in sorted(p.name for p in (ROOT / "playbooks").glob("*.yaml")):

@@ -48,8 +48,10 @@ def procs(text: str) -> list:  # type: ignore[type-arg]
 def test_sigkills_of_the_app_are_found_in_pm2s_log() -> None:
     assert sigkills(PM2_LOG, "cookcam-api") == [Sigkill(0, 1000), Sigkill(4, 1600)]
     assert sigkills(PM2_LOG, "other-app") == [Sigkill(3, None)]
-    assert sigkills("App [cookcam-api:1] exited with code [0] via signal [SIGINT]",
-                    "cookcam-api") == []
+    assert (
+        sigkills("App [cookcam-api:1] exited with code [0] via signal [SIGINT]", "cookcam-api")
+        == []
+    )
     assert Sigkill(0, 1000).describe() == "worker 0 after 1000 ms"
 
 
@@ -60,16 +62,30 @@ def test_only_the_log_written_since_the_offset_is_read(tmp_path: Path) -> None:
     with log.open("a") as fh:
         fh.write("2026: PM2 log: App [cookcam-api:2] online\n" + PM2_LOG)
     env = {**os.environ, "PM2_HOME": str(tmp_path)}
-    done = subprocess.run(["sh", "-c", sigkill_lines_command(offset)], env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["sh", "-c", sigkill_lines_command(offset)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "online" not in done.stdout and "cookcam-api:9" not in done.stdout
     assert sigkills(done.stdout, "cookcam-api") == [Sigkill(0, 1000), Sigkill(4, 1600)]
-    rotated = subprocess.run(["sh", "-c", sigkill_lines_command(10**9)], env=env,
-                             capture_output=True, text=True, check=True)
+    rotated = subprocess.run(
+        ["sh", "-c", sigkill_lines_command(10**9)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "cookcam-api:9" in rotated.stdout  # a log smaller than the offset was rotated
-    gone = subprocess.run(["sh", "-c", sigkill_lines_command(0)],
-                          env={**env, "PM2_HOME": str(tmp_path / "none")},
-                          capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        ["sh", "-c", sigkill_lines_command(0)],
+        env={**env, "PM2_HOME": str(tmp_path / "none")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert gone.stdout == ""
 
 
@@ -78,21 +94,29 @@ def test_the_saved_list_leaves_the_host_through_the_same_whitelist(tmp_path: Pat
     release = tmp_path / "releases" / "20260101000000-abc"
     release.mkdir(parents=True)
     (tmp_path / "current").symlink_to(release)
-    entry = {"name": "cookcam-api", "pm_cwd": str(tmp_path / "current"), "exec_mode":
-             "cluster_mode", "kill_timeout": 10000, "env": {"JWT_SECRET": SENTINEL},
-             "JWT_SECRET": SENTINEL, "pm_exec_path": str(tmp_path / "current/dist/index.js"),
-             "status": "online"}
+    entry = {
+        "name": "cookcam-api",
+        "pm_cwd": str(tmp_path / "current"),
+        "exec_mode": "cluster_mode",
+        "kill_timeout": 10000,
+        "env": {"JWT_SECRET": SENTINEL},
+        "JWT_SECRET": SENTINEL,
+        "pm_exec_path": str(tmp_path / "current/dist/index.js"),
+        "status": "online",
+    }
     (tmp_path / "dump.pm2").write_text(json.dumps([entry, entry], indent=2))
     env = {**os.environ, "PM2_HOME": str(tmp_path)}
-    done = subprocess.run(["sh", "-c", composite.pm2_saved()], env=env, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        ["sh", "-c", composite.pm2_saved()], env=env, capture_output=True, text=True, check=True
+    )
     assert SENTINEL not in done.stdout
     found = procs(done.stdout)
     assert len(found) == 2 and found[0].pid is None
     assert found[0].cwd == str(release)  # where `pm2 resurrect` would start it, resolved now
     (tmp_path / "dump.pm2").unlink()
-    none = subprocess.run(["sh", "-c", composite.pm2_saved()], env=env, capture_output=True,
-                          text=True, check=True)
+    none = subprocess.run(
+        ["sh", "-c", composite.pm2_saved()], env=env, capture_output=True, text=True, check=True
+    )
     assert json.loads(none.stdout) == {"error": f"no saved process list ({tmp_path}/dump.pm2)"}
 
 
@@ -112,9 +136,11 @@ def test_a_saved_list_that_would_bring_back_something_else_is_named() -> None:
     assert stranger.matches is False and "has no cookcam-api" in stranger.detail
 
 
-UNIT = ("[Service]\nUser=deploy\nEnvironment=PM2_HOME=/home/deploy/.pm2\n"
-        "PIDFile=/home/deploy/.pm2/pm2.pid\nExecStart=/usr/lib/node_modules/pm2/bin/pm2 "
-        "resurrect\nExecStop=/usr/lib/node_modules/pm2/bin/pm2 kill\n")
+UNIT = (
+    "[Service]\nUser=deploy\nEnvironment=PM2_HOME=/home/deploy/.pm2\n"
+    "PIDFile=/home/deploy/.pm2/pm2.pid\nExecStart=/usr/lib/node_modules/pm2/bin/pm2 "
+    "resurrect\nExecStop=/usr/lib/node_modules/pm2/bin/pm2 kill\n"
+)
 
 
 def test_startup_units_are_found_by_what_they_run(tmp_path: Path) -> None:
@@ -125,24 +151,44 @@ def test_startup_units_are_found_by_what_they_run(tmp_path: Path) -> None:
     (units / "multi-user.target.wants").mkdir()
     home = tmp_path / "home" / ".pm2"
     home.mkdir(parents=True)
-    done = subprocess.run(["sh", "-c", startup_command((str(units),))], capture_output=True,
-                          text=True, check=True, env={**os.environ, "PM2_HOME": str(home)})
+    done = subprocess.run(
+        ["sh", "-c", startup_command((str(units),))],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PM2_HOME": str(home)},
+    )
     found_home, found = parse_startup(done.stdout)
     assert found_home == str(home)
     assert [(u.path, u.home, u.enabled) for u in found] == [
-        (str(units / "pm2-deploy.service"), "/home/deploy/.pm2", True)]
+        (str(units / "pm2-deploy.service"), "/home/deploy/.pm2", True)
+    ]
 
 
-@pytest.mark.parametrize(("text", "status", "words"), [
-    ("home|/home/deploy/.pm2\nunit|/etc/systemd/system/pm2-deploy.service|"
-     "/home/deploy/.pm2|1", Status.PASS, "runs `pm2 resurrect` for /home/deploy/.pm2"),
-    ("home|/home/deploy/.pm2\nunit|/etc/systemd/system/pm2-deploy.service|"
-     "/home/deploy/.pm2|0", Status.WARN, "not enabled (`systemctl enable pm2-deploy.service`)"),
-    ("home|/srv/pm2\nunit|/etc/systemd/system/pm2-root.service|/root/.pm2|1", Status.WARN,
-     "resurrect(s) another home"),
-    ("home|/root/.pm2\nunit|crontab @reboot||1", Status.PASS, "crontab @reboot"),
-    ("home|/root/.pm2", Status.WARN, "no PM2 startup unit: after a reboot"),
-])
+@pytest.mark.parametrize(
+    ("text", "status", "words"),
+    [
+        (
+            "home|/home/deploy/.pm2\nunit|/etc/systemd/system/pm2-deploy.service|"
+            "/home/deploy/.pm2|1",
+            Status.PASS,
+            "runs `pm2 resurrect` for /home/deploy/.pm2",
+        ),
+        (
+            "home|/home/deploy/.pm2\nunit|/etc/systemd/system/pm2-deploy.service|"
+            "/home/deploy/.pm2|0",
+            Status.WARN,
+            "not enabled (`systemctl enable pm2-deploy.service`)",
+        ),
+        (
+            "home|/srv/pm2\nunit|/etc/systemd/system/pm2-root.service|/root/.pm2|1",
+            Status.WARN,
+            "resurrect(s) another home",
+        ),
+        ("home|/root/.pm2\nunit|crontab @reboot||1", Status.PASS, "crontab @reboot"),
+        ("home|/root/.pm2", Status.WARN, "no PM2 startup unit: after a reboot"),
+    ],
+)
 def test_startup_judgments(text: str, status: Status, words: str) -> None:
     check = judge_startup(text, "h")
     assert check.status is status and words in check.detail
@@ -160,14 +206,19 @@ def test_settling_warns_on_a_sigkill_and_fails_on_settings_not_applied() -> None
     assert ok == ("ok", "saved for reboots (pm2 save: 2 worker(s))")
     killed = parse_settled(settled(kills=(PM2_LOG, 0)), "cookcam-api", RUNS).verdict()
     assert killed[0] == "warn"
-    assert "PM2 SIGKILLed 2 worker(s) mid-drain (worker 0 after 1000 ms, worker 4 after " \
+    assert (
+        "PM2 SIGKILLed 2 worker(s) mid-drain (worker 0 after 1000 ms, worker 4 after "
         "1600 ms)" in killed[1]
+    )
     scaled = Pm2Settings("cluster", 3, 10000, True, 10000, SCRIPT, APP_DIR)
     left = parse_settled(settled(), "cookcam-api", scaled).verdict()
-    assert left == ("failed", "PM2 still runs instances 2 -> 3 (runs -> file) after applying "
-                              "the ecosystem file")
-    unsaved = parse_settled(settled(save=("", 1), saved=(NO_SAVED, 0)), "cookcam-api",
-                            None).verdict()
+    assert left == (
+        "failed",
+        "PM2 still runs instances 2 -> 3 (runs -> file) after applying the ecosystem file",
+    )
+    unsaved = parse_settled(
+        settled(save=("", 1), saved=(NO_SAVED, 0)), "cookcam-api", None
+    ).verdict()
     assert unsaved[0] == "warn" and "`pm2 save` failed" in unsaved[1]
     stale = parse_settled(settled(saved=(saved(3), 0)), "cookcam-api", None).verdict()
     assert stale[0] == "warn" and "would bring back instances 3 (runs 2)" in stale[1]
@@ -180,8 +231,10 @@ def test_the_settle_script_reads_the_log_only_when_an_offset_is_known() -> None:
 
 
 def test_waits_pair_with_sigkills_in_order() -> None:
-    two = ("Process with pid 1 still alive after 1000ms, sending SIGKILL to 1 remaining pids\n"
-           "Process with pid 2 still alive after 1200ms, sending SIGKILL to 1 remaining pids\n"
-           "App [cookcam-api:5] exited with code [0] via signal [SIGKILL]\n"
-           "App [cookcam-api:4] exited with code [0] via signal [SIGKILL]\n")
+    two = (
+        "Process with pid 1 still alive after 1000ms, sending SIGKILL to 1 remaining pids\n"
+        "Process with pid 2 still alive after 1200ms, sending SIGKILL to 1 remaining pids\n"
+        "App [cookcam-api:5] exited with code [0] via signal [SIGKILL]\n"
+        "App [cookcam-api:4] exited with code [0] via signal [SIGKILL]\n"
+    )
     assert sigkills(two, "cookcam-api") == [Sigkill(5, 1000), Sigkill(4, 1200)]

@@ -28,10 +28,20 @@ NVM = "/home/deploy/.nvm/versions/node"
 ALL = frozenset({"node", "npm", "pm2"})
 
 
-def probe(*cands: Candidate, on_path: dict[str, str] | None = None, nvmrc: str | None = None,
-          engines: str | None = None) -> HostProbe:
-    return HostProbe(answered=True, session_path="/usr/bin:/bin", on_path=on_path or {},
-                     candidates=cands, nvmrc=nvmrc, engines_node=engines)
+def probe(
+    *cands: Candidate,
+    on_path: dict[str, str] | None = None,
+    nvmrc: str | None = None,
+    engines: str | None = None,
+) -> HostProbe:
+    return HostProbe(
+        answered=True,
+        session_path="/usr/bin:/bin",
+        on_path=on_path or {},
+        candidates=cands,
+        nvmrc=nvmrc,
+        engines_node=engines,
+    )
 
 
 def nvm(version: str) -> Candidate:
@@ -45,20 +55,27 @@ def test_all_three_on_the_ssh_path_need_nothing_prepended() -> None:
 
 def test_the_pm2_daemons_node_comes_first_then_nvm() -> None:
     daemon = Candidate("pm2-daemon:812", f"{NVM}/v18.19.0/bin", ALL)
-    found = choose_toolchain(probe(nvm("20.11.1"), daemon, on_path={"node": "/usr/bin/node"}),
-                             ())
+    found = choose_toolchain(probe(nvm("20.11.1"), daemon, on_path={"node": "/usr/bin/node"}), ())
     assert found.ok and found.dirs == (daemon.dir,)
     assert "PM2 daemon's node, pid 812" in found.where
 
 
-@pytest.mark.parametrize(("nvmrc", "engines", "picked"), [
-    ("18", None, "18.19.0"), ("v20.11.1", None, "20.11.1"), (None, ">=20 <21", "20.11.1"),
-    (None, None, "22.1.0"), ("lts/iron", None, "22.1.0")])
-def test_nvm_prefers_the_version_nvmrc_or_engines_asks_for(nvmrc: str | None,
-                                                           engines: str | None,
-                                                           picked: str) -> None:
-    found = choose_toolchain(probe(nvm("18.19.0"), nvm("22.1.0"), nvm("20.11.1"),
-                                   nvmrc=nvmrc, engines=engines), ())
+@pytest.mark.parametrize(
+    ("nvmrc", "engines", "picked"),
+    [
+        ("18", None, "18.19.0"),
+        ("v20.11.1", None, "20.11.1"),
+        (None, ">=20 <21", "20.11.1"),
+        (None, None, "22.1.0"),
+        ("lts/iron", None, "22.1.0"),
+    ],
+)
+def test_nvm_prefers_the_version_nvmrc_or_engines_asks_for(
+    nvmrc: str | None, engines: str | None, picked: str
+) -> None:
+    found = choose_toolchain(
+        probe(nvm("18.19.0"), nvm("22.1.0"), nvm("20.11.1"), nvmrc=nvmrc, engines=engines), ()
+    )
     assert found.dirs == (f"{NVM}/v{picked}/bin",)
 
 
@@ -81,7 +98,8 @@ def test_nothing_found_explains_the_path_and_the_setting() -> None:
 def test_the_setting_wins_and_is_checked() -> None:
     good = Candidate("setting", "/opt/node/bin", ALL)
     assert choose_toolchain(probe(good, nvm("20.11.1")), ("/opt/node/bin",)).dirs == (
-        "/opt/node/bin",)
+        "/opt/node/bin",
+    )
     empty = choose_toolchain(probe(nvm("20.11.1")), ("/opt/nothing",))
     assert not empty.ok and empty.missing == ("node", "npm", "pm2")
 
@@ -101,13 +119,22 @@ def test_every_command_gets_the_toolchain_on_path() -> None:
 
 
 def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _run_probe(app: Path) -> HostProbe:
-    done = subprocess.run(["sh", "-c", probe_script(str(app), ())], capture_output=True,
-                          text=True, check=True, timeout=30)
+    done = subprocess.run(
+        ["sh", "-c", probe_script(str(app), ())],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     return parse_probe(done.stdout)
 
 
@@ -129,8 +156,9 @@ def test_the_probe_finds_the_work_tree_and_moves_state_out_of_it(monorepo: Path)
     legacy.mkdir()
     (legacy / "history.jsonl").write_text("{}\n")
     found = _run_probe(app)
-    assert found.place == Place(top=str(monorepo), subdir="backend/api",
-                                state_dir=f"{monorepo}.ops")
+    assert found.place == Place(
+        top=str(monorepo), subdir="backend/api", state_dir=f"{monorepo}.ops"
+    )
     assert found.adopted == str(legacy) and not legacy.exists()
     assert Path(f"{monorepo}.ops/history.jsonl").read_text() == "{}\n"
     assert found.nvmrc == "20" and found.engines_node == ">=20"
@@ -145,10 +173,12 @@ def test_a_held_legacy_lock_keeps_the_state_where_it_is(monorepo: Path) -> None:
     assert Path(f"{app}.ops/lock").is_dir() and not Path(f"{monorepo}.ops").exists()
 
 
-def test_a_checkouts_top_and_a_path_outside_git_keep_app_ops(monorepo: Path,
-                                                             tmp_path: Path) -> None:
-    assert _run_probe(monorepo).place == Place(top=str(monorepo), subdir="",
-                                               state_dir=f"{monorepo}.ops")
+def test_a_checkouts_top_and_a_path_outside_git_keep_app_ops(
+    monorepo: Path, tmp_path: Path
+) -> None:
+    assert _run_probe(monorepo).place == Place(
+        top=str(monorepo), subdir="", state_dir=f"{monorepo}.ops"
+    )
     bare = tmp_path / "srv" / "api"
     bare.mkdir(parents=True)
     assert _run_probe(bare).place == Place(top=None, subdir="", state_dir=f"{bare}.ops")
@@ -161,8 +191,9 @@ def test_layouts_say_where_git_runs_and_what_a_build_is_made_of() -> None:
     assert inplace.tree("abc") == "abc:backend/api"
     assert inplace.lockfile == "backend/api/package-lock.json"
     assert inplace.lock_dir == "/var/www/cookcam.ops/lock"
-    assert "git -C /var/www/cookcam status" in inplace.checklist_sections(
-        make_target("w").app)[0][1]
+    assert (
+        "git -C /var/www/cookcam status" in inplace.checklist_sections(make_target("w").app)[0][1]
+    )
     rel = layout_for(Strategy.RELEASES, "/var/www/cookcam/backend/api", place)
     assert isinstance(rel, Releases) and rel.repo_path == "/var/www/cookcam/backend/api/repo"
     assert rel.code_path.endswith("/api/current") and rel.switched_link == rel.code_path
@@ -172,12 +203,21 @@ def test_layouts_say_where_git_runs_and_what_a_build_is_made_of() -> None:
 
 def test_a_lockfile_only_at_the_repository_root_is_refused_before_any_change() -> None:
     t = make_target("web1")
-    mono = replace(t, layout=layout_for(Strategy.IN_PLACE, t.app_path, Place(
-        top="/srv", subdir="web1/api", state_dir="/srv.ops")))
-    p = plan_host(PlanInput(DEPLOY, mono.app, mono, "deploy", None, None),
-                  host_facts("web1", lockfile="root"))
+    mono = replace(
+        t,
+        layout=layout_for(
+            Strategy.IN_PLACE,
+            t.app_path,
+            Place(top="/srv", subdir="web1/api", state_dir="/srv.ops"),
+        ),
+    )
+    p = plan_host(
+        PlanInput(DEPLOY, mono.app, mono, "deploy", None, None), host_facts("web1", lockfile="root")
+    )
     assert p.blocked and "npm workspaces" in p.blocked and p.steps == ()
     chain = Toolchain((), "nothing found", ("node", "npm", "pm2"), "/usr/bin")
-    p = plan_host(PlanInput(DEPLOY, mono.app, replace(mono, toolchain=chain), "deploy", None,
-                            None), host_facts("web1"))
+    p = plan_host(
+        PlanInput(DEPLOY, mono.app, replace(mono, toolchain=chain), "deploy", None, None),
+        host_facts("web1"),
+    )
     assert p.blocked == chain.explanation()

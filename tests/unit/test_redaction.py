@@ -24,11 +24,17 @@ SECRETS = sorted(load_schema(default_playbook("env.schema.yaml")).secret_names()
 VARIANTS: dict[str, list[str]] = {
     "JWT_SECRET": [SENTINEL * 5, SENTINEL, f"{SENTINEL}#{SENTINEL * 5}"],
     "JWT_REFRESH_SECRET": [SENTINEL * 5, "x" + SENTINEL],
-    "STRIPE_SECRET_KEY": [f"sk_live_{SENTINEL.replace('-', '')}", f"pk_{SENTINEL}",
-                          f"sk_test_{SENTINEL.replace('-', '')}"],
+    "STRIPE_SECRET_KEY": [
+        f"sk_live_{SENTINEL.replace('-', '')}",
+        f"pk_{SENTINEL}",
+        f"sk_test_{SENTINEL.replace('-', '')}",
+    ],
     "STRIPE_WEBHOOK_SECRET": [f"whsec_{SENTINEL.replace('-', '')}", SENTINEL],
-    "SENTRY_DSN": [f"https://{SENTINEL}@o1.ingest.sentry.io/4505000000000000",
-                   f"https://{SENTINEL}@o1.ingest.sentry.io/1", f"http//{SENTINEL}"],
+    "SENTRY_DSN": [
+        f"https://{SENTINEL}@o1.ingest.sentry.io/4505000000000000",
+        f"https://{SENTINEL}@o1.ingest.sentry.io/1",
+        f"http//{SENTINEL}",
+    ],
 }
 
 
@@ -47,18 +53,34 @@ def test_every_schema_secret_is_covered() -> None:
 
 @pytest.mark.parametrize("overrides", cases())
 @pytest.mark.parametrize("fmt", ["table", "json", "junit"])
-def test_sentinel_never_printed(runner: CliRunner, write_env: Callable[..., Path],
-                                tmp_path: Path, overrides: dict[str, str], fmt: str) -> None:
+def test_sentinel_never_printed(
+    runner: CliRunner,
+    write_env: Callable[..., Path],
+    tmp_path: Path,
+    overrides: dict[str, str],
+    fmt: str,
+) -> None:
     base = {name: f"{SENTINEL}-{name}" for name in SECRETS if name not in VARIANTS}
     env = write_env(**{**base, **overrides})
     with env.open("a") as f:
-        f.write(f"{SENTINEL} not an assignment\nDUPLICATE_X={SENTINEL}\nDUPLICATE_X={SENTINEL}\n"
-                f"INTERP=${{{SENTINEL}}}\n")
+        f.write(
+            f"{SENTINEL} not an assignment\nDUPLICATE_X={SENTINEL}\nDUPLICATE_X={SENTINEL}\n"
+            f"INTERP=${{{SENTINEL}}}\n"
+        )
     junit = tmp_path / "junit.xml"
     extra = {"json": ["--json"], "junit": ["--junit", str(junit)], "table": []}[fmt]
-    for args in (["env", "validate", str(env), "--environment", "production"],
-                 ["--config", str(ROOT / "ops.yaml.example"), "checklist", "production",
-                  "--local", "--env-file", str(env)]):
+    for args in (
+        ["env", "validate", str(env), "--environment", "production"],
+        [
+            "--config",
+            str(ROOT / "ops.yaml.example"),
+            "checklist",
+            "production",
+            "--local",
+            "--env-file",
+            str(env),
+        ],
+    ):
         result = runner.invoke(app, args + extra)
         assert result.exit_code in (0, 1), result.stderr
         assert SENTINEL not in result.stdout

@@ -58,13 +58,18 @@ def test_release_names_sort_by_time_and_carry_the_short_sha() -> None:
 
 
 def test_listing_is_parsed_oldest_first_and_junk_is_ignored() -> None:
-    text = (f"{T_NEW}-{NEW[:10]}|{NEW}|\n"
-            f"{T_OLD}-{OLD[:10]}|{OLD}| node_modules .env\n"
-            "lost+found||\n"
-            f"{T_OLD}-aaaaaaaaaa||REVISION\n")
+    text = (
+        f"{T_NEW}-{NEW[:10]}|{NEW}|\n"
+        f"{T_OLD}-{OLD[:10]}|{OLD}| node_modules .env\n"
+        "lost+found||\n"
+        f"{T_OLD}-aaaaaaaaaa||REVISION\n"
+    )
     got = parse_listing(text)
-    assert [e.name for e in got] == [f"{T_OLD}-{OLD[:10]}", f"{T_OLD}-aaaaaaaaaa",
-                                     f"{T_NEW}-{NEW[:10]}"]
+    assert [e.name for e in got] == [
+        f"{T_OLD}-{OLD[:10]}",
+        f"{T_OLD}-aaaaaaaaaa",
+        f"{T_NEW}-{NEW[:10]}",
+    ]
     assert got[0].missing == ("node_modules", ".env") and not got[0].complete
     assert got[1].sha is None and not got[1].complete
     assert got[2].complete
@@ -110,8 +115,12 @@ def test_cwd_verdict_names_workers_outside_the_current_release() -> None:
 
 
 def _rfacts(**kw: Any) -> HostFacts:
-    base: dict[str, Any] = {"releases": (entry(T_OLD, OLD),), "host_time": T_NEW,
-                            "current_release": release_name(T_OLD, OLD), "branch": None}
+    base: dict[str, Any] = {
+        "releases": (entry(T_OLD, OLD),),
+        "host_time": T_NEW,
+        "current_release": release_name(T_OLD, OLD),
+        "branch": None,
+    }
     base.update(kw)
     return facts("web1", **base)
 
@@ -123,10 +132,13 @@ def test_a_new_release_is_built_under_its_own_name() -> None:
     assert p.needs_build and p.release == name
     assert p.from_release == release_name(T_OLD, OLD)
     assert p.scratch == f"/srv/web1/api/releases/{name}"
-    assert f"git --git-dir=/srv/web1/api/repo archive --format=tar {NEW}" in \
-        steps["prepare"].command
-    assert steps["npm-ci"].command == f"cd /srv/web1/api/releases/{name} && npm ci --no-audit " \
+    assert (
+        f"git --git-dir=/srv/web1/api/repo archive --format=tar {NEW}" in steps["prepare"].command
+    )
+    assert (
+        steps["npm-ci"].command == f"cd /srv/web1/api/releases/{name} && npm ci --no-audit "
         "--no-fund"
+    )
     assert f"ln -sfn releases/{name} /srv/web1/api/current.next" in steps["switch"].command
     assert "mv -T /srv/web1/api/current.next /srv/web1/api/current" in steps["switch"].command
     assert steps["test-build"].command.startswith(f"cd /srv/web1/api/releases/{name} && node")
@@ -135,8 +147,10 @@ def test_a_new_release_is_built_under_its_own_name() -> None:
 
 def test_a_kept_release_is_switched_to_without_a_build() -> None:
     kept = entry("20261030120000", NEW)
-    p = plan_host(PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
-                  _rfacts(releases=(kept, entry(T_OLD, OLD))))
+    p = plan_host(
+        PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
+        _rfacts(releases=(kept, entry(T_OLD, OLD))),
+    )
     steps = {s.name: s for s in p.steps}
     assert not p.needs_build and p.release == kept.name and p.scratch is None
     assert all(steps[n].skip for n in ("prepare", "npm-ci", "build", "test-build"))
@@ -145,8 +159,10 @@ def test_a_kept_release_is_switched_to_without_a_build() -> None:
 
 def test_an_incomplete_kept_release_is_rebuilt_under_a_new_name() -> None:
     broken = entry("20261030120000", NEW, "node_modules")
-    p = plan_host(PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
-                  _rfacts(releases=(broken, entry(T_OLD, OLD))))
+    p = plan_host(
+        PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
+        _rfacts(releases=(broken, entry(T_OLD, OLD))),
+    )
     assert p.needs_build and p.release == release_name(T_NEW, NEW)
 
 
@@ -155,11 +171,21 @@ def test_releases_facts_read_current_and_refuse_an_in_place_host() -> None:
     script = facts_script(t, FactsQuery("origin", "cookcam-api", True, ("refs/remotes/o/m",)))
     assert "cd /srv/web1/api/repo" in script and "REVISION" in script
     name = release_name(T_OLD, OLD)
-    out = "\n".join([
-        "@@cookcam-ops begin git@@", "layout=releases", f"head={OLD}",
-        f"current=releases/{name}", f"time={T_NEW}", "dirty=0", "node_modules=1",
-        "@@cookcam-ops end git 0@@",
-        "@@cookcam-ops begin releases@@", f"{name}|{OLD}|", "@@cookcam-ops end releases 0@@"])
+    out = "\n".join(
+        [
+            "@@cookcam-ops begin git@@",
+            "layout=releases",
+            f"head={OLD}",
+            f"current=releases/{name}",
+            f"time={T_NEW}",
+            "dirty=0",
+            "node_modules=1",
+            "@@cookcam-ops end git 0@@",
+            "@@cookcam-ops begin releases@@",
+            f"{name}|{OLD}|",
+            "@@cookcam-ops end releases 0@@",
+        ]
+    )
     f = parse_facts("web1", out, FactsQuery("origin", "cookcam-api", False))
     assert f.head == OLD and f.current_release == name and f.host_time == T_NEW
     assert [e.name for e in f.releases] == [name]
@@ -169,32 +195,52 @@ def test_releases_facts_read_current_and_refuse_an_in_place_host() -> None:
 
 
 def test_migrate_reads_the_layout_and_refuses_what_it_cannot_move() -> None:
-    text = ("@@cookcam-ops begin layout@@\nlayout=in-place\nsha=" + OLD + "\ndirty=0\n"
-            "missing=\ntime=" + T_NEW + "\n@@cookcam-ops end layout 0@@")
+    text = (
+        "@@cookcam-ops begin layout@@\nlayout=in-place\nsha=" + OLD + "\ndirty=0\n"
+        "missing=\ntime=" + T_NEW + "\n@@cookcam-ops end layout 0@@"
+    )
     lay = parse_layout(text)
     assert lay == HostLayout("in-place", OLD, 0, (), T_NEW, False) and lay.blocked() is None
     assert "modified" in (HostLayout("in-place", OLD, 2, (), T_NEW).blocked() or "")
     assert "dist" in (HostLayout("in-place", OLD, 0, ("dist",), T_NEW).blocked() or "")
-    assert parse_layout("@@cookcam-ops begin layout@@\nlayout=releases\n"
-                        "@@cookcam-ops end layout 0@@").layout == "releases"
+    assert (
+        parse_layout(
+            "@@cookcam-ops begin layout@@\nlayout=releases\n@@cookcam-ops end layout 0@@"
+        ).layout
+        == "releases"
+    )
 
 
 def _jlist(cwd: str) -> str:
-    procs = [{"name": "cookcam-api", "pm_id": i, "pid": 100 + i, "status": "online",
-              "exec_mode": "cluster_mode", "cwd": cwd, "pm_cwd": "/srv/api/current"}
-             for i in range(2)]
+    procs = [
+        {
+            "name": "cookcam-api",
+            "pm_id": i,
+            "pid": 100 + i,
+            "status": "online",
+            "exec_mode": "cluster_mode",
+            "cwd": cwd,
+            "pm_cwd": "/srv/api/current",
+        }
+        for i in range(2)
+    ]
     doc = json.dumps({"now": 1, "processes": procs})
     return f"@@cookcam-ops begin pm2@@\n{doc}\n@@cookcam-ops end pm2 0@@"
 
 
 @pytest.mark.parametrize(("cwd_release", "ok"), [(T_NEW, True), (T_OLD, False)])
-def test_status_reports_each_workers_release_and_flags_a_stale_one(cwd_release: str,
-                                                                   ok: bool) -> None:
+def test_status_reports_each_workers_release_and_flags_a_stale_one(
+    cwd_release: str, ok: bool
+) -> None:
     cur = f"/srv/api/releases/{release_name(T_NEW, NEW)}"
     cwd = f"/srv/api/releases/{release_name(cwd_release, NEW)}"
-    out = "\n".join([f"@@cookcam-ops begin sha@@\n{NEW}\n@@cookcam-ops end sha 0@@",
-                     f"@@cookcam-ops begin current@@\n{cur}\n@@cookcam-ops end current 0@@",
-                     _jlist(cwd)])
+    out = "\n".join(
+        [
+            f"@@cookcam-ops begin sha@@\n{NEW}\n@@cookcam-ops end sha 0@@",
+            f"@@cookcam-ops begin current@@\n{cur}\n@@cookcam-ops end current 0@@",
+            _jlist(cwd),
+        ]
+    )
     status = parse_status("web1", out)
     assert status.release == release_name(T_NEW, NEW)
     assert [p.release for p in status.processes] == [release_name(cwd_release, NEW)] * 2
@@ -214,8 +260,10 @@ def test_checklist_rollback_target_must_be_complete() -> None:
     name = release_name(T_NEW, NEW)
 
     def sections(listing: str) -> dict[str, composite.Section]:
-        return {"current": composite.Section("current", f"releases/{name}", 0),
-                "releases": composite.Section("releases", listing, 0)}
+        return {
+            "current": composite.Section("current", f"releases/{name}", 0),
+            "releases": composite.Section("releases", listing, 0),
+        }
 
     def judge(given: dict[str, composite.Section]) -> list[Any]:
         return t.layout.judge_checklist(given, APP, t.label)
@@ -249,8 +297,10 @@ def test_a_releases_rollback_switches_every_host_at_once() -> None:
     from cookcam_ops.deploy.rollback import rollback_batch
 
     env = EnvironmentConfig.model_validate({"hosts": ["a@h1", "a@h2", "a@h3"]})
-    plans = [plan_host(PlanInput(R_ROLLBACK, APP, rtarget(n), "rollback", NEW, None), _rfacts())
-             for n in ("h1", "h2", "h3")]
+    plans = [
+        plan_host(PlanInput(R_ROLLBACK, APP, rtarget(n), "rollback", NEW, None), _rfacts())
+        for n in ("h1", "h2", "h3")
+    ]
     assert rollback_batch(env, plans) == 1
     assert rollback_batch(env.model_copy(update={"strategy": "releases"}), plans) == 3
 
@@ -264,8 +314,10 @@ def test_a_rollback_out_of_fork_mode_goes_host_by_host() -> None:
     from cookcam_ops.pm2.apply import Apply, ApplyPlan
 
     env = EnvironmentConfig.model_validate({"hosts": ["a@h1", "a@h2"], "strategy": "releases"})
-    plans = [plan_host(PlanInput(R_ROLLBACK, APP, rtarget(n), "rollback", NEW, None), _rfacts())
-             for n in ("h1", "h2")]
+    plans = [
+        plan_host(PlanInput(R_ROLLBACK, APP, rtarget(n), "rollback", NEW, None), _rfacts())
+        for n in ("h1", "h2")
+    ]
     assert rollback_batch(env, plans) == 2
     plans[1] = replace(plans[1], pm2=ApplyPlan(Apply.RESTART))
     assert rollback_batch(env, plans) == 1
@@ -280,8 +332,7 @@ class _Host:
         self.target = rtarget()
         self.label = "web1"
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> Any:
+    def run(self, command: str, *, timeout: float | None = None, on_line: object = None) -> Any:
         from cookcam_ops.remote.protocol import RunResult
 
         self.sent.append(command)
@@ -294,10 +345,12 @@ class _Host:
         return RunResult(command, 0, out, "", 0.0)
 
 
-@pytest.mark.parametrize(("handovers", "outcome"), [([False, True], "failed"),
-                                                    ([False, False], "rollback_failed")])
+@pytest.mark.parametrize(
+    ("handovers", "outcome"), [([False, True], "failed"), ([False, False], "rollback_failed")]
+)
 def test_a_migration_that_fails_after_the_swap_puts_the_checkout_back(
-        handovers: list[bool], outcome: str) -> None:
+    handovers: list[bool], outcome: str
+) -> None:
     import threading
 
     from cookcam_ops.deploy.migrate import _HostRun
@@ -320,8 +373,9 @@ def test_sandbox_up_refuses_an_unknown_strategy_before_starting_anything(tmp_pat
 
     from cookcam_ops.cli.main import app
 
-    done = CliRunner().invoke(app, ["sandbox", "up", "--dir", str(tmp_path / "sb"),
-                                    "--strategy", "blue-green"])
+    done = CliRunner().invoke(
+        app, ["sandbox", "up", "--dir", str(tmp_path / "sb"), "--strategy", "blue-green"]
+    )
     assert done.exit_code == 2 and "--strategy must be in-place or releases" in done.output
     assert not (tmp_path / "sb").exists()
 
@@ -342,41 +396,62 @@ class _Reloaded:
     (pm2 save, the saved list, jlist) with the same workers."""
 
     def __init__(self, procs: list[dict[str, Any]], current: str) -> None:
-        self.out = (f"@@pm2log=0\n@@procs={json.dumps(procs)}\n2 new worker(s) ready\n"
-                    f"@@current={current}\n@@reload rc=0 t0=1000")
+        self.out = (
+            f"@@pm2log=0\n@@procs={json.dumps(procs)}\n2 new worker(s) ready\n"
+            f"@@current={current}\n@@reload rc=0 t0=1000"
+        )
         listed = json.dumps({"now": 3000, "processes": procs})
-        self.settled = sections(kills=("", 0), save=("saved", 0), saved=(listed, 0),
-                                pm2=(listed, 0))
+        self.settled = sections(
+            kills=("", 0), save=("saved", 0), saved=(listed, 0), pm2=(listed, 0)
+        )
         self.commands: list[str] = []
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> Any:
+    def run(self, command: str, *, timeout: float | None = None, on_line: object = None) -> Any:
         from cookcam_ops.remote.protocol import RunResult
 
         self.commands.append(command)
-        return RunResult(command, 0, self.settled if "pm2 save" in command else self.out, "",
-                         0.0)
+        return RunResult(command, 0, self.settled if "pm2 save" in command else self.out, "", 0.0)
 
 
 @pytest.mark.parametrize(("uptime", "ok"), [(2000, True), (500, False)])
-def test_an_overlap_reload_is_judged_from_what_it_watched_on_the_host(uptime: int,
-                                                                      ok: bool) -> None:
+def test_an_overlap_reload_is_judged_from_what_it_watched_on_the_host(
+    uptime: int, ok: bool
+) -> None:
     import threading
 
     from cookcam_ops.deploy.observer import NullObserver
     from cookcam_ops.deploy.steps import RunContext, _reload
 
     kept = entry("20261030120000", NEW)
-    p = plan_host(PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
-                  _rfacts(releases=(kept, entry(T_OLD, OLD))))
+    p = plan_host(
+        PlanInput(R_ROLLBACK, APP, rtarget(), "rollback", NEW, None),
+        _rfacts(releases=(kept, entry(T_OLD, OLD))),
+    )
     reload = next(s for s in p.steps if s.name == "reload")
     assert reload.overlap and "pm2 scale" in reload.display
     cur = f"/srv/web1/api/releases/{kept.name}"
-    procs = [{"name": "cookcam-api", "pm_id": i, "pid": 10 + i, "status": "online",
-              "pm_uptime": uptime, "restart_time": 0, "cwd": cur} for i in range(2)]
-    ctx = RunContext(run_id="r", action="rollback", user="u", ref=None, app=APP,
-                     observer=NullObserver(), rollback_playbook=R_ROLLBACK,
-                     cancel=threading.Event())
+    procs = [
+        {
+            "name": "cookcam-api",
+            "pm_id": i,
+            "pid": 10 + i,
+            "status": "online",
+            "pm_uptime": uptime,
+            "restart_time": 0,
+            "cwd": cur,
+        }
+        for i in range(2)
+    ]
+    ctx = RunContext(
+        run_id="r",
+        action="rollback",
+        user="u",
+        ref=None,
+        app=APP,
+        observer=NullObserver(),
+        rollback_playbook=R_ROLLBACK,
+        cancel=threading.Event(),
+    )
     host = _Reloaded(procs, cur)
     status, detail = _reload(host, p, reload, ctx)  # type: ignore[arg-type]
     assert status == ("ok" if ok else "failed")
@@ -386,8 +461,9 @@ def test_an_overlap_reload_is_judged_from_what_it_watched_on_the_host(uptime: in
 
 
 @pytest.mark.parametrize("replace", [False, True])
-def test_a_handover_passes_its_mode_and_leaves_saving_to_its_caller(tmp_path: Path,
-                                                                   replace: bool) -> None:
+def test_a_handover_passes_its_mode_and_leaves_saving_to_its_caller(
+    tmp_path: Path, replace: bool
+) -> None:
     """Overlap (cluster) or replace (fork mode); `pm2 save` is deploy/persist.py's, once."""
     from cookcam_ops.deploy.handover import handover
 
@@ -397,24 +473,35 @@ def test_a_handover_passes_its_mode_and_leaves_saving_to_its_caller(tmp_path: Pa
     (pkg / "package.json").write_text("{}")
     calls, argv = tmp_path / "pm2-calls", tmp_path / "node-argv"
     (pkg / "bin" / "pm2").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
-    (bin_dir / "node").write_text(f'#!/bin/sh\nshift 2; echo "$@" > {argv}\n'
-                                  "echo '{\"ok\":true,\"stage\":\"start\",\"detail\":\"done\"}'\n")
+    (bin_dir / "node").write_text(
+        f'#!/bin/sh\nshift 2; echo "$@" > {argv}\n'
+        'echo \'{"ok":true,"stage":"start","detail":"done"}\'\n'
+    )
     for f in (pkg / "bin" / "pm2", bin_dir / "node"):
         f.chmod(0o755)
     (bin_dir / "pm2").symlink_to(pkg / "bin" / "pm2")
     (home / ".pm2" / "dump.pm2").write_text("[]")
-    done = subprocess.run(["sh", "-c", handover("cookcam-api", "/srv/api/current", 60,
-                                                replace=replace)],
-                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(home)},
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["sh", "-c", handover("cookcam-api", "/srv/api/current", 60, replace=replace)],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0 and json.loads(done.stdout.strip())["ok"] is True
-    assert argv.read_text().split()[1:] == ["cookcam-api", "/srv/api/current", "55000",
-                                            "replace" if replace else "overlap", ".handover"]
+    assert argv.read_text().split()[1:] == [
+        "cookcam-api",
+        "/srv/api/current",
+        "55000",
+        "replace" if replace else "overlap",
+        ".handover",
+    ]
     assert not calls.exists()
 
 
 def test_migrate_dry_run_lists_the_steps_the_run_takes_with_their_commands(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--dry-run and the run share one list of steps; blocked hosts fail the dry run's checks;
     the document is valid against the shipped schema."""
     import threading
@@ -439,12 +526,14 @@ def test_migrate_dry_run_lists_the_steps_the_run_takes_with_their_commands(
     assert web1.steps[0].name == "stage" and web1.steps[0].detail == stage
     assert web2.outcome == "nothing_to_do" and web3.outcome == "failed"
     assert [c.host for c in result.checks if c.status is Status.FAIL] == ["web3"]
-    valid_document(json.dumps(document("migrate-to-releases", result.to_dict())),
-                   "migrate-to-releases")
+    valid_document(
+        json.dumps(document("migrate-to-releases", result.to_dict())), "migrate-to-releases"
+    )
     ran = _HostRun(_Host([True] * 3), lay, NullObserver(), "run-1").run(  # type: ignore[arg-type]
-        threading.Event())  # (the stand-in host has no workers: verify fails, restore runs)
+        threading.Event()
+    )  # (the stand-in host has no workers: verify fails, restore runs)
     forward = [s.name for s in ran.steps if not s.name.startswith("restore:")]
-    assert forward == [s.name for s in web1.steps][:len(forward)] and len(forward) == 5
+    assert forward == [s.name for s in web1.steps][: len(forward)] and len(forward) == 5
     monkeypatch.setenv("COLUMNS", "400")
     ui.reset()
     render_plan(result)

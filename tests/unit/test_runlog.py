@@ -21,8 +21,10 @@ from cookcam_ops.runlog import KEEP_RUNS, RunLog, state_dir
 from tests.conftest import SENTINEL
 from tests.unit.deploy_fakes import APP
 
-ENV = (f"NODE_ENV=production\nPORT=3000\nJWT_SECRET={SENTINEL}-jwt\n"
-       f'PEM="-----BEGIN KEY-----\n{SENTINEL}line2\n-----END KEY-----"\nSHORT=abc\n').encode()
+ENV = (
+    f"NODE_ENV=production\nPORT=3000\nJWT_SECRET={SENTINEL}-jwt\n"
+    f'PEM="-----BEGIN KEY-----\n{SENTINEL}line2\n-----END KEY-----"\nSHORT=abc\n'
+).encode()
 
 
 def test_masker_hides_secret_values_not_ordinary_words() -> None:
@@ -99,8 +101,9 @@ class EnvTransport:
     def __init__(self) -> None:
         self.reads = 0
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: object = None
+    ) -> RunResult:
         if not callable(on_line):  # the probe at connect: no answer, the target stays as is
             return RunResult(command, 0, "", "", 0.0)
         on_line("out", f"starting with {SENTINEL}-jwt")
@@ -120,8 +123,9 @@ class EnvTransport:
 
 def test_a_sessions_step_output_is_masked_at_the_edge() -> None:
     transport = EnvTransport()
-    session = HostSession(target(HostConfig(ssh="d@web1", name="web1"), APP),
-                          lambda host: transport)
+    session = HostSession(
+        target(HostConfig(ssh="d@web1", name="web1"), APP), lambda host: transport
+    )
     session.connect()
     seen: list[str] = []
     for _ in range(2):

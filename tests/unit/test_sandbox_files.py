@@ -15,10 +15,17 @@ from cookcam_ops.sandbox.layout import HostState, Layout, write_private
 
 def host(root: Path, n: int) -> HostState:
     d = root / "hosts" / f"host{n}"
-    return HostState(name=f"host{n}", ssh_port=2200 + n, app_port=3000 + n,
-                     app_path=str(d / "app"), pm2_home=str(d / "pm2"),
-                     sshd_config=str(d / "sshd_config"), sshd_pid_file=str(d / "sshd.pid"),
-                     sshd_log=str(d / "sshd.log"), setup_log=str(d / "setup.log"))
+    return HostState(
+        name=f"host{n}",
+        ssh_port=2200 + n,
+        app_port=3000 + n,
+        app_path=str(d / "app"),
+        pm2_home=str(d / "pm2"),
+        sshd_config=str(d / "sshd_config"),
+        sshd_pid_file=str(d / "sshd.pid"),
+        sshd_log=str(d / "sshd.log"),
+        setup_log=str(d / "setup.log"),
+    )
 
 
 def write_ops_yaml(tmp_path: Path, count: int = 2) -> Path:
@@ -33,16 +40,31 @@ def test_ops_yaml_loads_with_every_host_as_a_mapping(tmp_path: Path) -> None:
     loaded = load_config(write_ops_yaml(tmp_path, 3))
     env = loaded.environment("sandbox")
     assert [(h.name, h.user, h.hostname, h.ssh_port, h.port) for h in env.hosts] == [
-        (f"host{n}", "deploy", "127.0.0.1", 2200 + n, 3000 + n) for n in (1, 2, 3)]
+        (f"host{n}", "deploy", "127.0.0.1", 2200 + n, 3000 + n) for n in (1, 2, 3)
+    ]
     assert env.hosts[0].base_url == "http://127.0.0.1:3001"
     assert env.hosts[1].app_path == str(tmp_path / "hosts/host2/app")
     assert env.ssh.identity_file == str(tmp_path / "keys/id_ed25519")
     assert env.ssh.known_hosts == str(tmp_path / "keys/known_hosts")
     assert env.sentry_project_id == "4512345" and env.batch_size == 1
     app = loaded.config.app
-    assert (app.name, app.path, app.remote, app.branch, app.env_file, app.health_path,
-            app.port) == ("cookcam-api", str(tmp_path / "hosts/host1/app"), "origin", "main",
-                          ".env", "/health", 3001)
+    assert (
+        app.name,
+        app.path,
+        app.remote,
+        app.branch,
+        app.env_file,
+        app.health_path,
+        app.port,
+    ) == (
+        "cookcam-api",
+        str(tmp_path / "hosts/host1/app"),
+        "origin",
+        "main",
+        ".env",
+        "/health",
+        3001,
+    )
     smoke = loaded.config.smoke
     assert loaded.resolve(smoke.env_file or "") == tmp_path / "smoke.env"
     assert smoke.duplicate_probe is not None

@@ -29,8 +29,9 @@ def test_port_open_and_ssh_banner() -> None:
 
 
 def _sleeper(tmp_path: Path, marker: str) -> int:
-    return procs.spawn_detached([sys.executable, "-c", "import time; time.sleep(60)", marker],
-                                tmp_path / "sleeper.log")
+    return procs.spawn_detached(
+        [sys.executable, "-c", "import time; time.sleep(60)", marker], tmp_path / "sleeper.log"
+    )
 
 
 def test_spawn_detached_then_stop_by_pid(tmp_path: Path) -> None:
@@ -53,8 +54,10 @@ def test_stop_pid_skips_a_pid_that_is_not_ours(tmp_path: Path) -> None:
 
 
 def test_stop_pid_escalates_to_sigkill(tmp_path: Path) -> None:
-    code = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-            "print('ready', flush=True); time.sleep(60)")
+    code = (
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
     log = tmp_path / "stubborn.log"
     pid = procs.spawn_detached([sys.executable, "-c", code, "cookcam-stubborn"], log)
     assert procs.wait_until(lambda: "ready" in log.read_text(), 10)

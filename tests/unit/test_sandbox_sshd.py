@@ -20,10 +20,14 @@ from cookcam_ops.sandbox.sshd import (
 
 def spec(root: Path, **overrides: object) -> SshdSpec:
     values: dict[str, object] = dict(
-        port=2222, host_key=root / "keys/host1_host_ed25519", pid_file=root / "hosts/h1/sshd.pid",
-        authorized_keys=root / "keys/authorized_keys", user="deploy",
+        port=2222,
+        host_key=root / "keys/host1_host_ed25519",
+        pid_file=root / "hosts/h1/sshd.pid",
+        authorized_keys=root / "keys/authorized_keys",
+        user="deploy",
         pm2_home=root / "hosts/h1/pm2",
-        path_dirs=(root / "tools/node_modules/.bin", Path("/usr/bin"), Path("/bin")))
+        path_dirs=(root / "tools/node_modules/.bin", Path("/usr/bin"), Path("/bin")),
+    )
     values.update(overrides)
     return SshdSpec(**values)  # type: ignore[arg-type]
 
@@ -45,8 +49,9 @@ def test_config_has_every_directive() -> None:
     assert d["StrictModes"] == "no"
     assert d["PermitRootLogin"] == "prohibit-password"
     assert d["AllowUsers"] == "deploy"
-    assert d["SetEnv"] == ("PM2_HOME=/sb/hosts/h1/pm2 "
-                           "PATH=/sb/tools/node_modules/.bin:/usr/bin:/bin")
+    assert d["SetEnv"] == (
+        "PM2_HOME=/sb/hosts/h1/pm2 PATH=/sb/tools/node_modules/.bin:/usr/bin:/bin"
+    )
 
 
 @pytest.mark.parametrize("bad", ["/tmp/with space", "/tmp/per%cent", '/tmp/q"uote', "/tmp/n\nl"])
@@ -98,8 +103,10 @@ def test_missing_sshd_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(MissingToolError) as info:
         sshd.require_sshd()
-    assert str(info.value) == ("sshd not found; install it with `apt-get install openssh-server`"
-                               " (root) or your OS's package")
+    assert str(info.value) == (
+        "sshd not found; install it with `apt-get install openssh-server`"
+        " (root) or your OS's package"
+    )
 
 
 @pytest.mark.skipif(not Path("/usr/sbin/sshd").exists(), reason="needs sshd first")

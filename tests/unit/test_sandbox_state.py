@@ -23,19 +23,36 @@ from cookcam_ops.sandbox.status import HostStatus, SandboxStatus
 
 def host(root: Path, n: int) -> HostState:
     d = root / "hosts" / f"host{n}"
-    return HostState(name=f"host{n}", ssh_port=2200 + n, app_port=3000 + n,
-                     app_path=str(d / "app"), pm2_home=str(d / "pm2"),
-                     sshd_config=str(d / "sshd_config"), sshd_pid_file=str(d / "sshd.pid"),
-                     sshd_log=str(d / "sshd.log"), setup_log=str(d / "setup.log"))
+    return HostState(
+        name=f"host{n}",
+        ssh_port=2200 + n,
+        app_port=3000 + n,
+        app_path=str(d / "app"),
+        pm2_home=str(d / "pm2"),
+        sshd_config=str(d / "sshd_config"),
+        sshd_pid_file=str(d / "sshd.pid"),
+        sshd_log=str(d / "sshd.log"),
+        setup_log=str(d / "setup.log"),
+    )
 
 
 def state(root: Path) -> SandboxState:
-    return SandboxState(dir=str(root), user="deploy", hosts=(host(root, 1), host(root, 2)),
-                        auth=AuthState(port=4000, config=str(root / "auth/config.json"),
-                                       pid_file=str(root / "auth/auth.pid"),
-                                       log=str(root / "auth/auth.log"), pid=42),
-                        node_bin_dir="/usr/bin", pm2_bin=str(root / "tools/pm2"),
-                        path_dirs=("/usr/bin", "/bin"), sentry_project_id="4512345")
+    return SandboxState(
+        dir=str(root),
+        user="deploy",
+        hosts=(host(root, 1), host(root, 2)),
+        auth=AuthState(
+            port=4000,
+            config=str(root / "auth/config.json"),
+            pid_file=str(root / "auth/auth.pid"),
+            log=str(root / "auth/auth.log"),
+            pid=42,
+        ),
+        node_bin_dir="/usr/bin",
+        pm2_bin=str(root / "tools/pm2"),
+        path_dirs=("/usr/bin", "/bin"),
+        sentry_project_id="4512345",
+    )
 
 
 def test_state_round_trips(tmp_path: Path) -> None:
@@ -96,19 +113,46 @@ def test_pm2_homes_move_to_a_short_root_when_deep(tmp_path: Path) -> None:
 
 
 def test_status_document_shape() -> None:
-    up = HostStatus(name="host1", ssh_port=1, app_port=2, base_url="http://127.0.0.1:2",
-                    app_path="/a", sshd_up=True, app_up=True, pm2_up=True, workers=2)
-    status = SandboxStatus(dir="/sb", hosts=(up,), auth_url="http://127.0.0.1:3", auth_up=True,
-                           origin="/sb/origin.git")
+    up = HostStatus(
+        name="host1",
+        ssh_port=1,
+        app_port=2,
+        base_url="http://127.0.0.1:2",
+        app_path="/a",
+        sshd_up=True,
+        app_up=True,
+        pm2_up=True,
+        workers=2,
+    )
+    status = SandboxStatus(
+        dir="/sb", hosts=(up,), auth_url="http://127.0.0.1:3", auth_up=True, origin="/sb/origin.git"
+    )
     doc = status.to_dict()
     assert doc["ok"] is True
     assert set(doc) == {"ok", "hosts", "auth_url", "auth_up", "dir", "origin", "checks"}
     assert [(c["name"], c["status"]) for c in doc["checks"]] == [
-        ("sshd", "pass"), ("pm2", "pass"), ("app", "pass"), ("auth-stub", "pass")]
-    assert {"name", "ssh_port", "app_port", "base_url", "app_path", "sshd_up", "app_up",
-            "pm2_up"} <= set(doc["hosts"][0])
-    down = SandboxStatus(dir="/sb", hosts=(up,), auth_url="http://127.0.0.1:3", auth_up=False,
-                         origin="/sb/origin.git")
+        ("sshd", "pass"),
+        ("pm2", "pass"),
+        ("app", "pass"),
+        ("auth-stub", "pass"),
+    ]
+    assert {
+        "name",
+        "ssh_port",
+        "app_port",
+        "base_url",
+        "app_path",
+        "sshd_up",
+        "app_up",
+        "pm2_up",
+    } <= set(doc["hosts"][0])
+    down = SandboxStatus(
+        dir="/sb",
+        hosts=(up,),
+        auth_url="http://127.0.0.1:3",
+        auth_up=False,
+        origin="/sb/origin.git",
+    )
     assert down.to_dict()["ok"] is False
 
 

@@ -22,16 +22,32 @@ from cookcam_ops.smoke.credentials import (
     sign_in,
 )
 
-GRANT_ENV = {"COOKCAM_SMOKE_EMAIL": "smoke@example.com", "COOKCAM_SMOKE_PASSWORD": "pw-env",
-             "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_ANON_KEY": "anon-env"}
-STUB = {"anon_key": "anon-stub", "jwt_secret": "j" * 40, "email": "smoke@example.com",
-        "password": "pw-stub", "user_id": "7d4a2a44-0000-4000-8000-000000000001"}
+GRANT_ENV = {
+    "COOKCAM_SMOKE_EMAIL": "smoke@example.com",
+    "COOKCAM_SMOKE_PASSWORD": "pw-env",
+    "SUPABASE_URL": "http://127.0.0.1:9",
+    "SUPABASE_ANON_KEY": "anon-env",
+}
+STUB = {
+    "anon_key": "anon-stub",
+    "jwt_secret": "j" * 40,
+    "email": "smoke@example.com",
+    "password": "pw-stub",
+    "user_id": "7d4a2a44-0000-4000-8000-000000000001",
+}
 
 
 def test_secret_is_masked_everywhere_but_reveal() -> None:
     secret = Secret("hunter2")
-    shown = [str(secret), repr(secret), f"{secret}", f"{secret:>20}", f"{secret!s}",
-             repr(TokenCredentials(secret, "X in the environment")), str([secret])]
+    shown = [
+        str(secret),
+        repr(secret),
+        f"{secret}",
+        f"{secret:>20}",
+        f"{secret!s}",
+        repr(TokenCredentials(secret, "X in the environment")),
+        str([secret]),
+    ]
     assert all("hunter2" not in s for s in shown)
     assert secret.reveal() == "hunter2"
     assert bool(secret) and not Secret("")
@@ -47,8 +63,9 @@ def write(tmp_path: Path, body: str) -> Path:
 
 def test_token_in_environment_wins_over_everything(tmp_path: Path) -> None:
     env_file = write(tmp_path, "COOKCAM_SMOKE_TOKEN=from-file\n")
-    creds = find_credentials(SmokeConfig(), env_file,
-                             {**GRANT_ENV, "COOKCAM_SMOKE_TOKEN": "from-env"})
+    creds = find_credentials(
+        SmokeConfig(), env_file, {**GRANT_ENV, "COOKCAM_SMOKE_TOKEN": "from-env"}
+    )
     assert isinstance(creds, TokenCredentials)
     assert creds.token.reveal() == "from-env"
     assert creds.source == "COOKCAM_SMOKE_TOKEN in the environment"
@@ -63,9 +80,12 @@ def test_token_in_file_beats_the_password_grant(tmp_path: Path) -> None:
 
 
 def test_grant_variables_from_environment_then_file(tmp_path: Path) -> None:
-    env_file = write(tmp_path, "COOKCAM_SMOKE_EMAIL=file@example.com\n"
-                               "COOKCAM_SMOKE_PASSWORD='pw file'\nSUPABASE_URL=http://x:1\n"
-                               "SUPABASE_ANON_KEY=anon-file\n")
+    env_file = write(
+        tmp_path,
+        "COOKCAM_SMOKE_EMAIL=file@example.com\n"
+        "COOKCAM_SMOKE_PASSWORD='pw file'\nSUPABASE_URL=http://x:1\n"
+        "SUPABASE_ANON_KEY=anon-file\n",
+    )
     environ = {"COOKCAM_SMOKE_PASSWORD": "pw-env", "COOKCAM_SMOKE_TOKEN": ""}  # empty = unset
     creds = find_credentials(SmokeConfig(), env_file, environ)
     assert isinstance(creds, PasswordGrant)
@@ -102,12 +122,18 @@ def test_supabase_url_must_be_http(tmp_path: Path) -> None:
         find_credentials(SmokeConfig(), None, {**GRANT_ENV, "SUPABASE_URL": "db.example:5432"})
 
 
-def grant(url: str = "http://127.0.0.1:9", password: str = "pw", anon: str = "anon"
-          ) -> PasswordGrant:
-    return PasswordGrant(email=Secret(STUB["email"]), password=Secret(password),
-                         supabase_url=url, anon_key=Secret(anon),
-                         email_env="COOKCAM_SMOKE_EMAIL",
-                         password_env="COOKCAM_SMOKE_PASSWORD", anon_key_env="SUPABASE_ANON_KEY")
+def grant(
+    url: str = "http://127.0.0.1:9", password: str = "pw", anon: str = "anon"
+) -> PasswordGrant:
+    return PasswordGrant(
+        email=Secret(STUB["email"]),
+        password=Secret(password),
+        supabase_url=url,
+        anon_key=Secret(anon),
+        email_env="COOKCAM_SMOKE_EMAIL",
+        password_env="COOKCAM_SMOKE_PASSWORD",
+        anon_key_env="SUPABASE_ANON_KEY",
+    )
 
 
 def test_judge_grant_answers() -> None:
@@ -115,12 +141,16 @@ def test_judge_grant_answers() -> None:
     assert judge_grant(creds, 200, {"access_token": "abc"}).reveal() == "abc"
     with pytest.raises(ConfigError) as info:
         judge_grant(creds, 400, {"code": 400, "error_code": "invalid_credentials", "msg": "x"})
-    assert str(info.value) == ("sign-in failed: invalid_credentials "
-                               "(check COOKCAM_SMOKE_EMAIL/PASSWORD)")
+    assert str(info.value) == (
+        "sign-in failed: invalid_credentials (check COOKCAM_SMOKE_EMAIL/PASSWORD)"
+    )
     with pytest.raises(ConfigError, match="SUPABASE_ANON_KEY"):
         judge_grant(creds, 401, {"message": "Invalid API key", "hint": "..."})
-    for status, body, text in ((429, {}, "rate limiting (429)"), (502, None, "answered 502"),
-                               (200, {"user": {}}, "without an access_token")):
+    for status, body, text in (
+        (429, {}, "rate limiting (429)"),
+        (502, None, "answered 502"),
+        (200, {"user": {}}, "without an access_token"),
+    ):
         with pytest.raises(SignInUnavailable, match=r"http://127\.0\.0\.1:9/auth/v1/token") as e:
             judge_grant(creds, status, body)
         assert text in str(e.value)
@@ -128,7 +158,8 @@ def test_judge_grant_answers() -> None:
 
 def test_display_url_drops_userinfo_and_query() -> None:
     assert display_url("https://u:pw@x.supabase.co/auth/v1/token?apikey=k") == (
-        "https://x.supabase.co/auth/v1/token")
+        "https://x.supabase.co/auth/v1/token"
+    )
 
 
 @pytest.fixture
@@ -160,8 +191,9 @@ def test_sign_in_timeout_names_the_url_not_the_key(stub: AuthStubServer) -> None
     stub.handle_error = lambda *_args: None  # type: ignore[method-assign]
     with pytest.raises(SignInUnavailable) as info:
         sign_in(grant(stub.url, "pw-stub", "anon-stub"), timeout_s=0.3)
-    assert str(info.value) == (f"sign-in failed: {stub.url}/auth/v1/token did not answer "
-                               "within 0.3s")
+    assert str(info.value) == (
+        f"sign-in failed: {stub.url}/auth/v1/token did not answer within 0.3s"
+    )
 
 
 def test_sign_in_unreachable() -> None:

@@ -32,11 +32,23 @@ from cookcam_ops.smoke import SmokeOptions, TokenCredentials, run_smoke, url_tar
 from tests.conftest import SENTINEL
 
 TOKEN = f"{SENTINEL}-token"
-STUB = {"anon_key": f"{SENTINEL}-anon", "jwt_secret": "j" * 40,
-        "email": f"{SENTINEL}@example.com", "password": f"{SENTINEL}-password",
-        "user_id": "7d4a2a44-0000-4000-8000-000000000001"}
-CHECKS = ["sign-in", "health", "socket-auth-valid", "socket-auth-invalid", "socket-auth-missing",
-          "error-envelope", "socket-auth-rate", "polling-handshake"]
+STUB = {
+    "anon_key": f"{SENTINEL}-anon",
+    "jwt_secret": "j" * 40,
+    "email": f"{SENTINEL}@example.com",
+    "password": f"{SENTINEL}-password",
+    "user_id": "7d4a2a44-0000-4000-8000-000000000001",
+}
+CHECKS = [
+    "sign-in",
+    "health",
+    "socket-auth-valid",
+    "socket-auth-invalid",
+    "socket-auth-missing",
+    "error-envelope",
+    "socket-auth-rate",
+    "polling-handshake",
+]
 
 
 @dataclass
@@ -79,14 +91,16 @@ class FakeApi:
             token = auth.get("token") if isinstance(auth, dict) else None
             if not token:
                 raise socketio.exceptions.ConnectionRefusedError(
-                    "Authentication failed: missing token")
+                    "Authentication failed: missing token"
+                )
             await asyncio.sleep(self.behaviour.auth_delay_s)
             if not self.accepts(token):
                 reason = f"invalid token {token}" if self.behaviour.echo_token else "invalid token"
                 raise socketio.exceptions.ConnectionRefusedError(f"Authentication failed: {reason}")
             self.open.add(sid)
-            sio.start_background_task(sio.emit, "connected", {"userId": "u", "socketId": sid},
-                                      to=sid)
+            sio.start_background_task(
+                sio.emit, "connected", {"userId": "u", "socketId": sid}, to=sid
+            )
 
         async def disconnect(sid: str, *_reason: Any) -> None:
             self.open.discard(sid)
@@ -99,8 +113,9 @@ class FakeApi:
         return application
 
     async def _health(self, _request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "version": "1.0.0", "commit": "abc",
-                                  "uptime_s": 1})
+        return web.json_response(
+            {"status": "ok", "version": "1.0.0", "commit": "abc", "uptime_s": 1}
+        )
 
     async def _recipes(self, request: web.Request) -> web.Response:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -110,9 +125,13 @@ class FakeApi:
         if title not in self.titles:
             self.titles.add(title)
             return web.json_response({"id": str(uuid.uuid4()), "title": title}, status=201)
-        body = {"error": "DUPLICATE_ENTRY", "message": "Resource already exists",
-                "statusCode": 409, "requestId": str(uuid.uuid4()),
-                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+        body = {
+            "error": "DUPLICATE_ENTRY",
+            "message": "Resource already exists",
+            "statusCode": 409,
+            "requestId": str(uuid.uuid4()),
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
         return web.json_response({**body, **self.behaviour.envelope}, status=409)
 
     def _serve(self) -> None:
@@ -179,8 +198,9 @@ smoke:
 
 def ops_yaml(tmp_path: Path, api: FakeApi, extra: str = PROBE_YAML) -> Path:
     path = tmp_path / "ops.yaml"
-    hosts = "".join(f"      - {{ssh: root@127.0.0.{i}, name: web{i}, base_url: {api.url}}}\n"
-                    for i in (1, 2))
+    hosts = "".join(
+        f"      - {{ssh: root@127.0.0.{i}, name: web{i}, base_url: {api.url}}}\n" for i in (1, 2)
+    )
     path.write_text(f"environments:\n  fake:\n    hosts:\n{hosts}{extra}", encoding="utf-8")
     return path
 
@@ -195,8 +215,12 @@ def by_name(checks: list[Any]) -> dict[str, Any]:
 
 def test_run_smoke_all_pass_with_metrics(api: FakeApi) -> None:
     progress: list[str] = []
-    report = run_smoke([url_target(api.url)], TokenCredentials(Secret(TOKEN), "T in env"),
-                       options(), progress.append)
+    report = run_smoke(
+        [url_target(api.url)],
+        TokenCredentials(Secret(TOKEN), "T in env"),
+        options(),
+        progress.append,
+    )
     assert [c.name for c in report.checks] == CHECKS
     statuses = {c.name: c.status for c in report.checks}
     assert statuses.pop("error-envelope") is Status.SKIP  # no duplicate_probe given
@@ -224,31 +248,47 @@ def test_bypass_is_a_failure(api: FakeApi) -> None:
 
 def test_slow_auth_is_reported_as_a_timeout(api: FakeApi) -> None:
     api.behaviour.auth_delay_s = 1.5
-    report = run_smoke([url_target(api.url)], TokenCredentials(Secret(TOKEN), "T"),
-                       options(timeout_s=0.5, connections=3))
+    report = run_smoke(
+        [url_target(api.url)],
+        TokenCredentials(Secret(TOKEN), "T"),
+        options(timeout_s=0.5, connections=3),
+    )
     checks = by_name(report.checks)
     assert checks["socket-auth-valid"].status is Status.FAIL
     assert checks["socket-auth-valid"].detail == (
-        "no `connected` within 0.5s — the server may be waiting on Supabase")
+        "no `connected` within 0.5s — the server may be waiting on Supabase"
+    )
     assert checks["socket-auth-missing"].status is Status.PASS  # refused before Supabase
     assert "3× no `connected` within 0.5s" in checks["socket-auth-rate"].detail
 
 
 def test_unreachable_api_fails_health_and_skips_the_rest() -> None:
-    report = run_smoke([url_target("http://127.0.0.1:9")], TokenCredentials(Secret(TOKEN), "T"),
-                       options(timeout_s=2))
+    report = run_smoke(
+        [url_target("http://127.0.0.1:9")],
+        TokenCredentials(Secret(TOKEN), "T"),
+        options(timeout_s=2),
+    )
     checks = report.checks
     assert checks[1].name == "health" and checks[1].status is Status.FAIL
     assert "could not connect to http://127.0.0.1:9/health" in checks[1].detail
     assert {c.status for c in checks[2:]} == {Status.SKIP}
 
 
-def test_cli_json_and_junit_over_two_hosts(api: FakeApi, tmp_path: Path,
-                                           runner: CliRunner) -> None:
+def test_cli_json_and_junit_over_two_hosts(api: FakeApi, tmp_path: Path, runner: CliRunner) -> None:
     junit = tmp_path / "smoke.xml"
-    result = runner.invoke(app, ["--config", str(ops_yaml(tmp_path, api)), "smoke", "fake",
-                                 "--json", "--junit", str(junit)],
-                           env={"COOKCAM_SMOKE_TOKEN": TOKEN})
+    result = runner.invoke(
+        app,
+        [
+            "--config",
+            str(ops_yaml(tmp_path, api)),
+            "smoke",
+            "fake",
+            "--json",
+            "--junit",
+            str(junit),
+        ],
+        env={"COOKCAM_SMOKE_TOKEN": TOKEN},
+    )
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["ok"] is True
@@ -264,20 +304,39 @@ def test_cli_json_and_junit_over_two_hosts(api: FakeApi, tmp_path: Path,
 
 def test_cli_bad_envelope_exits_1(api: FakeApi, tmp_path: Path, runner: CliRunner) -> None:
     api.behaviour.envelope = {"timestamp": "yesterday", "requestId": ""}
-    result = runner.invoke(app, ["--config", str(ops_yaml(tmp_path, api)), "smoke", "fake",
-                                 "--host", "web2", "--connections", "2", "--json"],
-                           env={"COOKCAM_SMOKE_TOKEN": TOKEN})
+    result = runner.invoke(
+        app,
+        [
+            "--config",
+            str(ops_yaml(tmp_path, api)),
+            "smoke",
+            "fake",
+            "--host",
+            "web2",
+            "--connections",
+            "2",
+            "--json",
+        ],
+        env={"COOKCAM_SMOKE_TOKEN": TOKEN},
+    )
     assert result.exit_code == 1
     (envelope,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "error-envelope"]
     assert envelope["status"] == "fail" and envelope["host"] == "web2"
-    assert envelope["detail"] == ("the repeated POST /api/v1/recipes: requestId is missing or "
-                                  "empty; timestamp is missing or not ISO-8601")
+    assert envelope["detail"] == (
+        "the repeated POST /api/v1/recipes: requestId is missing or "
+        "empty; timestamp is missing or not ISO-8601"
+    )
 
 
 def grant_env(stub: AuthStubServer, **over: str) -> dict[str, str | None]:
-    return {"COOKCAM_SMOKE_EMAIL": STUB["email"], "COOKCAM_SMOKE_PASSWORD": STUB["password"],
-            "SUPABASE_URL": stub.url, "SUPABASE_ANON_KEY": STUB["anon_key"],
-            "COOKCAM_SMOKE_TOKEN": None, **over}
+    return {
+        "COOKCAM_SMOKE_EMAIL": STUB["email"],
+        "COOKCAM_SMOKE_PASSWORD": STUB["password"],
+        "SUPABASE_URL": stub.url,
+        "SUPABASE_ANON_KEY": STUB["anon_key"],
+        "COOKCAM_SMOKE_TOKEN": None,
+        **over,
+    }
 
 
 Case = Callable[[FakeApi, AuthStubServer], tuple[list[str], dict[str, str | None], int]]
@@ -286,20 +345,29 @@ CASES: dict[str, Case] = {
     "echoing-server": lambda api, stub: ([], {"COOKCAM_SMOKE_TOKEN": TOKEN}, 1),
     "password-grant": lambda api, stub: ([], grant_env(stub), 0),
     "wrong-password": lambda api, stub: (
-        [], grant_env(stub, COOKCAM_SMOKE_PASSWORD=f"{SENTINEL}-wrong"), 2),
+        [],
+        grant_env(stub, COOKCAM_SMOKE_PASSWORD=f"{SENTINEL}-wrong"),
+        2,
+    ),
     "auth-unreachable": lambda api, stub: (
-        [], grant_env(stub, SUPABASE_URL=f"http://{SENTINEL}:{SENTINEL}@127.0.0.1:9"), 1),
-    "missing-vars": lambda api, stub: (
-        [], {**grant_env(stub), "SUPABASE_ANON_KEY": None}, 2),
+        [],
+        grant_env(stub, SUPABASE_URL=f"http://{SENTINEL}:{SENTINEL}@127.0.0.1:9"),
+        1,
+    ),
+    "missing-vars": lambda api, stub: ([], {**grant_env(stub), "SUPABASE_ANON_KEY": None}, 2),
     "api-unreachable": lambda api, stub: (
-        ["--url", "http://127.0.0.1:9"], {"COOKCAM_SMOKE_TOKEN": TOKEN}, 1),
+        ["--url", "http://127.0.0.1:9"],
+        {"COOKCAM_SMOKE_TOKEN": TOKEN},
+        1,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("fmt", ["table", "json", "junit"])
-def test_sentinel_never_printed(api: FakeApi, stub: AuthStubServer, tmp_path: Path,
-                                runner: CliRunner, case: str, fmt: str) -> None:
+def test_sentinel_never_printed(
+    api: FakeApi, stub: AuthStubServer, tmp_path: Path, runner: CliRunner, case: str, fmt: str
+) -> None:
     extra_args, env, code = CASES[case](api, stub)
     if case == "echoing-server":
         api.behaviour.accept_any_token, api.behaviour.echo_token = False, True
@@ -307,8 +375,17 @@ def test_sentinel_never_printed(api: FakeApi, stub: AuthStubServer, tmp_path: Pa
     junit = tmp_path / "junit.xml"
     fmt_args = {"table": [], "json": ["--json"], "junit": ["--junit", str(junit)]}[fmt]
     target = extra_args or ["fake", "--host", "web1"]
-    args = ["--config", str(ops_yaml(tmp_path, api)), "smoke", *target, "--connections", "2",
-            "--timeout", "2", *fmt_args]
+    args = [
+        "--config",
+        str(ops_yaml(tmp_path, api)),
+        "smoke",
+        *target,
+        "--connections",
+        "2",
+        "--timeout",
+        "2",
+        *fmt_args,
+    ]
     result = runner.invoke(app, args, env=env)
     assert result.exit_code == code, result.stdout + result.stderr
     assert "Traceback" not in result.stderr

@@ -21,8 +21,13 @@ from cookcam_ops.smoke.judge import (
     summarize_rate,
 )
 
-GOOD = {"error": "DUPLICATE_ENTRY", "message": "Resource already exists", "statusCode": 409,
-        "requestId": "req-1", "timestamp": "2025-01-31T12:00:00.123Z"}
+GOOD = {
+    "error": "DUPLICATE_ENTRY",
+    "message": "Resource already exists",
+    "statusCode": 409,
+    "requestId": "req-1",
+    "timestamp": "2025-01-31T12:00:00.123Z",
+}
 
 
 @pytest.mark.parametrize(("pct", "expected"), [(0, 1), (50, 5), (90, 9), (95, 10), (100, 10)])
@@ -41,20 +46,23 @@ def test_good_envelope_has_no_problems() -> None:
     assert envelope_problems(409, {**GOOD, "timestamp": "2025-01-31T12:00:00+00:00"}) == []
 
 
-@pytest.mark.parametrize(("status", "body", "problem"), [
-    (201, GOOD, "answered 201, expected 409"),
-    (409, ["not", "an", "object"], "not a JSON object"),
-    (409, None, "not a JSON object"),
-    (409, {**GOOD, "error": "CONFLICT"}, "expected DUPLICATE_ENTRY"),
-    (409, {**GOOD, "statusCode": "409"}, "statusCode is '409'"),
-    (409, {**GOOD, "statusCode": True}, "statusCode is True"),
-    (409, {**GOOD, "message": ""}, "message is missing or empty"),
-    (409, {k: v for k, v in GOOD.items() if k != "requestId"}, "requestId is missing"),
-    (409, {**GOOD, "requestId": "  "}, "requestId is missing or empty"),
-    (409, {**GOOD, "timestamp": "yesterday"}, "timestamp is missing or not ISO-8601"),
-    (409, {**GOOD, "timestamp": "2025-01-31"}, "not ISO-8601"),
-    (409, {**GOOD, "timestamp": 1738324800}, "not ISO-8601"),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "problem"),
+    [
+        (201, GOOD, "answered 201, expected 409"),
+        (409, ["not", "an", "object"], "not a JSON object"),
+        (409, None, "not a JSON object"),
+        (409, {**GOOD, "error": "CONFLICT"}, "expected DUPLICATE_ENTRY"),
+        (409, {**GOOD, "statusCode": "409"}, "statusCode is '409'"),
+        (409, {**GOOD, "statusCode": True}, "statusCode is True"),
+        (409, {**GOOD, "message": ""}, "message is missing or empty"),
+        (409, {k: v for k, v in GOOD.items() if k != "requestId"}, "requestId is missing"),
+        (409, {**GOOD, "requestId": "  "}, "requestId is missing or empty"),
+        (409, {**GOOD, "timestamp": "yesterday"}, "timestamp is missing or not ISO-8601"),
+        (409, {**GOOD, "timestamp": "2025-01-31"}, "not ISO-8601"),
+        (409, {**GOOD, "timestamp": 1738324800}, "not ISO-8601"),
+    ],
+)
 def test_envelope_problems(status: int, body: object, problem: str) -> None:
     problems = envelope_problems(status, body)
     assert len(problems) == 1 and problem in problems[0]
@@ -71,7 +79,9 @@ def test_valid_token_timeout_says_supabase() -> None:
 def test_refusal_passes_and_acceptance_is_a_bypass() -> None:
     refused = Handshake(Outcome.REFUSED, 0.01, "Authentication failed: invalid token")
     assert judge_refusal(refused, 5, "a bogus token") == (
-        Status.PASS, "a bogus token refused: Authentication failed: invalid token")
+        Status.PASS,
+        "a bogus token refused: Authentication failed: invalid token",
+    )
     status, detail = judge_refusal(Handshake(Outcome.CONNECTED, 0.01), 5, "no token")
     assert status is Status.FAIL and "ACCEPTED" in detail and "bypass" in detail
     status, detail = judge_refusal(Handshake(Outcome.TIMEOUT, 5), 2.5, "no token")
@@ -93,9 +103,14 @@ def test_rate_at_99_percent_passes_and_reports_figures() -> None:
     assert "99/100 connected (99.0%)" in detail and "p50 50 ms, p95 95 ms, max 99 ms" in detail
     assert "1× no `connected` within 5.0s" in detail
     assert summary.metrics() == {
-        "connections": 100, "connected": 99, "auth_success_rate": 0.99,
-        "handshake_p50_ms": 50.0, "handshake_p95_ms": 95.0, "handshake_max_ms": 99.0,
-        "handshakes_per_s": 49.5}
+        "connections": 100,
+        "connected": 99,
+        "auth_success_rate": 0.99,
+        "handshake_p50_ms": 50.0,
+        "handshake_p95_ms": 95.0,
+        "handshake_max_ms": 99.0,
+        "handshakes_per_s": 49.5,
+    }
 
 
 def test_rate_under_99_percent_fails() -> None:
@@ -111,7 +126,9 @@ def test_rate_with_nothing_connected() -> None:
 
 def test_polling_warns_in_plain_words_and_never_fails() -> None:
     assert judge_polling([PollingAttempt(True)] * 10) == (
-        Status.PASS, "10/10 long-polling handshakes completed")
+        Status.PASS,
+        "10/10 long-polling handshakes completed",
+    )
     attempts = [PollingAttempt(True)] * 6 + [PollingAttempt(False, "400 Session ID unknown")] * 4
     status, detail = judge_polling(attempts)
     assert status is Status.WARN
@@ -123,8 +140,12 @@ def test_polling_warns_in_plain_words_and_never_fails() -> None:
 
 def test_unique_body_suffixes_every_string() -> None:
     body = {"title": "cookcam-ops smoke", "servings": 2, "tags": ["a"], "meta": {"b": "c"}}
-    assert unique_body(body, "s1") == {"title": "cookcam-ops smoke s1", "servings": 2,
-                                       "tags": ["a s1"], "meta": {"b": "c s1"}}
+    assert unique_body(body, "s1") == {
+        "title": "cookcam-ops smoke s1",
+        "servings": 2,
+        "tags": ["a s1"],
+        "meta": {"b": "c s1"},
+    }
 
 
 def test_clip_flattens_remote_text() -> None:

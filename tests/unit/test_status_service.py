@@ -33,22 +33,50 @@ def sections(**parts: tuple[str, int]) -> str:
 
 
 def jlist_doc(status: str = "online", n: int = 2) -> str:
-    procs = [{"name": "cookcam-api", "pm_id": i, "pid": 100 + i, "cpu": 0.5,
-              "memory": 50_000_000, "status": status, "exec_mode": "cluster_mode",
-              "instances": n, "restart_time": 3, "unstable_restarts": 0,
-              "pm_uptime": 1_000_000, "pm_cwd": "/srv/app", "kill_timeout": 10000}
-             for i in range(n)]
+    procs = [
+        {
+            "name": "cookcam-api",
+            "pm_id": i,
+            "pid": 100 + i,
+            "cpu": 0.5,
+            "memory": 50_000_000,
+            "status": status,
+            "exec_mode": "cluster_mode",
+            "instances": n,
+            "restart_time": 3,
+            "unstable_restarts": 0,
+            "pm_uptime": 1_000_000,
+            "pm_cwd": "/srv/app",
+            "kill_timeout": 10000,
+        }
+        for i in range(n)
+    ]
     return json.dumps({"now": 1_060_000, "processes": procs})
 
 
 def healthy_output(lock: str = "") -> str:
-    record = {"id": "r1", "time": "2026-01-02T03:04:05Z", "action": "deploy", "user": "ana",
-              "host": "web1", "from_sha": "f" * 40, "to_sha": SHA, "outcome": "deployed",
-              "duration_s": 12.5, "ref": "main"}
-    return sections(sha=(SHA, 0), history=(json.dumps(record), 0), lock=(lock, 0),
-                    pm2=(jlist_doc(), 0),
-                    health=(json.dumps({"status": 200, "ms": 4,
-                                        "body": '{"status":"ok","version":"1.0.3"}'}), 0))
+    record = {
+        "id": "r1",
+        "time": "2026-01-02T03:04:05Z",
+        "action": "deploy",
+        "user": "ana",
+        "host": "web1",
+        "from_sha": "f" * 40,
+        "to_sha": SHA,
+        "outcome": "deployed",
+        "duration_s": 12.5,
+        "ref": "main",
+    }
+    return sections(
+        sha=(SHA, 0),
+        history=(json.dumps(record), 0),
+        lock=(lock, 0),
+        pm2=(jlist_doc(), 0),
+        health=(
+            json.dumps({"status": 200, "ms": 4, "body": '{"status":"ok","version":"1.0.3"}'}),
+            0,
+        ),
+    )
 
 
 def test_composite_parse_splits_sections_and_exit_codes() -> None:
@@ -60,8 +88,9 @@ def test_composite_parse_splits_sections_and_exit_codes() -> None:
 
 
 def test_composite_script_runs_in_a_real_shell() -> None:
-    script = composite.script([("one", "echo hi"), ("two", "echo err >&2; exit 4"),
-                               ("three", "printf 'no newline'")])
+    script = composite.script(
+        [("one", "echo hi"), ("two", "echo err >&2; exit 4"), ("three", "printf 'no newline'")]
+    )
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
     parsed = composite.parse(done.stdout)
     assert parsed["one"].text == "hi" and parsed["one"].ok
@@ -71,13 +100,31 @@ def test_composite_script_runs_in_a_real_shell() -> None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_pm2_filter_never_lets_pm2_env_env_leave_the_host() -> None:
-    raw = [{"name": "cookcam-api", "pm_id": 0, "pid": 42, "monit": {"cpu": 1, "memory": 2},
-            "pm2_env": {"status": "online", "exec_mode": "cluster_mode", "instances": 2,
-                        "env": {"JWT_SECRET": SENTINEL}, "JWT_SECRET": SENTINEL,
-                        "pm_cwd": "/srv/app", "restart_time": 1, "pm_uptime": 5}}]
-    done = subprocess.run(["node", "-e", script("pm2_jlist_filter.js")],
-                          input="banner line\n" + json.dumps(raw), capture_output=True,
-                          text=True, check=True)
+    raw = [
+        {
+            "name": "cookcam-api",
+            "pm_id": 0,
+            "pid": 42,
+            "monit": {"cpu": 1, "memory": 2},
+            "pm2_env": {
+                "status": "online",
+                "exec_mode": "cluster_mode",
+                "instances": 2,
+                "env": {"JWT_SECRET": SENTINEL},
+                "JWT_SECRET": SENTINEL,
+                "pm_cwd": "/srv/app",
+                "restart_time": 1,
+                "pm_uptime": 5,
+            },
+        }
+    ]
+    done = subprocess.run(
+        ["node", "-e", script("pm2_jlist_filter.js")],
+        input="banner line\n" + json.dumps(raw),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert SENTINEL not in done.stdout
     processes, error = parse_jlist(json.loads(done.stdout))
     assert error is None
@@ -106,8 +153,11 @@ def test_a_held_lock_is_shown_with_its_holder() -> None:
 
 
 def test_unhealthy_and_stopped_workers_fail() -> None:
-    out = sections(sha=(SHA, 0), pm2=(jlist_doc(status="errored"), 0),
-                   health=(json.dumps({"error": "ECONNREFUSED"}), 0))
+    out = sections(
+        sha=(SHA, 0),
+        pm2=(jlist_doc(status="errored"), 0),
+        health=(json.dumps({"error": "ECONNREFUSED"}), 0),
+    )
     checks = {c.name: c for c in judge_host(parse_status("web1", out), "cookcam-api")}
     assert checks["health"].status is Status.FAIL and "ECONNREFUSED" in checks["health"].detail
     assert checks["pm2"].status is Status.FAIL and "errored" in checks["pm2"].detail
@@ -126,8 +176,9 @@ class FakeTransport:
     stdout: str
     commands: list[str] = field(default_factory=list)
 
-    def run(self, command: str, *, timeout: float | None = None,
-            on_line: object = None) -> RunResult:
+    def run(
+        self, command: str, *, timeout: float | None = None, on_line: object = None
+    ) -> RunResult:
         self.commands.append(command)
         return RunResult(command, 0, self.stdout, "", 0.01)
 
@@ -143,8 +194,10 @@ class FakeTransport:
 
 def targets() -> list[Target]:
     app = AppConfig()
-    return [target(HostConfig(ssh="deploy@web1", name="web1"), app),
-            target(HostConfig(ssh="deploy@web2", name="web2"), app)]
+    return [
+        target(HostConfig(ssh="deploy@web1", name="web1"), app),
+        target(HostConfig(ssh="deploy@web2", name="web2"), app),
+    ]
 
 
 def test_collect_status_reports_an_unreachable_host_and_uses_one_round_trip() -> None:
@@ -163,8 +216,15 @@ def test_collect_status_reports_an_unreachable_host_and_uses_one_round_trip() ->
     assert "timed out" in doc["hosts"][1]["error"]
     assert len(made["web1"].commands) == 2  # the host probe, then the status script
     assert set(doc) >= {"ok", "hosts", "checks"}
-    assert set(doc["hosts"][0]) >= {"name", "reachable", "sha", "since", "healthy",
-                                    "processes", "lock"}
+    assert set(doc["hosts"][0]) >= {
+        "name",
+        "reachable",
+        "sha",
+        "since",
+        "healthy",
+        "processes",
+        "lock",
+    }
 
 
 def test_status_script_quotes_the_app_path() -> None:
@@ -177,8 +237,10 @@ def test_status_script_quotes_the_app_path() -> None:
 def test_a_missing_sha_is_explained_per_strategy() -> None:
     from cookcam_ops.status import HostStatus
 
-    for strategy, words in (("in-place", "git rev-parse HEAD failed"),
-                            ("releases", "no REVISION file in current/")):
+    for strategy, words in (
+        ("in-place", "git rev-parse HEAD failed"),
+        ("releases", "no REVISION file in current/"),
+    ):
         status = HostStatus(name="web1", reachable=True, strategy=strategy)
         sha = next(c for c in judge_host(status, "cookcam-api") if c.name == "sha")
         assert sha.status is Status.FAIL and words in sha.detail

@@ -28,32 +28,44 @@ def load(tmp_path: Path, text: str) -> str:
     return str(e.value).replace(str(path), "ops.yaml")
 
 
-@pytest.mark.parametrize(("app", "said"), [
-    ("  branch: 'a b'\n", "ops.yaml:2: ops.yaml: app.branch: not a valid git branch name: "
-                          "it contains ' '"),
-    ("  branch: main..x\n", "app.branch: not a valid git branch name: it contains '..'"),
-    ("  branch: -x\n", "app.branch: not a valid git branch name: it starts with '-'"),
-    ("  path: /srv/api/\n", "ops.yaml:2: ops.yaml: app.path: must be an absolute path of plain "
-                            "parts"),
-    ("  path: /srv/../api\n", "the part '..' is not"),
-    ("  path: srv/api\n", "app.path: must be an absolute path on the host"),
-    ("  path: /srv/$HOME\n", "the part '$HOME' is not"),
-    ("  env_file: ../.env\n", "app.env_file: must be a file name of plain parts"),
-])
+@pytest.mark.parametrize(
+    ("app", "said"),
+    [
+        (
+            "  branch: 'a b'\n",
+            "ops.yaml:2: ops.yaml: app.branch: not a valid git branch name: it contains ' '",
+        ),
+        ("  branch: main..x\n", "app.branch: not a valid git branch name: it contains '..'"),
+        ("  branch: -x\n", "app.branch: not a valid git branch name: it starts with '-'"),
+        (
+            "  path: /srv/api/\n",
+            "ops.yaml:2: ops.yaml: app.path: must be an absolute path of plain parts",
+        ),
+        ("  path: /srv/../api\n", "the part '..' is not"),
+        ("  path: srv/api\n", "app.path: must be an absolute path on the host"),
+        ("  path: /srv/$HOME\n", "the part '$HOME' is not"),
+        ("  env_file: ../.env\n", "app.env_file: must be a file name of plain parts"),
+    ],
+)
 def test_app_settings_are_validated(tmp_path: Path, app: str, said: str) -> None:
     assert said in load(tmp_path, "app:\n" + app + BASE)
 
 
 def test_a_host_app_path_is_validated_too(tmp_path: Path) -> None:
-    said = load(tmp_path, "environments:\n  production:\n    hosts:\n"
-                          "      - {ssh: deploy@web1.example, app_path: /srv/./api}\n")
+    said = load(
+        tmp_path,
+        "environments:\n  production:\n    hosts:\n"
+        "      - {ssh: deploy@web1.example, app_path: /srv/./api}\n",
+    )
     assert "app_path: must be an absolute path of plain parts" in said
 
 
 def test_duplicate_keys_are_refused_naming_both_lines(tmp_path: Path) -> None:
     said = load(tmp_path, "app:\n  name: api\n  port: 3000\n  name: other\n" + BASE)
-    assert said == ("ops.yaml:4: ops.yaml: the key 'name' is repeated (lines 2 and 4); YAML "
-                    "keeps only one; remove one of them")
+    assert said == (
+        "ops.yaml:4: ops.yaml: the key 'name' is repeated (lines 2 and 4); YAML "
+        "keeps only one; remove one of them"
+    )
 
 
 def status(name: str, sha: str | None) -> HostStatus:
@@ -61,11 +73,13 @@ def status(name: str, sha: str | None) -> HostStatus:
 
 
 def test_status_flags_a_fleet_serving_two_commits() -> None:
-    two = judge_fleet([status("web1", "a" * 40), status("web2", "b" * 40),
-                       status("web3", "a" * 40)])
+    two = judge_fleet(
+        [status("web1", "a" * 40), status("web2", "b" * 40), status("web3", "a" * 40)]
+    )
     assert two.status is Status.FAIL
-    assert two.detail.startswith("the hosts serve 2 different commits: aaaaaaaaaa on web1, "
-                                 "web3; bbbbbbbbbb on web2")
+    assert two.detail.startswith(
+        "the hosts serve 2 different commits: aaaaaaaaaa on web1, web3; bbbbbbbbbb on web2"
+    )
     one = judge_fleet([status("web1", "a" * 40), status("web2", None)])
     assert one.status is Status.PASS and one.detail == "1 host(s) serve aaaaaaaaaa (1 did not say)"
 
@@ -87,14 +101,17 @@ def test_an_expired_smoke_token_is_refused_before_the_deploy() -> None:
     assert "not a JWT" in verify_credentials(opaque, 5.0)
 
 
-def test_the_deploy_gate_fails_on_an_expired_token(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_deploy_gate_fails_on_an_expired_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cookcam_ops.deploy.gates import smoke_preflight
 
     path = tmp_path / "ops.yaml"
     path.write_text(BASE)
     monkeypatch.setenv(SmokeConfig().token_env, jwt(int(time.time()) - 60))
     checks = smoke_preflight(load_config(path), "production", ["web1.example"])
-    assert [(c.name, c.status) for c in checks] == [("smoke-config", Status.PASS),
-                                                    ("smoke-credentials", Status.FAIL)]
+    assert [(c.name, c.status) for c in checks] == [
+        ("smoke-config", Status.PASS),
+        ("smoke-credentials", Status.FAIL),
+    ]
     assert "expires at" in checks[1].detail
