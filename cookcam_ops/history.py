@@ -18,7 +18,7 @@ from cookcam_ops.errors import ExitCode, Unreachable
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, reach, run_on_hosts
 from cookcam_ops.remote.protocol import Transport, q
-from cookcam_ops.report import Check, Status, reachability
+from cookcam_ops.report import Check, Status, checks_ok, hosts_exit_code, reachability
 
 # Outcomes that leave a host serving the record's to_sha.
 SUCCESS_OUTCOMES = frozenset({"deployed", "ok", "success", "succeeded"})
@@ -214,14 +214,12 @@ class HistoryReport:
 
     @property
     def ok(self) -> bool:
-        return all(c.status is not Status.FAIL for c in self.checks)
+        return checks_ok(self.checks)
 
     @property
     def exit_code(self) -> ExitCode:
         """3 when a host's log could not be read because it was unreachable, else 0 or 1."""
-        if self.unreachable:
-            return ExitCode.UNREACHABLE
-        return ExitCode.OK if self.ok else ExitCode.CHECKS_FAILED
+        return hosts_exit_code(self.checks, self.unreachable)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -80,6 +80,14 @@ def checks_ok(checks: list[Check]) -> bool:
     return all(c.status is not Status.FAIL for c in checks)
 
 
+def hosts_exit_code(checks: list[Check], unreachable: list[Unreachable]) -> ExitCode:
+    """A command that contacted hosts: 3 when one could not be reached, else 0 when no check
+    failed, else 1."""
+    if unreachable:
+        return ExitCode.UNREACHABLE
+    return ExitCode.OK if checks_ok(checks) else ExitCode.CHECKS_FAILED
+
+
 @dataclass
 class Report:
     """What a report command hands to the renderer: checks plus command-specific fields.

@@ -26,7 +26,7 @@ from cookcam_ops.pm2.reboot import SavedVerdict, compare_saved, read_saved, save
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport
-from cookcam_ops.report import Check, Status, reachability
+from cookcam_ops.report import Check, Status, checks_ok, hosts_exit_code, reachability
 
 STATUS_TIMEOUT_S = 45.0
 SHA_LEN = 40
@@ -109,14 +109,12 @@ class StatusReport:
 
     @property
     def ok(self) -> bool:
-        return all(c.status is not Status.FAIL for c in self.checks)
+        return checks_ok(self.checks)
 
     @property
     def exit_code(self) -> ExitCode:
         """3 when a host could not be reached, else 0 when all is well, else 1."""
-        if self.unreachable:
-            return ExitCode.UNREACHABLE
-        return ExitCode.OK if self.ok else ExitCode.CHECKS_FAILED
+        return hosts_exit_code(self.checks, self.unreachable)
 
     def to_dict(self) -> dict[str, Any]:
         return {

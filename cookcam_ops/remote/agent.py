@@ -59,22 +59,10 @@ class Channel(Protocol):
 
 
 @runtime_checkable
-class ChannelHost(Protocol):
+class ChannelHost(Transport, Protocol):
     """A connected host that can open a raw channel (SSHTransport); the fallback transport."""
 
-    label: str
-
     def open_channel(self, command: str) -> Channel: ...
-
-    def run(
-        self, command: str, *, timeout: float | None = None, on_line: LineSink | None = None
-    ) -> RunResult: ...
-
-    def read_file(self, path: str) -> bytes | None: ...
-
-    def write_file(self, path: str, data: bytes, mode: int = 0o600) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def launcher(probe: str) -> str:
