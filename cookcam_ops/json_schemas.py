@@ -236,6 +236,18 @@ STATUS_HOST = obj(
 )
 
 # Per command: (its own properties, the ones it always has when it did not stop on an error).
+# What a deploy's and a rollback's documents always carry.
+RUN_REQUIRED = [
+    "environment",
+    "action",
+    "outcome",
+    "target_sha",
+    "hosts",
+    "interrupted",
+    "warnings",
+    "unreachable",
+    "answered",
+]
 COMMANDS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "env validate": ({"file": S, "schema": S}, ["file", "schema"]),
     "env check": (
@@ -247,34 +259,8 @@ COMMANDS: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["environment", "scope"],
     ),
     "smoke": ({"target": OBJ, "metrics": OBJ}, ["target", "metrics"]),
-    "deploy": (
-        {**RUN, "canary": CANARY},
-        [
-            "environment",
-            "action",
-            "outcome",
-            "target_sha",
-            "hosts",
-            "interrupted",
-            "warnings",
-            "unreachable",
-            "answered",
-        ],
-    ),
-    "rollback": (
-        RUN,
-        [
-            "environment",
-            "action",
-            "outcome",
-            "target_sha",
-            "hosts",
-            "interrupted",
-            "warnings",
-            "unreachable",
-            "answered",
-        ],
-    ),
+    "deploy": ({**RUN, "canary": CANARY}, RUN_REQUIRED),
+    "rollback": (RUN, RUN_REQUIRED),
     "migrate-to-releases": (
         RUN,
         ["environment", "action", "outcome", "hosts", "warnings", "unreachable", "answered"],
