@@ -36,7 +36,12 @@ def alive(pid: int) -> bool:
 
 
 class PipeChannel:
-    """A paramiko-like channel over a local process's stdin/stdout."""
+    """A paramiko-like channel over a local process's stdin/stdout.
+
+    Its stdout is never closed while a reader may be in recv(): a closed descriptor's number is
+    reused by the next test's pipe, and the old session's reader thread would read the new
+    one's answers. close() only marks it closed; recv() then returns the end (as paramiko's
+    does), and the file is closed when the channel is collected."""
 
     def __init__(self, command: str, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
@@ -47,27 +52,34 @@ class PipeChannel:
             start_new_session=True,
         )
         self.timeout: float | None = None
+        self.closed = False
 
     def sendall(self, data: bytes) -> None:
         assert self.proc.stdin is not None
+        if self.closed:
+            raise OSError("the channel is closed")
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
     def recv(self, nbytes: int) -> bytes:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        if self.timeout is not None and not select.select([fd], [], [], self.timeout)[0]:
-            raise TimeoutError
-        return os.read(fd, nbytes)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while not self.closed:
+            if select.select([fd], [], [], 0.05)[0]:
+                return os.read(fd, nbytes)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError
+        return b""
 
     def settimeout(self, timeout: float | None) -> None:
         self.timeout = timeout
 
     def close(self) -> None:
-        for f in (self.proc.stdin, self.proc.stdout):
-            if f is not None and not f.closed:
-                with contextlib.suppress(OSError):
-                    f.close()
+        self.closed = True
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
 
 
 class LocalHost:
