@@ -44,6 +44,13 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+def text_field(doc: dict[str, Any], key: str) -> str:
+    """A JSON object's scalar field as text ('' when missing or not a string or number): how the
+    tolerant readers of host files (audit log, lock) keep a field."""
+    value = doc.get(key)
+    return str(value) if isinstance(value, str | int | float) else ""
+
+
 def percentile(values: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile (pct in 0..100) of unsorted values; None when empty."""
     if not values:

@@ -1,9 +1,8 @@
-"""Reading what deploy leaves beside the app: the lock and the audit log (JSON lines).
+"""Reading the audit log deploy leaves beside the app (JSON lines; the lock: layout/lock.py).
 
-The layout is deploy's: `<app_path>.ops/lock/info.json` {owner, host, pid, command, time} and
-`<app_path>.ops/history.jsonl`, one record per line {id, time, action, user, host, from_sha,
-to_sha, outcome, duration_s, ref[, detail]}. Readers here are tolerant: an unreadable line is
-skipped and counted, never fatal, and only the known fields are kept.
+The layout is deploy's: `<state dir>/history.jsonl`, one record per line {id, time, action,
+user, host, from_sha, to_sha, outcome, duration_s, ref[, detail]}. Readers here are tolerant:
+an unreadable line is skipped and counted, never fatal, and only the known fields are kept.
 """
 
 from __future__ import annotations
@@ -14,40 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cookcam_ops.common import text_field
 from cookcam_ops.errors import ExitCode, Unreachable
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, reach, run_on_hosts
-from cookcam_ops.remote.protocol import Transport, q
+from cookcam_ops.remote.protocol import Transport
 from cookcam_ops.report import Check, Status, checks_ok, hosts_exit_code, reachability
 
 # Outcomes that leave a host serving the record's to_sha.
 SUCCESS_OUTCOMES = frozenset({"deployed", "ok", "success", "succeeded"})
 ROLLBACK_ACTIONS = frozenset({"rollback"})
 HISTORY_TAIL_LINES = 2000
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    """Who holds the deploy lock on a host."""
-
-    owner: str
-    host: str
-    pid: int | None
-    command: str
-    time: str
-    id: str = ""  # the holding run's id (info.json's "id"), to tell two holders apart
-
-    def describe(self) -> str:
-        return f"{self.owner}@{self.host} (pid {self.pid}) since {self.time}: {self.command}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "owner": self.owner,
-            "host": self.host,
-            "pid": self.pid,
-            "command": self.command,
-            "time": self.time,
-        }
 
 
 @dataclass(frozen=True)
@@ -91,55 +67,9 @@ class HistoryRecord:
         }
 
 
-def _s(doc: dict[str, Any], key: str) -> str:
-    value = doc.get(key)
-    return str(value) if isinstance(value, str | int | float) and value is not None else ""
-
-
 def _opt(doc: dict[str, Any], key: str) -> str | None:
     value = doc.get(key)
     return value if isinstance(value, str) and value else None
-
-
-def parse_lock(text: str | None) -> LockInfo | None:
-    """The lock file's content, or None when there is no lock (an unreadable one still counts)."""
-    if text is None or not text.strip():
-        return None
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return LockInfo("unknown", "unknown", None, "(unreadable lock file)", "unknown")
-    if not isinstance(doc, dict):
-        return LockInfo("unknown", "unknown", None, "(unreadable lock file)", "unknown")
-    pid = doc.get("pid")
-    return LockInfo(
-        owner=_s(doc, "owner") or "unknown",
-        host=_s(doc, "host") or "unknown",
-        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-        command=_s(doc, "command"),
-        time=_s(doc, "time") or "unknown",
-        id=_s(doc, "id"),
-    )
-
-
-LOCK_HELD = "@@held"
-LOCK_INFO_CAP = 4096  # bytes of info.json read; the claim itself is under 600
-
-
-def lock_read_command(lock_dir: str) -> str:
-    """Print a marker and info.json when the lock directory exists; nothing when it is free."""
-    return (
-        f"if [ -e {q(lock_dir)} ]; then echo {LOCK_HELD}; "
-        f"head -c {LOCK_INFO_CAP} {q(lock_dir + '/info.json')} 2>/dev/null; fi"
-    )
-
-
-def parse_lock_read(text: str | None) -> LockInfo | None:
-    """lock_read_command's output: None when free; a holder (maybe unknown) when held."""
-    if text is None or LOCK_HELD not in text:
-        return parse_lock(text) if text and text.strip().startswith("{") else None
-    rest = text.split(LOCK_HELD, 1)[1]
-    return parse_lock(rest) or LockInfo("unknown", "unknown", None, "(no info.json)", "unknown")
 
 
 def parse_history(text: str, server: str = "") -> tuple[list[HistoryRecord], int]:
@@ -154,20 +84,20 @@ def parse_history(text: str, server: str = "") -> tuple[list[HistoryRecord], int
         except ValueError:
             bad += 1
             continue
-        if not isinstance(doc, dict) or not _s(doc, "time"):
+        if not isinstance(doc, dict) or not text_field(doc, "time"):
             bad += 1
             continue
         duration = doc.get("duration_s")
         records.append(
             HistoryRecord(
-                id=_s(doc, "id"),
-                time=_s(doc, "time"),
-                action=_s(doc, "action") or "?",
-                user=_s(doc, "user") or "?",
-                host=_s(doc, "host") or server,
+                id=text_field(doc, "id"),
+                time=text_field(doc, "time"),
+                action=text_field(doc, "action") or "?",
+                user=text_field(doc, "user") or "?",
+                host=text_field(doc, "host") or server,
                 from_sha=_opt(doc, "from_sha"),
                 to_sha=_opt(doc, "to_sha"),
-                outcome=_s(doc, "outcome") or "?",
+                outcome=text_field(doc, "outcome") or "?",
                 duration_s=float(duration)
                 if isinstance(duration, int | float) and not isinstance(duration, bool)
                 else None,

@@ -13,13 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cookcam_ops.errors import ExitCode, Unreachable
-from cookcam_ops.history import (
-    LockInfo,
-    lock_read_command,
-    parse_history,
-    parse_lock_read,
-    serving_since,
-)
+from cookcam_ops.history import parse_history, serving_since
+from cookcam_ops.layout.lock import LockInfo, lock_read_command, parse_lock_read
 from cookcam_ops.layout.releases import judge_cwds, release_of_link
 from cookcam_ops.pm2.procs import Pm2Process, of_app, parse_jlist
 from cookcam_ops.pm2.reboot import SavedVerdict, compare_saved, read_saved, saved_check

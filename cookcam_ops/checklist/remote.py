@@ -17,8 +17,8 @@ from cookcam_ops.checklist.local import env_items
 from cookcam_ops.checklist.pm2_items import judge_changes, judge_runtime, reboot_checks
 from cookcam_ops.envfile.schema import EnvSchema
 from cookcam_ops.envfile.validate import validate_parsed
-from cookcam_ops.history import lock_read_command, parse_lock_read
 from cookcam_ops.layout import releases as rel
+from cookcam_ops.layout.lock import lock_read_command, parse_lock_read
 from cookcam_ops.pm2 import ecosystem, killsignal, reboot
 from cookcam_ops.pm2.procs import Pm2Process, parse_jlist
 from cookcam_ops.remote import composite

@@ -17,14 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy.refs import FULL_SHA_RE
 from cookcam_ops.deploy.session import Runner
-from cookcam_ops.history import (
-    HistoryRecord,
-    LockInfo,
-    lock_read_command,
-    parse_history,
-    parse_lock_read,
-)
+from cookcam_ops.history import HistoryRecord, parse_history
 from cookcam_ops.layout import releases as rel
+from cookcam_ops.layout.lock import LockInfo, lock_read_command, parse_lock_read
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.procs import of_app, parse_jlist
 from cookcam_ops.remote import composite

@@ -21,7 +21,7 @@ from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.observer import Phases
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
 from cookcam_ops.errors import HostError, OpsError, Unreachable
-from cookcam_ops.history import LockInfo
+from cookcam_ops.layout.lock import LockInfo
 from cookcam_ops.remote.fanout import Target
 from cookcam_ops.remote.protocol import Transport
 

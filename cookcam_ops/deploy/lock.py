@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING
 
 from cookcam_ops.deploy.session import Runner
 from cookcam_ops.errors import ChecksFailed, LockHeld
-from cookcam_ops.history import LOCK_HELD, LOCK_INFO_CAP, LockInfo, parse_lock_read
+from cookcam_ops.layout.lock import LOCK_HELD, LOCK_INFO_CAP, LockInfo, parse_lock_read
 from cookcam_ops.remote.protocol import q, sh_program
 
 if TYPE_CHECKING:
     from cookcam_ops.remote.fanout import Target
 
-ACQUIRED, FAILED = "@@acquired", "@@failed"  # and history.LOCK_HELD, as a read says it
+ACQUIRED, FAILED = "@@acquired", "@@failed"  # and layout.lock.LOCK_HELD, as a read says it
 FOLLOWER_WAIT_S = 10.0  # how long the leader's holder waits for another host's lock
 RETRY_S = (0.15, 0.5)  # jitter between two attempts on one host
 LOW_SPACE_KB = 64  # free space under which a failed write is put down to a full disk

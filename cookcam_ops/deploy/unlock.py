@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.deploy import lock
 from cookcam_ops.errors import ExitCode, HostError, Unreachable
-from cookcam_ops.history import LockInfo, lock_read_command, parse_lock_read
+from cookcam_ops.layout.lock import LockInfo, lock_read_command, parse_lock_read
 from cookcam_ops.report import Check, Status, reachability
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.deploy import audit, lock
 from cookcam_ops.deploy.facts import FactsQuery, facts_script, parse_facts
 from cookcam_ops.deploy.refs import ref_candidates
-from cookcam_ops.history import LOCK_INFO_CAP, LockInfo, parse_history
+from cookcam_ops.history import parse_history
+from cookcam_ops.layout.lock import LOCK_INFO_CAP, LockInfo
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import target
 from tests.unit.deploy_fakes import NEW, OLD, make_target

@@ -18,7 +18,7 @@ from cookcam_ops.deploy import lock
 from cookcam_ops.deploy.fleet import Fleet
 from cookcam_ops.deploy.observer import NullObserver
 from cookcam_ops.errors import ChecksFailed, ExitCode, LockHeld
-from cookcam_ops.history import LOCK_HELD
+from cookcam_ops.layout.lock import LOCK_HELD
 from cookcam_ops.remote.fanout import Target, target
 from cookcam_ops.remote.protocol import LineSink, RunResult
 from tests.unit.deploy_fakes import APP

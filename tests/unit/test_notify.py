@@ -12,7 +12,7 @@ from cookcam_ops.config import EnvironmentConfig
 from cookcam_ops.delivery import DELIVERY_BUDGET_S
 from cookcam_ops.deploy.result import HostResult, Outcome, RunResult, StepResult, StepStatus
 from cookcam_ops.deploy.unlock import HostLock, UnlockResult
-from cookcam_ops.history import LockInfo
+from cookcam_ops.layout.lock import LockInfo
 from cookcam_ops.notify import announce, announce_run, run_event, unlock_event
 from cookcam_ops.report import Status
 from tests.receivers import receiver

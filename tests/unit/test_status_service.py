@@ -11,8 +11,8 @@ import pytest
 
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.errors import HostError
-from cookcam_ops.history import parse_lock_read
 from cookcam_ops.hostside import script
+from cookcam_ops.layout.lock import parse_lock_read
 from cookcam_ops.pm2.procs import parse_jlist
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Target, target
