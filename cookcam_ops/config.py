@@ -86,7 +86,6 @@ class AppConfig(Model):
 
     name: str = "cookcam-api"
     path: str = "/var/www/cookcam/backend/api"
-    repo: str | None = None
     remote: str = "origin"
     branch: str = "main"
     env_file: str = ".env"
@@ -95,6 +94,15 @@ class AppConfig(Model):
     # The app's own graceful-shutdown deadline: after this long it gives up draining and exits
     # (the reference API's gracefulShutdown: 8000 ms). PM2's kill_timeout must be above it.
     drain_deadline_ms: int = Field(default=8000, ge=0, le=3_600_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_repo(cls, data: object) -> object:
+        """`repo` (the remote's URL, which an older `init` wrote) is accepted and ignored: hosts
+        fetch from `remote` as their checkout names it, so a file that sets it still loads."""
+        if isinstance(data, dict) and "repo" in data:
+            return {k: v for k, v in data.items() if k != "repo"}
+        return data
 
     @field_validator("name", "remote")
     @classmethod

@@ -62,18 +62,15 @@ def render(found: Discovery, from_host: str, environment: str, ssh: dict[str, st
     import yaml
 
     w = found.where
-    app: dict[str, Any] = {"name": found.app.name, "path": w.path}
-    if w.remote_url:
-        app["repo"] = w.remote_url
-    app.update(
-        {
-            "remote": w.remote or "origin",
-            "branch": w.branch or "main",
-            "env_file": w.env_file or ".env",
-            "health_path": w.health_path or "/health",
-            "port": w.port,
-        }
-    )
+    app: dict[str, Any] = {
+        "name": found.app.name,
+        "path": w.path,
+        "remote": w.remote or "origin",
+        "branch": w.branch or "main",
+        "env_file": w.env_file or ".env",
+        "health_path": w.health_path or "/health",
+        "port": w.port,
+    }
     doc = {
         "app": app,
         "environments": {environment: {"hosts": [from_host], **({"ssh": ssh} if ssh else {})}},
@@ -89,7 +86,8 @@ def render(found: Discovery, from_host: str, environment: str, ssh: dict[str, st
         else f"node, npm or pm2 not found: {found.toolchain.explanation()}",
         f"git: the checkout is {w.place.top or '(none found)'}"
         + (f", the app is {w.place.subdir}/ in it" if w.place.subdir else "")
-        + f"; branch {w.branch or '(detached HEAD)'}.",
+        + f"; branch {w.branch or '(detached HEAD)'}"
+        + (f"; {w.remote or 'origin'} is {w.remote_url}." if w.remote_url else "."),
         (
             f"health: {w.health_path} answers 200 on port {w.port}."
             if w.health_path

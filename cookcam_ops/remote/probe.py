@@ -62,10 +62,10 @@ else sub=${prefix%/}; fi
 printf 'top=%s\nsubdir=%s\n' "$top" "$sub"
 legacy="$A.ops"; state="$legacy"
 if [ -n "$top" ] && [ -n "$prefix" ]; then state="$top.ops"
-  if [ -d "$legacy/lock" ]; then state="$legacy"; echo legacy=locked
+  if [ -d "$legacy/lock" ]; then state="$legacy"
   elif [ __ADOPT__ = 1 ] && [ -d "$legacy" ] && [ ! -e "$state" ]; then
     if mv -T "$legacy" "$state" 2>/dev/null; then echo "adopted=$legacy"; else state="$legacy"; fi
-  elif [ -d "$legacy" ]; then echo legacy=left; fi
+  fi
 fi
 printf 'state=%s\n' "$state"
 for d in "$A" "$A/current" "$top"; do [ -n "$d" ] && [ -f "$d/.nvmrc" ] || continue
@@ -100,7 +100,6 @@ class HostProbe:
     nvmrc: str | None = None
     engines_node: str | None = None
     adopted: str | None = None
-    legacy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +194,6 @@ def parse_probe(stdout: str) -> HostProbe:
         nvmrc=(p.get("nvmrc") or "").strip() or None,
         engines_node=_engines_node(package.text) if package is not None else None,
         adopted=p.get("adopted") or None,
-        legacy=p.get("legacy") or None,
     )
 
 

@@ -118,3 +118,15 @@ def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config_path(None) == Path("/x/from-env.yaml")
     monkeypatch.delenv("COOKCAM_OPS_CONFIG")
     assert config_path(None) == Path("ops.yaml")
+
+
+def test_app_repo_from_an_older_init_is_accepted_and_ignored(tmp_path: Path) -> None:
+    loaded = load_config(
+        write(
+            tmp_path,
+            "app:\n  repo: git@github.com:cookcam/cookcam.git\n  remote: upstream\n"
+            "environments:\n  production:\n    hosts: [root@203.0.113.7]\n",
+        )
+    )
+    assert loaded.config.app.remote == "upstream"
+    assert "repo" not in loaded.config.app.model_dump()

@@ -163,6 +163,8 @@ def test_discovers_a_seed_shaped_host_and_writes_an_ops_yaml_that_loads(
     assert config.app.path == str(api) and config.app.health_path == "/api/health"
     assert config.environments["production"].hosts[0].ssh == "deploy@web1.example.com:2222"
     assert "backend/api/ in it" in text and f"from {nvm} (nvm)" in text
+    assert "# git: " in text and "origin is https://github.com/cookcam/cookcam.git." in text
+    assert "repo:" not in text  # the URL is a note, not a key (app.repo is ignored)
 
 
 def test_choosing_the_app() -> None:
