@@ -297,15 +297,7 @@ def signed_sampling(
     from cookcam_ops.smoke import plan_smoke
     from cookcam_ops.smoke.credentials import SignInUnavailable, sign_in
 
-    plan = plan_smoke(
-        loaded,
-        environment,
-        url=None,
-        host=None,
-        timeout_s=None,
-        connections=None,
-        environ=os.environ,
-    )
+    plan = plan_smoke(loaded, environment, environ=os.environ)
 
     def token() -> Secret:
         try:

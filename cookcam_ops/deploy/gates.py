@@ -149,16 +149,7 @@ def smoke_preflight(loaded: LoadedConfig, environment: str, labels: list[str]) -
 
     try:
         plans = [
-            plan_smoke(
-                loaded,
-                environment,
-                url=None,
-                host=label,
-                timeout_s=None,
-                connections=None,
-                environ=os.environ,
-            )
-            for label in labels
+            plan_smoke(loaded, environment, environ=os.environ, host=label) for label in labels
         ]
     except OpsError as e:
         return [Check("smoke-config", Status.FAIL, str(e))]
@@ -178,13 +169,7 @@ def smoke_gate(loaded: LoadedConfig, environment: str) -> SmokeGate:
 
         try:
             plan = plan_smoke(
-                loaded,
-                environment,
-                url=None,
-                host=label,
-                timeout_s=None,
-                connections=connections,
-                environ=os.environ,
+                loaded, environment, environ=os.environ, host=label, connections=connections
             )
             report = run_smoke(plan.targets, plan.creds, plan.options)
         except OpsError as e:

@@ -28,15 +28,17 @@ def plan_smoke(
     loaded: LoadedConfig | None,
     environment: str | None,
     *,
-    url: str | None,
-    host: str | None,
-    timeout_s: float | None,
-    connections: int | None,
     environ: Mapping[str, str],
+    url: str | None = None,
+    host: str | None = None,
+    timeout_s: float | None = None,
+    connections: int | None = None,
 ) -> SmokePlan:
     """Resolve an environment (from ops.yaml) or a bare --url into a plan.
 
-    With --url, ops.yaml is optional: without one, the default variable names are used.
+    With --url, ops.yaml is optional: without one, the default variable names are used. host,
+    timeout_s and connections are smoke's --host, --timeout and --connections (None: every
+    host, smoke.timeout_s, smoke.connections).
     """
     from cookcam_ops.config import SmokeConfig
     from cookcam_ops.smoke.checks import SmokeOptions
