@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from cookcam_ops.common import text_field
-from cookcam_ops.errors import ExitCode, Unreachable
+from cookcam_ops.errors import Unreachable
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, reach, run_on_hosts
 from cookcam_ops.remote.protocol import Transport
-from cookcam_ops.report import Check, Status, checks_ok, hosts_exit_code, reachability
+from cookcam_ops.report import Check, HostsVerdict, Status, reachability
 
 # Outcomes that leave a host serving the record's to_sha.
 SUCCESS_OUTCOMES = frozenset({"deployed", "ok", "success", "succeeded"})
@@ -133,7 +133,7 @@ def serving_since(records: list[HistoryRecord], sha: str | None) -> HistoryRecor
 
 
 @dataclass(frozen=True)
-class HistoryReport:
+class HistoryReport(HostsVerdict):
     """The audit log merged across hosts, newest first."""
 
     environment: str
@@ -141,15 +141,6 @@ class HistoryReport:
     checks: list[Check]
     unreachable: list[Unreachable] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return checks_ok(self.checks)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """3 when a host's log could not be read because it was unreachable, else 0 or 1."""
-        return hosts_exit_code(self.checks, self.unreachable)
 
     def to_dict(self) -> dict[str, Any]:
         return {

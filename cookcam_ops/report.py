@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cookcam_ops.errors import ConfigError, ExitCode, Unreachable
 
@@ -80,12 +80,26 @@ def checks_ok(checks: list[Check]) -> bool:
     return all(c.status is not Status.FAIL for c in checks)
 
 
-def hosts_exit_code(checks: list[Check], unreachable: list[Unreachable]) -> ExitCode:
-    """A command that contacted hosts: 3 when one could not be reached, else 0 when no check
-    failed, else 1."""
-    if unreachable:
-        return ExitCode.UNREACHABLE
-    return ExitCode.OK if checks_ok(checks) else ExitCode.CHECKS_FAILED
+class HostsVerdict:
+    """`ok` and `exit_code` of a report that contacted hosts (history, status): the one rule,
+    from the report's `checks` and `unreachable`."""
+
+    if TYPE_CHECKING:
+        checks: list[Check]
+
+        @property
+        def unreachable(self) -> list[Unreachable]: ...
+
+    @property
+    def ok(self) -> bool:
+        return checks_ok(self.checks)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when a host could not be reached, else 0 when no check failed, else 1."""
+        if self.unreachable:
+            return ExitCode.UNREACHABLE
+        return ExitCode.OK if self.ok else ExitCode.CHECKS_FAILED
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cookcam_ops.errors import ExitCode, Unreachable
+from cookcam_ops.errors import Unreachable
 from cookcam_ops.history import parse_history, serving_since
 from cookcam_ops.layout.lock import LockInfo, lock_read_command, parse_lock_read
 from cookcam_ops.layout.releases import judge_cwds, release_of_link
@@ -21,7 +21,7 @@ from cookcam_ops.pm2.reboot import SavedVerdict, compare_saved, read_saved, save
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import Connector, Target, run_on_hosts
 from cookcam_ops.remote.protocol import Transport
-from cookcam_ops.report import Check, Status, checks_ok, hosts_exit_code, reachability
+from cookcam_ops.report import Check, HostsVerdict, Status, reachability
 
 STATUS_TIMEOUT_S = 45.0
 SHA_LEN = 40
@@ -88,7 +88,7 @@ class HostStatus:
 
 
 @dataclass(frozen=True)
-class StatusReport:
+class StatusReport(HostsVerdict):
     """Every host's status plus the checks judged from it."""
 
     environment: str
@@ -101,15 +101,6 @@ class StatusReport:
         return [
             Unreachable(h.name, h.error or "unreachable") for h in self.hosts if not h.reachable
         ]
-
-    @property
-    def ok(self) -> bool:
-        return checks_ok(self.checks)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """3 when a host could not be reached, else 0 when all is well, else 1."""
-        return hosts_exit_code(self.checks, self.unreachable)
 
     def to_dict(self) -> dict[str, Any]:
         return {
