@@ -69,8 +69,7 @@ def watch_environment(
 ) -> WatchResult:
     """Sample every host for req.duration_s; one check per host and metric."""
     from cookcam_ops.deploy.fleet import Fleet, interrupts
-    from cookcam_ops.deploy.service import targets_for
-    from cookcam_ops.remote.fanout import ssh_connector
+    from cookcam_ops.remote.fanout import ssh_connector, targets_for
 
     env = loaded.environment(req.environment)
     settings = env.canary

@@ -61,7 +61,7 @@ def checklist(
     else:
         from cookcam_ops.checklist.remote import ChecklistOptions, remote_checklist
         from cookcam_ops.deploy.refs import ref_candidates, validate_ref
-        from cookcam_ops.remote.fanout import ssh_connector, target
+        from cookcam_ops.remote.fanout import ssh_connector, targets_for
 
         app = loaded.config.app
         env = loaded.environment(environment)
@@ -72,6 +72,5 @@ def checklist(
             env.sentry_project_id,
             target=tuple(ref_candidates(ref, app.remote, app.branch)),
         )
-        targets = [target(h, loaded.config.app, env) for h in env.hosts]
-        report = remote_checklist(targets, ssh_connector(loaded, env), opts)
+        report = remote_checklist(targets_for(loaded, env), ssh_connector(loaded, env), opts)
     finish(ctx, report, as_json=as_json, junit=junit, suite=f"checklist-{environment}")

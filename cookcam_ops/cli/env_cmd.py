@@ -74,7 +74,7 @@ def check(
     from cookcam_ops.checklist.remote import ChecklistOptions, remote_env_check
     from cookcam_ops.cli.common import load
     from cookcam_ops.envfile.schema import load_schema
-    from cookcam_ops.remote.fanout import ssh_connector, target
+    from cookcam_ops.remote.fanout import ssh_connector, targets_for
 
     loaded = load(ctx)
     env = loaded.environment(environment)
@@ -84,6 +84,5 @@ def check(
         load_schema(loaded.schema_path()),
         env.sentry_project_id,
     )
-    targets = [target(h, loaded.config.app, env) for h in env.hosts]
-    report = remote_env_check(targets, ssh_connector(loaded, env), opts)
+    report = remote_env_check(targets_for(loaded, env), ssh_connector(loaded, env), opts)
     finish(ctx, report, as_json=as_json, junit=junit, suite=f"env-check-{environment}")

@@ -67,7 +67,7 @@ def logs(
     be reached: the other hosts are still printed.
     """
     from cookcam_ops.follow import FollowOptions, compile_grep, parse_since
-    from cookcam_ops.remote.fanout import select_hosts, ssh_connector, target
+    from cookcam_ops.remote.fanout import select_hosts, ssh_connector, targets_for
 
     pattern = compile_grep(grep) if grep is not None else None
     since_s = parse_since(since) if since is not None else None
@@ -80,7 +80,7 @@ def logs(
         raise UsageError("--since needs --follow (-f)", hint="or use --lines N")
     loaded = load(ctx)
     env = loaded.environment(environment)
-    targets = [target(h, loaded.config.app, env) for h in select_hosts(environment, env, host)]
+    targets = targets_for(loaded, env, select_hosts(environment, env, host))
     connector = ssh_connector(loaded, env)
     if follow:
         _follow(environment, targets, connector, FollowOptions(lines or 10, since_s, pattern, err))
@@ -124,12 +124,12 @@ def history(
     log could not be read.
     """
     from cookcam_ops.history import read_history
-    from cookcam_ops.remote.fanout import select_hosts, ssh_connector, target
+    from cookcam_ops.remote.fanout import select_hosts, ssh_connector, targets_for
     from cookcam_ops.render.history import render_history
 
     loaded = load(ctx)
     env = loaded.environment(environment)
-    targets = [target(h, loaded.config.app, env) for h in select_hosts(environment, env, host)]
+    targets = targets_for(loaded, env, select_hosts(environment, env, host))
     report = read_history(environment, targets, ssh_connector(loaded, env), limit)
     conclude(
         ctx,

@@ -20,14 +20,13 @@ def status(
     set ssh.path), not unhealthy. Exit 0 when every host is healthy and online, 3 when a host
     could not be reached (or its key is unknown), else 1.
     """
-    from cookcam_ops.remote.fanout import ssh_connector, target
+    from cookcam_ops.remote.fanout import ssh_connector, targets_for
     from cookcam_ops.render.status import render_status
     from cookcam_ops.status import collect_status
 
     loaded = load(ctx)
     env = loaded.environment(environment)
-    targets = [target(h, loaded.config.app, env) for h in env.hosts]
-    report = collect_status(environment, targets, ssh_connector(loaded, env))
+    report = collect_status(environment, targets_for(loaded, env), ssh_connector(loaded, env))
     conclude(
         ctx,
         as_json=as_json,

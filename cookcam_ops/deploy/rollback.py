@@ -27,10 +27,10 @@ from cookcam_ops.deploy.run import (
     open_run,
     playbooks,
 )
-from cookcam_ops.deploy.service import targets_for
 from cookcam_ops.deploy.steps import RunContext
 from cookcam_ops.history import HistoryRecord
 from cookcam_ops.pm2.apply import Apply
+from cookcam_ops.remote.fanout import targets_for
 from cookcam_ops.report import Check, Status
 
 if TYPE_CHECKING:

@@ -125,8 +125,7 @@ def unlock_environment(
 ) -> UnlockResult:
     """Read every host's lock; if any is held and confirm() agrees, remove them."""
     from cookcam_ops.common import parallel_map
-    from cookcam_ops.deploy.service import targets_for
-    from cookcam_ops.remote.fanout import ssh_connector
+    from cookcam_ops.remote.fanout import ssh_connector, targets_for
 
     env = loaded.environment(environment)
     conn = connector or ssh_connector(loaded, env, accept_new_host_keys)

@@ -130,6 +130,13 @@ def target(host: HostConfig, app: AppConfig, env: EnvironmentConfig | None = Non
     )
 
 
+def targets_for(
+    loaded: LoadedConfig, env: EnvironmentConfig, hosts: list[HostConfig] | None = None
+) -> list[Target]:
+    """The environment's hosts (or those given, e.g. by select_hosts) with their app resolved."""
+    return [target(h, loaded.config.app, env) for h in (env.hosts if hosts is None else hosts)]
+
+
 def open_host(connector: Connector, t: Target) -> tuple[Transport, Target]:
     """Connect and probe (one round trip): a transport that puts the host's toolchain on PATH
     for every command, and the target as the probe found it.
