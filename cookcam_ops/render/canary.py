@@ -6,8 +6,9 @@ through `Text`, never markup.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from cookcam_ops import ui
 
@@ -99,16 +100,20 @@ def render_watch(view: SampleView, report: Report) -> None:
     ui.render_verdict(report)
 
 
-class WatchProgress:
-    """A SamplingObserver for `watch`: a live table on a terminal, plain lines otherwise."""
+class LiveProgress(ABC):
+    """Progress on stderr: a Rich live table on a terminal, started by the first update (after
+    any prompt, which it would garble), else plain lines; a context manager that stops the
+    table. `deploy`'s Progress and `watch`'s WatchProgress are this with their own table."""
+
+    refresh_per_second: ClassVar[int] = 4
 
     def __init__(self, live: bool | None = None) -> None:
         self._live_wanted = ui.err().is_terminal if live is None else live
         self._live: Live | None = None
-        self._view: SampleView | None = None
+        self._view: SampleView | None = None  # the last sampling round (a bake, or watch)
         self._lock = threading.Lock()
 
-    def __enter__(self) -> WatchProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -121,33 +126,45 @@ class WatchProgress:
             self._live.stop()
             self._live = None
 
+    @abstractmethod
+    def _renderable(self) -> RenderableType:
+        """What the live table shows now (called from Rich's refresh thread)."""
+
+    def _start_live(self) -> None:
+        if self._live_wanted and self._live is None:
+            from rich.live import Live
+
+            self._live = Live(
+                get_renderable=self._renderable,
+                console=ui.err(),
+                refresh_per_second=self.refresh_per_second,
+                transient=False,
+            )
+            self._live.start()
+
+    def _line(self, text: Any) -> None:
+        (self._live.console if self._live is not None else ui.err()).print(text)
+
+    def phase(self, message: str) -> None:
+        from rich.text import Text
+
+        self._line(Text(message, style="dim"))
+
+    def sampled(self, view: SampleView) -> None:
+        """A sampling round: into the live table, else one plain line."""
+        self._start_live()
+        with self._lock:
+            self._view = view
+        if self._live is None:
+            self._line(plain_line(view))
+
+
+class WatchProgress(LiveProgress):
+    """A SamplingObserver for `watch`: a live table on a terminal, plain lines otherwise."""
+
     def _renderable(self) -> RenderableType:
         from rich.text import Text
 
         with self._lock:
             view = self._view
         return sample_table(view) if view is not None else Text("")
-
-    def phase(self, message: str) -> None:
-        from rich.text import Text
-
-        self._print(Text(message, style="dim"))
-
-    def _print(self, text: Any) -> None:
-        (self._live.console if self._live is not None else ui.err()).print(text)
-
-    def sampled(self, view: SampleView) -> None:
-        with self._lock:
-            self._view = view
-        if not self._live_wanted:
-            self._print(plain_line(view))
-        elif self._live is None:
-            from rich.live import Live
-
-            self._live = Live(
-                get_renderable=self._renderable,
-                console=ui.err(),
-                refresh_per_second=4,
-                transient=False,
-            )
-            self._live.start()

@@ -6,21 +6,18 @@ otherwise. Every remote or user text goes through `Text`, never markup.
 
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import suppress
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, Any, ClassVar, assert_never
 
 from cookcam_ops import ui
 from cookcam_ops.deploy.refs import short
 from cookcam_ops.deploy.result import Outcome, StepStatus
+from cookcam_ops.render.canary import LiveProgress, render_canary, sample_table
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
-    from rich.live import Live
 
-    from cookcam_ops.canary.view import SampleView
     from cookcam_ops.deploy.result import RunResult, StepResult
     from cookcam_ops.deploy.run import Preview
     from cookcam_ops.deploy.unlock import UnlockResult
@@ -74,42 +71,18 @@ def _style(value: str) -> str:
     return ""
 
 
-class Progress:
+class Progress(LiveProgress):
     """A DeployObserver for people: a live table on a terminal, plain lines otherwise; with
     verbose, every line of step output too, prefixed by its host."""
 
+    refresh_per_second: ClassVar[int] = 8
+
     def __init__(self, live: bool | None = None, verbose: bool = False) -> None:
-        self._live_wanted = ui.err().is_terminal if live is None else live
+        super().__init__(live)
         self._verbose = verbose
-        self._live: Live | None = None
         self._rows: dict[str, list[Any]] = {}
-        self._view: SampleView | None = None  # a canary's bake, once it samples
-        self._lock = threading.Lock()
 
-    def __enter__(self) -> Progress:
-        return self
-
-    def _start_live(self) -> None:
-        """The live table starts with the first step: after any prompt, which it would garble."""
-        if self._live_wanted and self._live is None:
-            from rich.live import Live
-
-            self._live = Live(
-                get_renderable=self._table, console=ui.err(), refresh_per_second=8, transient=False
-            )
-            self._live.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
-
-    def _table(self) -> RenderableType:
+    def _renderable(self) -> RenderableType:
         from rich.table import Table
         from rich.text import Text
 
@@ -129,17 +102,7 @@ class Progress:
             return table
         from rich.console import Group
 
-        from cookcam_ops.render.canary import sample_table
-
         return Group(table, sample_table(view))
-
-    def _line(self, text: Any) -> None:
-        (self._live.console if self._live is not None else ui.err()).print(text)
-
-    def phase(self, message: str) -> None:
-        from rich.text import Text
-
-        self._line(Text(message, style="dim"))
 
     def step_started(self, host: str, step: str) -> None:
         self._start_live()
@@ -180,20 +143,9 @@ class Progress:
         line.append(outcome, style=_style(outcome))
         self._line(line)
 
-    def sampled(self, view: SampleView) -> None:
-        from cookcam_ops.render.canary import plain_line
-
-        self._start_live()  # a one-host bake samples before any step: after the prompt too
-        with self._lock:
-            self._view = view
-        if self._live is None:
-            self._line(plain_line(view))
-
 
 def _canary(result: RunResult) -> None:
     if result.canary is not None:
-        from cookcam_ops.render.canary import render_canary
-
         render_canary(result.canary)
 
 
