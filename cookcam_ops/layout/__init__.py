@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from cookcam_ops.config import Strategy
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import q, sh_program
 
 if TYPE_CHECKING:
     from cookcam_ops.config import AppConfig
@@ -142,7 +142,8 @@ class Layout(ABC):
 
     @abstractmethod
     def facts_command(self) -> str:
-        """The deploy facts' `git` section: key=value lines about what is served (read only)."""
+        """The deploy facts' `git` section: key=value lines about what is served (read only;
+        hostside/facts_in_place.sh, facts_releases.sh)."""
 
     @abstractmethod
     def checklist_sections(self, app: AppConfig) -> list[tuple[str, str]]:
@@ -175,10 +176,6 @@ class Layout(ABC):
         }
 
 
-def _node_modules_line(path: str) -> str:
-    return f"if [ -d {q(path)} ]; then echo node_modules=1; else echo node_modules=0; fi"
-
-
 @dataclass(frozen=True)
 class InPlace(Layout):
     """app.path is a checkout's top or a directory in it; served as it is checked out."""
@@ -203,14 +200,7 @@ class InPlace(Layout):
         return f"git -C {q(self.app_path)} rev-parse --verify -q 'HEAD^{{commit}}'"
 
     def facts_command(self) -> str:
-        return (
-            f"cd {q(self.app_path)} || exit 3; "
-            f"if [ -L current ] && [ -d repo ]; then echo layout=releases; exit 4; fi; "
-            f"printf 'head=%s\\n' \"$({self.head_command()})\"; "
-            "printf 'branch=%s\\n' \"$(git symbolic-ref -q --short HEAD)\"; "
-            f"printf 'dirty=%s\\n' \"$(git -C {q(self.repo_path)} status --porcelain "
-            '--untracked-files=no | wc -l)"; ' + _node_modules_line("node_modules")
-        )
+        return f"{sh_program('facts_in_place.sh')} {q(self.app_path, self.repo_path)}"
 
     def checklist_sections(self, app: AppConfig) -> list[tuple[str, str]]:
         top = q(self.repo_path)
@@ -297,16 +287,7 @@ class Releases(Layout):
         return f"head -c 40 {q(self.current_path + '/REVISION')}"
 
     def facts_command(self) -> str:
-        return (
-            f"cd {q(self.app_path)} || exit 3; "
-            "if [ -L current ] && [ -d repo ]; then echo layout=releases; "
-            "elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then "
-            "echo layout=in-place; exit 4; else exit 3; fi; "
-            "printf 'head=%s\\n' \"$(head -c 64 current/REVISION 2>/dev/null)\"; "
-            "printf 'current=%s\\n' \"$(readlink current)\"; "
-            "printf 'time=%s\\n' \"$(date -u +%Y%m%d%H%M%S)\"; echo dirty=0; "
-            + _node_modules_line("current/node_modules")
-        )
+        return f"{sh_program('facts_releases.sh')} {q(self.app_path)}"
 
     def checklist_sections(self, app: AppConfig) -> list[tuple[str, str]]:
         from cookcam_ops.layout.releases import listing_command

@@ -6,7 +6,8 @@ programmatic API for handover.js and overlap.js, its CLI for drain_watcher.js). 
 parsed by `sh -n` and linted by shellcheck (scripts/ensure-deps.sh installs it where apt has
 it); reap.sh and reload.sh run here, lock_acquire.sh in test_lock.py (racing claims, a full
 disk), pm2_startup_units.sh in test_pm2_reboot.py, the ecosystem readers in
-test_pm2_ecosystem.py and the canary's error_log_lines.sh in test_canary_judge.py.
+test_pm2_ecosystem.py, the canary's error_log_lines.sh in test_canary_judge.py and the layouts'
+facts_in_place.sh and facts_releases.sh in test_probe_layout.py.
 """
 
 from __future__ import annotations

@@ -221,3 +221,67 @@ def test_a_lockfile_only_at_the_repository_root_is_refused_before_any_change() -
         host_facts("web1"),
     )
     assert p.blocked == chain.explanation()
+
+
+# --- the layouts' facts (hostside/facts_in_place.sh, facts_releases.sh), run here under sh ---
+
+
+def _facts(command: str) -> tuple[int, dict[str, str]]:
+    done = subprocess.run(
+        ["sh", "-c", command], capture_output=True, text=True, check=False, timeout=30
+    )
+    pairs = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return done.returncode, {k: v.strip() for k, v in pairs.items()}
+
+
+def _git_out(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_in_place_facts_say_what_the_checkout_serves(monorepo: Path, tmp_path: Path) -> None:
+    api = monorepo / "backend" / "api"
+    layout = layout_for(Strategy.IN_PLACE, str(api), Place(top=str(monorepo), subdir="backend/api"))
+    head = _git_out("rev-parse", "HEAD", cwd=monorepo)
+    branch = _git_out("symbolic-ref", "--short", "HEAD", cwd=monorepo)
+    assert _facts(layout.facts_command()) == (
+        0,
+        {"head": head, "branch": branch, "dirty": "0", "node_modules": "0"},
+    )
+    (api / "package.json").write_text("{}")  # a tracked file changed; untracked ones do not count
+    (api / "node_modules").mkdir()
+    _git("checkout", "-q", "--detach", cwd=monorepo)
+    assert _facts(layout.facts_command()) == (
+        0,
+        {"head": head, "branch": "", "dirty": "1", "node_modules": "1"},
+    )
+    (api / "current").symlink_to(api)
+    (api / "repo").mkdir()
+    assert _facts(layout.facts_command()) == (4, {"layout": "releases"})
+    gone = layout_for(Strategy.IN_PLACE, str(tmp_path / "nowhere"))
+    assert _facts(gone.facts_command()) == (3, {})
+
+
+def test_releases_facts_say_which_release_is_served(monorepo: Path, tmp_path: Path) -> None:
+    root = tmp_path / "srv" / "api"
+    release = root / "releases" / "20260101000000"
+    release.mkdir(parents=True)
+    (root / "repo").mkdir()
+    (release / "REVISION").write_text("a" * 40)
+    (root / "current").symlink_to("releases/20260101000000")
+    code, found = _facts(layout_for(Strategy.RELEASES, str(root)).facts_command())
+    stamp = found.pop("time")  # the host's clock, the next release's name
+    assert code == 0 and len(stamp) == 14 and stamp.isdigit()
+    assert found == {
+        "layout": "releases",
+        "head": "a" * 40,
+        "current": "releases/20260101000000",
+        "dirty": "0",
+        "node_modules": "0",
+    }
+    (release / "node_modules").mkdir()
+    assert _facts(Releases(str(root), f"{root}.ops").facts_command())[1]["node_modules"] == "1"
+    checkout = layout_for(Strategy.RELEASES, str(monorepo))
+    assert _facts(checkout.facts_command()) == (4, {"layout": "in-place"})
+    assert _facts(layout_for(Strategy.RELEASES, str(tmp_path)).facts_command()) == (3, {})
