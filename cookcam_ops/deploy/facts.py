@@ -28,7 +28,7 @@ from cookcam_ops.layout import releases as rel
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.procs import of_app, parse_jlist
 from cookcam_ops.remote import composite
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import q, sh_program
 
 if TYPE_CHECKING:
     from cookcam_ops.remote.fanout import Target
@@ -86,17 +86,11 @@ def _fetch_section(repo_path: str, remote: str) -> str:
 
 
 def _target_section(t: Target, candidates: tuple[str, ...]) -> str:
-    """The first candidate that resolves; where its package-lock.json is; whether it changed."""
-    lockfile = q(t.layout.lockfile)
+    """The first candidate that resolves; where its package-lock.json is; whether it changed
+    (hostside/facts_target.sh, given the commit served)."""
     return (
-        f"cd {q(t.repo_path)} || exit 3; for c in {q(*candidates)}; do "
-        't=$(git rev-parse --verify -q "$c^{commit}") || continue; echo "target=$t"; '
-        f'if git cat-file -e "$t:"{lockfile} 2>/dev/null; then echo lockfile=app; '
-        'elif git cat-file -e "$t:package-lock.json" 2>/dev/null; then '
-        "echo lockfile=root; else echo lockfile=none; fi; "
-        f'h=$({t.layout.head_command()}) || exit 0; [ -n "$h" ] || exit 0; '
-        f'git diff --quiet "$h" "$t" -- {lockfile}; echo "lockfile_diff=$?"; '
-        "exit 0; done; exit 1"
+        f"{sh_program('facts_target.sh')} {q(t.repo_path, t.layout.lockfile)} "
+        f'"$({t.layout.head_command()})" {q(*candidates)}'
     )
 
 
