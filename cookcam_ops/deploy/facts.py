@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from cookcam_ops.remote.fanout import Target
 
 HISTORY_LINES = 2000
+ECOSYSTEM = "ecosystem-target"  # the target commit's ecosystem file: the checklist's name too
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,15 @@ def _target_section(t: Target, candidates: tuple[str, ...]) -> str:
     )
 
 
-def facts_script(t: Target, query: FactsQuery) -> str:
-    """The composite script for one host (pure)."""
+def facts_sections(t: Target, query: FactsQuery) -> list[tuple[str, str]]:
+    """The composite script's sections for one host (pure), in the order they run."""
     sections = [("git", t.layout.facts_command())]
     if query.fetch:
         sections.append(("fetch", _fetch_section(t.repo_path, query.remote)))
     if query.candidates:
         sections += [
             ("target", _target_section(t, query.candidates)),
-            ("ecosystem", ecosystem.target_command(t, query.candidates)),
+            (ECOSYSTEM, ecosystem.target_command(t, query.candidates)),
         ]
     sections += [
         t.layout.kept_section(t.app.env_file),
@@ -111,7 +112,12 @@ def facts_script(t: Target, query: FactsQuery) -> str:
     ]
     if query.history:
         sections.append(("history", composite.tail_if_exists(t.history_file, HISTORY_LINES)))
-    return composite.script(sections)
+    return sections
+
+
+def facts_script(t: Target, query: FactsQuery) -> str:
+    """The composite script for one host (pure)."""
+    return composite.script(facts_sections(t, query))
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -177,7 +183,7 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
     mode, instances, pm2_error, running = _pm2(
         composite.json_section(sections, "pm2"), query.app_name
     )
-    eco = composite.json_section(sections, "ecosystem") if "ecosystem" in sections else None
+    eco = composite.json_section(sections, ECOSYSTEM) if ECOSYSTEM in sections else None
     history, _ = parse_history(sections["history"].text if "history" in sections else "", label)
     return HostFacts(
         label=label,
@@ -199,7 +205,7 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
         current_release=rel.release_of_link(g.get("current")),
         host_time=g.get("time") if rel.HOST_TIME_RE.match(g.get("time", "")) else None,
         running=running,
-        target_ecosystem=ecosystem.parse_ecosystem(eco) if "ecosystem" in sections else None,
+        target_ecosystem=ecosystem.parse_ecosystem(eco) if ECOSYSTEM in sections else None,
     )
 
 

@@ -133,7 +133,7 @@ def test_a_finished_run_is_looked_at_again_and_never_called_stale() -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()
     host = VanishingHolder(dead.pid)
-    assert lock.acquire(host, "web1", "/srv/api.ops", lock.new_claim("deploy")) is None
+    assert lock.acquire(host, "web1", "/srv/api.ops", lock.new_claim("deploy")).acquired
     assert host.calls == 2
 
 
@@ -181,3 +181,32 @@ def test_a_full_tmpfs_under_the_state_dir_leaves_no_lock(tmp_path: Path) -> None
         assert "no space left on the disk mounted at" in str(e.value)
         assert str(ops) in str(e.value)
         assert leftovers(ops) == ["fill"]
+
+
+def test_what_runs_in_the_locks_round_trip_runs_only_under_the_lock(tmp_path: Path) -> None:
+    ops = tmp_path / "api.ops"
+    marker = tmp_path / "ran"
+    then = lock.Then(f"echo facts; touch {marker}", 10)
+    first = lock.new_claim("deploy A")
+    taken = lock.attempt(LocalHost(), str(ops), first, then)
+    assert taken.acquired and taken.output.split() == [lock.ACQUIRED, "facts"]
+    assert marker.exists()
+    marker.unlink()
+    held = lock.attempt(LocalHost(), str(ops), lock.new_claim("deploy B"), then)
+    assert not held.acquired and held.holder is not None and held.holder.id == first.run_id
+    assert not marker.exists()  # the loser ran nothing
+    lock.release(LocalHost(), str(ops), first.run_id)
+
+
+def test_a_fleet_gets_each_hosts_answer_from_the_locks_round_trip(tmp_path: Path) -> None:
+    hosts = targets(tmp_path, ["web1", "web2"])
+    with Fleet(hosts, connect, NullObserver()) as fleet:
+        fleet.connect_all()
+        answered = fleet.lock_all(
+            lock.new_claim("deploy"), "production", lambda t: lock.Then(f"echo {t.label}", 10)
+        )
+        assert {k: v.split() for k, v in answered.items()} == {
+            "web1": [lock.ACQUIRED, "web1"],
+            "web2": [lock.ACQUIRED, "web2"],
+        }
+    assert not any((Path(t.ops_dir) / "lock").exists() for t in hosts)
