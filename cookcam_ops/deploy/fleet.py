@@ -16,7 +16,7 @@ from types import FrameType, TracebackType
 from typing import Any, Generic, TypeVar
 
 from cookcam_ops.common import parallel_map
-from cookcam_ops.deploy import lock
+from cookcam_ops.deploy import audit, lock
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts, parse_facts
 from cookcam_ops.deploy.observer import Phases
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
@@ -39,6 +39,7 @@ class Fleet(Generic[Obs]):
         self.observer = observer
         self.locked: list[str] = []
         self.claim: lock.LockClaim | None = None
+        self.pending = audit.Pending()  # each host's last records: written with its release
 
     @property
     def targets(self) -> list[Target]:
@@ -179,18 +180,29 @@ class Fleet(Generic[Obs]):
         return {f.label: f for f in parallel_map(list(self.sessions.values()), one)}
 
     def release_all(self) -> None:
-        """Release this run's locks (reconnecting where needed); never raises."""
+        """Release this run's locks (reconnecting where needed), each in one round trip with
+        the host's pending audit records (written first; a failed write still releases the
+        lock and is reported); never raises."""
         claim, locked, self.locked = self.claim, self.locked, []
         if claim is None or not locked:
             return
 
         def free(s: HostSession) -> None:
+            records = self.pending.take(s.label)
+            before = audit.append_command(s.target.ops_dir, *records) if records else ""
             try:
-                if s.ensure():
-                    lock.release(s, s.target.ops_dir, claim.run_id)
+                reachable = s.ensure()
+                if reachable and not lock.release(s, s.target.ops_dir, claim.run_id, before):
+                    self.observer.phase(
+                        f"{s.label}: could not write this run's audit record to "
+                        f"{audit.history_path(s.target.ops_dir)}; the lock was released"
+                    )
             except HostError:
+                reachable = False
+            if not reachable:
+                lost = " (nor write this run's audit record)" if records else ""
                 self.observer.phase(
-                    f"{s.label}: could not release the lock (unreachable); "
+                    f"{s.label}: could not release the lock{lost} (unreachable); "
                     "run `cookcam-ops unlock` when it is back"
                 )
 

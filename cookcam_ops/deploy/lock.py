@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from cookcam_ops.remote.fanout import Target
 
 ACQUIRED, FAILED = "@@acquired", "@@failed"  # and history.LOCK_HELD, as a read says it
+BEFORE_FAILED = "@@before-release-failed"
 FOLLOWER_WAIT_S = 10.0  # how long the leader's holder waits for another host's lock
 RETRY_S = (0.15, 0.5)  # jitter between two attempts on one host
 LOW_SPACE_KB = 64  # free space under which a failed write is put down to a full disk
@@ -212,10 +213,13 @@ def acquire(
         time.sleep(random.uniform(*RETRY_S))
 
 
-def release_command(ops_path: str, run_id: str) -> str:
-    """Remove the lock only if this run holds it."""
+def release_command(ops_path: str, run_id: str, before: str = "") -> str:
+    """Remove the lock only if this run holds it. With before: a command run first in the same
+    round trip (the run's last audit records); the lock is released whether it fails or not,
+    and its failure prints BEFORE_FAILED."""
     d = lock_dir(ops_path)
-    return f"if grep -qF {q(run_id)} {q(d + '/info.json')} 2>/dev/null; then rm -rf {q(d)}; fi"
+    release = f"if grep -qF {q(run_id)} {q(d + '/info.json')} 2>/dev/null; then rm -rf {q(d)}; fi"
+    return f"{{ {before}\n}} || echo {q(BEFORE_FAILED)}; {release}" if before else release
 
 
 def break_command(ops_path: str) -> str:
@@ -223,9 +227,11 @@ def break_command(ops_path: str) -> str:
     return f"rm -rf {q(lock_dir(ops_path))}"
 
 
-def release(transport: Runner, ops_path: str, run_id: str) -> None:
-    """Release this run's lock on a host (a no-op when another run holds it)."""
-    transport.run(release_command(ops_path, run_id), timeout=30)
+def release(transport: Runner, ops_path: str, run_id: str, before: str = "") -> bool:
+    """Release this run's lock on a host (a no-op when another run holds it), running before
+    first in the same round trip: False when before failed (the lock is released anyway)."""
+    result = transport.run(release_command(ops_path, run_id, before), timeout=30)
+    return BEFORE_FAILED not in result.stdout
 
 
 def stale_here(holder: LockInfo) -> bool:

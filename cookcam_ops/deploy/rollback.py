@@ -167,5 +167,6 @@ def rollback_environment(
             auto_rollback=True,
             batch_size=rollback_batch(env, plans),
             cuts=run.guard.cuts,
+            pending=run.fleet.pending,
         )
         return run.execute(meta, plans, checks, ctx)

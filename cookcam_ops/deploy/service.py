@@ -191,5 +191,6 @@ def deploy_environment(
             batch_size=req.batch or env.batch_size,
             cuts=run.guard.cuts,
             bake=canary.bake if canary else None,
+            pending=run.fleet.pending,
         )
         return run.execute(meta, plans, checks, ctx)

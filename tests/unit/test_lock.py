@@ -210,3 +210,40 @@ def test_a_fleet_gets_each_hosts_answer_from_the_locks_round_trip(tmp_path: Path
             "web2": [lock.ACQUIRED, "web2"],
         }
     assert not any((Path(t.ops_dir) / "lock").exists() for t in hosts)
+
+
+class Said:
+    """An observer keeping the phases it was told."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def phase(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def test_a_release_writes_the_pending_records_first_and_frees_the_lock_even_if_they_fail(
+    tmp_path: Path,
+) -> None:
+    from cookcam_ops.deploy import audit
+
+    web1, web2 = targets(tmp_path, ["web1", "web2"])
+    rec = audit.new_record(
+        run_id="r", action="deploy", user="u", host="web1", from_sha=None, to_sha=None,
+        outcome="deployed", duration_s=1.0, ref=None,
+    )  # fmt: skip
+    said = Said()
+    with Fleet([web1, web2], connect, said) as fleet:
+        fleet.connect_all()
+        fleet.lock_all(lock.new_claim("deploy"), "production")
+        fleet.pending.add("web1", rec)
+        fleet.pending.add("web1", {**rec, "outcome": "second"})
+        fleet.pending.add("web2", rec)
+        (Path(web2.ops_dir) / "history.jsonl").mkdir()  # web2's record cannot be written
+    lines = (Path(web1.ops_dir) / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["outcome"] for line in lines] == ["deployed", "second"]
+    assert not any((Path(t.ops_dir) / "lock").exists() for t in (web1, web2))
+    assert [line for line in said.lines if "audit record" in line] == [
+        f"web2: could not write this run's audit record to {web2.ops_dir}/history.jsonl; "
+        "the lock was released"
+    ]
