@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 COUNTER = "rc-runs"
+REQUESTS = "agent-requests"
+END = "@@end of request@@"
 
 
 @contextmanager
@@ -49,6 +51,65 @@ def counted(sb: Sandbox) -> Iterator[dict[str, int]]:
             counter = home / COUNTER
             counts[name] = len(counter.read_text().splitlines()) if counter.exists() else 0
             counter.unlink(missing_ok=True)
+
+
+@contextmanager
+def requests_run(sb: Sandbox) -> Iterator[dict[str, list[str]]]:
+    """While the block runs, each host logs every command its session's agent runs: ~/.bashrc
+    (run once per session, by the launcher) exports BASH_ENV, which each non-interactive bash
+    the agent starts for a request sources first; it logs that bash's command and unsets
+    BASH_ENV, so what the command itself starts is not counted. The commands by host."""
+    homes = {h.name: Path(h.home) for h in sb.state.hosts}
+    saved = {name: (home / ".bashrc").read_text(encoding="utf-8") for name, home in homes.items()}
+    for name, home in homes.items():
+        (home / REQUESTS).unlink(missing_ok=True)
+        (home / "log-request.sh").write_text(
+            f'printf \'%s\\n%s\\n\' "$BASH_EXECUTION_STRING" {q(END)} >> "$HOME/{REQUESTS}"\n'
+            "unset BASH_ENV\n",
+            encoding="utf-8",
+        )
+        (home / ".bashrc").write_text(
+            'export BASH_ENV="$HOME/log-request.sh"\n' + saved[name], encoding="utf-8"
+        )
+    ran: dict[str, list[str]] = {}
+    try:
+        yield ran
+    finally:
+        for name, home in homes.items():
+            (home / ".bashrc").write_text(saved[name], encoding="utf-8")
+            log = home / REQUESTS
+            text = log.read_text(encoding="utf-8") if log.exists() else ""
+            ran[name] = [c.strip("\n") for c in text.split(END + "\n") if c.strip()]
+            log.unlink(missing_ok=True)
+            (home / "log-request.sh").unlink(missing_ok=True)
+
+
+def test_a_deploys_first_and_last_round_trips_each_do_the_work_of_three(fleet: Sandbox) -> None:
+    """Lock, facts and the checklist's server half in the run's first request to each host;
+    the last batch's audit records and the locks' release in their last (an earlier batch's
+    host writes its record at once: a later batch may still fail); counted on the hosts."""
+    sha = change(fleet, "release")
+    with requests_run(fleet) as ran:
+        done = deploy(fleet, "--batch", "1")
+    assert done.code == 0, done.stderr[-3000:]
+    assert_fleet_on(fleet, sha)
+    run_id = history(fleet, "host1")[-1]["id"]
+    for host, commands in ran.items():
+        first, *steps, last = commands
+        assert "lock_acquire.sh" in first, host
+        for section in ("git", "fetch", "target", "pm2", "node", "npm", "health", "pm2-saved"):
+            assert f"@@cookcam-ops begin {section}@@" in first, (host, section)
+        assert first.count("@@cookcam-ops begin pm2@@") == 1  # facts and checklist share it
+        assert not [c for c in steps if "lock_acquire.sh" in c or "begin fetch@@" in c]
+        assert run_id in last and "/lock" in last and "lock_acquire.sh" not in last, host
+        assert steps, "the steps ran on the same session"
+    # host1, the first batch, recorded in a step; host2, the last, with its release
+    assert [c for c in ran["host1"][1:-1] if "history.jsonl" in c] != []
+    assert "history.jsonl" not in ran["host1"][-1]
+    assert [c for c in ran["host2"][1:-1] if "history.jsonl" in c] == []
+    assert "history.jsonl" in ran["host2"][-1]
+    assert [r["to_sha"] for r in (history(fleet, h)[-1] for h in ("host1", "host2"))] == [sha] * 2
+    assert_no_secrets(fleet, done.stdout, done.stderr)
 
 
 def test_a_deploy_and_its_rollback_open_one_session_per_host(fleet: Sandbox) -> None:
