@@ -92,19 +92,35 @@ class Fleet(Generic[Obs]):
         self, claim: lock.LockClaim, environment: str, then: HostWork | None = None
     ) -> dict[str, str]:
         """Take the lock on every host, or release the ones taken and raise; with then, each
-        host also runs then's command in the lock's round trip, once its lock is taken: the
-        outputs (lock line included) by host.
+        host also runs then's command once its lock is taken: the outputs by host.
 
         The first host in lock_order is taken first and alone (a run that finds it held stops
         at once with LockHeld, exit 5), then the others in parallel, each waited for a short
         while. A lock that cannot be written stops the run too (ChecksFailed naming the disk).
+        then's command runs in each follower's lock request; the leader's lock must be known
+        before any other host is tried, so with followers the leader runs it in a request of
+        its own, beside theirs (a lone host: in its lock's request).
         """
         self.observer.phase("taking the deploy lock on every host")
         self.claim = claim
         leader, *rest = sorted(self.sessions.values(), key=lambda s: lock.lock_order(s.target))
-        out = self._take([leader], claim, environment, wait_s=0.0, then=then)
-        out.update(self._take(rest, claim, environment, wait_s=lock.FOLLOWER_WAIT_S, then=then))
-        return out
+        out = self._take([leader], claim, environment, wait_s=0.0, then=None if rest else then)
+        if not rest:
+            return out
+
+        def followers() -> dict[str, str]:
+            return self._take(rest, claim, environment, wait_s=lock.FOLLOWER_WAIT_S, then=then)
+
+        if then is None:
+            return {**out, **followers()}
+
+        def leaders_work() -> dict[str, str]:
+            assert then is not None
+            work = then(leader.target)
+            return {leader.label: leader.run(work.command, timeout=work.timeout).stdout}
+
+        parts = parallel_map([leaders_work, followers], lambda part: part())
+        return {**parts[0], **parts[1]}
 
     def _take(
         self,

@@ -199,17 +199,33 @@ def test_what_runs_in_the_locks_round_trip_runs_only_under_the_lock(tmp_path: Pa
 
 
 def test_a_fleet_gets_each_hosts_answer_from_the_locks_round_trip(tmp_path: Path) -> None:
-    hosts = targets(tmp_path, ["web1", "web2"])
+    """The followers answer in their lock's request; the leader, whose lock must be held before
+    any other host is tried, takes it alone and answers beside them; a lone host in one."""
+    hosts = targets(tmp_path, ["web1", "web2", "web3"])
     with Fleet(hosts, connect, NullObserver()) as fleet:
         fleet.connect_all()
         answered = fleet.lock_all(
             lock.new_claim("deploy"), "production", lambda t: lock.Then(f"echo {t.label}", 10)
         )
         assert {k: v.split() for k, v in answered.items()} == {
-            "web1": [lock.ACQUIRED, "web1"],
+            "web1": ["web1"],
             "web2": [lock.ACQUIRED, "web2"],
+            "web3": [lock.ACQUIRED, "web3"],
         }
+        log = {s.label: s.transport.log for s in fleet.sessions.values()}  # type: ignore[attr-defined]
+        mine = {h: [c for _, c in log[h] if "lock_acquire" in c or "echo web" in c] for h in log}
+        assert [("lock_acquire" in c, "echo web1" in c) for c in mine["web1"]] == [
+            (True, False),
+            (False, True),
+        ]
+        assert [("lock_acquire" in c, "echo web2" in c) for c in mine["web2"]] == [(True, True)]
     assert not any((Path(t.ops_dir) / "lock").exists() for t in hosts)
+    with Fleet(hosts[:1], connect, NullObserver()) as fleet:
+        fleet.connect_all()
+        alone = fleet.lock_all(
+            lock.new_claim("deploy"), "production", lambda t: lock.Then("echo x", 10)
+        )
+        assert alone["web1"].split() == [lock.ACQUIRED, "x"]
 
 
 class Said:
