@@ -116,8 +116,7 @@ class Fleet(Generic[Obs]):
 
         def leaders_work() -> dict[str, str]:
             assert then is not None
-            work = then(leader.target)
-            return {leader.label: leader.run(work.command, timeout=work.timeout).stdout}
+            return {leader.label: _run_work(leader, then)}
 
         parts = parallel_map([leaders_work, followers], lambda part: part())
         return {**parts[0], **parts[1]}
@@ -175,11 +174,9 @@ class Fleet(Generic[Obs]):
     def run_all(self, work: HostWork) -> dict[str, str]:
         """work's command on every host in parallel (no lock): the outputs by host."""
 
-        def one(s: HostSession) -> tuple[str, str]:
-            then = work(s.target)
-            return s.label, s.run(then.command, timeout=then.timeout).stdout
-
-        return dict(parallel_map(list(self.sessions.values()), one))
+        return dict(
+            parallel_map(list(self.sessions.values()), lambda s: (s.label, _run_work(s, work)))
+        )
 
     def gather(
         self, query: FactsQuery, timeout: float, answered: dict[str, str] | None = None
@@ -227,6 +224,12 @@ class Fleet(Generic[Obs]):
         leader, *others = locked
         parallel_map([self.sessions[label] for label in others], free)
         free(self.sessions[leader])
+
+
+def _run_work(s: HostSession, work: HostWork) -> str:
+    """work's command on one host, on its own (no lock): its output."""
+    then = work(s.target)
+    return s.run(then.command, timeout=then.timeout).stdout
 
 
 def _connect(s: HostSession) -> HostError | None:
