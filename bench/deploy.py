@@ -73,11 +73,13 @@ def deploy_ours(
 
 def _profile(breakdown: Breakdown) -> str:
     return (
-        f"profile (the step times of these runs: {breakdown.text()}): every command of "
+        f"profile (the step times of these runs: {breakdown.text()}; process start/exit "
+        "includes the unlock, which comes after the run's own duration): every command of "
         "ours goes to one session per host (the probe's SSH channel becomes the host-side "
-        "agent, cookcam_ops/hostside/agent.js), so lock, facts, checklist, the small steps "
-        "(prepare, link-modules, switch, record: under 0.05 s each now) and unlock no longer "
-        "pay a session each; the e2e suite counts one login shell per host per deploy. "
+        "agent, cookcam_ops/hostside/agent.js); the lock, the facts with the git fetch and "
+        "the checklist's server half are one request to it, the audit record and the unlock "
+        "another (tests/e2e/test_sessions.py counts them on the hosts), and the small steps "
+        "(prepare, link-modules, switch: under 0.05 s each) one each. "
     )
 
 
@@ -91,14 +93,17 @@ def _sessions(session_s: float) -> str:
 
 CLOSING = (
     "What remains is what only ours does, each a check the plain side goes without: "
-    "the checklist's server half (node, npm, git and `pm2 jlist` looks, in "
-    "connect+lock+facts+checklist), the smoke gate (sign-in and Socket.IO handshakes "
-    "from this machine), and inside `reload` two `pm2 jlist` looks a second apart to "
-    "catch a crash loop, then `pm2 save` and a look that checks the saved list: each "
-    "starts the pm2 CLI (about 0.3 s of Node here), where the plain side trusts `pm2 "
-    "reload`'s exit code. Going further means asking the PM2 daemon over its RPC socket "
-    "from the agent instead of starting the pm2 CLI for every look, or dropping checks; "
-    "this version does neither"
+    "the checklist's server half (in connect+lock+facts+checklist: node and npm "
+    "versions, git, both ecosystem files and the package's engines read by node, PM2's "
+    "list and saved list, the kill signal, a health GET: a dozen short Node or CLI starts "
+    "on the host), the smoke gate (sign-in and Socket.IO handshakes from this machine), "
+    "and inside `reload` the check that every worker is new and stays up: two looks at "
+    "PM2's list a second apart (a fixed 1 s wait, to catch a crash loop; each look asks "
+    "the daemon over its RPC socket, hostside/pm2_list.js, no pm2 CLI), then `pm2 save` "
+    "and a look at the saved list (with `pm2 reload` itself, the only pm2 CLI starts "
+    "left, about 0.3 s of Node each here). The plain side trusts `pm2 reload`'s exit code. "
+    "Going further means a shorter settle wait, a host-side `pm2 save` over RPC, or "
+    "dropping checks; this version does none of these"
 )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from bench.context import Context
-from bench.deploy import deploy_ours
+from bench.deploy import Breakdown, deploy_ours
 from bench.figures import Figure, Goal
 from bench.proc import BenchError, Done
 from bench.remote import session_cost
@@ -50,9 +50,15 @@ def light_config(ctx: Context, hosts: int) -> Path:
     )
 
 
-def fleet_and_solo(ctx: Context, config: Path) -> tuple[Done, Done]:
-    """One release deployed to the 8 hosts, the next to host1 alone."""
-    return deploy_ours(ctx, config.name, "fleet"), deploy_ours(ctx, config.name, "solo")
+def fleet_and_solo(
+    ctx: Context, config: Path, profiles: dict[str, Breakdown] | None = None
+) -> tuple[Done, Done]:
+    """One release deployed to the 8 hosts, the next to host1 alone (their step times added
+    to profiles, when given)."""
+    return (
+        deploy_ours(ctx, config.name, "fleet", profiles["fleet"] if profiles else None),
+        deploy_ours(ctx, config.name, "solo", profiles["solo"] if profiles else None),
+    )
 
 
 def measure(ctx: Context) -> list[Figure]:
@@ -74,30 +80,37 @@ def measure(ctx: Context) -> list[Figure]:
         "never reloads them)",
     )
     cpu: dict[str, list[float]] = {"fleet": [], "solo": []}
+    profiles = {"fleet": Breakdown(), "solo": Breakdown()}
     for i in range(ctx.pairs):
-        fleet, solo = fleet_and_solo(ctx, config)
+        fleet, solo = fleet_and_solo(ctx, config, profiles)
         figure.add(fleet.seconds, solo.seconds)
         cpu["fleet"].append(fleet.cpu_s)
         cpu["solo"].append(solo.cpu_s)
         ctx.say(f"fan-out round {i + 1}: 8 hosts {fleet.seconds:.1f}s, 1 host {solo.seconds:.1f}s")
     session_s = session_cost(ctx.sandbox, ctx.sandbox.hosts[0], ctx.workdir, ctx.log)
     figure.analysis = _analysis(
-        statistics.median(cpu["fleet"]), statistics.median(cpu["solo"]), session_s
+        statistics.median(cpu["fleet"]), statistics.median(cpu["solo"]), session_s, profiles
     )
     return [figure]
 
 
-def _analysis(cpu_fleet: float, cpu_solo: float, session_s: float) -> str:
+def _analysis(
+    cpu_fleet: float, cpu_solo: float, session_s: float, profiles: dict[str, Breakdown]
+) -> str:
     return (
-        f"our deploy process used {cpu_fleet:.2f} s of CPU for 8 hosts and {cpu_solo:.2f} s "
-        "for 1 (median; one thread and SSH connection per host), so our side of the "
+        f"profile (the first host's times, 8 hosts: {profiles['fleet'].text()}; 1 host: "
+        f"{profiles['solo'].text()}; process start/exit includes the unlock): our deploy "
+        f"process used {cpu_fleet:.2f} s of CPU for 8 hosts and {cpu_solo:.2f} s for 1 "
+        "(median; one thread and SSH connection per host), so our side of the "
         "orchestration is not what grows. Each host gets one SSH session for the run (the "
-        "probe's channel becomes the host-side agent that runs lock, facts, switch, record "
-        "and unlock): the login shell "
+        "probe's channel becomes the host-side agent) and three requests on it: the lock "
+        "with the facts, the switch, the record with the unlock; the login shell "
         f"({session_s * 1000:.0f} ms here: root's ~/.bashrc runs `pyenv init`) is paid once "
-        "per host instead of once per phase. What remains grows because the 8 hosts share "
-        "this machine's 2 cores: on every host at once, the login shell, the agent's Node "
-        "start, and the facts round trip's git fetch and `pm2 jlist` (a Node CLI start, "
-        "~0.25 s of CPU); each phase is a barrier across the batch, so the slowest host "
-        "sets its pace. On 8 real hosts that work runs on 8 machines"
+        "per host. What grows is connect+lock+facts: the 8 hosts share this machine's 2 "
+        "cores, and on every host at once run the login shell, the agent's Node start, and "
+        "the facts' git fetch and PM2's list (two "
+        "short Node starts: hostside/pm2_list.js asking the daemon over RPC, then the "
+        "whitelisting filter); the lock leader goes first and alone (the race-free order of "
+        "issue 14), then the 7 others together, so that phase is two barriers, each as slow "
+        "as its slowest host. On 8 real hosts that work runs on 8 machines"
     )

@@ -98,11 +98,13 @@ def _analysis(steps: dict[str, list[float]]) -> str:
         if statistics.median(v) >= 0.05
     )
     return (
-        f"profile (step times of these runs: {parts}): every command of ours goes to one "
-        "session per host (one SSH channel, the login shell paid once). What remains is "
-        "what only ours does: the Python process and its SSH handshake, the lock, the "
-        "facts (git and `pm2 jlist`, a Node start), the check that every PM2 worker runs "
-        "the new release (two `pm2 jlist` looks a second apart, to catch a crash loop), "
-        "`pm2 save`, the health loop and the audit record; the floor trusts `pm2 reload` "
-        "and one request"
+        f"profile (step times of these runs: {parts}; process start/exit includes the "
+        "unlock): every command of ours goes to one session per host (one SSH channel, the "
+        "login shell paid once); the lock and the facts are one request, the audit record "
+        "and the unlock another. What remains is what only ours does: the Python process "
+        "and its SSH handshake, the lock, the facts (git, and PM2's list asked of the daemon "
+        "over RPC), the reload as an overlap (hostside/overlap.js: every new worker "
+        "started and ready before the old ones stop, then watched for a stable window to "
+        "catch a crash loop), `pm2 save` (a pm2 CLI start), the health loop and the "
+        "audit record; the floor trusts `pm2 reload` and one request"
     )

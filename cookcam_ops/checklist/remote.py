@@ -45,30 +45,41 @@ def _ref_command(t: Target, ref: str) -> str:
     return f"git -C {path} ls-remote --exit-code {q(t.app.remote)} {q(ref)} >/dev/null"
 
 
+def checklist_sections(t: Target, target: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every section of the composite script but `ref`; target: how the target commit is found
+    on the host (the first candidate that resolves)."""
+    code = q(t.code_path)
+    return [
+        ("ecosystem", ecosystem.served_command(t.code_path)),
+        ("ecosystem-target", ecosystem.target_command(t, target)),
+        ("pm2", composite.pm2_jlist()),
+        ("pm2-saved", composite.pm2_saved()),
+        ("pm2-startup", reboot.startup_command()),
+        *t.layout.checklist_sections(t.app),
+        ("node", "node --version"),
+        ("npm", "npm --version"),
+        ("engines", f"cd {code} && {node_program('package_engines.js')}"),
+        ("disk", f"df -Pk {q(t.app_path)} | tail -n 1"),
+        ("lock", lock_read_command(t.lock_dir)),
+        ("health", composite.health(t.local_url)),
+        ("kill-signal", killsignal.pm2_signal_command()),
+        ("handlers", killsignal.handlers_command(t.code_path)),
+    ]
+
+
 def checklist_script(t: Target, ref: str, target: tuple[str, ...] = ()) -> str:
     """The composite script for one host; target: how the target commit is found on the host
     (the first candidate that resolves; default: ref itself)."""
-    code = q(t.code_path)
-    target = target or (ref,)
     return composite.script(
-        [
-            ("ecosystem", ecosystem.served_command(t.code_path)),
-            ("ecosystem-target", ecosystem.target_command(t, target)),
-            ("pm2", composite.pm2_jlist()),
-            ("pm2-saved", composite.pm2_saved()),
-            ("pm2-startup", reboot.startup_command()),
-            *t.layout.checklist_sections(t.app),
-            ("ref", _ref_command(t, ref)),
-            ("node", "node --version"),
-            ("npm", "npm --version"),
-            ("engines", f"cd {code} && {node_program('package_engines.js')}"),
-            ("disk", f"df -Pk {q(t.app_path)} | tail -n 1"),
-            ("lock", lock_read_command(t.lock_dir)),
-            ("health", composite.health(t.local_url)),
-            ("kill-signal", killsignal.pm2_signal_command()),
-            ("handlers", killsignal.handlers_command(t.code_path)),
-        ]
+        [*checklist_sections(t, target or (ref,)), ("ref", _ref_command(t, ref))]
     )
+
+
+def gate_sections(sections: dict[str, composite.Section]) -> dict[str, composite.Section]:
+    """A deploy's gate ran checklist_sections in its facts' round trip: there the facts'
+    `target` section (the first candidate that resolved) answers for `ref`."""
+    target = sections.get("target")
+    return sections if target is None else {**sections, "ref": target}
 
 
 def toolchain_check(t: Target) -> Check:
@@ -221,11 +232,20 @@ def _env_names(transport: Transport, t: Target, path: str, incoming: set[str]) -
     )
 
 
-def _host_checklist(opts: ChecklistOptions) -> Callable[[Transport, Target], list[Check]]:
+def _host_checklist(
+    opts: ChecklistOptions, answered: dict[str, str] | None = None
+) -> Callable[[Transport, Target], list[Check]]:
+    """The checklist on one host; answered: the output of checklist_sections a host already ran
+    (a deploy's lock round trip), by host."""
+
     def work(transport: Transport, t: Target) -> list[Check]:
         checks = [toolchain_check(t), *_env_checks(transport, t, opts, full=False)]
         if not t.toolchain.ok:  # every other item runs node, npm or pm2
             return checks
+        if answered is not None and t.label in answered:
+            return checks + judge_sections(
+                gate_sections(composite.parse(answered[t.label])), t, opts
+            )
         result = transport.run(
             checklist_script(t, opts.ref, opts.target), timeout=CHECKLIST_TIMEOUT_S
         )
@@ -277,11 +297,18 @@ def remote_checklist(targets: list[Target], connector: Connector, opts: Checklis
     return _server_report(report, opts, targets)
 
 
-def checklist_on(hosts: list[tuple[Transport, Target]], opts: ChecklistOptions) -> Report:
-    """The full checklist on hosts a run is connected to (a deploy's gate: its sessions)."""
+def checklist_on(
+    hosts: list[tuple[Transport, Target]],
+    opts: ChecklistOptions,
+    answered: dict[str, str] | None = None,
+) -> Report:
+    """The full checklist on hosts a run is connected to (a deploy's gate: its sessions), judged
+    from answered where a host already ran checklist_sections."""
     started = time.monotonic()
     report = _report(
-        f"checklist {opts.environment}", run_on_open(hosts, _host_checklist(opts)), started
+        f"checklist {opts.environment}",
+        run_on_open(hosts, _host_checklist(opts, answered)),
+        started,
     )
     return _server_report(report, opts, [t for _, t in hosts])
 

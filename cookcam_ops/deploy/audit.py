@@ -10,7 +10,8 @@ release to roll back to.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from cookcam_ops.deploy.lock import now_iso
@@ -54,9 +55,30 @@ def new_record(
     return rec
 
 
-def append_command(ops_path: str, record: dict[str, Any]) -> str:
-    """The shell command that appends record as one line."""
-    return append_line(history_path(ops_path), json.dumps(record, separators=(",", ":")))
+def append_command(ops_path: str, *records: dict[str, Any]) -> str:
+    """The shell command that appends records, one line each, in order."""
+    return append_line(
+        history_path(ops_path), *(json.dumps(r, separators=(",", ":")) for r in records)
+    )
+
+
+@dataclass
+class Pending:
+    """Records made but not written yet, by host: a host's last record of a run goes with its
+    lock's release (one round trip), and any record written before that takes them along
+    first, so the log keeps its order. Thread-safe."""
+
+    _records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, host: str, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._records.setdefault(host, []).append(record)
+
+    def take(self, host: str) -> list[dict[str, Any]]:
+        """The host's records, in order, no longer pending."""
+        with self._lock:
+            return self._records.pop(host, [])
 
 
 def _same(a: str | None, b: str | None) -> bool:

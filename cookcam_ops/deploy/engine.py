@@ -284,8 +284,11 @@ def execute(
     finished: list[HostPlan] = []
     stop = False
     bake = ctx.bake
-    for n, batch in enumerate(batches(todo, ctx.batch_size, bake.hosts if bake else None)):
+    planned = batches(todo, ctx.batch_size, bake.hosts if bake else None)
+    for n, batch in enumerate(planned):
         canary, rest = bake is not None and n == 0, todo[len(batch) :]
+        if n == len(planned) - 1 and not canary:  # their records go with the locks' release
+            ctx.last_batch = frozenset(p.label for p in batch)
         if canary and bake is not None and not ctx.cancel.is_set():
             bake.before_switch([p.label for p in batch], [p.label for p in rest])
         if stop or ctx.cancel.is_set():

@@ -23,12 +23,13 @@ from cookcam_ops.layout.lock import LockInfo, lock_read_command, parse_lock_read
 from cookcam_ops.pm2 import ecosystem
 from cookcam_ops.pm2.procs import of_app, parse_jlist
 from cookcam_ops.remote import composite
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import q, sh_program
 
 if TYPE_CHECKING:
     from cookcam_ops.remote.fanout import Target
 
 HISTORY_LINES = 2000
+ECOSYSTEM = "ecosystem-target"  # the target commit's ecosystem file: the checklist's name too
 
 
 @dataclass(frozen=True)
@@ -81,29 +82,23 @@ def _fetch_section(repo_path: str, remote: str) -> str:
 
 
 def _target_section(t: Target, candidates: tuple[str, ...]) -> str:
-    """The first candidate that resolves; where its package-lock.json is; whether it changed."""
-    lockfile = q(t.layout.lockfile)
+    """The first candidate that resolves; where its package-lock.json is; whether it changed
+    (hostside/facts_target.sh, given the commit served)."""
     return (
-        f"cd {q(t.repo_path)} || exit 3; for c in {q(*candidates)}; do "
-        't=$(git rev-parse --verify -q "$c^{commit}") || continue; echo "target=$t"; '
-        f'if git cat-file -e "$t:"{lockfile} 2>/dev/null; then echo lockfile=app; '
-        'elif git cat-file -e "$t:package-lock.json" 2>/dev/null; then '
-        "echo lockfile=root; else echo lockfile=none; fi; "
-        f'h=$({t.layout.head_command()}) || exit 0; [ -n "$h" ] || exit 0; '
-        f'git diff --quiet "$h" "$t" -- {lockfile}; echo "lockfile_diff=$?"; '
-        "exit 0; done; exit 1"
+        f"{sh_program('facts_target.sh')} {q(t.repo_path, t.layout.lockfile)} "
+        f'"$({t.layout.head_command()})" {q(*candidates)}'
     )
 
 
-def facts_script(t: Target, query: FactsQuery) -> str:
-    """The composite script for one host (pure)."""
+def facts_sections(t: Target, query: FactsQuery) -> list[tuple[str, str]]:
+    """The composite script's sections for one host (pure), in the order they run."""
     sections = [("git", t.layout.facts_command())]
     if query.fetch:
         sections.append(("fetch", _fetch_section(t.repo_path, query.remote)))
     if query.candidates:
         sections += [
             ("target", _target_section(t, query.candidates)),
-            ("ecosystem", ecosystem.target_command(t, query.candidates)),
+            (ECOSYSTEM, ecosystem.target_command(t, query.candidates)),
         ]
     sections += [
         t.layout.kept_section(t.app.env_file),
@@ -112,7 +107,12 @@ def facts_script(t: Target, query: FactsQuery) -> str:
     ]
     if query.history:
         sections.append(("history", composite.tail_if_exists(t.history_file, HISTORY_LINES)))
-    return composite.script(sections)
+    return sections
+
+
+def facts_script(t: Target, query: FactsQuery) -> str:
+    """The composite script for one host (pure)."""
+    return composite.script(facts_sections(t, query))
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -178,7 +178,7 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
     mode, instances, pm2_error, running = _pm2(
         composite.json_section(sections, "pm2"), query.app_name
     )
-    eco = composite.json_section(sections, "ecosystem") if "ecosystem" in sections else None
+    eco = composite.json_section(sections, ECOSYSTEM) if ECOSYSTEM in sections else None
     history, _ = parse_history(sections["history"].text if "history" in sections else "", label)
     return HostFacts(
         label=label,
@@ -200,7 +200,7 @@ def parse_facts(label: str, stdout: str, query: FactsQuery) -> HostFacts:
         current_release=rel.release_of_link(g.get("current")),
         host_time=g.get("time") if rel.HOST_TIME_RE.match(g.get("time", "")) else None,
         running=running,
-        target_ecosystem=ecosystem.parse_ecosystem(eco) if "ecosystem" in sections else None,
+        target_ecosystem=ecosystem.parse_ecosystem(eco) if ECOSYSTEM in sections else None,
     )
 
 

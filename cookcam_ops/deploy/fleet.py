@@ -16,17 +16,19 @@ from types import FrameType, TracebackType
 from typing import Any, Generic, TypeVar
 
 from cookcam_ops.common import parallel_map
-from cookcam_ops.deploy import lock
-from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
+from cookcam_ops.deploy import audit, lock
+from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts, parse_facts
 from cookcam_ops.deploy.observer import Phases
 from cookcam_ops.deploy.session import Connector, Cuts, HostSession
 from cookcam_ops.errors import HostError, OpsError, Unreachable
-from cookcam_ops.layout.lock import LockInfo
 from cookcam_ops.remote.fanout import Target
 from cookcam_ops.remote.protocol import Transport
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 Obs = TypeVar("Obs", bound=Phases)  # the run's observer: a DeployObserver, or watch's
+# What each host runs in the lock's round trip once its lock is taken (deploy: its facts and the
+# checklist's server half).
+HostWork = Callable[[Target], lock.Then]
 
 
 class Fleet(Generic[Obs]):
@@ -37,6 +39,7 @@ class Fleet(Generic[Obs]):
         self.observer = observer
         self.locked: list[str] = []
         self.claim: lock.LockClaim | None = None
+        self.pending = audit.Pending()  # each host's last records: written with its release
 
     @property
     def targets(self) -> list[Target]:
@@ -85,30 +88,65 @@ class Fleet(Generic[Obs]):
                 answered=answered,
             )
 
-    def lock_all(self, claim: lock.LockClaim, environment: str) -> None:
-        """Take the lock on every host, or release the ones taken and raise.
+    def lock_all(
+        self, claim: lock.LockClaim, environment: str, then: HostWork | None = None
+    ) -> dict[str, str]:
+        """Take the lock on every host, or release the ones taken and raise; with then, each
+        host also runs then's command once its lock is taken: the outputs by host.
 
         The first host in lock_order is taken first and alone (a run that finds it held stops
         at once with LockHeld, exit 5), then the others in parallel, each waited for a short
         while. A lock that cannot be written stops the run too (ChecksFailed naming the disk).
+        then's command runs in each follower's lock request; the leader's lock must be known
+        before any other host is tried, so with followers the leader runs it in a request of
+        its own, beside theirs (a lone host: in its lock's request).
         """
         self.observer.phase("taking the deploy lock on every host")
         self.claim = claim
         leader, *rest = sorted(self.sessions.values(), key=lambda s: lock.lock_order(s.target))
-        self._take([leader], claim, environment, wait_s=0.0)
-        self._take(rest, claim, environment, wait_s=lock.FOLLOWER_WAIT_S)
+        out = self._take([leader], claim, environment, wait_s=0.0, then=None if rest else then)
+        if not rest:
+            return out
+
+        def followers() -> dict[str, str]:
+            return self._take(rest, claim, environment, wait_s=lock.FOLLOWER_WAIT_S, then=then)
+
+        if then is None:
+            return {**out, **followers()}
+
+        def leaders_work() -> dict[str, str]:
+            assert then is not None
+            return {leader.label: _run_work(leader, then)}
+
+        parts = parallel_map([leaders_work, followers], lambda part: part())
+        return {**parts[0], **parts[1]}
 
     def _take(
-        self, sessions: list[HostSession], claim: lock.LockClaim, environment: str, *, wait_s: float
-    ) -> None:
-        def take(s: HostSession) -> tuple[str, LockInfo | OpsError | None]:
+        self,
+        sessions: list[HostSession],
+        claim: lock.LockClaim,
+        environment: str,
+        *,
+        wait_s: float,
+        then: HostWork | None,
+    ) -> dict[str, str]:
+        def take(s: HostSession) -> tuple[str, lock.Attempt | OpsError]:
+            work = then(s.target) if then is not None else lock.Then()
             try:
-                return s.label, lock.acquire(s, s.label, s.target.ops_dir, claim, wait_s=wait_s)
+                return s.label, lock.acquire(
+                    s, s.label, s.target.ops_dir, claim, wait_s=wait_s, then=work
+                )
             except OpsError as e:
                 return s.label, e
 
         results = parallel_map(sessions, take)
-        self.locked += [label for label, got in results if got is None]
+        # a connection lost mid-answer may have left the lock taken: releasing is a no-op
+        # where this run does not hold it
+        self.locked += [
+            label
+            for label, got in results
+            if isinstance(got, HostError) or (isinstance(got, lock.Attempt) and got.acquired)
+        ]
         for label, got in results:
             if isinstance(got, HostError):
                 self.release_all()
@@ -124,32 +162,60 @@ class Fleet(Generic[Obs]):
                 self.release_all()
                 raise got
         for label, got in results:
-            if isinstance(got, LockInfo):
+            if isinstance(got, lock.Attempt) and got.holder is not None:
                 self.release_all()
-                raise lock.held_error(label, got, environment)
+                raise lock.held_error(label, got.holder, environment)
+        return {
+            label: got.output
+            for label, got in results
+            if isinstance(got, lock.Attempt) and got.acquired
+        }
 
-    def gather(self, query: FactsQuery, timeout: float) -> dict[str, HostFacts]:
-        """Facts from every host, one round trip each, in parallel."""
+    def run_all(self, work: HostWork) -> dict[str, str]:
+        """work's command on every host in parallel (no lock): the outputs by host."""
+
+        return dict(
+            parallel_map(list(self.sessions.values()), lambda s: (s.label, _run_work(s, work)))
+        )
+
+    def gather(
+        self, query: FactsQuery, timeout: float, answered: dict[str, str] | None = None
+    ) -> dict[str, HostFacts]:
+        """Facts from every host, one round trip each, in parallel; from answered (the output
+        of the facts script a host ran in the lock's round trip) where given."""
         self.observer.phase("gathering facts (one round trip per host)")
 
         def one(s: HostSession) -> HostFacts:
+            if answered is not None and s.label in answered:
+                return parse_facts(s.label, answered[s.label], query)
             return gather_facts(s, s.target, query, timeout=timeout)
 
         return {f.label: f for f in parallel_map(list(self.sessions.values()), one)}
 
     def release_all(self) -> None:
-        """Release this run's locks (reconnecting where needed); never raises."""
+        """Release this run's locks (reconnecting where needed), each in one round trip with
+        the host's pending audit records (written first; a failed write still releases the
+        lock and is reported); never raises."""
         claim, locked, self.locked = self.claim, self.locked, []
         if claim is None or not locked:
             return
 
         def free(s: HostSession) -> None:
+            records = self.pending.take(s.label)
+            before = audit.append_command(s.target.ops_dir, *records) if records else ""
             try:
-                if s.ensure():
-                    lock.release(s, s.target.ops_dir, claim.run_id)
+                reachable = s.ensure()
+                if reachable and not lock.release(s, s.target.ops_dir, claim.run_id, before):
+                    self.observer.phase(
+                        f"{s.label}: could not write this run's audit record to "
+                        f"{audit.history_path(s.target.ops_dir)}; the lock was released"
+                    )
             except HostError:
+                reachable = False
+            if not reachable:
+                lost = " (nor write this run's audit record)" if records else ""
                 self.observer.phase(
-                    f"{s.label}: could not release the lock (unreachable); "
+                    f"{s.label}: could not release the lock{lost} (unreachable); "
                     "run `cookcam-ops unlock` when it is back"
                 )
 
@@ -158,6 +224,12 @@ class Fleet(Generic[Obs]):
         leader, *others = locked
         parallel_map([self.sessions[label] for label in others], free)
         free(self.sessions[leader])
+
+
+def _run_work(s: HostSession, work: HostWork) -> str:
+    """work's command on one host, on its own (no lock): its output."""
+    then = work(s.target)
+    return s.run(then.command, timeout=then.timeout).stdout
 
 
 def _connect(s: HostSession) -> HostError | None:

@@ -86,9 +86,11 @@ def checklist_gate(
     target_sha: str,
     *,
     own_lock: bool,
+    answered: dict[str, str] | None = None,
 ) -> list[Check]:
-    """The checklist's server half, on the run's own sessions; with own_lock its lock item is
-    this run's own lock."""
+    """The checklist's server half, on the run's own sessions (judged from answered, the output
+    of the sections a host ran in the run's first round trip, where given); with own_lock its
+    lock item is this run's own lock."""
     from cookcam_ops.checklist.remote import ChecklistOptions, checklist_on
     from cookcam_ops.envfile.schema import load_schema
 
@@ -99,7 +101,7 @@ def checklist_gate(
         schema=load_schema(loaded.schema_path()),
         sentry_project_id=env.sentry_project_id,
     )
-    report = checklist_on(hosts, opts)
+    report = checklist_on(hosts, opts, answered)
     targets = [t for _, t in hosts]
     checks = [as_deploy_gate(c) for c in report.checks]
     if own_lock:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from cookcam_ops.remote.fanout import Target
 
 ACQUIRED, FAILED = "@@acquired", "@@failed"  # and layout.lock.LOCK_HELD, as a read says it
+BEFORE_FAILED = "@@before-release-failed"
 FOLLOWER_WAIT_S = 10.0  # how long the leader's holder waits for another host's lock
 RETRY_S = (0.15, 0.5)  # jitter between two attempts on one host
 LOW_SPACE_KB = 64  # free space under which a failed write is put down to a full disk
@@ -102,11 +103,13 @@ def lock_dir(ops_path: str) -> str:
     return f"{ops_path}/lock"
 
 
-def acquire_command(ops_path: str, claim: LockClaim) -> str:
+def acquire_command(ops_path: str, claim: LockClaim, then: str = "") -> str:
     """Write info.json in a temp dir, read it back, rename the dir into place; else say why
-    (hostside/lock_acquire.sh)."""
+    (hostside/lock_acquire.sh). With then: a command run in the same round trip once the lock
+    is taken, and only then (its output follows the ACQUIRED line)."""
     args = q(ops_path, claim.run_id, claim.to_json(), LOCK_INFO_CAP, ACQUIRED, LOCK_HELD, FAILED)
-    return f"{sh_program('lock_acquire.sh')} {args}"
+    take = f"{sh_program('lock_acquire.sh')} {args}"
+    return f"{take} && {{ {then}\n}}" if then else take
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,14 @@ class Attempt:
     acquired: bool
     holder: LockInfo | None = None
     failure: str | None = None
+    output: str = ""  # once acquired: the whole output, the `then` command's included
 
 
 def parse_acquire(stdout: str, stderr: str = "") -> Attempt:
     """acquire_command's output."""
     first, _, rest = stdout.strip().partition("\n")
     if first.strip() == ACQUIRED:
-        return Attempt(True)
+        return Attempt(True, output=stdout)
     if first.strip() == LOCK_HELD:
         return Attempt(False, parse_lock_read(f"{LOCK_HELD}\n{rest}"))
     if first.strip() == FAILED:
@@ -159,16 +163,31 @@ def failure_error(label: str, ops_path: str, failure: str) -> ChecksFailed:
     )
 
 
-def attempt(runner: Runner, ops_path: str, claim: LockClaim) -> Attempt:
-    """One try at the lock on one host."""
-    result = runner.run(acquire_command(ops_path, claim), timeout=30)
+@dataclass(frozen=True)
+class Then:
+    """What a host runs in the lock's round trip once the lock is taken, and its time bound."""
+
+    command: str = ""
+    timeout: float = 0.0
+
+
+def attempt(runner: Runner, ops_path: str, claim: LockClaim, then: Then = Then()) -> Attempt:
+    """One try at the lock on one host (and, once taken, then's command)."""
+    result = runner.run(acquire_command(ops_path, claim, then.command), timeout=30 + then.timeout)
     return parse_acquire(result.stdout, result.stderr)
 
 
 def acquire(
-    runner: Runner, label: str, ops_path: str, claim: LockClaim, *, wait_s: float = 0.0
-) -> LockInfo | None:
-    """Take the lock on a host: None when taken, else its live holder after up to wait_s.
+    runner: Runner,
+    label: str,
+    ops_path: str,
+    claim: LockClaim,
+    *,
+    wait_s: float = 0.0,
+    then: Then = Then(),
+) -> Attempt:
+    """Take the lock on a host (the Attempt that did, with then's output), else the Attempt
+    naming its live holder after up to wait_s.
 
     A holder that vanished between two looks, or whose process is gone from this machine, is
     looked at once more before it is reported: a run that just finished is neither a holder nor
@@ -177,9 +196,9 @@ def acquire(
     deadline = time.monotonic() + wait_s
     looked_twice: set[str] = set()
     while True:
-        tried = attempt(runner, ops_path, claim)
+        tried = attempt(runner, ops_path, claim, then)
         if tried.acquired:
-            return None
+            return tried
         if tried.failure is not None:
             raise failure_error(label, ops_path, tried.failure)
         holder = tried.holder
@@ -190,14 +209,17 @@ def acquire(
             continue
         # only a live run of this version (it writes its id) can be about to let go
         if holder is None or not holder.id or stale_here(holder) or time.monotonic() >= deadline:
-            return holder
+            return tried
         time.sleep(random.uniform(*RETRY_S))
 
 
-def release_command(ops_path: str, run_id: str) -> str:
-    """Remove the lock only if this run holds it."""
+def release_command(ops_path: str, run_id: str, before: str = "") -> str:
+    """Remove the lock only if this run holds it. With before: a command run first in the same
+    round trip (the run's last audit records); the lock is released whether it fails or not,
+    and its failure prints BEFORE_FAILED."""
     d = lock_dir(ops_path)
-    return f"if grep -qF {q(run_id)} {q(d + '/info.json')} 2>/dev/null; then rm -rf {q(d)}; fi"
+    release = f"if grep -qF {q(run_id)} {q(d + '/info.json')} 2>/dev/null; then rm -rf {q(d)}; fi"
+    return f"{{ {before}\n}} || echo {q(BEFORE_FAILED)}; {release}" if before else release
 
 
 def break_command(ops_path: str) -> str:
@@ -205,9 +227,11 @@ def break_command(ops_path: str) -> str:
     return f"rm -rf {q(lock_dir(ops_path))}"
 
 
-def release(transport: Runner, ops_path: str, run_id: str) -> None:
-    """Release this run's lock on a host (a no-op when another run holds it)."""
-    transport.run(release_command(ops_path, run_id), timeout=30)
+def release(transport: Runner, ops_path: str, run_id: str, before: str = "") -> bool:
+    """Release this run's lock on a host (a no-op when another run holds it), running before
+    first in the same round trip: False when before failed (the lock is released anyway)."""
+    result = transport.run(release_command(ops_path, run_id, before), timeout=30)
+    return BEFORE_FAILED not in result.stdout
 
 
 def stale_here(holder: LockInfo) -> bool:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from cookcam_ops.config import Strategy
 from cookcam_ops.deploy import audit, gates
-from cookcam_ops.deploy.facts import FactsQuery, HostFacts
-from cookcam_ops.deploy.lock import local_user
+from cookcam_ops.deploy.facts import FactsQuery, HostFacts, facts_script
+from cookcam_ops.deploy.lock import Then, local_user
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, plan_host
 from cookcam_ops.deploy.playbook import Playbook
 from cookcam_ops.deploy.refs import ref_candidates, short, validate_ref
@@ -93,14 +93,18 @@ def releases(facts: dict[str, HostFacts], shas: set[str]) -> dict[str, audit.Rel
 def _prepare(
     loaded: LoadedConfig, req: RollbackRequest, book: Playbook, run: Run
 ) -> tuple[list[HostPlan], list[Check], Preview]:
-    """Connect, lock, read facts and audit logs, choose the target, plan (2 round trips)."""
+    """Connect, lock and read facts and audit logs in one round trip per host, choose the
+    target (a second look where the target's ecosystem file must be read), plan."""
     app, fleet = loaded.config.app, run.fleet
     to = req.to
-    run.connect(req.command_line, req.environment)
     cands = tuple(ref_candidates(to, app.remote, app.branch)) if to else ()
-    first = fleet.gather(
-        FactsQuery(app.remote, app.name, False, cands, history=True), book.facts_timeout
+    query = FactsQuery(app.remote, app.name, False, cands, history=True)
+    answered = run.connect(
+        req.command_line,
+        req.environment,
+        then=lambda t: Then(facts_script(t, query), book.facts_timeout),
     )
+    first = fleet.gather(query, book.facts_timeout, answered)
     target, why = choose_target(first, to)
     fleet.observer.phase(f"target {short(target)}: {why}" if target else why)
     if target is None:
@@ -163,5 +167,6 @@ def rollback_environment(
             auto_rollback=True,
             batch_size=rollback_batch(env, plans),
             cuts=run.guard.cuts,
+            pending=run.fleet.pending,
         )
         return run.execute(meta, plans, checks, ctx)

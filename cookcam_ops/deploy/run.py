@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from cookcam_ops.config import Strategy
 from cookcam_ops.deploy.engine import execute
-from cookcam_ops.deploy.fleet import Fleet, InterruptGuard, interrupts
+from cookcam_ops.deploy.fleet import Fleet, HostWork, InterruptGuard, interrupts
 from cookcam_ops.deploy.lock import new_claim
 from cookcam_ops.deploy.plan import HostPlan
 from cookcam_ops.deploy.playbook import Playbook, StepKind, load_playbook, playbook_path
@@ -192,12 +192,24 @@ class Run:
     guard: InterruptGuard
     cancel: threading.Event
 
-    def connect(self, command_line: str, environment: str, *, lock: bool = True) -> None:
-        """Connect to every host and take every lock (all or none; a dry run takes none)."""
+    def connect(
+        self,
+        command_line: str,
+        environment: str,
+        *,
+        lock: bool = True,
+        then: HostWork | None = None,
+    ) -> dict[str, str]:
+        """Connect to every host and take every lock (all or none; a dry run takes none). With
+        then, each host runs then's command in the lock's round trip once its lock is taken
+        (without a lock: on its own): the outputs by host."""
         self.fleet.connect_all()
         if lock:
-            self.fleet.lock_all(new_claim(command_line), environment)
+            answered = self.fleet.lock_all(new_claim(command_line), environment, then)
+        else:
+            answered = self.fleet.run_all(then) if then is not None else {}
         check_cancel(self.cancel)
+        return answered
 
     def confirm(self, confirm: Confirm, preview: Preview) -> None:
         """Ask; Ctrl-C at the prompt is an interrupt (exit 130), 'no' is exit 1."""

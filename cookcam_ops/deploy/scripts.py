@@ -117,7 +117,7 @@ def health(url: str, retries: int, delay: float, sha: str | None, need: int = 2)
     )
 
 
-def append_line(path: str, line: str) -> str:
-    """Append one line with a single small write (atomic for O_APPEND writes this size)."""
+def append_line(path: str, *lines: str) -> str:
+    """Append lines, each with a single small write (atomic for O_APPEND writes this size)."""
     parent = path.rsplit("/", 1)[0]
-    return f"mkdir -p {q(parent)} && printf '%s\\n' {q(line)} >> {q(path)}"
+    return f"mkdir -p {q(parent)} && printf '%s\\n' {q(*lines)} >> {q(path)}"

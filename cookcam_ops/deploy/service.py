@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 
 from cookcam_ops.canary.bake import CanaryRun, canary_settings, new_bake
 from cookcam_ops.deploy import gates
-from cookcam_ops.deploy.facts import FactsQuery
-from cookcam_ops.deploy.lock import local_user
+from cookcam_ops.deploy.facts import FactsQuery, facts_sections
+from cookcam_ops.deploy.lock import Then, local_user
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, plan_host
 from cookcam_ops.deploy.refs import ref_candidates, validate_ref
 from cookcam_ops.deploy.result import Outcome, RunResult
@@ -25,14 +25,17 @@ from cookcam_ops.deploy.steps import RunContext
 
 # targets_for's home is remote.fanout; named here too while migrate.py, bench/canary.py and
 # tests/e2e/test_hostile.py (other branches' files) still import it from this module.
+from cookcam_ops.remote import composite
 from cookcam_ops.remote.fanout import targets_for as targets_for  # noqa: PLC0414
 from cookcam_ops.report import Check, checks_ok
 
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
+    from cookcam_ops.deploy.fleet import HostWork
     from cookcam_ops.deploy.observer import DeployObserver
     from cookcam_ops.deploy.playbook import Playbook
     from cookcam_ops.deploy.session import Connector
+    from cookcam_ops.remote.fanout import Target
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,36 @@ class DeployRequest:
     bake_s: float | None = None
 
 
+def _wants_checklist(book: Playbook) -> bool:
+    return "checklist" in {s.builtin for s in book.steps}
+
+
+def _first_trip(book: Playbook, query: FactsQuery) -> HostWork:
+    """What each host runs in the lock's round trip: its facts and, when the playbook has the
+    checklist step, the checklist's server half (judged once the plans say it is needed)."""
+    from cookcam_ops.checklist.remote import CHECKLIST_TIMEOUT_S, checklist_sections
+
+    def work(t: Target) -> Then:
+        sections = facts_sections(t, query)
+        if not (_wants_checklist(book) and t.toolchain.ok):
+            return Then(composite.script(sections), book.facts_timeout)
+        checklist = checklist_sections(t, query.candidates)
+        return Then(
+            composite.script(composite.merged(sections, checklist)),
+            book.facts_timeout + CHECKLIST_TIMEOUT_S,
+        )
+
+    return work
+
+
 def _gate_checks(
-    loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: Run, *, target_sha: str | None
+    loaded: LoadedConfig,
+    req: DeployRequest,
+    book: Playbook,
+    run: Run,
+    *,
+    target_sha: str | None,
+    answered: dict[str, str],
 ) -> list[Check]:
     fleet = run.fleet
     kinds = {s.builtin for s in book.steps}
@@ -60,9 +91,14 @@ def _gate_checks(
     if "smoke" in kinds or req.canary:  # a bake signs in and reaches the hosts as smoke does
         checks += gates.smoke_preflight(loaded, req.environment, [t.label for t in fleet.targets])
     if "checklist" in kinds and target_sha:
-        fleet.observer.phase("running the checklist's server half")
+        fleet.observer.phase("judging the checklist's server half")
         checks += gates.checklist_gate(
-            loaded, req.environment, fleet.open_hosts(), target_sha, own_lock=not req.dry_run
+            loaded,
+            req.environment,
+            fleet.open_hosts(),
+            target_sha,
+            own_lock=not req.dry_run,
+            answered=answered,
         )
     return checks
 
@@ -70,14 +106,17 @@ def _gate_checks(
 def _prepare(
     loaded: LoadedConfig, req: DeployRequest, book: Playbook, run: Run
 ) -> tuple[list[HostPlan], list[Check]]:
-    """Connect, lock (unless a dry run), gather facts, plan and run the gates."""
+    """Connect; lock (unless a dry run), gather facts and run the checklist's server half in
+    one round trip per host; plan and judge the gates."""
     app, fleet = loaded.config.app, run.fleet
     ref = validate_ref(req.ref) if req.ref is not None else None
-    run.connect(req.command_line, req.environment, lock=not req.dry_run)
-    facts = fleet.gather(
-        FactsQuery(app.remote, app.name, True, tuple(ref_candidates(ref, app.remote, app.branch))),
-        book.facts_timeout,
+    query = FactsQuery(
+        app.remote, app.name, True, tuple(ref_candidates(ref, app.remote, app.branch))
     )
+    answered = run.connect(
+        req.command_line, req.environment, lock=not req.dry_run, then=_first_trip(book, query)
+    )
+    facts = fleet.gather(query, book.facts_timeout, answered)
     plans = [
         plan_host(PlanInput(book, app, t, "deploy", None, ref), facts[t.label])
         for t in fleet.targets
@@ -86,7 +125,12 @@ def _prepare(
     shas = {p.to_sha for p in plans if p.to_sha}
     if checks_ok(checks) and not all(p.nothing_to_do for p in plans):
         checks += _gate_checks(
-            loaded, req, book, run, target_sha=next(iter(shas)) if len(shas) == 1 else None
+            loaded,
+            req,
+            book,
+            run,
+            target_sha=next(iter(shas)) if len(shas) == 1 else None,
+            answered=answered,
         )
     check_cancel(run.cancel)
     return plans, checks
@@ -144,5 +188,6 @@ def deploy_environment(
             batch_size=req.batch or env.batch_size,
             cuts=run.guard.cuts,
             bake=canary.bake if canary else None,
+            pending=run.fleet.pending,
         )
         return run.execute(meta, plans, checks, ctx)

@@ -64,6 +64,12 @@ class RunContext:
     bake: BakeHook | None = None  # deploy --canary: the first batch is baked before the rest
     kinds: Mapping[StepKind, StepFn] = field(default_factory=lambda: STEP_KINDS)
     gather: Gather = gather_facts
+    # The run's records not written yet (the Fleet's: its release writes them), and the hosts
+    # whose `record` step adds to them instead of writing: the run's last batch, set by the
+    # engine (nothing can follow their record but the release, or a putting back, which writes
+    # them first). None: every record is written at once.
+    pending: audit.Pending | None = None
+    last_batch: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -298,8 +304,10 @@ def record(
     to_sha: str | None,
     duration_s: float,
     detail: str | None = None,
+    defer: bool = False,
 ) -> None:
-    """Append one audit record for this host."""
+    """Append one audit record for this host (after the host's pending ones, in one write);
+    with defer, leave it pending: the lock's release writes it."""
     rec = audit.new_record(
         run_id=ctx.run_id,
         action=action,
@@ -312,13 +320,18 @@ def record(
         ref=ctx.ref,
         detail=detail,
     )
-    session.run(audit.append_command(hp.target.ops_dir, rec), timeout=30)
+    if ctx.pending is not None and defer:
+        ctx.pending.add(hp.label, rec)
+        return
+    earlier = ctx.pending.take(hp.label) if ctx.pending is not None else []
+    session.run(audit.append_command(hp.target.ops_dir, *earlier, rec), timeout=30)
 
 
 def _record_step(
     session: HostSession, hp: HostPlan, ctx: RunContext, host_started: float
 ) -> tuple[bool, str]:
     outcome = Outcome.DEPLOYED if hp.action == "deploy" else Outcome.ROLLED_BACK
+    defer = ctx.pending is not None and hp.label in ctx.last_batch
     record(
         session,
         hp,
@@ -328,8 +341,12 @@ def _record_step(
         from_sha=hp.from_sha,
         to_sha=hp.to_sha,
         duration_s=time.monotonic() - host_started,
+        defer=defer,
     )
-    return True, f"{hp.action} {outcome} in {audit.history_path(hp.target.ops_dir)}"
+    where = audit.history_path(hp.target.ops_dir)
+    return True, f"{hp.action} {outcome}: " + (
+        f"to {where} with the lock's release" if defer else f"in {where}"
+    )
 
 
 def _smoke(hp: HostPlan, ps: PlannedStep, ctx: RunContext) -> tuple[bool, str]:

@@ -4,10 +4,11 @@
 # Takes the deploy lock OPS_PATH/lock whole or not at all: writes INFO (the claim's JSON, one
 # line) to info.json in a directory of its own, OPS_PATH/.lock-RUN_ID, reads it back (a full
 # disk may have cut it short), then renames that directory into place (`mv -T` onto a name that
-# does not exist is atomic; tried 3 times unless the lock appeared meanwhile). Prints ACQUIRED;
-# or HELD and the holder's info.json (at most CAP bytes); or FAILED and `df` (blocks, then
-# inodes) of the nearest existing directory at or above OPS_PATH, and exits 1. Its own temporary
-# directory is always removed.
+# does not exist is atomic; tried 3 times unless the lock appeared meanwhile). Prints ACQUIRED
+# and exits 0 (so `lock_acquire.sh ... && NEXT` runs NEXT only under the lock); or HELD and the
+# holder's info.json (at most CAP bytes), exit 2; or FAILED and `df` (blocks, then inodes) of
+# the nearest existing directory at or above OPS_PATH, exit 1. Its own temporary directory is
+# always removed.
 ops=$1
 run_id=$2
 info=$3
@@ -33,7 +34,7 @@ rm -rf "$t"
 if [ -e "$l" ]; then
   echo "$held"
   head -c "$cap" "$l/info.json" 2>/dev/null
-  exit 0
+  exit 2
 fi
 echo "$failed"
 p=$ops

@@ -53,6 +53,17 @@ def script(sections: list[tuple[str, str]]) -> str:
     return "; ".join(section(name, command) for name, command in sections)
 
 
+def merged(*parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Several scripts' sections as one script's, in order: a section they share (the same
+    name and command) runs once. One name for two different commands is a bug: ValueError."""
+    seen: dict[str, str] = {}
+    for part in parts:
+        for name, command in part:
+            if seen.setdefault(name, command) != command:
+                raise ValueError(f"two different sections named {name}")
+    return list(seen.items())
+
+
 def parse(stdout: str) -> dict[str, Section]:
     """Split a composite script's stdout into its sections."""
     found: dict[str, Section] = {}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 
 from cookcam_ops.hostside import script
 from cookcam_ops.remote.protocol import q
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 COUNTER = "rc-runs"
+REQUESTS = "agent-requests"
+END = "@@end of request@@"
 
 
 @contextmanager
@@ -49,6 +52,92 @@ def counted(sb: Sandbox) -> Iterator[dict[str, int]]:
             counter = home / COUNTER
             counts[name] = len(counter.read_text().splitlines()) if counter.exists() else 0
             counter.unlink(missing_ok=True)
+
+
+@contextmanager
+def requests_run(sb: Sandbox) -> Iterator[dict[str, list[str]]]:
+    """While the block runs, each host logs every command its session's agent runs: ~/.bashrc
+    (run once per session, by the launcher) exports BASH_ENV, which each non-interactive bash
+    the agent starts for a request sources first; it logs that bash's command and unsets
+    BASH_ENV, so what the command itself starts is not counted. The commands by host."""
+    homes = {h.name: Path(h.home) for h in sb.state.hosts}
+    saved = {name: (home / ".bashrc").read_text(encoding="utf-8") for name, home in homes.items()}
+    for name, home in homes.items():
+        (home / REQUESTS).unlink(missing_ok=True)
+        (home / "log-request.sh").write_text(
+            f'printf \'%s\\n%s\\n\' "$BASH_EXECUTION_STRING" {q(END)} >> "$HOME/{REQUESTS}"\n'
+            "unset BASH_ENV\n",
+            encoding="utf-8",
+        )
+        (home / ".bashrc").write_text(
+            'export BASH_ENV="$HOME/log-request.sh"\n' + saved[name], encoding="utf-8"
+        )
+    ran: dict[str, list[str]] = {}
+    try:
+        yield ran
+    finally:
+        for name, home in homes.items():
+            (home / ".bashrc").write_text(saved[name], encoding="utf-8")
+            log = home / REQUESTS
+            text = log.read_text(encoding="utf-8") if log.exists() else ""
+            ran[name] = [c.strip("\n") for c in text.split(END + "\n") if c.strip()]
+            log.unlink(missing_ok=True)
+            (home / "log-request.sh").unlink(missing_ok=True)
+
+
+def test_a_deploys_first_and_last_round_trips_each_do_the_work_of_three(fleet: Sandbox) -> None:
+    """Lock, facts and the checklist's server half in one request to each host (the lock
+    leader, host1 by name, first takes its lock alone: no other host is tried before it is
+    held; its facts then go beside the others' requests); the last batch's audit records and
+    the locks' release in their last (an earlier batch's host records at once: a later batch
+    may still fail and put it back). Counted on the hosts."""
+    sha = change(fleet, "release")
+    with requests_run(fleet) as ran:
+        done = deploy(fleet, "--batch", "1")
+    assert done.code == 0, done.stderr[-3000:]
+    assert_fleet_on(fleet, sha)
+    run_id = history(fleet, "host1")[-1]["id"]
+    for host, commands in ran.items():
+        opening = commands[:2] if host == "host1" else commands[:1]
+        *_, first = opening
+        assert "lock_acquire.sh" in opening[0], host
+        for section in ("git", "fetch", "target", "pm2", "node", "npm", "health", "pm2-saved"):
+            assert f"@@cookcam-ops begin {section}@@" in first, (host, section)
+        assert first.count("@@cookcam-ops begin pm2@@") == 1  # facts and checklist share it
+        steps, last = commands[len(opening) : -1], commands[-1]
+        assert steps, "the steps ran on the same session"
+        assert not [c for c in steps if "lock_acquire.sh" in c or "begin fetch@@" in c]
+        assert run_id in last and "/lock" in last and "lock_acquire.sh" not in last, host
+    assert "@@cookcam-ops begin" not in ran["host1"][0]  # the leader's lock, alone
+    # host1, the first batch, recorded in a step; host2, the last, with its release
+    assert [c for c in ran["host1"][2:-1] if "history.jsonl" in c] != []
+    assert "history.jsonl" not in ran["host1"][-1]
+    assert [c for c in ran["host2"][1:-1] if "history.jsonl" in c] == []
+    assert "history.jsonl" in ran["host2"][-1]
+    assert [r["to_sha"] for r in (history(fleet, h)[-1] for h in ("host1", "host2"))] == [sha] * 2
+    assert_no_secrets(fleet, done.stdout, done.stderr)
+
+
+def test_a_lone_hosts_deploy_takes_its_lock_and_facts_in_one_request(fleet: Sandbox) -> None:
+    """With no other host to order against, the lock leader's facts and checklist ride in its
+    lock's request, and its record in the release's: two requests around the steps."""
+    sha = change(fleet, "release")
+    solo = fleet.dir / "ops-solo.yaml"
+    doc = yaml.safe_load((fleet.dir / "ops.yaml").read_text(encoding="utf-8"))
+    hosts = doc["environments"]["sandbox"]["hosts"]
+    doc["environments"]["sandbox"]["hosts"] = hosts[:1]
+    solo.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with requests_run(fleet) as ran:
+        done = deploy(fleet, config=solo)
+    assert done.code == 0, done.stderr[-3000:]
+    first, last = ran["host1"][0], ran["host1"][-1]
+    assert "lock_acquire.sh" in first and "@@cookcam-ops begin fetch@@" in first
+    assert "history.jsonl" in last and "/lock" in last
+    assert not [c for c in ran["host1"][1:-1] if "history.jsonl" in c or "lock_acquire" in c]
+    assert ran["host2"] == []
+    assert history(fleet, "host1")[-1]["to_sha"] == sha
+    done = deploy(fleet)  # the whole fleet on one release again, for the next tests
+    assert done.code == 0, done.stderr[-3000:]
 
 
 def test_a_deploy_and_its_rollback_open_one_session_per_host(fleet: Sandbox) -> None:

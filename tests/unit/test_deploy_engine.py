@@ -204,3 +204,37 @@ def test_a_warned_step_is_in_the_json_and_the_report_never_a_silent_success(
     assert "reload: PM2 SIGKILLed 1 worker(s)" in text
     assert "PM2 settings: instances 2 -> 3 (pm2 scale)" in text
     assert "DEPLOYED" in text and "1 warning(s)" in text
+
+
+def _records(world: World, host: str) -> list[list[str]]:
+    """The actions of each audit write sent to host, in order (one list per round trip)."""
+    writes = world.commands(host, "history.jsonl")
+    return [[a for a in ("deploy", "rollback") if f'"action":"{a}"' in w] for w in writes]
+
+
+def test_the_last_batchs_records_wait_for_the_release_and_keep_their_order(world: World) -> None:
+    from cookcam_ops.deploy.audit import Pending
+    from cookcam_ops.deploy.playbook import StepKind
+    from cookcam_ops.deploy.steps import STEP_KINDS
+
+    plans = [plan(h) for h in world.hosts]
+    sessions = {h: world.session(h) for h in world.hosts}
+    pending = Pending()
+    kinds = {**dict.fromkeys(StepKind, world.step), StepKind.RECORD: STEP_KINDS[StepKind.RECORD]}
+    ctx = world.context(batch_size=2, kinds=kinds, pending=pending)
+    hosts = engine.execute(plans, sessions, ctx, {})
+    assert [h.outcome for h in hosts] == ["deployed"] * 3
+    # web1 and web2 (the first batch) wrote at once; web3's record waits for its release
+    assert _records(world, "web1") == [["deploy"]] and _records(world, "web3") == []
+    assert [r["action"] for r in pending.take("web3")] == ["deploy"]
+
+    world.log.clear()
+    world.script[("web3", "smoke")] = "fail"  # after web2 recorded, in the same last batch
+    world.calls.clear()
+    pending = Pending()
+    ctx = world.context(batch_size=3, kinds=kinds, pending=pending)
+    hosts = engine.execute([plan(h) for h in world.hosts], sessions, ctx, {})
+    assert [h.outcome for h in hosts] == ["rolled_back", "rolled_back", "rolled_back"]
+    # web1's deploy record was pending when it was put back: one write, deploy then rollback
+    assert _records(world, "web1") == [["deploy", "rollback"]]
+    assert pending.take("web1") == []

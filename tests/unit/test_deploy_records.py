@@ -6,7 +6,10 @@ import json
 import os
 import shlex
 import subprocess
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from cookcam_ops.config import AppConfig, HostConfig
 from cookcam_ops.deploy import audit, lock
@@ -218,7 +221,7 @@ def test_facts_read_the_target_commits_ecosystem_file_and_what_pm2_runs() -> Non
         for name, body in [
             ("git", f"head={OLD}\nbranch=main\ndirty=0"),
             ("target", f"target={NEW}\nlockfile_diff=0"),
-            ("ecosystem", json.dumps(eco)),
+            ("ecosystem-target", json.dumps(eco)),
             ("pm2", pm2_jlist(2)),
         ]
     )
@@ -282,3 +285,26 @@ def test_a_tag_no_branch_reaches_resolves_after_the_facts_fetch(tmp_path: Path) 
     )
     found = parse_facts("web1", done.stdout, query)
     assert found.fetch_error is None and found.target == tagged
+
+
+@pytest.mark.parametrize("strategy", ["in-place", "releases"])
+def test_a_deploys_first_round_trip_runs_facts_and_checklist_sections_once_each(
+    strategy: str,
+) -> None:
+    from cookcam_ops.checklist.remote import checklist_sections, gate_sections
+    from cookcam_ops.config import Strategy
+    from cookcam_ops.deploy.facts import facts_sections
+    from cookcam_ops.layout import layout_for
+
+    t = make_target("web1")
+    t = replace(t, layout=layout_for(Strategy(strategy), t.app_path))
+    query = FactsQuery("origin", "cookcam-api", True, ("refs/remotes/origin/main",))
+    merged = composite.merged(facts_sections(t, query), checklist_sections(t, query.candidates))
+    names = [n for n, _ in merged]
+    assert len(names) == len(set(names))
+    assert {"lock", "fetch", "target", "ecosystem-target", "pm2", "node", "health"} <= set(names)
+    assert names.index("fetch") < names.index("ecosystem-target")  # the target is fetched first
+    with pytest.raises(ValueError, match="two different sections named pm2"):
+        composite.merged([("pm2", "a")], [("pm2", "b")])
+    got = gate_sections({"target": composite.Section("target", "", 1)})
+    assert got["ref"].exit_code == 1  # the ref item fails where no candidate resolved

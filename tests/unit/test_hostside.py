@@ -4,8 +4,8 @@ The JavaScript is parsed by `node --check` and each program run as the package s
 (`node -e TEXT ARGS`), those that drive PM2 against a stand-in (tests/unit/fake_pm2: its
 programmatic API for handover.js and overlap.js, its CLI for drain_watcher.js). The shell is
 parsed by `sh -n` and linted by shellcheck (scripts/ensure-deps.sh installs it where apt has
-it); reap.sh and reload.sh run here, lock_acquire.sh in test_lock.py (racing claims, a full
-disk), pm2_startup_units.sh in test_pm2_reboot.py, the ecosystem readers in
+it); reap.sh, reload.sh and facts_target.sh run here, lock_acquire.sh in test_lock.py (racing
+claims, a full disk), pm2_startup_units.sh in test_pm2_reboot.py, the ecosystem readers in
 test_pm2_ecosystem.py, the canary's error_log_lines.sh in test_canary_judge.py and the layouts'
 facts_in_place.sh and facts_releases.sh in test_probe_layout.py.
 """
@@ -463,3 +463,44 @@ def test_reload_retries_while_pm2_is_busy_and_reports_where_current_points(tmp_p
     assert failed.returncode == 4
     assert failed.stdout.splitlines()[0] == "no such app"
     assert failed.stdout.splitlines()[1].startswith("@@reload rc=4 t0=")
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+    }
+    env["GIT_COMMITTER_EMAIL"] = "t@t"
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout.strip()
+
+
+def test_facts_target_resolves_the_first_candidate_and_compares_the_lockfile(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "api").mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "api" / "package-lock.json").write_text("{}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "one")
+    old = _git(repo, "rev-parse", "HEAD")
+    (repo / "api" / "package-lock.json").write_text('{"v": 2}\n')
+    _git(repo, "commit", "-q", "-am", "two")
+    new = _git(repo, "rev-parse", "HEAD")
+
+    changed = sh("facts_target.sh", repo, "api/package-lock.json", old, "no-such-ref", "main")
+    assert (changed.returncode, changed.stdout.split()) == (
+        0,
+        [f"target={new}", "lockfile=app", "lockfile_diff=1"],
+    )
+    same = sh("facts_target.sh", repo, "api/package-lock.json", new, new)
+    assert same.stdout.split() == [f"target={new}", "lockfile=app", "lockfile_diff=0"]
+    at_root = sh("facts_target.sh", repo, "package-lock.json", "", "main")
+    assert at_root.stdout.split() == [f"target={new}", "lockfile=none"]  # no HEAD: no diff
+    assert sh("facts_target.sh", repo, "x", "", "nope", "nada").returncode == 1
+    assert sh("facts_target.sh", tmp_path / "missing", "x", "", "main").returncode == 3

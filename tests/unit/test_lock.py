@@ -133,7 +133,7 @@ def test_a_finished_run_is_looked_at_again_and_never_called_stale() -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()
     host = VanishingHolder(dead.pid)
-    assert lock.acquire(host, "web1", "/srv/api.ops", lock.new_claim("deploy")) is None
+    assert lock.acquire(host, "web1", "/srv/api.ops", lock.new_claim("deploy")).acquired
     assert host.calls == 2
 
 
@@ -181,3 +181,85 @@ def test_a_full_tmpfs_under_the_state_dir_leaves_no_lock(tmp_path: Path) -> None
         assert "no space left on the disk mounted at" in str(e.value)
         assert str(ops) in str(e.value)
         assert leftovers(ops) == ["fill"]
+
+
+def test_what_runs_in_the_locks_round_trip_runs_only_under_the_lock(tmp_path: Path) -> None:
+    ops = tmp_path / "api.ops"
+    marker = tmp_path / "ran"
+    then = lock.Then(f"echo facts; touch {marker}", 10)
+    first = lock.new_claim("deploy A")
+    taken = lock.attempt(LocalHost(), str(ops), first, then)
+    assert taken.acquired and taken.output.split() == [lock.ACQUIRED, "facts"]
+    assert marker.exists()
+    marker.unlink()
+    held = lock.attempt(LocalHost(), str(ops), lock.new_claim("deploy B"), then)
+    assert not held.acquired and held.holder is not None and held.holder.id == first.run_id
+    assert not marker.exists()  # the loser ran nothing
+    lock.release(LocalHost(), str(ops), first.run_id)
+
+
+def test_a_fleet_gets_each_hosts_answer_from_the_locks_round_trip(tmp_path: Path) -> None:
+    """The followers answer in their lock's request; the leader, whose lock must be held before
+    any other host is tried, takes it alone and answers beside them; a lone host in one."""
+    hosts = targets(tmp_path, ["web1", "web2", "web3"])
+    with Fleet(hosts, connect, NullObserver()) as fleet:
+        fleet.connect_all()
+        answered = fleet.lock_all(
+            lock.new_claim("deploy"), "production", lambda t: lock.Then(f"echo {t.label}", 10)
+        )
+        assert {k: v.split() for k, v in answered.items()} == {
+            "web1": ["web1"],
+            "web2": [lock.ACQUIRED, "web2"],
+            "web3": [lock.ACQUIRED, "web3"],
+        }
+        log = {s.label: s.transport.log for s in fleet.sessions.values()}  # type: ignore[attr-defined]
+        mine = {h: [c for _, c in log[h] if "lock_acquire" in c or "echo web" in c] for h in log}
+        assert [("lock_acquire" in c, "echo web1" in c) for c in mine["web1"]] == [
+            (True, False),
+            (False, True),
+        ]
+        assert [("lock_acquire" in c, "echo web2" in c) for c in mine["web2"]] == [(True, True)]
+    assert not any((Path(t.ops_dir) / "lock").exists() for t in hosts)
+    with Fleet(hosts[:1], connect, NullObserver()) as fleet:
+        fleet.connect_all()
+        alone = fleet.lock_all(
+            lock.new_claim("deploy"), "production", lambda t: lock.Then("echo x", 10)
+        )
+        assert alone["web1"].split() == [lock.ACQUIRED, "x"]
+
+
+class Said:
+    """An observer keeping the phases it was told."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def phase(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def test_a_release_writes_the_pending_records_first_and_frees_the_lock_even_if_they_fail(
+    tmp_path: Path,
+) -> None:
+    from cookcam_ops.deploy import audit
+
+    web1, web2 = targets(tmp_path, ["web1", "web2"])
+    rec = audit.new_record(
+        run_id="r", action="deploy", user="u", host="web1", from_sha=None, to_sha=None,
+        outcome="deployed", duration_s=1.0, ref=None,
+    )  # fmt: skip
+    said = Said()
+    with Fleet([web1, web2], connect, said) as fleet:
+        fleet.connect_all()
+        fleet.lock_all(lock.new_claim("deploy"), "production")
+        fleet.pending.add("web1", rec)
+        fleet.pending.add("web1", {**rec, "outcome": "second"})
+        fleet.pending.add("web2", rec)
+        (Path(web2.ops_dir) / "history.jsonl").mkdir()  # web2's record cannot be written
+    lines = (Path(web1.ops_dir) / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["outcome"] for line in lines] == ["deployed", "second"]
+    assert not any((Path(t.ops_dir) / "lock").exists() for t in (web1, web2))
+    assert [line for line in said.lines if "audit record" in line] == [
+        f"web2: could not write this run's audit record to {web2.ops_dir}/history.jsonl; "
+        "the lock was released"
+    ]
