@@ -230,9 +230,16 @@ def test_migrate_dry_run_prints_each_step_and_changes_nothing(releases: Releases
             "verify",
             "save",
             "health",
+            "record",
         ]
         assert {s["status"] for s in steps.values()} == {"planned"}
         assert "archive" in steps["stage"]["detail"] and "mv -T" in steps["swap"]["detail"]
+        assert "pm2 save" in steps["save"]["detail"] and "readlink -f" in steps["verify"]["detail"]
+    # the run took the steps the dry run printed, on the engine, each passed (save may warn)
+    ran = {h["name"]: h["steps"] for h in releases.migrate.doc["hosts"]}
+    for h in done.doc["hosts"]:
+        assert [s["name"] for s in ran[h["name"]]] == [s["name"] for s in h["steps"]]
+        assert {s["status"] for s in ran[h["name"]]} <= {"ok", "warn"}
 
 
 def test_rollback_takes_under_a_fifth_of_the_deploy_it_undoes(releases: Releases) -> None:
