@@ -64,6 +64,7 @@ def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event |
     failed = (
         "; ".join(f"{h.name}: {s.name}" for h in result.hosts for s in h.steps if not s.ok)[:300]
         or _canary_why(result)
+        or _failed_checks(result)
         or "interrupted"
     )
     if result.outcome == Outcome.ROLLBACK_FAILED:
@@ -85,6 +86,14 @@ def run_event(result: RunResult, document: dict[str, Any], user: str) -> Event |
         f"{what} to {now} by {user} failed ({failed}); the hosts serve "
         f"what they served before ({took})",
     )
+
+
+def _failed_checks(result: RunResult) -> str:
+    """A run stopped by its checks before any step ran (a host blocked, a gate failed)."""
+    from cookcam_ops.report import Status
+
+    bad = [c for c in result.checks if c.status is Status.FAIL]
+    return "; ".join(f"{c.host + ': ' if c.host else ''}{c.name}" for c in bad)[:300]
 
 
 def _canary_why(result: RunResult) -> str:

@@ -40,9 +40,10 @@ def migrate_to_releases(
     One host at a time, under the deploy lock: the served commit becomes the first release
     (its dist, node_modules and .env), tested on a spare port; the old checkout is kept in
     APP.ops/inplace-<time>; PM2 is handed over to APP/current with no failed request, and its
-    process list saved (a reboot starts the app from APP/current). A host
-    already migrated is left alone. Then set `strategy: releases` for the environment.
-    --dry-run prints each host's steps and their exact commands instead.
+    process list saved (a reboot starts the app from APP/current); the migration is recorded
+    in the audit log. A host already migrated is left alone; a host that cannot be migrated
+    as it is stops the run before any host changes. Then set `strategy: releases` for the
+    environment. --dry-run prints each host's steps and the exact commands the run sends.
     Exit 0 migrated (or already), 1 failed and put back, 2 bad input, 3 host unreachable,
     4 a host could not be put back, 5 another run holds the lock, 130 interrupted.
     """

@@ -24,6 +24,11 @@ def history_path(ops_path: str) -> str:
     return f"{ops_path}/history.jsonl"
 
 
+def record_display(history_file: str) -> str:
+    """What writing a host's record does, as a plan shows it."""
+    return f"append one JSON line to {history_file}"
+
+
 def new_record(
     *,
     run_id: str,

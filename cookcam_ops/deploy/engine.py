@@ -1,8 +1,10 @@
 """Running host plans in batches, and putting hosts back when a step fails after the switch.
 
 Rules: a failure before a host's switch changes nothing served there (the build aside is
-removed); a failure at or after it puts that host back on the SHA it served, stops further
-batches, and puts back every host this run already switched, so the fleet ends on one release.
+removed); a failure at or after it puts that host back on the SHA it served (with the steps its
+plan gives, `HostPlan.revert`, else the rollback playbook's), stops further batches, and puts
+back every host this run already switched, so the fleet ends on one release (unless the run
+keeps them: `RunContext.put_back_finished`).
 A lost connection is reconnected, and what the lost session left running is stopped (before the
 switch) or waited for (after it) before anything else runs there. Cancellation (Ctrl-C) is
 checked between steps: the safe points.
@@ -21,8 +23,8 @@ from cookcam_ops.deploy import scripts
 from cookcam_ops.deploy.bake import bake_canary, batches
 from cookcam_ops.deploy.facts import FactsQuery
 from cookcam_ops.deploy.plan import HostPlan, PlanInput, PlannedStep, plan_host, plan_steps
-from cookcam_ops.deploy.playbook import StepKind
-from cookcam_ops.deploy.result import HostResult, Outcome, StepResult, StepStatus
+from cookcam_ops.deploy.playbook import Playbook, StepKind
+from cookcam_ops.deploy.result import HostResult, Outcome, StepResult, StepStatus, success_outcome
 from cookcam_ops.deploy.session import HostSession
 from cookcam_ops.deploy.steps import RunContext, record, run_step
 from cookcam_ops.errors import HostError
@@ -53,9 +55,13 @@ def _run_steps(
     hr: HostResult,
     *,
     started: float,
+    reverting: bool = False,
     prefix: str = "",
 ) -> Stop | None:
-    """Run a plan's steps in order; None when all passed, else why it stopped."""
+    """Run a plan's steps in order; None when all passed, else why it stopped.
+
+    reverting: putting the host back (not stopped by Ctrl-C, never cut); prefix goes before
+    each step's name in the results."""
     for ps in hp.steps:
         if ps.preflight:
             continue
@@ -63,12 +69,12 @@ def _run_steps(
         if ps.skip:
             hr.steps.append(StepResult(name, StepStatus.SKIPPED, 0.0, ps.skip))
             continue
-        if ctx.cancel.is_set() and not prefix:
+        if ctx.cancel.is_set() and not reverting:
             return Stop.INTERRUPTED
         if ps.switch:
             hr.touched = True
         ctx.observer.step_started(hr.name, name)
-        cuttable = not hr.touched and not prefix  # before the switch: a second Ctrl-C may cut
+        cuttable = not hr.touched and not reverting  # before the switch: a 2nd Ctrl-C may cut
         try:
             with ctx.cuts.cuttable(session) if cuttable else nullcontext():
                 res = run_step(session, hp, ps, ctx, started)
@@ -84,19 +90,28 @@ def _run_steps(
     return None
 
 
-def _plan_back(session: HostSession, hp: HostPlan, ctx: RunContext) -> HostPlan:
+def _plan_back(session: HostSession, hp: HostPlan, ctx: RunContext, book: Playbook) -> HostPlan:
+    """The rollback playbook's plan back to hp.from_sha, from a fresh look at the host."""
     query = FactsQuery(
         remote=ctx.app.remote, app_name=ctx.app.name, fetch=False, candidates=(hp.from_sha or "",)
     )
-    facts = ctx.gather(session, hp.target, query, ctx.rollback_playbook.facts_timeout)
-    inp = PlanInput(
-        ctx.rollback_playbook, ctx.app, hp.target, "rollback", hp.from_sha, None, auto=True
-    )
-    return plan_host(inp, facts)
+    facts = ctx.gather(session, hp.target, query, book.facts_timeout)
+    inp = PlanInput(book, ctx.app, hp.target, "rollback", hp.from_sha, None, auto=True)
+    back = plan_host(inp, facts)
+    return _health_only(back, ctx, book) if back.nothing_to_do else back
+
+
+def _way_back(session: HostSession, hp: HostPlan, ctx: RunContext) -> tuple[HostPlan, str]:
+    """(the plan that puts the host back, the prefix of its steps' names): the plan's own
+    revert steps as they are named, else the rollback playbook's as rollback:NAME."""
+    if hp.revert is not None:
+        return replace(hp, steps=hp.revert), ""
+    assert ctx.rollback_playbook is not None, "a plan without revert steps needs the playbook"
+    return _plan_back(session, hp, ctx, ctx.rollback_playbook), "rollback:"
 
 
 def revert_host(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostResult) -> bool:
-    """Put a host back on hp.from_sha with the rollback playbook; True when healthy there."""
+    """Put a host back on hp.from_sha (see _way_back); True when healthy there."""
     for _attempt in range(2):
         if not session.ensure():
             hr.steps.append(
@@ -104,15 +119,15 @@ def revert_host(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostRes
             )
             return False
         try:
-            back = _plan_back(session, hp, ctx)
+            back, prefix = _way_back(session, hp, ctx)
         except HostError:
             continue
         if back.blocked:
             hr.steps.append(StepResult("rollback", StepStatus.FAILED, 0.0, back.blocked))
             return False
-        if back.nothing_to_do:
-            back = _health_only(back, ctx)
-        why = _run_steps(session, back, ctx, hr, started=time.monotonic(), prefix="rollback:")
+        why = _run_steps(
+            session, back, ctx, hr, started=time.monotonic(), reverting=True, prefix=prefix
+        )
         if why is None:
             return True
         if why != Stop.LOST:
@@ -120,11 +135,9 @@ def revert_host(session: HostSession, hp: HostPlan, ctx: RunContext, hr: HostRes
     return False
 
 
-def _health_only(back: HostPlan, ctx: RunContext) -> HostPlan:
+def _health_only(back: HostPlan, ctx: RunContext, book: Playbook) -> HostPlan:
     """The host still has the old checkout (its switch failed before changing it): check it."""
-    inp = PlanInput(
-        ctx.rollback_playbook, ctx.app, back.target, "rollback", back.to_sha, None, auto=True
-    )
+    inp = PlanInput(book, ctx.app, back.target, "rollback", back.to_sha, None, auto=True)
     sha = back.to_sha or ""
     steps = plan_steps(
         inp,
@@ -231,7 +244,7 @@ def run_host(
         hr.steps.append(StepResult("internal-error", StepStatus.FAILED, 0.0, type(e).__name__))
         why = Stop.FAILED
     if why is None:
-        hr.outcome = Outcome.DEPLOYED if hp.action == "deploy" else Outcome.ROLLED_BACK
+        hr.outcome = success_outcome(hp.action)
     else:
         _remaining(
             hr,
@@ -280,7 +293,7 @@ def execute(
         for p in plans
     }
     todo = [p for p in plans if not p.nothing_to_do]
-    success = Outcome.DEPLOYED if ctx.action == "deploy" else Outcome.ROLLED_BACK
+    success = success_outcome(ctx.action)
     finished: list[HostPlan] = []
     stop = False
     bake = ctx.bake
@@ -304,7 +317,7 @@ def execute(
         stop = any(results[p.label].outcome != success for p in batch)
         if canary and not stop and not ctx.cancel.is_set():
             stop = not bake_canary(ctx, sessions, batch, rest)
-    if (stop or ctx.cancel.is_set()) and ctx.auto_rollback and finished:
+    if (stop or ctx.cancel.is_set()) and ctx.auto_rollback and ctx.put_back_finished and finished:
         ctx.observer.phase(
             "putting back the hosts this run already switched: "
             + ", ".join(p.label for p in finished)

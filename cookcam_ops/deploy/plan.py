@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cookcam_ops.config import Strategy
-from cookcam_ops.deploy import scripts
+from cookcam_ops.deploy import audit, scripts
 from cookcam_ops.deploy.playbook import DEFAULT_EXPECT, Playbook, Step, StepKind, render
 from cookcam_ops.deploy.refs import short
 from cookcam_ops.layout import releases as rel
@@ -69,6 +69,10 @@ class HostPlan:
     scratch: str | None = None  # what a failure before the switch removes (the build aside)
     from_release: str | None = None  # releases: the release served before (the rollback target)
     pm2: ApplyPlan | None = None  # the ecosystem settings the target changes, and how
+    # The steps that put this host back after a failure at or after its switch, named as they
+    # are reported; None: the engine plans them from the rollback playbook (deploy, rollback).
+    # migrate-to-releases gives its restore here.
+    revert: tuple[PlannedStep, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -76,7 +80,8 @@ class HostPlan:
 
     @property
     def nothing_to_do(self) -> bool:
-        return self.blocked is None and self.from_sha is not None and self.from_sha == self.to_sha
+        """Not blocked, no step: on the target already (migrate: in the releases layout)."""
+        return self.blocked is None and not self.steps
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,7 @@ def _builtin(
     if step.builtin == "smoke":
         return "", f"smoke tests against {t.base_url} from this machine"
     if step.builtin == "record":
-        return "", f"append one JSON line to {t.history_file}"
+        return "", audit.record_display(t.history_file)
     if step.builtin == "prune":
         return "", (
             f"delete all but the newest {t.keep_releases} releases in "

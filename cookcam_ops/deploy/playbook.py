@@ -29,8 +29,9 @@ Builtin = Literal["lock", "checklist", "test_build", "reload", "health", "smoke"
 
 
 class StepKind(StrEnum):
-    """What a step does: each builtin (`Builtin`, the playbook's schema), or `run:` a command.
-    The engine runs a kind through the registry in its run context (steps.STEP_KINDS)."""
+    """What a step does: each builtin (`Builtin`, the playbook's schema), `run:` a command, or
+    one of the PLAN_ONLY kinds. The engine runs a kind through the registry in its run context
+    (steps.STEP_KINDS)."""
 
     LOCK = "lock"
     CHECKLIST = "checklist"
@@ -41,6 +42,14 @@ class StepKind(StrEnum):
     RECORD = "record"
     PRUNE = "prune"
     RUN = "run"
+    HANDOVER = "handover"  # its command moves the PM2 app (deploy/handover.py): judged by its JSON
+    CWD_CHECK = "cwd_check"  # its command lists the app's workers' cwds: all in the release?
+    PM2_SAVE = "pm2_save"  # its command saves PM2's list (persist.settle_script): judged so
+
+
+# Kinds only plans built in code use (migrate-to-releases' steps), not offered to playbooks:
+# each takes its exact command from the plan, so a dry run shows what runs.
+PLAN_ONLY = frozenset({StepKind.HANDOVER, StepKind.CWD_CHECK, StepKind.PM2_SAVE})
 
 
 Condition = Literal["always", "needs_build", "lockfile_changed", "lockfile_unchanged"]

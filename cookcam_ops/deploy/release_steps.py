@@ -41,12 +41,18 @@ def workers_of(doc: Any, app_name: str) -> list[tuple[object, str | None]]:
     ]
 
 
-def check_cwds(session: Runner, link: str, app_name: str) -> rel.CwdVerdict:
-    """Whether every worker of the app runs in the release link (`current`) resolves to."""
-    sections = composite.parse(session.run(cwd_script(link), timeout=30).stdout)
+def cwd_verdict(stdout: str, app_name: str) -> rel.CwdVerdict:
+    """cwd_script's output judged: does every worker of the app run in the release its link
+    resolves to (pure)."""
+    sections = composite.parse(stdout)
     current = sections.get("current")
     real = current.text.strip() if current is not None and current.ok else None
     return rel.judge_cwds(workers_of(composite.json_section(sections, "pm2"), app_name), real)
+
+
+def check_cwds(session: Runner, link: str, app_name: str) -> rel.CwdVerdict:
+    """Whether every worker of the app runs in the release link (`current`) resolves to."""
+    return cwd_verdict(session.run(cwd_script(link), timeout=30).stdout, app_name)
 
 
 def ensure_in_release(

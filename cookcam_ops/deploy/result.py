@@ -112,9 +112,7 @@ class RunResult:
 
     @property
     def success_outcome(self) -> Outcome:
-        return {"deploy": Outcome.DEPLOYED, "migrate": Outcome.MIGRATED}.get(
-            self.action, Outcome.ROLLED_BACK
-        )
+        return success_outcome(self.action)
 
     @property
     def ok(self) -> bool:
@@ -183,6 +181,13 @@ class RunResult:
         return doc
 
 
+def success_outcome(action: str) -> Outcome:
+    """What a host (and a run) that did what the action asked ends as."""
+    return {"deploy": Outcome.DEPLOYED, "migrate": Outcome.MIGRATED}.get(
+        action, Outcome.ROLLED_BACK
+    )
+
+
 def run_outcome(action: str, hosts: list[HostResult]) -> Outcome:
     """The run's outcome from its hosts' outcomes."""
     outcomes = [h.outcome for h in hosts]
@@ -190,7 +195,7 @@ def run_outcome(action: str, hosts: list[HostResult]) -> Outcome:
         h.outcome == Outcome.UNREACHABLE and h.touched for h in hosts
     ):
         return Outcome.ROLLBACK_FAILED
-    success = Outcome.DEPLOYED if action == "deploy" else Outcome.ROLLED_BACK
+    success = success_outcome(action)
     if action == "deploy" and Outcome.ROLLED_BACK in outcomes:
         return Outcome.ROLLED_BACK
     if any(o in (Outcome.FAILED, Outcome.UNREACHABLE) for o in outcomes):

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from cookcam_ops.deploy import audit, diskspace, scripts
 from cookcam_ops.deploy.facts import FactsQuery, HostFacts, gather_facts
 from cookcam_ops.deploy.handover import STABLE_WINDOW_MS
-from cookcam_ops.deploy.persist import settle
+from cookcam_ops.deploy.persist import parse_settled, settle
 from cookcam_ops.deploy.playbook import StepKind
-from cookcam_ops.deploy.release_steps import ensure_in_release, prune, workers_of
-from cookcam_ops.deploy.result import Outcome, StepResult, StepStatus
+from cookcam_ops.deploy.release_steps import cwd_verdict, ensure_in_release, prune, workers_of
+from cookcam_ops.deploy.result import StepResult, StepStatus, success_outcome
 from cookcam_ops.deploy.session import Cuts
 from cookcam_ops.remote import composite
 from cookcam_ops.remote.composite import last_json
@@ -55,7 +55,7 @@ class RunContext:
     ref: str | None
     app: AppConfig
     observer: DeployObserver
-    rollback_playbook: Playbook
+    rollback_playbook: Playbook | None  # None when every plan carries its revert (migrate)
     cancel: threading.Event
     smoke: SmokeGate | None = None
     auto_rollback: bool = True
@@ -70,6 +70,9 @@ class RunContext:
     # them first). None: every record is written at once.
     pending: audit.Pending | None = None
     last_batch: frozenset[str] = frozenset()
+    # A failure puts back the hosts this run already finished too (the fleet ends on one
+    # release); migrate-to-releases keeps them (a host migrated stays so; a re-run carries on).
+    put_back_finished: bool = True
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ def record(
 def _record_step(
     session: HostSession, hp: HostPlan, ctx: RunContext, host_started: float
 ) -> tuple[bool, str]:
-    outcome = Outcome.DEPLOYED if hp.action == "deploy" else Outcome.ROLLED_BACK
+    outcome = success_outcome(hp.action)
     defer = ctx.pending is not None and hp.label in ctx.last_batch
     record(
         session,
@@ -364,6 +367,16 @@ def _preflight(call: StepCall) -> tuple[StepStatus, str]:
     return StepStatus.OK, "done before any host changed"
 
 
+def _cwd_check(c: StepCall) -> tuple[StepStatus, str]:
+    verdict = cwd_verdict(_remote(c.session, c.hp, c.ps, c.ctx).stdout, c.ctx.app.name)
+    return _passed((verdict.ok, verdict.detail))
+
+
+def _pm2_save(c: StepCall) -> tuple[StepStatus, str]:
+    result = _remote(c.session, c.hp, c.ps, c.ctx)
+    return parse_settled(result.stdout, c.ctx.app.name, None).verdict()
+
+
 # The registry of step kinds the engine runs (the run context carries it; see ARCHITECTURE.md
 # for adding one). Every kind has an entry: a test holds the keys to StepKind.
 STEP_KINDS: Mapping[StepKind, StepFn] = MappingProxyType(
@@ -377,6 +390,9 @@ STEP_KINDS: Mapping[StepKind, StepFn] = MappingProxyType(
         StepKind.SMOKE: lambda c: _passed(_smoke(c.hp, c.ps, c.ctx)),
         StepKind.RECORD: lambda c: _passed(_record_step(c.session, c.hp, c.ctx, c.host_started)),
         StepKind.PRUNE: lambda c: prune(c.session, c.hp, c.ps),
+        StepKind.HANDOVER: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
+        StepKind.CWD_CHECK: _cwd_check,
+        StepKind.PM2_SAVE: _pm2_save,
     }
 )
 

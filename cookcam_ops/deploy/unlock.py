@@ -13,9 +13,7 @@ from cookcam_ops.report import Check, Status, reachability
 
 if TYPE_CHECKING:
     from cookcam_ops.config import LoadedConfig
-    from cookcam_ops.deploy.session import Connector
-    from cookcam_ops.remote.fanout import Target
-    from cookcam_ops.remote.protocol import Transport
+    from cookcam_ops.deploy.session import Connector, HostSession
 
 
 @dataclass(frozen=True)
@@ -86,33 +84,25 @@ class UnlockResult:
         }
 
 
-def _look(connector: Connector, t: Target) -> tuple[HostLock, Transport | None, Target]:
-    from cookcam_ops.remote.fanout import open_host
-
+def _look(s: HostSession) -> HostLock:
+    """Connect (alone: an unreachable host is its own error) and read the host's lock."""
     try:
-        transport, t = open_host(connector, t)
+        s.connect()
+        out = s.run(lock_read_command(s.target.lock_dir), timeout=30).stdout
     except HostError as e:
-        return HostLock(t.label, None, str(e)), None, t
+        return HostLock(s.label, None, str(e))
+    return HostLock(s.label, parse_lock_read(out))
+
+
+def _break(s: HostSession, h: HostLock) -> HostLock:
+    """Remove a held lock on a host that answered; any other host as it was found."""
+    if h.holder is None or h.error is not None:
+        return h
     try:
-        out = transport.run(lock_read_command(t.lock_dir), timeout=30).stdout
+        s.run(lock.break_command(s.target.ops_dir), timeout=30)
     except HostError as e:
-        transport.close()
-        return HostLock(t.label, None, str(e)), None, t
-    return HostLock(t.label, parse_lock_read(out)), transport, t
-
-
-def _break(found: list[tuple[HostLock, Transport | None, Target]]) -> list[HostLock]:
-    out = []
-    for h, transport, t in found:
-        if h.holder is None or transport is None:
-            out.append(h)
-            continue
-        try:
-            transport.run(lock.break_command(t.ops_dir), timeout=30)
-            out.append(HostLock(h.host, h.holder, None, broken=True))
-        except HostError as e:
-            out.append(HostLock(h.host, h.holder, str(e)))
-    return out
+        return HostLock(h.host, h.holder, str(e))
+    return HostLock(h.host, h.holder, None, broken=True)
 
 
 def unlock_environment(
@@ -123,22 +113,25 @@ def unlock_environment(
     accept_new_host_keys: bool = False,
     connector: Connector | None = None,
 ) -> UnlockResult:
-    """Read every host's lock; if any is held and confirm() agrees, remove them."""
+    """Read every host's lock; if any is held and confirm() agrees, remove them.
+
+    The hosts are a Fleet (its sessions closed however this ends) connected one by one, not
+    with the run skeleton's all-or-none connect: a host that cannot be reached is reported
+    (exit 3) while the others' locks are still read and broken; and no lock is taken."""
     from cookcam_ops.common import parallel_map
+    from cookcam_ops.deploy.fleet import Fleet
+    from cookcam_ops.deploy.observer import NullObserver
     from cookcam_ops.remote.fanout import ssh_connector, targets_for
 
     env = loaded.environment(environment)
     conn = connector or ssh_connector(loaded, env, accept_new_host_keys)
-    targets = targets_for(loaded, env)
-    found = parallel_map(targets, lambda t: _look(conn, t))
-    try:
-        held = [h for h, _, _ in found if h.holder is not None]
+    with Fleet(targets_for(loaded, env), conn, NullObserver()) as fleet:
+        sessions = list(fleet.sessions.values())
+        found = parallel_map(sessions, _look)
+        held = [h for h in found if h.holder is not None]
         if not held:
-            return UnlockResult(environment, [h for h, _, _ in found])
+            return UnlockResult(environment, found)
         if not confirm(held):
-            return UnlockResult(environment, [h for h, _, _ in found], declined=True)
-        return UnlockResult(environment, _break(found))
-    finally:
-        for _, transport, _ in found:
-            if transport is not None:
-                transport.close()
+            return UnlockResult(environment, found, declined=True)
+        pairs = list(zip(sessions, found, strict=True))
+        return UnlockResult(environment, parallel_map(pairs, lambda pair: _break(*pair)))

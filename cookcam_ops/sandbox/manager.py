@@ -346,7 +346,7 @@ def _to_releases(layout: Layout, state: SandboxState, progress: Progress) -> Non
             for h in result.hosts
             for s in h.steps
             if s.status == "failed"
-        ]
+        ] + [f"{c.host}: {c.name}: {c.detail}" for c in result.checks if c.status == "fail"]
         raise SandboxError(f"migrate-to-releases failed ({'; '.join(failed)[:300]})")
     doc = files.ops_yaml_doc(
         layout, state.user, state.hosts, state.sentry_project_id, strategy="releases"

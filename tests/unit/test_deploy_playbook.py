@@ -135,11 +135,13 @@ def test_render_quotes_every_value_and_leaves_shell_expansions() -> None:
 
 
 def test_every_step_kind_has_one_entry_in_the_registry() -> None:
-    """The playbook's builtins plus `run:` are StepKind, and the engine's registry runs each."""
+    """The playbook's builtins plus `run:` plus the plan-only kinds are StepKind (a playbook
+    cannot name a plan-only kind), and the engine's registry runs each."""
     from typing import get_args
 
-    from cookcam_ops.deploy.playbook import Builtin, StepKind
+    from cookcam_ops.deploy.playbook import PLAN_ONLY, Builtin, StepKind
     from cookcam_ops.deploy.steps import STEP_KINDS
 
-    assert {*get_args(Builtin), "run"} == set(StepKind)
+    assert {*get_args(Builtin), "run"} | PLAN_ONLY == set(StepKind)
+    assert not PLAN_ONLY & {*get_args(Builtin), "run"}
     assert set(STEP_KINDS) == set(StepKind)

@@ -4,10 +4,11 @@ The JavaScript is parsed by `node --check` and each program run as the package s
 (`node -e TEXT ARGS`), those that drive PM2 against a stand-in (tests/unit/fake_pm2: its
 programmatic API for handover.js and overlap.js, its CLI for drain_watcher.js). The shell is
 parsed by `sh -n` and linted by shellcheck (scripts/ensure-deps.sh installs it where apt has
-it); reap.sh, reload.sh and facts_target.sh run here, lock_acquire.sh in test_lock.py (racing
-claims, a full disk), pm2_startup_units.sh in test_pm2_reboot.py, the ecosystem readers in
-test_pm2_ecosystem.py, the canary's error_log_lines.sh in test_canary_judge.py and the layouts'
-facts_in_place.sh and facts_releases.sh in test_probe_layout.py.
+it); reap.sh, reload.sh, facts_target.sh and migrate_layout.sh run here, lock_acquire.sh in
+test_lock.py (racing claims, a full disk), pm2_startup_units.sh in test_pm2_reboot.py, the
+ecosystem readers in test_pm2_ecosystem.py, the canary's error_log_lines.sh in
+test_canary_judge.py and the layouts' facts_in_place.sh and facts_releases.sh in
+test_probe_layout.py.
 """
 
 from __future__ import annotations
@@ -436,6 +437,49 @@ def test_reap_stops_the_process_group_of_its_own_run_only(tmp_path: Path) -> Non
         assert group.wait(timeout=5) == -15
     finally:
         group.kill()
+
+
+def _layout(app: Path, top: Path) -> Any:
+    """migrate_layout.sh on app (checkout top), as deploy/migrate.py parses it."""
+    from cookcam_ops.deploy.migrate import parse_layout
+
+    done = sh("migrate_layout.sh", app, ".env", top, f"{app}.migrating")
+    assert done.returncode == 0, done.stderr
+    return parse_layout(f"@@cookcam-ops begin layout@@\n{done.stdout}@@cookcam-ops end layout 0@@")
+
+
+def test_migrate_layout_reads_a_checkout_a_monorepo_app_and_a_releases_root(
+    tmp_path: Path,
+) -> None:
+    top = tmp_path / "repo"
+    app = top / "backend" / "api"
+    app.mkdir(parents=True)
+    (app / "package.json").write_text("{}")
+    git = ["git", "-C", str(top), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    sha = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    lay = _layout(app, top)
+    assert (lay.layout, lay.sha, lay.dirty) == ("in-place", sha, 0)
+    assert lay.missing == ("dist", "node_modules", ".env") and lay.host_time is not None
+    assert "deploy it once in place first" in (lay.blocked() or "")
+    for name in ("dist", "node_modules"):
+        (app / name).mkdir()
+    (app / ".env").write_text("K=v\n")
+    (app / "package.json").write_text('{"name": "changed"}')
+    Path(f"{app}.migrating").mkdir()
+    lay = _layout(app, top)
+    assert (lay.missing, lay.dirty, lay.leftover) == ((), 1, True)
+    assert "modified tracked" in (lay.blocked() or "")
+    releases = tmp_path / "rel"
+    (releases / "repo").mkdir(parents=True)
+    (releases / "current").symlink_to("releases/x")
+    assert _layout(releases, releases).layout == "releases"
+    assert _layout(tmp_path / "nowhere", tmp_path).layout == "missing"
+    assert _layout(tmp_path, tmp_path).layout == "missing"  # a directory, not a checkout
 
 
 FLAKY_RELOAD = (

@@ -96,6 +96,17 @@ def test_a_failed_rollback_says_a_human_is_needed_and_marks_nothing() -> None:
     assert seen.releases == {} and seen.deploys == []
 
 
+def test_a_run_stopped_by_its_checks_names_them_not_an_interrupt() -> None:
+    """A migration (or deploy) that a host's check stopped before any step: say which."""
+    from cookcam_ops.report import Check, Status
+
+    result = run("migrate", "failed", "failed")
+    result.hosts = [HostResult("web1", OLD, OLD, Outcome.FAILED, [])]
+    result.checks = [Check("layout", Status.FAIL, "modified tracked file(s)", "web1")]
+    event = run_event(result, {}, "ana")
+    assert event is not None and "(web1: layout)" in event.text and "interrupted" not in event.text
+
+
 def test_nothing_to_do_and_dry_runs_announce_nothing() -> None:
     for outcome in ("nothing_to_do", "dry_run"):
         assert run_event(run("deploy", outcome, outcome), {}, "ana") is None

@@ -31,7 +31,7 @@ from cookcam_ops.remote.fanout import Target
 from cookcam_ops.report import Status
 from cookcam_ops.resources import default_playbook
 from cookcam_ops.status import judge_host, parse_status
-from tests.unit.deploy_fakes import APP, NEW, OLD, facts, make_target
+from tests.unit.deploy_fakes import APP, NEW, OLD, FakeTransport, facts, make_target
 from tests.unit.test_status_service import sections
 
 R_DEPLOY = load_playbook(default_playbook("deploy-releases.yaml"))
@@ -323,26 +323,70 @@ def test_a_rollback_out_of_fork_mode_goes_host_by_host() -> None:
     assert rollback_batch(env, plans) == 1
 
 
-class _Host:
-    """A host whose commands succeed, except the handovers listed as failing (in order)."""
+class _Host(FakeTransport):
+    """A host in place at OLD as migrate-to-releases sees it: every command succeeds, the
+    handovers answer as listed (in order), PM2's workers run where the last handover put them."""
 
-    def __init__(self, handovers: list[bool]) -> None:
+    def __init__(self, handovers: list[bool], label: str = "web1") -> None:
+        super().__init__(label, [])
         self.handovers = handovers
         self.sent: list[str] = []
-        self.target = rtarget()
-        self.label = "web1"
+        self.app = f"/srv/{label}/api"
+        self.cwd = self.app
+
+    def answer(self, command: str) -> str:
+        if "migrate_layout.sh" in command:
+            said = f"layout=in-place\nsha={OLD}\ndirty=0\nmissing=\ntime={T_NEW}\n"
+            return f"@@cookcam-ops begin layout@@\n{said}@@cookcam-ops end layout 0@@"
+        if "lock_acquire.sh" in command:
+            return "@@acquired\n"
+        if "pm2.launchBus" in command:
+            ok = self.handovers.pop(0)
+            self.cwd = f"{self.app}/releases/{release_name(T_NEW, OLD)}" if ok else self.cwd
+            return json.dumps({"ok": ok, "detail": "ok" if ok else "temporary app never ready"})
+        if "readlink -f" in command:
+            procs = [{"name": "cookcam-api", "pm_id": 0, "pid": 7, "cwd": self.cwd}]
+            return (
+                f"@@cookcam-ops begin pm2@@\n{json.dumps({'now': 1, 'processes': procs})}\n"
+                "@@cookcam-ops end pm2 0@@\n@@cookcam-ops begin current@@\n"
+                f"{self.app}/releases/{release_name(T_NEW, OLD)}\n@@cookcam-ops end current 0@@"
+            )
+        if "test-build" in command or "AbortSignal" in command:
+            return json.dumps({"ok": True, "detail": "fine"})
+        return ""
 
     def run(self, command: str, *, timeout: float | None = None, on_line: object = None) -> Any:
         from cookcam_ops.remote.protocol import RunResult
 
         self.sent.append(command)
-        out = ""
-        if "pm2.launchBus" in command:
-            ok = self.handovers.pop(0)
-            out = json.dumps({"ok": ok, "detail": "ok" if ok else "temporary app never ready"})
-        elif "test-build" in command or "AbortSignal" in command:
-            out = json.dumps({"ok": True, "detail": "fine"})
-        return RunResult(command, 0, out, "", 0.0)
+        return RunResult(command, 0, self.answer(command), "", 0.0)
+
+
+def _migrate(hosts: list[_Host], *, dry_run: bool = False) -> Any:
+    """migrate-to-releases over the stand-in hosts, on the run skeleton and the engine."""
+    from cookcam_ops.config import LoadedConfig, OpsConfig
+    from cookcam_ops.deploy.migrate import MigrateRequest, migrate_environment
+    from cookcam_ops.deploy.observer import NullObserver
+
+    by_name = {h.label: h for h in hosts}
+    config = OpsConfig.model_validate(
+        {
+            "environments": {
+                "prod": {
+                    "hosts": [
+                        {"ssh": f"deploy@{h.label}.example", "name": h.label, "app_path": h.app}
+                        for h in hosts
+                    ]
+                }
+            }
+        }
+    )
+    return migrate_environment(
+        LoadedConfig(config=config, path=Path("/nowhere/ops.yaml")),
+        MigrateRequest("prod", dry_run=dry_run),
+        observer=NullObserver(),
+        connector=lambda host: by_name[host.name or ""],
+    )
 
 
 @pytest.mark.parametrize(
@@ -351,21 +395,21 @@ class _Host:
 def test_a_migration_that_fails_after_the_swap_puts_the_checkout_back(
     handovers: list[bool], outcome: str
 ) -> None:
-    import threading
-
-    from cookcam_ops.deploy.migrate import _HostRun
-    from cookcam_ops.deploy.observer import NullObserver
-
-    host = _Host(handovers)
-    lay = HostLayout("in-place", OLD, 0, (), T_NEW)
-    hr = _HostRun(host, lay, NullObserver(), "run-1").run(threading.Event())  # type: ignore[arg-type]
-    names = [s.name for s in hr.steps]
+    """The engine runs the plan's restore (not the rollback playbook), records, and stops."""
+    host, after = _Host(handovers), _Host([True, True], "web2")
+    result = _migrate([host, after])
+    web1, web2 = result.hosts
+    names = [s.name for s in web1.steps]
     assert names[:4] == ["stage", "test-build", "swap", "handover"]
-    assert names[4] == "restore:swap-back" and "restore:handover" in names
-    assert hr.outcome == outcome
+    assert names[8:10] == ["restore:swap-back", "restore:handover"]
+    assert {s.status for s in web1.steps[4:8]} == {"skipped"}  # verify .. record: not run
+    assert web1.outcome == outcome and result.outcome == outcome
+    assert web2.outcome == "skipped" and not any("exec timeout" in c for c in after.sent)
     restore = next(c for c in host.sent if "migrate-failed" in c)
     # the staged layout moves out of the way first, then the kept checkout comes back
     assert restore.index("migrate-failed") < restore.rindex(f"inplace-{T_NEW}")
+    (record,) = [c for c in host.sent if "history.jsonl" in c]
+    assert '"action":"migrate"' in record and f'"outcome":"{outcome}"' in record
 
 
 def test_sandbox_up_refuses_an_unknown_strategy_before_starting_anything(tmp_path: Any) -> None:
@@ -499,45 +543,69 @@ def test_a_handover_passes_its_mode_and_leaves_saving_to_its_caller(
     assert not calls.exists()
 
 
-def test_migrate_dry_run_lists_the_steps_the_run_takes_with_their_commands(
+def test_migrate_dry_run_prints_exactly_the_commands_the_engine_runs(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """--dry-run and the run share one list of steps; blocked hosts fail the dry run's checks;
-    the document is valid against the shipped schema."""
-    import threading
-
+    """--dry-run shows each step with its command; the run sends exactly those commands, in
+    that order, each wrapped as every engine step is; the documents are valid."""
     from cookcam_ops import ui
-    from cookcam_ops.deploy.migrate import MigratePaths, _HostRun, dry_run, stage_script
-    from cookcam_ops.deploy.observer import NullObserver
-    from cookcam_ops.deploy.run import RunMeta
+    from cookcam_ops.deploy import scripts
+    from cookcam_ops.remote.protocol import q
     from cookcam_ops.render.deploy import render_plan
     from cookcam_ops.report import document
     from tests.documents import valid_document
 
-    t = rtarget()
-    lay = HostLayout("in-place", OLD, 0, (), T_NEW)
-    others = {"web2": HostLayout("releases"), "web3": HostLayout("in-place", OLD, 3, (), T_NEW)}
-    targets = [t, *(rtarget(n) for n in others)]
-    result = dry_run(RunMeta("migrate", "prod"), targets, {"web1": lay, **others})
-    assert result.outcome == "dry_run" and not result.ok and result.exit_code == 1
-    web1, web2, web3 = result.hosts
-    assert [s.status for s in web1.steps] == ["planned"] * 7 and web1.outcome == "planned"
-    stage = stage_script(t, MigratePaths.of(t, lay), OLD)
-    assert web1.steps[0].name == "stage" and web1.steps[0].detail == stage
-    assert web2.outcome == "nothing_to_do" and web3.outcome == "failed"
-    assert [c.host for c in result.checks if c.status is Status.FAIL] == ["web3"]
-    valid_document(
-        json.dumps(document("migrate-to-releases", result.to_dict())), "migrate-to-releases"
-    )
-    ran = _HostRun(_Host([True] * 3), lay, NullObserver(), "run-1").run(  # type: ignore[arg-type]
-        threading.Event()
-    )  # (the stand-in host has no workers: verify fails, restore runs)
-    forward = [s.name for s in ran.steps if not s.name.startswith("restore:")]
-    assert forward == [s.name for s in web1.steps][: len(forward)] and len(forward) == 5
+    planned = _migrate([_Host([])], dry_run=True)
+    assert planned.outcome == "dry_run" and planned.ok and planned.exit_code == 0
+    plan, (web1,) = planned.plans[0], planned.hosts
+    assert [s.name for s in web1.steps] == [
+        *("stage", "test-build", "swap", "handover", "verify", "save", "health", "record")
+    ]
+    assert {s.status for s in web1.steps} == {"planned"} and web1.outcome == "planned"
+    remote = [ps for ps in plan.steps if ps.remote]
+    assert [s.detail for s in web1.steps if s.name != "record"] == [ps.command for ps in remote]
+    host = _Host([True])
+    done = _migrate([host])
+    assert done.outcome == "migrated" and done.exit_code == 0, done.hosts[0].steps
+    assert [s.name for s in done.hosts[0].steps] == [s.name for s in web1.steps]
+    sent = [c for c in host.sent if "exec timeout" in c]  # every step's command, as wrapped
+    run_id = sent[0].split('"$$" ', 1)[1].split()[0]
+    assert sent == [
+        scripts.wrap(
+            ps.command,
+            cwd=host.app,
+            ops_path=plan.target.ops_dir,
+            run_id=run_id,
+            timeout=ps.timeout,
+        )
+        for ps in remote
+    ]
+    assert all(q(ps.command) in c for ps, c in zip(remote, sent, strict=True))
+    for result in (planned, done):
+        valid_document(
+            json.dumps(document("migrate-to-releases", result.to_dict())), "migrate-to-releases"
+        )
     monkeypatch.setenv("COLUMNS", "400")
     ui.reset()
-    render_plan(result)
+    render_plan(planned)
     text = capsys.readouterr().out
-    assert f"-> releases/{MigratePaths.of(t, lay).release}" in text
-    assert "already in the releases layout" in text and "modified tracked" in text
-    assert stage.splitlines()[3] in text
+    assert f"-> releases/{release_name(T_NEW, OLD)}" in text
+    assert remote[0].command.splitlines()[3] in text
+
+
+def test_migrate_plans_leave_a_releases_host_alone_and_refuse_a_blocked_one() -> None:
+    from cookcam_ops.deploy.migrate import layout_check, migration_plan
+
+    t = replace(rtarget(), layout=layout_for(Strategy.IN_PLACE, "/srv/web1/api"))
+    done, dirty = HostLayout("releases"), HostLayout("in-place", OLD, 3, (), T_NEW)
+    plans = [migration_plan(t, done), migration_plan(t, dirty)]
+    assert plans[0].nothing_to_do and not plans[1].nothing_to_do and plans[1].blocked
+    checks = [layout_check(p) for p in plans]
+    assert [c.status for c in checks] == [Status.PASS, Status.FAIL]
+    assert checks[0].detail == "already in the releases layout"
+    assert "modified tracked" in checks[1].detail
+    leftover = migration_plan(t, HostLayout("in-place", OLD, 0, (), T_NEW, leftover=True))
+    assert "APP.migrating" in (leftover.blocked or "")
+    ready = migration_plan(t, HostLayout("in-place", OLD, 0, (), T_NEW))
+    assert ready.scratch == "/srv/web1/api.migrating" and ready.revert is not None
+    assert ready.revert[0].name == "restore:swap-back"
