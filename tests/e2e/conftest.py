@@ -136,6 +136,17 @@ def _down(directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Which tests found the fleet not as they need it and deployed first (`ready`)."""
+    from tests.e2e.helpers import REMEDIED
+
+    if REMEDIED:
+        terminalreporter.write_line(
+            f"e2e preconditions deployed a fresh release {len(REMEDIED)} time(s): "
+            + ", ".join(REMEDIED)
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Run logs of the session's commands go to a temp state directory, not ~/.local/state."""
