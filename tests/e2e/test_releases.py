@@ -209,7 +209,7 @@ def releases(
     with steady_load(sb) as stats:
         done = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
     tmp = tmp_path_factory.mktemp("releases")
-    migrated = keep_migrated(sb, tmp / "migrated")
+    migrated = keep_migrated(sb, sb.dir / "migrated")  # beside the hosts: hard links work
     config = ops_copy(sb, tmp, lambda d: d["environments"]["sandbox"].update(strategy="releases"))
     return Releases(sb, config, done, stats, before, planned, untouched, migrated)
 
