@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+pytest_plugins = ["tests.ordering"]  # --order reverse|random (see tests/ordering.py)
+
 SENTINEL = "S3NT1N3L-9f2c"
 
 VALID_ENV: dict[str, str] = {

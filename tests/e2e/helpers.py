@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import yaml
 
+from cookcam_ops.deploy.audit import rollback_target
 from cookcam_ops.drain.load import LoadRun, LoadStats, load_target
+from cookcam_ops.history import parse_history
+from cookcam_ops.sandbox import hosts as sandbox_git
 from cookcam_ops.sandbox.status import change_sandbox
 from tests.documents import valid_document
 
@@ -160,6 +163,93 @@ def assert_fleet_on(sb: Sandbox, sha: str) -> None:
 
 def deploy(sb: Sandbox, *args: str, config: Path | None = None) -> Cli:
     return run_cli(config or sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json", *args)
+
+
+# Preconditions. Tests in a module share its sandbox and may run in any order (`--order`, see
+# tests/ordering.py): a test states the state it starts from with `ready`, which reads the hosts
+# and changes them only when they are not in that state already (so in the written order it
+# costs two GETs, two stats and a git log), the way a user would: by deploying a fresh release.
+# Each such deploy is listed at the end of the run (conftest.py): none in the written order.
+REMEDIED: list[str] = []
+
+
+def note_remedy() -> None:
+    """Record that the running test's precondition changed the hosts (listed at the end)."""
+    REMEDIED.append(os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0])
+
+
+def head(sb: Sandbox) -> str:
+    """The commit the origin's branch points at (what a deploy without --ref deploys)."""
+    return sandbox_git.git(["--git-dir", str(sb.layout.origin), "rev-parse", "main"])
+
+
+def is_release(sb: Sandbox, sha: str | None) -> bool:
+    """Whether sha is a harmless `release` change (shipped settings, nothing broken)."""
+    if sha is None:
+        return False
+    subject = sandbox_git.git(["--git-dir", str(sb.layout.origin), "log", "-1", "--format=%s", sha])
+    return subject.endswith(": version bump")
+
+
+def _serving(sb: Sandbox) -> dict[str, str | None]:
+    """The commit each host serves, None where /health does not answer 200."""
+    out: dict[str, str | None] = {}
+    for h in sb.state.hosts:
+        try:
+            r = httpx.get(f"{h.base_url}/health", timeout=5)
+            out[h.name] = r.json()["commit"] if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, KeyError):
+            out[h.name] = None
+    return out
+
+
+def _back_to(sb: Sandbox) -> str | None:
+    """The commit `rollback` would go back to, from the hosts' audit logs (as the tool reads
+    them)."""
+    records = {}
+    for h in sb.state.hosts:
+        path = sb.ops_dir(h.name) / "history.jsonl"
+        records[h.name] = parse_history(path.read_text(), h.name)[0] if path.exists() else []
+    found = rollback_target(dict(_serving(sb)), records)
+    return found[0] if found else None
+
+
+def _ready_on(sb: Sandbox, on_head: bool, rollback: bool) -> str | None:
+    """The commit served when the fleet is in the state `ready` asks for, else None."""
+    shas = set(_serving(sb).values())
+    sha = shas.pop() if len(shas) == 1 else None
+    if sha is None or not is_release(sb, sha) or locks(sb) or (on_head and sha != head(sb)):
+        return None
+    return sha if not rollback or is_release(sb, _back_to(sb)) else None
+
+
+def ready(
+    sb: Sandbox,
+    config: Path | None = None,
+    *,
+    on_head: bool = False,
+    rollback: bool = False,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Precondition of a test: every host healthy on one `release` change and no lock held; the
+    origin's branch head too when on_head; a `release` for `rollback` to go back to when
+    rollback. When the hosts are not so, a fresh release is deployed (with config: the ops.yaml
+    of the module's strategy), twice when a rollback needs a healthy release behind it.
+    Returns the commit served."""
+    config = config or sb.dir / "ops.yaml"
+    for _ in range(2):
+        sha = _ready_on(sb, on_head, rollback)
+        if sha is not None:
+            return sha
+        note_remedy()
+        if locks(sb):  # only a failed test leaves one: the next ones need not fail too
+            run_cli(config, "unlock", "sandbox", "--yes", env=env)
+        sha = change(sb, "release")
+        done = run_cli(config, "deploy", "sandbox", "--yes", "--json", env=env)
+        assert done.code == 0, f"cannot put the fleet on a fresh release: {done.stderr[-2000:]}"
+    sha = _ready_on(sb, on_head, rollback)
+    assert sha is not None, "two fresh releases deployed, and the fleet is still not ready"
+    return sha
 
 
 def playbook_without(

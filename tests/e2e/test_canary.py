@@ -4,7 +4,8 @@ host1 is the canary, host2 the baseline. Releases that break about 30 s after th
 start pass the build test, health and the smoke right after the switch, and are caught by the
 bake and put back with only the canary ever switched: host2's commit, workers and audit log do
 not change, and steady load on host2 sees no failed request. A clean release bakes and goes on
-to host2. The tests run in order; the module leaves the fleet healthy on one release.
+to host2. The tests run in any order, each from a healthy fleet on one release (`ready`); the
+module leaves the fleet so.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.e2e.helpers import (
     history,
     locks,
     no_failures,
+    ready,
     run_cli,
     served,
     steady_load,
@@ -89,6 +91,7 @@ def failed_metrics(doc: dict[str, Any]) -> set[str]:
 def assert_caught_late(sb: Sandbox, kind: str, metric: str) -> None:
     """Deploy `kind` with a 60 s bake under load on host2: the bake names `metric`, the
     canary goes back, host2 is never touched."""
+    ready(sb)
     (old,) = set(served(sb).values())
     before = snapshot(sb, "host2")
     sha = change(sb, kind)
@@ -136,6 +139,7 @@ def test_late_auth_failure_is_put_back_on_the_canary_only(fleet: Sandbox) -> Non
 
 
 def test_ctrl_c_during_the_bake_puts_the_canary_back(fleet: Sandbox) -> None:
+    ready(fleet)
     (old,) = set(served(fleet).values())
     before = snapshot(fleet, "host2")
     change(fleet, "release")
@@ -154,6 +158,7 @@ def test_ctrl_c_during_the_bake_puts_the_canary_back(fleet: Sandbox) -> None:
 
 
 def test_a_release_bakes_and_goes_on_to_every_host(fleet: Sandbox, tmp_path: Path) -> None:
+    ready(fleet)
     sha = change(fleet, "release")
     junit = tmp_path / "deploy.xml"
     with steady_load(fleet, concurrency=2, hosts=["host2"]) as load:
@@ -185,6 +190,7 @@ def test_a_release_bakes_and_goes_on_to_every_host(fleet: Sandbox, tmp_path: Pat
 
 
 def test_watch_samples_every_host_without_changing_them(fleet: Sandbox, tmp_path: Path) -> None:
+    ready(fleet)
     before = {h.name: snapshot(fleet, h.name) for h in fleet.state.hosts}
     junit = tmp_path / "watch.xml"
     done = run_cli(

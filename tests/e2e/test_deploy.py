@@ -1,8 +1,9 @@
 """deploy, rollback and unlock end to end on the 2-host sandbox (real sshd, git, npm, PM2).
 
-The tests run in order and share the sandbox (the `fleet` fixture): each one starts from a
-healthy fleet on one release and leaves it that way. The CLI runs as a subprocess, as a user or
-CI runs it (tests/e2e/helpers.py).
+The tests share the sandbox (the `fleet` fixture) and run in any order (`--order`): each one
+states the fleet it starts from with `ready` (healthy on one release, no lock held, ...), which
+deploys a fresh release only when the hosts are not so already. The CLI runs as a subprocess,
+as a user or CI runs it (tests/e2e/helpers.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.e2e.helpers import (
     history,
     locks,
     ops_copy,
+    ready,
     run_cli,
     served,
 )
@@ -58,6 +60,7 @@ def test_injected_ref_is_refused_before_any_connection(fleet: Sandbox) -> None:
 
 
 def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
+    ready(fleet)
     old = set(served(fleet).values())
     sha = change(fleet, "release")
     started = time.monotonic()
@@ -119,9 +122,13 @@ def test_deploy_release_to_both_hosts(fleet: Sandbox) -> None:
 
 
 def test_rollback_returns_to_the_previous_release(fleet: Sandbox) -> None:
-    current = set(served(fleet).values())
-    assert len(current) == 1
-    previous = history(fleet, "host1")[-1]["from_sha"]
+    current = ready(fleet, rollback=True)
+    # the release before the newest one: where the deploy that brought the current one came from
+    previous = next(
+        r["from_sha"]
+        for r in reversed(history(fleet, "host1"))
+        if r["action"] == "deploy" and r["to_sha"] == current and r["from_sha"] != current
+    )
     started = time.monotonic()
     done = run_cli(fleet.dir / "ops.yaml", "rollback", "sandbox", "--yes", "--json")
     took = time.monotonic() - started
@@ -132,9 +139,6 @@ def test_rollback_returns_to_the_previous_release(fleet: Sandbox) -> None:
     for h in fleet.state.hosts:
         assert history(fleet, h.name)[-1]["action"] == "rollback"
     print(f"\nrollback of 2 hosts: {took:.1f}s (CLI wall time)")
-    # forward again, so the next tests start from the newest release
-    done = deploy(fleet)
-    assert done.code == 0, done.stderr[-3000:]
 
 
 @pytest.mark.parametrize(
@@ -144,6 +148,7 @@ def test_rollback_returns_to_the_previous_release(fleet: Sandbox) -> None:
 def test_broken_release_stops_before_the_switch(
     fleet: Sandbox, kind: str, failed_step: str
 ) -> None:
+    ready(fleet)
     before = served(fleet)
     change(fleet, kind)
     done = deploy(fleet)
@@ -161,6 +166,7 @@ def test_broken_release_stops_before_the_switch(
 
 def test_failure_after_the_switch_rolls_the_fleet_back(fleet: Sandbox, tmp_path: Path) -> None:
     """broken-health past a playbook without test-build: health fails, every host goes back."""
+    ready(fleet)
     book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
     book["steps"] = [s for s in book["steps"] if s["name"] != "test-build"]
     for s in book["steps"]:
@@ -188,6 +194,7 @@ def test_failure_after_the_switch_rolls_the_fleet_back(fleet: Sandbox, tmp_path:
 
 def test_crash_on_start_past_the_switch_is_rolled_back(fleet: Sandbox, tmp_path: Path) -> None:
     """crash-on-start with --no-auto-rollback off and test-build removed: PM2 check fails."""
+    ready(fleet)
     book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
     book["steps"] = [s for s in book["steps"] if s["name"] != "test-build"]
     (tmp_path / "deploy.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
@@ -203,6 +210,7 @@ def test_crash_on_start_past_the_switch_is_rolled_back(fleet: Sandbox, tmp_path:
 
 
 def test_a_concurrent_deploy_is_refused_with_5(fleet: Sandbox) -> None:
+    ready(fleet)
     sha = change(fleet, "release")
     first = LiveCli.start(fleet.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
     first.wait_line("host1: prepare")
@@ -217,6 +225,7 @@ def test_a_concurrent_deploy_is_refused_with_5(fleet: Sandbox) -> None:
 
 
 def test_unlock_breaks_a_stale_lock(fleet: Sandbox) -> None:
+    ready(fleet, on_head=True)  # a dry run with nothing to deploy: the lock is all it sees
     lock = fleet.ops_dir("host2") / "lock"
     lock.mkdir(parents=True)
     (lock / "info.json").write_text(
@@ -225,7 +234,7 @@ def test_unlock_breaks_a_stale_lock(fleet: Sandbox) -> None:
         )
     )
     refused = deploy(fleet, "--dry-run")
-    assert refused.code == 0  # a dry run takes no lock and reports it
+    assert refused.code == 0, refused.stdout[-3000:]  # a dry run takes no lock, reports it
     assert "ghost@gone-box" in json.dumps(refused.doc["checks"])
     done = run_cli(fleet.dir / "ops.yaml", "unlock", "sandbox", "--yes")
     assert done.code == 0, done.stderr
@@ -234,6 +243,7 @@ def test_unlock_breaks_a_stale_lock(fleet: Sandbox) -> None:
 
 
 def test_a_changed_host_key_is_refused_with_3(fleet: Sandbox, tmp_path: Path) -> None:
+    ready(fleet)
     lines = fleet.layout.known_hosts.read_text().splitlines()
     keys = [line.split(" ", 1) for line in lines]
     swapped = [f"{keys[0][0]} {keys[1][1]}", *lines[1:]]  # host1's entry holds host2's key
@@ -256,6 +266,7 @@ def test_a_changed_host_key_is_refused_with_3(fleet: Sandbox, tmp_path: Path) ->
 def test_an_unreachable_host_changes_nothing_anywhere(fleet: Sandbox, tmp_path: Path) -> None:
     import socket
 
+    ready(fleet)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
@@ -292,6 +303,7 @@ def _kill_sessions(sshd_pid: int) -> list[int]:
 
 
 def test_ssh_connection_killed_mid_deploy(fleet: Sandbox) -> None:
+    ready(fleet)
     (old,) = set(served(fleet).values())
     change(fleet, "release")
     run = LiveCli.start(
@@ -312,6 +324,7 @@ def test_ssh_connection_killed_mid_deploy(fleet: Sandbox) -> None:
 
 
 def test_ctrl_c_mid_deploy_puts_everything_back(fleet: Sandbox) -> None:
+    ready(fleet)
     (old,) = set(served(fleet).values())
     change(fleet, "release")
     run = LiveCli.start(
@@ -329,6 +342,7 @@ def test_ctrl_c_mid_deploy_puts_everything_back(fleet: Sandbox) -> None:
 def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox, tmp_path: Path) -> None:
     """A slow build (say a long npm ci): the second Ctrl-C cuts it at once, nothing served
     changed, the remote process is stopped and the build dir removed."""
+    ready(fleet)
     book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
     for s in book["steps"]:
         if s["name"] == "build":
@@ -360,6 +374,7 @@ def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox, tmp_
 
 
 def test_steady_load_sees_no_failed_request_during_a_deploy(fleet: Sandbox) -> None:
+    ready(fleet)
     sha = change(fleet, "release")
     load = Load([f"{h.base_url}/health" for h in fleet.state.hosts])
     threads = [

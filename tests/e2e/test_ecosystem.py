@@ -3,8 +3,9 @@
 A commit that changes ecosystem.config.js (instances, exec_mode, kill_timeout) is applied by its
 deploy and undone by its rollback; a kill_timeout under the drain stops the deploy; a reload
 that gets a worker SIGKILLed says so; after a deploy `pm2 kill` + `pm2 resurrect` (a reboot)
-brings back the deployed release. The tests run in order and each leaves the fleet healthy on
-the shipped settings; the `fleet` fixture ends the module on a fresh `release`.
+brings back the deployed release. The tests run in any order: each starts from a fleet healthy
+on a `release` (`ready`: the shipped settings), deployed first only when the hosts are not so;
+the `fleet` fixture ends the module on a fresh `release`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.e2e.helpers import (
     locks,
     ops_copy,
     playbook_without,
+    ready,
     run_cli,
     served,
 )
@@ -110,6 +112,7 @@ def slow_requests(sb: Sandbox) -> Iterator[Load]:
 def test_a_commit_that_scales_to_3_runs_3_workers_a_reboot_keeps_them_a_rollback_2(
     fleet: Sandbox,
 ) -> None:
+    ready(fleet)
     assert set(modes(fleet).values()) == {("cluster", 2)}
     sha = change(fleet, "ecosystem-scale")
     done = deploy(fleet, "--batch", "2")
@@ -149,6 +152,7 @@ def test_ecosystem_fork_is_started_again_in_fork_mode_and_rolled_back_to_cluster
 ) -> None:
     """Fork mode cannot share the port, so the switch is a stop-then-start: host by host (the
     other host serves), the gap reported; the human report names the change."""
+    ready(fleet)
     sha = change(fleet, "ecosystem-fork")
     done = deploy(fleet)
     assert done.code == 0, done.stderr[-3000:]
@@ -170,6 +174,7 @@ def test_ecosystem_fork_is_started_again_in_fork_mode_and_rolled_back_to_cluster
 
 
 def test_kill_timeout_short_is_a_checklist_fail_that_changes_nothing(fleet: Sandbox) -> None:
+    ready(fleet)
     before = served(fleet)
     pids = {
         h.name: sorted(str(a["pid"]) for a in workers(fleet, h.name)) for h in fleet.state.hosts
@@ -203,6 +208,7 @@ def test_a_reload_that_gets_workers_sigkilled_is_reported(fleet: Sandbox, tmp_pa
     requests SIGKILLs the draining workers (PM2's log says so): DEPLOYED with a warning, never
     a silent success. Then the fix, deployed under the same load, replaces the short-fused
     workers: that handover's SIGKILLs are reported too, in the JSON."""
+    ready(fleet)
     config = careless(fleet, tmp_path)
     change(fleet, "kill-timeout-short")
     first = deploy(fleet, "--batch", "2", config=config)
@@ -247,6 +253,7 @@ def test_a_reload_that_gets_workers_sigkilled_is_reported(fleet: Sandbox, tmp_pa
 def test_a_drift_by_hand_shows_in_status_and_checklist_and_the_next_deploy_ends_it(
     fleet: Sandbox,
 ) -> None:
+    ready(fleet)
     scaled = fleet.ssh("host1", f"pm2 scale {APP} 3 >/dev/null")
     assert scaled.returncode == 0
     status = run_cli(fleet.dir / "ops.yaml", "status", "sandbox")

@@ -1,9 +1,11 @@
 """strategy: releases end to end on a 2-host sandbox of the module's own (sshd, git, npm, PM2).
 
-The module's sandbox comes up in place, as the seed's servers are; the `releases` fixture
-migrates it with `migrate-to-releases` under steady load (the migration test checks what that
-did), and every later test deploys and rolls back with `strategy: releases`. Tests run in order
-and each leaves the fleet healthy on one release.
+The module's sandbox comes up in place, as the seed's servers are; the `adoption` fixture
+deploys there over the state an older cookcam-ops left inside the checkout, then the `releases`
+fixture migrates it with `migrate-to-releases` under steady load and keeps a copy of what the
+migration left on each host (the tests of both check what they did, in any order), and the
+other tests deploy and roll back with `strategy: releases`. Tests run in any order
+(`--order`): each states the fleet it starts from (`ready` and the preconditions below).
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ from tests.e2e.helpers import (
     ROOT,
     Cli,
     change,
+    head,
     history,
+    is_release,
     locks,
     no_failures,
+    note_remedy,
     ops_copy,
+    ready,
     run_cli,
     served,
     steady_load,
 )
+from tests.e2e.releases_state import Adoption, Migrated, adopt_legacy_state, keep_migrated
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Sandbox
@@ -60,6 +67,7 @@ class Releases:
     before: dict[str, list[str]]  # each host's history actions before the migration
     planned: Cli  # migrate-to-releases --dry-run, just before the migration
     untouched: bool  # after the dry run: every host still a checkout, no lock
+    migrated: Migrated
 
     def app(self, host: str) -> Path:
         return Path(self.sb.host(host).app_path)
@@ -86,8 +94,18 @@ class Releases:
 
 
 @pytest.fixture(scope="module")
-def releases(inplace_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Releases:
-    """migrate-to-releases on the in-place sandbox under steady load; a releases ops.yaml."""
+def adoption(inplace_sandbox: Sandbox) -> Adoption:
+    """Deploys over an older cookcam-ops's state, in place: `releases` asks for this first."""
+    return adopt_legacy_state(inplace_sandbox)
+
+
+@pytest.fixture(scope="module")
+def releases(
+    inplace_sandbox: Sandbox, adoption: Adoption, tmp_path_factory: pytest.TempPathFactory
+) -> Releases:
+    """migrate-to-releases on the in-place sandbox under steady load (after the adoption);
+    a releases ops.yaml."""
+    del adoption  # asked for only to come first: the adoption needs the in-place layout
     sb = inplace_sandbox
     before = {h.name: [r["action"] for r in history(sb, h.name)] for h in sb.state.hosts}
     planned = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--dry-run", "--json")
@@ -98,8 +116,9 @@ def releases(inplace_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory)
     with steady_load(sb) as stats:
         done = run_cli(sb.dir / "ops.yaml", "migrate-to-releases", "sandbox", "--yes", "--json")
     tmp = tmp_path_factory.mktemp("releases")
+    migrated = keep_migrated(sb, sb.dir / "migrated")  # beside the hosts: hard links work
     config = ops_copy(sb, tmp, lambda d: d["environments"]["sandbox"].update(strategy="releases"))
-    return Releases(sb, config, done, stats, before, planned, untouched)
+    return Releases(sb, config, done, stats, before, planned, untouched, migrated)
 
 
 def workers_in(rel: Releases, expected: dict[str, str]) -> None:
@@ -114,47 +133,59 @@ def workers_in(rel: Releases, expected: dict[str, str]) -> None:
         assert all(p["pm_cwd"].endswith("/current") for p in procs)
 
 
+def kept_head(rel: Releases) -> None:
+    """Precondition: healthy on one release, and the origin's head a release every host has
+    built and keeps but does not run (what a rollback leaves); a deploy and a rollback when
+    not."""
+    ready(rel.sb, rel.config)
+    sha = head(rel.sb)
+    if is_release(rel.sb, sha) and all(
+        any(n.endswith("-" + sha[:10]) for n in rel.releases(h.name))
+        and not rel.current(h.name).endswith("-" + sha[:10])
+        for h in rel.sb.state.hosts
+    ):
+        return
+    note_remedy()
+    change(rel.sb, "release")
+    for command in ("deploy", "rollback"):
+        done = run_cli(rel.config, command, "sandbox", "--yes", "--json")
+        assert done.code == 0, f"{command}: {done.stderr[-2000:]}"
+
+
+def prunable(rel: Releases, keep: int) -> None:
+    """Precondition: on every host, a deploy keeping `keep` releases has one to delete; fresh
+    releases deployed until so (at most two)."""
+    for _ in range(3):
+        ready(rel.sb, rel.config)
+        after = "99999999999999-next"  # named like a release, newer than any
+        if all(
+            prune_selection(
+                [ReleaseEntry(n, "x", ()) for n in [*rel.releases(h.name), after]],
+                keep,
+                (after, rel.current(h.name)),
+            )
+            for h in rel.sb.state.hosts
+        ):
+            return
+        note_remedy()
+        change(rel.sb, "release")
+        done = run_cli(rel.config, "deploy", "sandbox", "--yes", "--json")
+        assert done.code == 0, done.stderr[-2000:]
+    raise AssertionError("two fresh releases deployed, and still nothing to prune")
+
+
 def test_state_left_inside_the_checkout_is_adopted_with_its_history_and_lock(
-    inplace_sandbox: Sandbox,
+    adoption: Adoption,
 ) -> None:
     """An older cookcam-ops kept its state in APP.ops, inside the monorepo's work tree: a held
     lock there still holds (exit 5); once free, the state moves beside the checkout, history
     and all, and the checkout is clean again."""
-    sb = inplace_sandbox
-    old = {
-        "id": "old-run",
-        "time": "2026-01-01T00:00:00Z",
-        "action": "deploy",
-        "user": "ops",
-        "host": "x",
-        "from_sha": None,
-        "to_sha": "0" * 40,
-        "outcome": "deployed",
-        "duration_s": 1.0,
-        "ref": "main",
-    }
-    for h in sb.state.hosts:
-        legacy = Path(h.app_path + ".ops")
-        legacy.mkdir()
-        (legacy / "history.jsonl").write_text(json.dumps(old) + "\n")
-    lock = Path(sb.host("host2").app_path + ".ops/lock")
-    lock.mkdir()
-    (lock / "info.json").write_text(
-        json.dumps(
-            {"owner": "older-tool", "host": "box", "pid": 1, "command": "deploy", "time": "earlier"}
-        )
-    )
-    sha = change(sb, "release")
-    refused = run_cli(sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
+    refused, done, sha = adoption.refused, adoption.done, adoption.sha
     assert refused.code == 5 and "older-tool@box" in refused.stderr, refused.stderr[-2000:]
-    lock.joinpath("info.json").unlink()
-    lock.rmdir()
-    done = run_cli(sb.dir / "ops.yaml", "deploy", "sandbox", "--yes", "--json")
     assert done.code == 0, done.stderr[-3000:]
-    assert set(served(sb).values()) == {sha} and locks(sb) == []
-    for h in sb.state.hosts:
-        assert not Path(h.app_path + ".ops").exists()
-        records = history(sb, h.name)
+    assert set(adoption.served.values()) == {sha} and adoption.locks == []
+    assert adoption.legacy_left == []
+    for records in adoption.history.values():
         assert records[0]["id"] == "old-run" and records[-1]["to_sha"] == sha
     clean = [c for c in done.doc["checks"] if c["name"] == "checklist:git-clean"]
     assert len(clean) == 2 and {c["status"] for c in clean} == {"pass"}
@@ -165,12 +196,14 @@ def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Release
     assert done.code == 0, done.stderr[-3000:]
     assert done.doc["outcome"] == "migrated"
     no_failures(rel.load)
-    shas = served(rel.sb)
+    ready(rel.sb, rel.config)
+    kept = rel.migrated  # each host as the migration left it (other tests deploy after it)
+    shas = kept.served
     for h in rel.sb.state.hosts:
-        app = rel.app(h.name)
+        app = kept.app(h.name)
         assert sorted(p.name for p in app.iterdir()) == ["current", "releases", "repo", "shared"]
-        name = rel.current(h.name)
-        assert name.endswith("-" + shas[h.name][:10]) and rel.releases(h.name) == [name]
+        name = kept.current(h.name)
+        assert name.endswith("-" + shas[h.name][:10]) and kept.releases(h.name) == [name]
         assert (app / "releases" / name / "REVISION").read_text().strip() == shas[h.name]
         for env in (app / "shared" / ".env", app / "releases" / name / ".env"):
             assert stat.S_IMODE(env.stat().st_mode) == 0o600
@@ -189,7 +222,7 @@ def test_migration_moves_pm2_to_current_with_no_failed_request(releases: Release
         backups = list(rel.sb.ops_dir(h.name).glob("inplace-*"))
         assert len(backups) == 1 and (backups[0] / "package.json").is_file()
         assert (Path(h.checkout) / ".git").is_dir()
-        actions = [r["action"] for r in history(rel.sb, h.name)]
+        actions = kept.actions[h.name]
         assert actions == [*rel.before[h.name], "migrate"]  # the history is kept, one added
     workers_in(rel, {h.name: rel.current(h.name) for h in rel.sb.state.hosts})
     saved = {h["name"]: h["saved"] for h in rel.status()["hosts"]}
@@ -295,6 +328,7 @@ def test_rollback_takes_under_a_fifth_of_the_deploy_it_undoes(releases: Releases
     """Deploy a release (a new variable in shared/.env), roll it back: the rollback is a switch
     and a reload, under a fifth of the deploy's time, back on the old release and its .env."""
     rel = releases
+    ready(rel.sb, rel.config)
     before = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
     (old,) = set(served(rel.sb).values())
     shared = {h.name: rel.app(h.name) / "shared" / ".env" for h in rel.sb.state.hosts}
@@ -346,9 +380,10 @@ def test_rollback_takes_under_a_fifth_of_the_deploy_it_undoes(releases: Releases
 def test_steady_load_sees_no_failed_request_during_a_switch_and_a_rollback(
     releases: Releases,
 ) -> None:
-    """The release the last test rolled back is kept: deploying it again is a switch and a
+    """A release built and rolled back is kept: deploying it again is a switch and a
     reload; then roll back again. Keep-alive load on both hosts all the while."""
     rel = releases
+    kept_head(rel)
     before = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
     (old,) = set(served(rel.sb).values())
     with steady_load(rel.sb) as switch_load:
@@ -375,6 +410,9 @@ def test_steady_load_sees_no_failed_request_during_a_switch_and_a_rollback(
 
 def test_checklist_names_env_changes_and_checks_the_rollback_target(releases: Releases) -> None:
     rel = releases
+    ready(rel.sb, rel.config)
+    if not is_release(rel.sb, head(rel.sb)):  # the refused deploy's target: nothing else fails
+        change(rel.sb, "release")
     shared = rel.app("host1") / "shared" / ".env"
     text = shared.read_text()
     secret_value = "s3cr3t-" + os.urandom(8).hex()
@@ -405,6 +443,7 @@ def test_crash_on_start_past_the_switch_goes_back_to_the_kept_release(
     releases: Releases, tmp_path: Path
 ) -> None:
     rel = releases
+    ready(rel.sb, rel.config)
     book = yaml.safe_load((ROOT / "playbooks" / "deploy-releases.yaml").read_text())
     book["steps"] = [s for s in book["steps"] if s["name"] != "test-build"]
     (tmp_path / "deploy.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
@@ -435,6 +474,7 @@ def test_prune_and_a_stale_pm2_cwd(releases: Releases, tmp_path: Path) -> None:
     """keep_releases 2: the newest two, current and the rollback target stay. host1's app was
     started from a resolved release path, so reload keeps it there: a handover moves it."""
     rel = releases
+    prunable(rel, 2)
     config = ops_copy(
         rel.sb,
         tmp_path,
@@ -491,6 +531,7 @@ def test_a_reboot_brings_back_the_deployed_release_and_status_names_a_stale_save
     releases: Releases,
 ) -> None:
     rel = releases
+    ready(rel.sb, rel.config)
     before = {h.name: rel.current(h.name) for h in rel.sb.state.hosts}
     sha = change(rel.sb, "release")
     done = run_cli(rel.config, "deploy", "sandbox", "--yes", "--json", "--batch", "2")

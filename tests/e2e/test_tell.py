@@ -4,7 +4,8 @@ A webhook receiver and a Sentry stand-in (loopback servers, tests/receivers.py) 
 deploy, rollback and unlock send: a deploy, a deploy rolled back by itself, a rollback, a
 rollback that failed too (exit 4: a human is paged), a broken lock. Failed steps end with their
 last lines and the run log; documents hold for every exit code; `--ref` finds a tag no branch
-reaches. The tests share the sandbox in order (the `fleet` fixture).
+reaches. The tests share the sandbox (the `fleet` fixture), in any order: each states the fleet
+it starts from (`ready`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tests.e2e.helpers import (
     locks,
     ops_copy,
     playbook_without,
+    ready,
     run_cli,
     served,
 )
@@ -119,6 +121,7 @@ def sent_checks(doc: dict[str, Any]) -> dict[str, str]:
 
 
 def test_a_deploy_is_announced_and_marked_in_sentry(told: Told) -> None:
+    ready(told.sb)
     sha = change(told.sb, "release")
     mark = told.mark()
     done = told.run("deploy", "sandbox", "--yes", "--json")
@@ -143,6 +146,7 @@ def test_a_deploy_is_announced_and_marked_in_sentry(told: Told) -> None:
 def test_a_deploy_rolled_back_by_itself_is_a_failure_announced(told: Told) -> None:
     """broken-health past a playbook without the build test: health fails after the switch,
     both hosts go back; people see each failed step's last lines and the run log."""
+    ready(told.sb)
     book = playbook_without(told.tmp, ("test-build",), health_retries=FAST_HEALTH_PLAYBOOK_RETRIES)
     config = told.variant("no-build-test", {"deploy": str(book)})
     (old,) = set(served(told.sb).values())
@@ -165,6 +169,7 @@ def test_a_deploy_rolled_back_by_itself_is_a_failure_announced(told: Told) -> No
 
 
 def test_a_rollback_is_announced_and_marked_in_sentry(told: Told) -> None:
+    ready(told.sb, rollback=True)
     mark = told.mark()
     done = told.run("rollback", "sandbox", "--yes", "--json")
     assert done.code == 0, done.stderr[-3000:]
@@ -190,6 +195,7 @@ def test_a_rollback_that_fails_too_is_exit_4_and_pages_a_human(told: Told) -> No
     broken release fails its health after the switch, and going back fails too: exit 4. Then
     on-call's hotfix goes out to the unhealthy fleet (the checklist warns, health is checked
     after the switch)."""
+    ready(told.sb)
     careless = told.variant(
         "careless", {"deploy": str(playbook_without(told.tmp, ("test-build", "health", "smoke")))}
     )
@@ -238,6 +244,7 @@ def test_a_rollback_that_fails_too_is_exit_4_and_pages_a_human(told: Told) -> No
 def test_exit_2_3_and_5_are_documents_and_a_broken_lock_is_announced(
     told: Told, tmp_path: Path
 ) -> None:
+    ready(told.sb)
     unknown = told.run("deploy", "nope", "--yes", "--json")
     assert unknown.code == 2 and unknown.doc["error"]["kind"] == "config"
     closed = ops_copy(
@@ -268,6 +275,7 @@ def test_exit_2_3_and_5_are_documents_and_a_broken_lock_is_announced(
 
 def test_ref_finds_a_tag_no_branch_reaches(told: Told, tmp_path: Path) -> None:
     """A hotfix tagged on a commit of its own (pushed as a tag only) is fetched and planned."""
+    ready(told.sb)
     work = tmp_path / "hotfix"
     sandbox_git.git(["clone", "--quiet", str(told.sb.layout.origin), str(work)])
     sandbox_git.git(["checkout", "--quiet", "--detach"], work)
@@ -285,6 +293,7 @@ def test_ref_finds_a_tag_no_branch_reaches(told: Told, tmp_path: Path) -> None:
 def test_logs_follow_streams_new_lines_and_stops_cleanly(told: Told) -> None:
     """logs -f on both hosts: a reload's start-up lines arrive prefixed by host; Ctrl-C ends
     it (exit 130) and nothing is left tailing on the hosts."""
+    ready(told.sb)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -336,6 +345,7 @@ def test_init_from_a_running_host_writes_what_checklist_and_a_dry_run_accept(
 ) -> None:
     """init --from-host: an unknown host key is shown (fingerprint) and refused; trusted when
     asked; the ops.yaml written from what runs there passes checklist and deploy --dry-run."""
+    ready(told.sb)
     h = told.sb.host("host1")
     out, known = tmp_path / "ops.yaml", tmp_path / "known_hosts"
     args = [
