@@ -87,9 +87,8 @@ def _breakdown(config: Path, host: HostState, rounds: int = 5) -> str:
     from cookcam_ops.canary.bake import signed_sampling
     from cookcam_ops.canary.sampler import HostSampler
     from cookcam_ops.config import load_config
-    from cookcam_ops.deploy.service import targets_for
     from cookcam_ops.deploy.session import HostSession
-    from cookcam_ops.remote.fanout import ssh_connector
+    from cookcam_ops.remote.fanout import ssh_connector, targets_for
 
     loaded = load_config(config)
     env = loaded.environment(ENVIRONMENT)

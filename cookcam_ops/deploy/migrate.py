@@ -296,8 +296,7 @@ def migrate_environment(
     the run skeleton: connect and lock, read each host's layout, plan, then the engine (a
     failure after the swap runs the plan's restore; hosts already migrated stay so)."""
     from cookcam_ops.deploy.run import RunMeta, check_cancel, open_run, planned_hosts
-    from cookcam_ops.deploy.service import targets_for
-    from cookcam_ops.remote.fanout import ssh_connector
+    from cookcam_ops.remote.fanout import ssh_connector, targets_for
 
     meta = RunMeta("migrate", req.environment)
     env = loaded.environment(req.environment)

@@ -22,11 +22,8 @@ from cookcam_ops.deploy.run import (
     playbooks,
 )
 from cookcam_ops.deploy.steps import RunContext
-
-# targets_for's home is remote.fanout; named here too while migrate.py, bench/canary.py and
-# tests/e2e/test_hostile.py (other branches' files) still import it from this module.
 from cookcam_ops.remote import composite
-from cookcam_ops.remote.fanout import targets_for as targets_for  # noqa: PLC0414
+from cookcam_ops.remote.fanout import targets_for
 from cookcam_ops.report import Check, checks_ok
 
 if TYPE_CHECKING:

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from cookcam_ops.deploy.service import targets_for
-from cookcam_ops.remote.fanout import Target, open_host, ssh_connector
+from cookcam_ops.remote.fanout import Target, open_host, ssh_connector, targets_for
 from tests.e2e.helpers import ROOT, Cli, change, cli_env, run_cli, served
 
 if TYPE_CHECKING:

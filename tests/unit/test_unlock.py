@@ -9,7 +9,7 @@ from pathlib import Path
 from cookcam_ops.config import HostConfig, LoadedConfig, OpsConfig
 from cookcam_ops.deploy.unlock import HostLock, UnlockResult, unlock_environment
 from cookcam_ops.errors import ExitCode, HostError
-from cookcam_ops.history import LOCK_HELD
+from cookcam_ops.layout.lock import LOCK_HELD
 from cookcam_ops.remote.protocol import RunResult
 from tests.unit.deploy_fakes import FakeTransport
 
