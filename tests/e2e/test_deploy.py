@@ -343,10 +343,13 @@ def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox, tmp_
     """A slow build (say a long npm ci): the second Ctrl-C cuts it at once, nothing served
     changed, the remote process is stopped and the build dir removed."""
     ready(fleet)
+    # The hosts share this machine's process table: a sleep only this test runs (never a bare
+    # `sleep 300` another test or session might run too).
+    nap = f"sleep 300.{os.getpid()}"
     book = yaml.safe_load((ROOT / "playbooks" / "deploy.yaml").read_text())
     for s in book["steps"]:
         if s["name"] == "build":
-            s["run"] = "cd {build_path} && npm run build && sleep 300"
+            s["run"] = f"cd {{build_path}} && npm run build && {nap}"
     (tmp_path / "slow.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
     config = ops_copy(
         fleet, tmp_path, lambda d: d.update(playbooks={"deploy": str(tmp_path / "slow.yaml")})
@@ -369,7 +372,7 @@ def test_a_second_ctrl_c_cuts_a_long_step_before_the_switch(fleet: Sandbox, tmp_
     for h in fleet.state.hosts:
         ops = fleet.ops_dir(h.name)
         assert not (ops / "build").exists() and not (ops / "step.pid").exists()
-        left = fleet.ssh(h.name, "ps -eo args | grep -c '[s]leep 300' || true")
+        left = fleet.ssh(h.name, f"ps -eo args | grep -cxF '{nap}' || true")
         assert left.stdout.strip() == "0", f"{h.name}: the cut step still runs"
 
 
