@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from cookcam_ops.layout import Place
 from cookcam_ops.remote import composite
-from cookcam_ops.remote.protocol import q
+from cookcam_ops.remote.protocol import q, sh_program
 
 TOOLS = ("node", "npm", "pm2")
 PROBE_TIMEOUT_S = 30.0
@@ -35,42 +35,6 @@ SETTING_HINT = (
     'directory that holds them (on the host, in a login shell: dirname "$(command '
     '-v node)")'
 )
-
-# Lists `cand=SOURCE|DIR| TOOLS...` for every place node/npm/pm2 may live, in order of
-# preference, and `on_path.TOOL=PATH` for what the session's PATH finds.
-_TOOLS_SH = r"""
-cand() { [ -d "$2" ] || return 0; h=''; for t in node npm pm2; do [ -x "$2/$t" ] && h="$h $t"; done
-printf 'cand=%s|%s|%s\n' "$1" "$2" "$h"; }
-printf 'path=%s\n' "$PATH"
-for t in node npm pm2; do printf 'on_path.%s=%s\n' "$t" "$(command -v "$t" 2>/dev/null)"; done
-for d in __CONFIGURED__; do cand setting "$d"; done
-P=$(head -c 20 "${PM2_HOME:-$HOME/.pm2}/pm2.pid" 2>/dev/null)
-if [ -n "$P" ] && kill -0 "$P" 2>/dev/null; then
-  e=$(readlink "/proc/$P/exe" 2>/dev/null) && cand "pm2-daemon:$P" "${e%/*}"; fi
-for d in "${NVM_DIR:-$HOME/.nvm}"/versions/node/*/bin; do cand nvm "$d"; done
-cand volta "$HOME/.volta/bin"; cand asdf "$HOME/.asdf/shims"; cand /usr/local/bin /usr/local/bin
-"""
-
-# The work tree app.path is in, the app's directory in the repository, and the state dir.
-_PLACE_SH = r"""
-A=__APP__; top=''; prefix=''
-if [ -d "$A" ]; then top=$(cd "$A" && git rev-parse --show-toplevel 2>/dev/null)
-  prefix=$(cd "$A" && git rev-parse --show-prefix 2>/dev/null); fi
-if [ -L "$A/current" ] && [ -d "$A/repo" ]; then
-  sub=$(git --git-dir="$A/repo" config --get cookcam-ops.subdir 2>/dev/null)
-else sub=${prefix%/}; fi
-printf 'top=%s\nsubdir=%s\n' "$top" "$sub"
-legacy="$A.ops"; state="$legacy"
-if [ -n "$top" ] && [ -n "$prefix" ]; then state="$top.ops"
-  if [ -d "$legacy/lock" ]; then state="$legacy"
-  elif [ __ADOPT__ = 1 ] && [ -d "$legacy" ] && [ ! -e "$state" ]; then
-    if mv -T "$legacy" "$state" 2>/dev/null; then echo "adopted=$legacy"; else state="$legacy"; fi
-  fi
-fi
-printf 'state=%s\n' "$state"
-for d in "$A" "$A/current" "$top"; do [ -n "$d" ] && [ -f "$d/.nvmrc" ] || continue
-  printf 'nvmrc=%s\n' "$(head -c 64 "$d/.nvmrc" | head -n 1)"; break; done
-"""
 
 
 @dataclass(frozen=True)
@@ -134,18 +98,16 @@ class Toolchain:
 def probe_script(app_path: str, configured: tuple[str, ...], *, adopt: bool = True) -> str:
     """The probe for one host (read only, but for adopting a legacy state dir; adopt=False:
     read only, as `init --from-host` must be)."""
-    tools = _TOOLS_SH.replace("__CONFIGURED__", q(*configured) if configured else "")
-    place = _PLACE_SH.replace("__APP__", q(app_path.rstrip("/") or "/")).replace(
-        "__ADOPT__", "1" if adopt else "0"
+    tools = " ".join([sh_program("probe_tools.sh"), *map(q, configured)])
+    place = (
+        f"{sh_program('probe_place.sh')} {q(app_path.rstrip('/') or '/', '1' if adopt else '0')}"
     )
     package = (
         f'A={q(app_path.rstrip("/"))}; for f in "$A/package.json" '
         f'"$A/current/package.json"; do [ -f "$f" ] || continue; '
         f'head -c {PACKAGE_JSON_MAX} "$f"; break; done'
     )
-    return composite.script(
-        [("tools", tools.strip()), ("place", place.strip()), ("package", package)]
-    )
+    return composite.script([("tools", tools), ("place", place), ("package", package)])
 
 
 def _pairs(text: str) -> list[tuple[str, str]]:
