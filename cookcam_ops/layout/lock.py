@@ -48,7 +48,7 @@ def _unknown(why: str) -> LockInfo:
     return LockInfo("unknown", "unknown", None, why, "unknown")
 
 
-def parse_lock(text: str | None) -> LockInfo | None:
+def _parse_info(text: str | None) -> LockInfo | None:
     """The lock file's content, or None when there is no lock (an unreadable one still counts)."""
     if text is None or not text.strip():
         return None
@@ -80,6 +80,6 @@ def lock_read_command(lock_dir: str) -> str:
 def parse_lock_read(text: str | None) -> LockInfo | None:
     """lock_read_command's output: None when free; a holder (maybe unknown) when held."""
     if text is None or LOCK_HELD not in text:
-        return parse_lock(text) if text and text.strip().startswith("{") else None
+        return _parse_info(text) if text and text.strip().startswith("{") else None
     rest = text.split(LOCK_HELD, 1)[1]
-    return parse_lock(rest) or _unknown("(no info.json)")
+    return _parse_info(rest) or _unknown("(no info.json)")
