@@ -102,7 +102,14 @@ class LiveCli:
         raise AssertionError(f"exited without a line {prefix!r}:\n{''.join(self.lines[-20:])}")
 
     def finish(self, timeout: float = 180) -> Cli:
-        out, err = self.proc.communicate(timeout=timeout)
+        """Wait for the run to end; past the timeout, kill it and fail with its last lines."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            tail = ("".join(self.lines) + err)[-3000:]
+            raise AssertionError(f"still running after {timeout:.0f}s, killed:\n{tail}") from None
         return Cli(self.proc.returncode, out, "".join(self.lines) + err)
 
 
