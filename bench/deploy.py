@@ -21,7 +21,7 @@ from bench.tools import ensure_ansible
 
 NOTES_SSH = (
     "ours: one `deploy --yes` process (start-up, SSH connect, facts with git fetch, "
-    "lock, checklist, build aside, test build, switch, pm2 reload + jlist check, health, "
+    "lock, checklist, build aside, test build, switch, pm2 reload + PM2 list check, health, "
     f"smoke, record); theirs: the same remote commands minus {', '.join(OURS_ONLY)} "
     "(taken from `deploy --dry-run --json` and our built-ins' scripts) chained with && "
     "in one ssh session; each sample deploys a fresh release change"
@@ -163,13 +163,7 @@ def measure(ctx: Context) -> list[Figure]:
         vs_ansible.add(ours, theirs)
         ctx.say(f"deploy round {i + 1}: ours {ours:.1f}s, ssh {plain:.1f}s, ansible {theirs:.1f}s")
     sessions = _sessions(session_cost(sb, host, ctx.workdir, ctx.log))
-    vs_ssh.analysis = (
-        _profile(breakdown)
-        + "The plain side opens one. "
-        + sessions
-        + "The rest is what only ours does: the checklist, the smoke gate and "
-        "the reload check. " + CLOSING
-    )
+    vs_ssh.analysis = _profile(breakdown) + "The plain side opens one. " + sessions + CLOSING
     vs_ansible.analysis = (
         _profile(breakdown) + sessions + "Ansible pays a session and a "
         "Python module run per task (pipelining and ControlPersist on), so "
