@@ -308,9 +308,11 @@ def record(
     duration_s: float,
     detail: str | None = None,
     defer: bool = False,
-) -> None:
+) -> str | None:
     """Append one audit record for this host (after the host's pending ones, in one write);
-    with defer, leave it pending: the lock's release writes it."""
+    with defer, leave it pending: the lock's release writes it. None when written or left
+    pending, else why the write failed (the records are then left pending: the release tries
+    them again, and says so if it fails too)."""
     rec = audit.new_record(
         run_id=ctx.run_id,
         action=action,
@@ -325,17 +327,24 @@ def record(
     )
     if ctx.pending is not None and defer:
         ctx.pending.add(hp.label, rec)
-        return
+        return None
     earlier = ctx.pending.take(hp.label) if ctx.pending is not None else []
-    session.run(audit.append_command(hp.target.ops_dir, *earlier, rec), timeout=30)
+    done = session.run(audit.append_command(hp.target.ops_dir, *earlier, rec), timeout=30)
+    if done.exit_code == 0:
+        return None
+    if ctx.pending is not None:
+        for r in (*earlier, rec):
+            ctx.pending.add(hp.label, r)
+    why = next(iter(done.stderr.strip().splitlines()[-1:]), "")
+    return f"exit {done.exit_code}" + (f": {_clean(why, 160)}" if why else "")
 
 
 def _record_step(
     session: HostSession, hp: HostPlan, ctx: RunContext, host_started: float
-) -> tuple[bool, str]:
+) -> tuple[StepStatus, str]:
     outcome = success_outcome(hp.action)
     defer = ctx.pending is not None and hp.label in ctx.last_batch
-    record(
+    failed = record(
         session,
         hp,
         ctx,
@@ -347,7 +356,10 @@ def _record_step(
         defer=defer,
     )
     where = audit.history_path(hp.target.ops_dir)
-    return True, f"{hp.action} {outcome}: " + (
+    if failed is not None:  # the release served stays; the record is what CI should look at
+        again = " (tried again with the lock's release)" if ctx.pending is not None else ""
+        return StepStatus.WARN, f"{hp.action} {outcome}: NOT written to {where}, {failed}{again}"
+    return StepStatus.OK, f"{hp.action} {outcome}: " + (
         f"to {where} with the lock's release" if defer else f"in {where}"
     )
 
@@ -388,7 +400,7 @@ STEP_KINDS: Mapping[StepKind, StepFn] = MappingProxyType(
         StepKind.HEALTH: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
         StepKind.RELOAD: lambda c: _reload(c.session, c.hp, c.ps, c.ctx),
         StepKind.SMOKE: lambda c: _passed(_smoke(c.hp, c.ps, c.ctx)),
-        StepKind.RECORD: lambda c: _passed(_record_step(c.session, c.hp, c.ctx, c.host_started)),
+        StepKind.RECORD: lambda c: _record_step(c.session, c.hp, c.ctx, c.host_started),
         StepKind.PRUNE: lambda c: prune(c.session, c.hp, c.ps),
         StepKind.HANDOVER: lambda c: _passed(_json_step(c.session, c.hp, c.ps, c.ctx)),
         StepKind.CWD_CHECK: _cwd_check,

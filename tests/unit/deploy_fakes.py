@@ -52,16 +52,21 @@ def plan(label: str, **kw: Any) -> HostPlan:
 
 
 class FakeTransport:
-    """Answers every command with exit 0 and keeps a log of what was sent."""
+    """Answers every command with exit 0 (but an audit append on a full disk) and keeps a log
+    of what was sent."""
 
-    def __init__(self, label: str, log: list[tuple[str, str]]) -> None:
+    def __init__(self, label: str, log: list[tuple[str, str]], *, full: bool = False) -> None:
         self.label = label
         self.log = log
+        self.full = full
 
     def run(
         self, command: str, *, timeout: float | None = None, on_line: object = None
     ) -> RunResult:
         self.log.append((self.label, command))
+        if self.full and ">> " in command and "history.jsonl" in command:
+            err = "sh: 1: cannot create history.jsonl: No space left on device\n"
+            return RunResult(command, 2, "", err, 0.0)
         return RunResult(command, 0, "", "", 0.0)
 
     def read_file(self, path: str) -> bytes | None:
@@ -83,6 +88,7 @@ class World:
     head: dict[str, str] = field(default_factory=dict)
     prev: dict[str, str | None] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)
+    disk_full: set[str] = field(default_factory=set)  # hosts whose audit appends fail
     calls: list[tuple[str, str]] = field(default_factory=list)
     cut: list[str] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
@@ -96,7 +102,7 @@ class World:
         assert host.name is not None
         if host.name in self.down:
             raise HostError(f"{host.name}: could not connect (refused)")
-        return FakeTransport(host.name, self.log)
+        return FakeTransport(host.name, self.log, full=host.name in self.disk_full)
 
     def session(self, label: str) -> HostSession:
         s = HostSession(make_target(label), self.connect, reconnect_delay_s=0.0)

@@ -238,3 +238,28 @@ def test_the_last_batchs_records_wait_for_the_release_and_keep_their_order(world
     # web1's deploy record was pending when it was put back: one write, deploy then rollback
     assert _records(world, "web1") == [["deploy", "rollback"]]
     assert pending.take("web1") == []
+
+
+def test_an_audit_record_that_cannot_be_written_is_a_warning_and_stays_pending(
+    world: World,
+) -> None:
+    """A full disk under the state dir: the release served stays (a record never rolls a host
+    back), the step says the record was NOT written and why, and the release tries again."""
+    from cookcam_ops.deploy.audit import Pending
+    from cookcam_ops.deploy.playbook import StepKind
+    from cookcam_ops.deploy.result import StepStatus
+    from cookcam_ops.deploy.steps import STEP_KINDS
+
+    world.disk_full = {"web1"}
+    sessions = {h: world.session(h) for h in world.hosts}
+    pending = Pending()
+    kinds = {**dict.fromkeys(StepKind, world.step), StepKind.RECORD: STEP_KINDS[StepKind.RECORD]}
+    ctx = world.context(batch_size=1, kinds=kinds, pending=pending)
+    hosts = engine.execute([plan(h) for h in world.hosts], sessions, ctx, {})
+    assert [h.outcome for h in hosts] == ["deployed"] * 3
+    web1 = next(s for s in hosts[0].steps if s.name == "record")
+    assert web1.status is StepStatus.WARN
+    assert "NOT written" in web1.detail and "No space left on device" in web1.detail
+    assert [r["action"] for r in pending.take("web1")] == ["deploy"]  # for the release
+    web2 = next(s for s in hosts[1].steps if s.name == "record")
+    assert web2.status is StepStatus.OK and pending.take("web2") == []
