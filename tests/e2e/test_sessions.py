@@ -35,24 +35,32 @@ END = "@@end of request@@"
 
 
 @contextmanager
-def counted(sb: Sandbox) -> Iterator[dict[str, int]]:
-    """While the block runs, each host's ~/.bashrc counts its runs; the counts when it ends."""
+def bashrc_first(sb: Sandbox, line: str) -> Iterator[dict[str, Path]]:
+    """While the block runs, each host's ~/.bashrc starts with line (restored however the
+    block ends); the hosts' homes by name."""
     homes = {h.name: Path(h.home) for h in sb.state.hosts}
     saved = {name: (home / ".bashrc").read_text(encoding="utf-8") for name, home in homes.items()}
     for name, home in homes.items():
-        (home / COUNTER).unlink(missing_ok=True)
-        (home / ".bashrc").write_text(
-            f'echo x >> "$HOME/{COUNTER}"\n' + saved[name], encoding="utf-8"
-        )
-    counts: dict[str, int] = {}
+        (home / ".bashrc").write_text(f"{line}\n{saved[name]}", encoding="utf-8")
     try:
-        yield counts
+        yield homes
     finally:
         for name, home in homes.items():
             (home / ".bashrc").write_text(saved[name], encoding="utf-8")
-            counter = home / COUNTER
-            counts[name] = len(counter.read_text().splitlines()) if counter.exists() else 0
-            counter.unlink(missing_ok=True)
+
+
+@contextmanager
+def counted(sb: Sandbox) -> Iterator[dict[str, int]]:
+    """While the block runs, each host's ~/.bashrc counts its runs; the counts when it ends."""
+    for h in sb.state.hosts:
+        (Path(h.home) / COUNTER).unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    with bashrc_first(sb, f'echo x >> "$HOME/{COUNTER}"') as homes:
+        yield counts
+    for name, home in homes.items():
+        counter = home / COUNTER
+        counts[name] = len(counter.read_text().splitlines()) if counter.exists() else 0
+        counter.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -61,29 +69,23 @@ def requests_run(sb: Sandbox) -> Iterator[dict[str, list[str]]]:
     (run once per session, by the launcher) exports BASH_ENV, which each non-interactive bash
     the agent starts for a request sources first; it logs that bash's command and unsets
     BASH_ENV, so what the command itself starts is not counted. The commands by host."""
-    homes = {h.name: Path(h.home) for h in sb.state.hosts}
-    saved = {name: (home / ".bashrc").read_text(encoding="utf-8") for name, home in homes.items()}
-    for name, home in homes.items():
+    for h in sb.state.hosts:
+        home = Path(h.home)
         (home / REQUESTS).unlink(missing_ok=True)
         (home / "log-request.sh").write_text(
             f'printf \'%s\\n%s\\n\' "$BASH_EXECUTION_STRING" {q(END)} >> "$HOME/{REQUESTS}"\n'
             "unset BASH_ENV\n",
             encoding="utf-8",
         )
-        (home / ".bashrc").write_text(
-            'export BASH_ENV="$HOME/log-request.sh"\n' + saved[name], encoding="utf-8"
-        )
     ran: dict[str, list[str]] = {}
-    try:
+    with bashrc_first(sb, 'export BASH_ENV="$HOME/log-request.sh"') as homes:
         yield ran
-    finally:
-        for name, home in homes.items():
-            (home / ".bashrc").write_text(saved[name], encoding="utf-8")
-            log = home / REQUESTS
-            text = log.read_text(encoding="utf-8") if log.exists() else ""
-            ran[name] = [c.strip("\n") for c in text.split(END + "\n") if c.strip()]
-            log.unlink(missing_ok=True)
-            (home / "log-request.sh").unlink(missing_ok=True)
+    for name, home in homes.items():
+        log = home / REQUESTS
+        text = log.read_text(encoding="utf-8") if log.exists() else ""
+        ran[name] = [c.strip("\n") for c in text.split(END + "\n") if c.strip()]
+        log.unlink(missing_ok=True)
+        (home / "log-request.sh").unlink(missing_ok=True)
 
 
 def test_a_deploys_first_and_last_round_trips_each_do_the_work_of_three(fleet: Sandbox) -> None:
